@@ -1,0 +1,1 @@
+"""Adapters: each translates one outside world (terminal, Slack, Teams, LDAP) to the core."""

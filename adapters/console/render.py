@@ -1,0 +1,115 @@
+"""Replies as readable terminal text; colour only when the output is a terminal."""
+from __future__ import annotations
+
+import os
+from datetime import datetime, tzinfo
+
+from bot import messages as M
+from bot.model import AuditEvent, Note, Severity, Status, Ticket
+from bot.replies import Reply, Section
+from bot.text import ago, duration, one_line
+
+_CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36"}
+SEVERITY_STYLE = {Severity.CRITICAL: "red", Severity.HIGH: "magenta", Severity.MEDIUM: "yellow", Severity.LOW: "dim"}
+STATUS_STYLE = {Status.NEW: "cyan", Status.IN_PROGRESS: "blue", Status.WAITING: "yellow", Status.RESOLVED: "green", Status.CLOSED: "dim"}
+
+
+class Style:
+    def __init__(self, colour: bool) -> None:
+        self.colour = colour
+
+    def __call__(self, text: str, *styles: str) -> str:
+        if not self.colour or not styles:
+            return text
+        codes = ";".join(_CODES[s] for s in styles)
+        return f"\x1b[{codes}m{text}\x1b[0m"
+
+    @classmethod
+    def for_stream(cls, stream) -> "Style":
+        return cls(hasattr(stream, "isatty") and stream.isatty() and not os.environ.get("NO_COLOR"))
+
+
+class TextRenderer:
+    def __init__(self, zone: tzinfo, style: Style) -> None:
+        self.zone = zone
+        self.s = style
+
+    def when(self, moment: datetime) -> str:
+        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+
+    def reply(self, reply: Reply) -> str:
+        out: list[str] = []
+        if reply.text:
+            out.append(self.s("✓ ", "green") + reply.text if reply.ok else self.s("✗ " + reply.text, "red"))
+        if reply.ticket and (reply.notes or reply.events or reply.now):
+            out.append(self.ticket(reply.ticket, reply.notes, reply.events, reply.now, reply.flags.get(reply.ticket.id, ())))
+        for section in reply.sections:
+            out.append(self.section(section, reply.now, reply.flags))
+        if reply.help:
+            width = max(len(h.usage) for h in reply.help)
+            out.extend(f"  {self.s(h.usage.ljust(width), 'bold')}  {h.summary}" for h in reply.help)
+        if reply.detail:
+            out.append(self.s(reply.detail, "dim"))
+        return "\n".join(out)
+
+    def ticket(self, t: Ticket, notes: tuple[Note, ...], events: tuple[AuditEvent, ...], now: datetime | None,
+               flags: tuple[str, ...]) -> str:
+        s = self.s
+        r = t.requester
+        contact = ", ".join(filter(None, [r.email, r.phone, r.department, r.office]))
+        lines = [
+            s(f"{t.ref}  ", "bold") + s(t.description.splitlines()[0] if t.description else "", "bold"),
+            *(f"     {line}" for line in t.description.splitlines()[1:]),
+            f"  Status: {s(t.status.label, STATUS_STYLE[t.status])} · Severity: {s(t.severity.value, SEVERITY_STYLE[t.severity])}"
+            f" · Category: {t.category} · Group: {t.group} (level {t.escalation_level})",
+            f"  Requester: {r.name}" + (f" ({contact})" if contact else ""),
+        ]
+        if t.device or t.location:
+            lines.append(f"  Device: {t.device or '—'} · Location: {t.location or '—'}")
+        lines.append(f"  Assignee: {t.assignee_name or s('unassigned', 'yellow')}")
+        times = [f"opened {self.when(t.created_at)}" + (f" ({ago(t.created_at, now)})" if now else "")]
+        if t.first_response_at:
+            times.append(f"first response after {duration(t.first_response_at - t.created_at)}")
+        if t.resolved_at:
+            times.append(f"resolved {self.when(t.resolved_at)}")
+        if t.closed_at:
+            times.append(f"closed {self.when(t.closed_at)}")
+        lines.append("  " + " · ".join(times).capitalize())
+        if flags:
+            lines.append("  " + s("⚠ " + ", ".join(flags), "red"))
+        if t.resolution:
+            lines.append(f"  Resolution: {t.resolution}")
+        if notes:
+            lines.append(s("  Notes", "bold"))
+            for n in notes:
+                tag = s(" (internal)", "magenta") if n.internal else ""
+                body = n.body.replace("\n", "\n      ")
+                lines.append(f"    {s(self.when(n.created_at), 'dim')} {n.author_name}{tag}: {body}")
+        if events:
+            lines.append(s("  History", "bold"))
+            for e in events:
+                changes = ", ".join(f"{k} {_short(v[0])} → {_short(v[1])}" for k, v in e.changes.items() if k != "note")
+                lines.append(f"    {s(self.when(e.at), 'dim')} {e.actor_name} {e.action}" + (f": {changes}" if changes else ""))
+        return "\n".join(lines)
+
+    def section(self, section: Section, now: datetime | None, flags: dict[int, tuple[str, ...]]) -> str:
+        s = self.s
+        if not section.tickets:
+            return s(section.title, "bold") + "\n  " + section.empty
+        lines = [s(f"{section.title} ({section.total})", "bold")]
+        for t in section.tickets:
+            age = duration(now - t.created_at) if now else ""
+            warn = flags.get(t.id)
+            lines.append(
+                f"  {s(t.ref.ljust(6), 'bold')} {s(t.severity.value.ljust(8), SEVERITY_STYLE[t.severity])} "
+                f"{s(t.status.label.ljust(20), STATUS_STYLE[t.status])} {(t.assignee_name or '—')[:14].ljust(14)} "
+                f"{age.rjust(9)}  {one_line(t.description, 60)}" + (s("  ⚠ " + ", ".join(warn), "red") if warn else ""))
+        if section.total > len(section.tickets):
+            lines.append("  " + M.MORE.format(count=section.total - len(section.tickets)))
+        return "\n".join(lines)
+
+
+def _short(value) -> str:
+    if value is None:
+        return "—"
+    return one_line(str(value), 40)

@@ -1,0 +1,56 @@
+"""Wiring: settings → database (migrated) → store → desk. Shared by every entry point."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
+from bot.desk import Desk
+from storage.database import current_revision, head_revision, make_engine, normalise_url, upgrade
+from storage.outbox import Outbox
+from storage.repository import SqlStore
+
+log = logging.getLogger("helpdesk")
+
+
+class NotMigrated(Exception):
+    """The database schema is behind the code; the message says what to run."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    desk: Desk
+    outbox: Outbox
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(normalise_url(url)).get_backend_name() == "sqlite"
+
+
+def prepare_database(engine: Engine, url: str) -> None:
+    """SQLite (the embedded default) upgrades itself; a shared server needs `helpdesk db upgrade`."""
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    if is_sqlite(url):
+        log.info("upgrading the SQLite database from %s to %s", current or "empty", head)
+        upgrade(engine)
+        return
+    raise NotMigrated(
+        f"the database is at schema revision {current or '(empty)'} but this version needs {head}; "
+        "run `helpdesk db upgrade` once, then start again")
+
+
+def build(settings: Settings) -> Runtime:
+    engine = make_engine(settings.database_url)
+    prepare_database(engine, settings.database_url)
+    desk = Desk(settings, SqlStore(engine))
+    return Runtime(settings, engine, desk, Outbox(engine))

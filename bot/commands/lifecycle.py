@@ -1,0 +1,290 @@
+"""Commands that open and change tickets. Each runs inside one transaction:
+the ticket, its audit event, its notes and its outbox notices commit together."""
+from __future__ import annotations
+
+from bot import messages as M
+from bot.commands.registry import REGISTRY, Role
+from bot.context import Context
+from bot.model import Requester, Severity, Status, Ticket
+from bot.replies import Reply
+from bot.text import DESCRIPTION_MIN, FIELD_MAX, TEXT_MAX, clean, duration, one_line
+
+command = REGISTRY.command
+
+RESOLUTION_MIN = 10
+
+
+def guess_category(ctx: Context, description: str) -> str:
+    """The category whose keywords the description mentions most; the default if none."""
+    words = description.lower()
+    best, hits = ctx.settings.default_category, 0
+    for name, category in ctx.settings.categories.items():
+        found = sum(1 for k in category.keywords if k.lower() in words)
+        if found > hits:
+            best, hits = name, found
+    return best
+
+
+def check_text(what: str, text: str) -> str | None:
+    if len(text) > TEXT_MAX:
+        return M.TOO_LONG.format(what=what, length=len(text), limit=TEXT_MAX)
+    return None
+
+
+@command("new", usage="new <description> [severity=… category=… device=… location=…]",
+         summary="Open a ticket; the description comes first and matters most.",
+         text="the description", options=("severity", "category", "device", "location"),
+         example="new the printer on floor 3 jams on every page severity=medium device=HP-4050 location=\"Floor 3\"",
+         aliases=("open",))
+def new(ctx: Context) -> Reply:
+    call, settings = ctx.call, ctx.settings
+    description = clean(call.text)
+    problems = []
+    if len(description) < DESCRIPTION_MIN:
+        problems.append(M.DESCRIPTION_SHORT.format(min=DESCRIPTION_MIN))
+    elif len(description) > TEXT_MAX:
+        problems.append(M.DESCRIPTION_LONG.format(length=len(description), limit=TEXT_MAX))
+    severity = settings.default_severity
+    if "severity" in call.options:
+        try:
+            severity = Severity(call.options["severity"].lower())
+        except ValueError:
+            problems.append(M.BAD_SEVERITY.format(value=call.options["severity"][:40], choices=", ".join(s.value for s in Severity)))
+    category = call.options.get("category", "").lower() or guess_category(ctx, description)
+    if category not in settings.categories:
+        problems.append(M.BAD_CATEGORY.format(value=call.options["category"][:40], choices=", ".join(settings.categories)))
+    fields = {}
+    for name in ("device", "location"):
+        value = clean(call.options.get(name)) or None
+        if value and len(value) > FIELD_MAX:
+            problems.append(M.FIELD_LONG.format(field=name, length=len(value), limit=FIELD_MAX))
+        fields[name] = value
+    if problems:
+        draft = call.raw if len(call.raw) <= 2 * TEXT_MAX else None
+        return Reply.refuse(M.NEW_REFUSED.format(problems=" ".join(problems), draft=one_line(call.raw, 300)), draft=draft)
+    group = settings.chain(category)[0]
+    ticket = ctx.record("opened", None, Ticket(
+        id=None, requester=Requester.from_actor(ctx.actor), description=description, category=category,
+        severity=severity, status=Status.NEW, created_at=ctx.now, updated_at=ctx.now, group=group,
+        escalation_level=1, origin=ctx.actor.platform, **fields,
+    ))
+    headline = one_line(description)
+    ctx.notify("new_ticket", f"group:{group}", ticket, M.OPENED_FOR_GROUP.format(
+        ref=ticket.ref, severity=severity.value, category=category, requester=ctx.actor.name, headline=headline))
+    target = duration(ctx.response_due(ticket) - ticket.created_at)
+    return Reply(M.OPENED.format(ref=ticket.ref, severity=severity.value, category=category, group=group,
+                                 headline=headline, target=target), ticket=ticket)
+
+
+def refuse_unless_open(ctx: Context, verb: str) -> Reply | None:
+    ticket = ctx.ticket
+    if ticket.status.is_open:
+        return None
+    hint = (M.HINT_REOPEN if ticket.status is Status.RESOLVED else M.HINT_NEW).format(id=ticket.id, ref=ticket.ref)
+    return Reply.refuse(M.NOT_OPEN.format(ref=ticket.ref, status=ticket.status.label, verb=verb, hint=hint))
+
+
+def take(ctx: Context, ticket: Ticket, assignee_id: str, assignee_name: str) -> Ticket:
+    """The changes of a technician starting work: assignee, in progress, first response."""
+    return ticket.with_changes(
+        assignee_id=assignee_id, assignee_name=assignee_name,
+        status=Status.IN_PROGRESS if ticket.status is Status.NEW else ticket.status,
+        first_response_at=ticket.first_response_at or ctx.now,
+    )
+
+
+@command("claim", usage="claim <id>", summary="Take a ticket: it becomes yours and in progress.",
+         role=Role.TECHNICIAN, takes_ticket=True, verb="claim tickets", example="claim 12", aliases=("take",))
+def claim(ctx: Context) -> Reply:
+    ticket = ctx.ticket
+    if refused := refuse_unless_open(ctx, "claimed"):
+        return refused
+    if ctx.actor.is_(ticket.assignee_id):
+        return Reply.refuse(M.ALREADY_YOURS.format(ref=ticket.ref))
+    if ticket.assignee_id:
+        return Reply.refuse(M.CLAIMED_BY_OTHER.format(ref=ticket.ref, name=ticket.assignee_name, id=ticket.id))
+    ticket = ctx.record("claimed", ticket, take(ctx, ticket, ctx.actor.id, ctx.actor.name))
+    ctx.notify_requester("claimed", ticket, M.CLAIMED_FOR_REQUESTER.format(
+        name=ctx.actor.name, ref=ticket.ref, headline=one_line(ticket.description)))
+    return Reply(M.CLAIMED.format(ref=ticket.ref, headline=one_line(ticket.description)), ticket=ticket)
+
+
+def find_technician(ctx: Context, who: str):
+    """A technician by id, email, name or unique name prefix; 'me' is the caller."""
+    who_norm = who.strip().lstrip("@").lower()
+    techs = ctx.settings.all_technicians()
+    if who_norm in ("me", "myself"):
+        return ctx.settings.technician_for(ctx.actor.ids)
+    for tech in techs:
+        if who_norm in (i.lower() for i in tech.ids) or who_norm == tech.name.lower():
+            return tech
+    prefixed = [t for t in techs if t.name.lower().startswith(who_norm)
+                or any(i.lower().split("@")[0] == who_norm for i in t.ids)]
+    return prefixed[0] if len(prefixed) == 1 else None
+
+
+def technician_list(ctx: Context) -> str:
+    return ", ".join(f"{t.name} ({t.ids[0]})" for t in ctx.settings.all_technicians()) or "none configured"
+
+
+@command("assign", usage="assign <id> <technician>", summary="Hand a ticket to a technician (name, email or `me`).",
+         role=Role.TECHNICIAN, takes_ticket=True, text="the technician", verb="assign tickets", example="assign 12 carol")
+def assign(ctx: Context) -> Reply:
+    ticket = ctx.ticket
+    if refused := refuse_unless_open(ctx, "assigned"):
+        return refused
+    tech = find_technician(ctx, ctx.call.text)
+    if tech is None:
+        return Reply.refuse(M.UNKNOWN_TECHNICIAN.format(who=one_line(ctx.call.text, 60), choices=technician_list(ctx)))
+    if ticket.assignee_id in tech.ids:
+        return Reply.refuse(M.ASSIGNED_ALREADY.format(ref=ticket.ref, name=tech.name))
+    ticket = ctx.record("assigned", ticket, take(ctx, ticket, tech.ids[0], tech.name))
+    headline = one_line(ticket.description)
+    if not ctx.actor.ids.intersection(tech.ids):
+        ctx.notify("assigned", f"user:{tech.ids[0]}", ticket, M.ASSIGNED_TO_YOU.format(by=ctx.actor.name, ref=ticket.ref, headline=headline))
+    ctx.notify_requester("claimed", ticket, M.CLAIMED_FOR_REQUESTER.format(name=tech.name, ref=ticket.ref, headline=headline))
+    return Reply(M.ASSIGNED.format(ref=ticket.ref, name=tech.name), ticket=ticket)
+
+
+def add_note(ctx: Context, internal: bool) -> Reply:
+    ticket = ctx.ticket
+    body = clean(ctx.call.text)
+    if too_long := check_text("The note", body):
+        return Reply.refuse(too_long, draft=ctx.call.raw if len(body) <= 2 * TEXT_MAX else None)
+    after = ticket
+    by_technician = ctx.is_technician and not ctx.is_requester(ticket)
+    if not internal and ctx.is_requester(ticket) and ticket.status is Status.WAITING:
+        after = ticket.with_changes(status=Status.IN_PROGRESS)
+    elif not internal and by_technician and ticket.first_response_at is None:
+        after = ticket.with_changes(first_response_at=ctx.now)
+    note = ctx.note(ticket, body, internal)
+    ticket = ctx.record("internal_note" if internal else "note", ticket, after, {"note": [None, note.id]})
+    if not internal:
+        preview = one_line(body, 300)
+        if by_technician:
+            ctx.notify_requester("note", ticket, M.NOTE_FOR_REQUESTER.format(name=ctx.actor.name, ref=ticket.ref, body=preview))
+        else:
+            ctx.notify_handlers("note", ticket, M.NOTE_FOR_TECH.format(name=ctx.actor.name, ref=ticket.ref, body=preview))
+    return Reply((M.INTERNAL_ADDED if internal else M.NOTE_ADDED).format(ref=ticket.ref), ticket=ticket)
+
+
+@command("note", usage="note <id> <text>", summary="Add a progress note everyone on the ticket can read.",
+         role=Role.PARTICIPANT, takes_ticket=True, text="the note", example="note 12 restarted the spooler, testing now",
+         aliases=("comment",))
+def note(ctx: Context) -> Reply:
+    return add_note(ctx, internal=False)
+
+
+@command("internal", usage="internal <id> <text>", summary="Add a note only technicians can read.",
+         role=Role.TECHNICIAN, takes_ticket=True, text="the note", verb="write internal notes",
+         example="internal 12 user has admin rights on this box")
+def internal(ctx: Context) -> Reply:
+    return add_note(ctx, internal=True)
+
+
+@command("wait", usage="wait <id> <question for the requester>",
+         summary="Ask the requester something; the ticket waits on their answer.",
+         role=Role.TECHNICIAN, takes_ticket=True, text="the question", verb="put tickets on hold",
+         example="wait 12 which room is the printer in?")
+def wait(ctx: Context) -> Reply:
+    ticket = ctx.ticket
+    if refused := refuse_unless_open(ctx, "put on hold"):
+        return refused
+    body = clean(ctx.call.text)
+    if too_long := check_text("The question", body):
+        return Reply.refuse(too_long)
+    after = take(ctx, ticket, ticket.assignee_id or ctx.actor.id, ticket.assignee_name or ctx.actor.name)
+    after = after.with_changes(status=Status.WAITING)
+    note = ctx.note(ticket, body, internal=False)
+    ticket = ctx.record("waiting", ticket, after, {"note": [None, note.id]})
+    ctx.notify_requester("question", ticket, M.QUESTION_FOR_REQUESTER.format(
+        name=ctx.actor.name, ref=ticket.ref, body=one_line(body, 500), id=ticket.id))
+    return Reply(M.WAITING.format(ref=ticket.ref), ticket=ticket)
+
+
+@command("escalate", usage="escalate <id> [group] <reason>",
+         summary="Raise a ticket one level up its category's chain, or to a named group.",
+         role=Role.TECHNICIAN, takes_ticket=True, text="the reason", verb="escalate tickets",
+         example="escalate 12 network-eng switch port is dead")
+def escalate(ctx: Context) -> Reply:
+    ticket, settings = ctx.ticket, ctx.settings
+    if refused := refuse_unless_open(ctx, "escalated"):
+        return refused
+    first, _, remainder = ctx.call.text.partition(" ")
+    chain = settings.chain(ticket.category)
+    groups = ", ".join(settings.groups)
+    if first in settings.groups:
+        target, reason = first, clean(remainder)
+        if not reason:
+            return Reply.refuse(M.NEED_REASON.format(ref=ticket.ref, id=ticket.id))
+        if target == ticket.group:
+            return Reply.refuse(M.SAME_GROUP.format(ref=ticket.ref, group=target))
+        level = chain.index(target) + 1 if target in chain else ticket.escalation_level + 1
+    else:
+        reason = clean(ctx.call.text)
+        if ticket.escalation_level >= len(chain):
+            return Reply.refuse(M.TOP_LEVEL.format(ref=ticket.ref, group=ticket.group, level=ticket.escalation_level, id=ticket.id, choices=groups))
+        level = ticket.escalation_level + 1
+        target = chain[level - 1]
+    if too_long := check_text("The reason", reason):
+        return Reply.refuse(too_long)
+    after = ticket.with_changes(group=target, escalation_level=level, assignee_id=None, assignee_name=None,
+                                status=Status.IN_PROGRESS if ticket.status is Status.WAITING else ticket.status)
+    note = ctx.note(ticket, M.ESCALATION_NOTE.format(group=target, level=level, reason=reason), internal=True)
+    ticket = ctx.record("escalated", ticket, after, {"note": [None, note.id], "reason": [None, reason]})
+    ctx.notify("escalation", f"group:{target}", ticket, M.ESCALATED_FOR_GROUP.format(
+        group=target, level=level, ref=ticket.ref, severity=ticket.severity.value, requester=ticket.requester.name,
+        waiting=duration(ctx.now - ticket.created_at), headline=one_line(ticket.description), reason=one_line(reason, 300)),
+        level=level, reason=reason)
+    return Reply(M.ESCALATED.format(ref=ticket.ref, group=target, level=level), ticket=ticket)
+
+
+@command("resolve", usage="resolve <id> <resolution>", summary="Record what fixed it; the requester is told.",
+         role=Role.TECHNICIAN, takes_ticket=True, text="the resolution", verb="resolve tickets",
+         example="resolve 12 replaced the fuser unit; test page prints clean", aliases=("solve",))
+def resolve(ctx: Context) -> Reply:
+    ticket = ctx.ticket
+    if refused := refuse_unless_open(ctx, "resolved"):
+        return refused
+    resolution = clean(ctx.call.text)
+    if len(resolution) < RESOLUTION_MIN:
+        return Reply.refuse(M.RESOLUTION_SHORT.format(min=RESOLUTION_MIN, id=ticket.id), draft=ctx.call.raw)
+    if too_long := check_text("The resolution", resolution):
+        return Reply.refuse(too_long, draft=ctx.call.raw if len(resolution) <= 2 * TEXT_MAX else None)
+    after = take(ctx, ticket, ticket.assignee_id or ctx.actor.id, ticket.assignee_name or ctx.actor.name)
+    ticket = ctx.record("resolved", ticket, after.with_changes(status=Status.RESOLVED, resolution=resolution, resolved_at=ctx.now))
+    ctx.notify_requester("resolved", ticket, M.RESOLVED_FOR_REQUESTER.format(ref=ticket.ref, resolution=one_line(resolution, 500), id=ticket.id))
+    return Reply(M.RESOLVED.format(ref=ticket.ref), ticket=ticket)
+
+
+@command("reopen", usage="reopen <id> <why>", summary="The problem is back: the ticket returns to in progress.",
+         role=Role.PARTICIPANT, takes_ticket=True, text="the reason", example="reopen 12 it jams again since this morning")
+def reopen(ctx: Context) -> Reply:
+    ticket = ctx.ticket
+    if ticket.status is Status.CLOSED:
+        return Reply.refuse(M.NOT_OPEN.format(ref=ticket.ref, status=ticket.status.label, verb="reopened",
+                                              hint=M.HINT_NEW.format(ref=ticket.ref)))
+    if ticket.status is not Status.RESOLVED:
+        return Reply.refuse(M.REOPEN_NOT_RESOLVED.format(ref=ticket.ref, status=ticket.status.label, id=ticket.id))
+    why = clean(ctx.call.text)
+    if too_long := check_text("The reason", why):
+        return Reply.refuse(too_long)
+    note = ctx.note(ticket, M.REOPEN_NOTE.format(why=why), internal=False)
+    ticket = ctx.record("reopened", ticket, ticket.with_changes(status=Status.IN_PROGRESS, resolution=None, resolved_at=None),
+                        {"note": [None, note.id], "previous_resolution": [ticket.resolution, None]})
+    text = M.REOPENED_FOR_TECH.format(name=ctx.actor.name, ref=ticket.ref, why=one_line(why, 300))
+    ctx.notify_handlers("reopened", ticket, text)
+    ctx.notify_requester("reopened", ticket, text)
+    return Reply(M.REOPENED.format(ref=ticket.ref), ticket=ticket)
+
+
+@command("close", usage="close <id>", summary="Close a resolved ticket for good.",
+         role=Role.TECHNICIAN, takes_ticket=True, verb="close tickets", example="close 12")
+def close(ctx: Context) -> Reply:
+    ticket = ctx.ticket
+    if ticket.status is Status.CLOSED:
+        return Reply.refuse(M.ALREADY_CLOSED.format(ref=ticket.ref))
+    if ticket.status is not Status.RESOLVED:
+        return Reply.refuse(M.CLOSE_NOT_RESOLVED.format(ref=ticket.ref, status=ticket.status.label, id=ticket.id))
+    ticket = ctx.record("closed", ticket, ticket.with_changes(status=Status.CLOSED, closed_at=ctx.now))
+    return Reply(M.CLOSED.format(ref=ticket.ref), ticket=ticket)

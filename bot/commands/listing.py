@@ -1,0 +1,65 @@
+"""Commands that only read: one ticket, your tickets, the queue."""
+from __future__ import annotations
+
+from bot import messages as M
+from bot.commands.registry import REGISTRY, Role
+from bot.context import Context
+from bot.model import Severity, Status, Ticket, TicketFilter
+from bot.replies import Reply, Section
+from bot.text import one_line
+
+command = REGISTRY.command
+
+RECENTLY_DONE = frozenset({Status.RESOLVED})
+
+
+def flagged(ctx: Context, tickets: list[Ticket]) -> dict[int, tuple[str, ...]]:
+    return {t.id: f for t in tickets if (f := ctx.flags(t))}
+
+
+@command("show", usage="show <id>", summary="A ticket with its notes and history.",
+         role=Role.PARTICIPANT, takes_ticket=True, example="show 12", writes=False, aliases=("view",))
+def show(ctx: Context) -> Reply:
+    ticket = ctx.ticket
+    notes = ctx.tx.notes(ticket.id, include_internal=ctx.is_technician)
+    events = ctx.tx.events(ticket.id) if ctx.is_technician else []
+    return Reply(M.SHOWN.format(ref=ticket.ref, headline=one_line(ticket.description)), ticket=ticket,
+                 notes=tuple(notes), events=tuple(events), now=ctx.now, flags=flagged(ctx, [ticket]))
+
+
+@command("mine", usage="mine", summary="Your open and recently resolved tickets (and, for technicians, what is assigned to you).",
+         writes=False, aliases=("my",))
+def mine(ctx: Context) -> Reply:
+    ids = ctx.actor.ids
+    requested, total = ctx.tx.find_tickets(TicketFilter(statuses=frozenset({*Status} - {Status.CLOSED}), requester_ids=ids))
+    sections = [Section(M.MINE_REQUESTED, tuple(requested), total, M.MINE_NONE)]
+    shown = list(requested)
+    if ctx.is_technician:
+        assigned, total = ctx.tx.find_tickets(TicketFilter(assignee_ids=ids))
+        sections.append(Section(M.MINE_ASSIGNED, tuple(assigned), total, M.NOTHING_ASSIGNED))
+        shown += assigned
+    return Reply("", sections=tuple(sections), now=ctx.now, flags=flagged(ctx, shown))
+
+
+@command("queue", usage="queue [severity|category|group]",
+         summary="Open tickets, most urgent first; narrow by a severity, category or group.",
+         role=Role.TECHNICIAN, text="the filter", optional_text=True, verb="see the queue",
+         example="queue critical", writes=False, aliases=("q",))
+def queue(ctx: Context) -> Reply:
+    value = ctx.call.text.strip().lower()
+    settings = ctx.settings
+    query = TicketFilter()
+    if value:
+        if value in {s.value for s in Severity}:
+            query = TicketFilter(severity=Severity(value))
+        elif value in settings.categories:
+            query = TicketFilter(category=value)
+        elif value in settings.groups:
+            query = TicketFilter(group=value)
+        else:
+            choices = ", ".join([*(s.value for s in Severity), *settings.categories, *settings.groups])
+            return Reply.refuse(M.QUEUE_BAD_FILTER.format(value=one_line(value, 40), choices=choices))
+    tickets, total = ctx.tx.find_tickets(query)
+    scope = f" ({value})" if value else ""
+    section = Section(M.QUEUE_TITLE.format(scope=scope), tuple(tickets), total, M.QUEUE_EMPTY.format(scope=scope))
+    return Reply("", sections=(section,), now=ctx.now, flags=flagged(ctx, tickets))

@@ -1,0 +1,278 @@
+"""One typed settings object, loaded once from a TOML file and the environment.
+
+A bad file fails at start-up with the key and the reason, never later at the
+first ticket that happens to touch the broken part.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from bot.model import Severity
+
+DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = {
+    "hardware": {"description": "Computers, screens, docks, peripherals", "keywords": ["laptop", "screen", "monitor", "keyboard", "mouse", "dock", "battery", "headset", "desktop"]},
+    "software": {"description": "Applications, installs, licences, crashes", "keywords": ["install", "crash", "app", "application", "licence", "license", "update", "excel", "word"]},
+    "network": {"description": "Wi-Fi, VPN, cabling, connectivity", "keywords": ["wifi", "wi-fi", "vpn", "network", "internet", "ethernet", "dns", "connection"]},
+    "account": {"description": "Logins, passwords, access rights", "keywords": ["password", "login", "log in", "locked", "account", "access", "mfa", "permission"]},
+    "email": {"description": "Mailboxes, calendars, distribution lists", "keywords": ["email", "e-mail", "outlook", "mailbox", "calendar", "inbox"]},
+    "printer": {"description": "Printers, scanners, copiers", "keywords": ["printer", "print", "toner", "scanner", "paper", "jam", "jams"]},
+    "security": {"description": "Phishing, malware, lost devices, suspicious activity", "keywords": ["phishing", "virus", "malware", "stolen", "lost", "suspicious", "breach", "ransomware"]},
+    "other": {"description": "Anything else", "keywords": []},
+}
+
+DEFAULT_SEVERITIES: dict[str, dict[str, Any]] = {
+    "critical": {"guidance": "Many people or a whole site cannot work, or data or security is at risk right now.", "first_response_minutes": 15, "resolution_minutes": 4 * 60},
+    "high": {"guidance": "You cannot work and there is no workaround, or a deadline today is at risk.", "first_response_minutes": 60, "resolution_minutes": 8 * 60},
+    "medium": {"guidance": "Work is slowed or a workaround exists; needs fixing within days.", "first_response_minutes": 4 * 60, "resolution_minutes": 3 * 24 * 60},
+    "low": {"guidance": "A question, a request or an annoyance that does not stop work.", "first_response_minutes": 24 * 60, "resolution_minutes": 5 * 24 * 60},
+}
+
+DEFAULT_GROUP = "service-desk"
+
+# Environment variables that override or complete the file, and where they land.
+ENV_KEYS: dict[str, tuple[str, ...]] = {
+    "DATABASE_URL": ("database_url",),
+    "HELPDESK_TIMEZONE": ("timezone",),
+    "SLACK_BOT_TOKEN": ("slack", "bot_token"),
+    "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
+    "SLACK_APP_TOKEN": ("slack", "app_token"),
+    "SLACK_API_URL": ("slack", "api_url"),
+    "MICROSOFT_APP_ID": ("teams", "app_id"),
+    "MICROSOFT_APP_PASSWORD": ("teams", "app_password"),
+    "MICROSOFT_APP_TYPE": ("teams", "app_type"),
+    "MICROSOFT_APP_TENANT_ID": ("teams", "tenant_id"),
+}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key and the reason."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Technician(_Strict):
+    name: str = Field(min_length=1)
+    ids: list[str] = Field(min_length=1)
+
+    @field_validator("ids")
+    @classmethod
+    def _normalise_ids(cls, ids: list[str]) -> list[str]:
+        return [normalise_identity(i) for i in ids]
+
+
+class Group(_Strict):
+    description: str = ""
+    members: list[str] = Field(default_factory=list)
+    slack_channel: str | None = None
+    teams_channel: str | None = None
+    mention: str | None = None
+
+    @field_validator("members")
+    @classmethod
+    def _normalise_members(cls, members: list[str]) -> list[str]:
+        return [normalise_identity(m) for m in members]
+
+
+class Category(_Strict):
+    description: str = ""
+    escalation: list[str] = Field(default_factory=lambda: [DEFAULT_GROUP], min_length=1)
+    keywords: list[str] = Field(default_factory=list)
+
+
+class SeverityPolicy(_Strict):
+    guidance: str = Field(min_length=1)
+    first_response_minutes: int = Field(gt=0)
+    resolution_minutes: int = Field(gt=0)
+
+
+class SlackSettings(_Strict):
+    bot_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    app_token: SecretStr | None = None
+    api_url: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.bot_token and self.signing_secret)
+
+
+class TeamsSettings(_Strict):
+    app_id: str | None = None
+    app_password: SecretStr | None = None
+    app_type: str | None = None
+    tenant_id: str | None = None
+    service_url: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.app_id)
+
+
+class Settings(_Strict):
+    database_url: str = "sqlite:///helpdesk.db"
+    timezone: str = "UTC"
+    default_severity: Severity = Severity.MEDIUM
+    default_category: str = "other"
+    technicians: list[Technician] = Field(default_factory=list)
+    groups: dict[str, Group] = Field(default_factory=lambda: {DEFAULT_GROUP: Group(description="First-line triage")})
+    categories: dict[str, Category] = Field(default_factory=lambda: {k: Category(**v) for k, v in DEFAULT_CATEGORIES.items()})
+    severities: dict[Severity, SeverityPolicy] = Field(default_factory=dict, validate_default=True)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    teams: TeamsSettings = Field(default_factory=TeamsSettings)
+
+    @field_validator("severities", mode="before")
+    @classmethod
+    def _complete_severities(cls, given: Any) -> Any:
+        """Each severity keeps its defaults for whatever the file leaves out."""
+        if not isinstance(given, Mapping):
+            return given
+        merged: dict[str, Any] = {k: dict(v) for k, v in DEFAULT_SEVERITIES.items()}
+        for name, policy in given.items():
+            key = name.value if isinstance(name, Severity) else name
+            if key in merged and isinstance(policy, Mapping):
+                merged[key].update(policy)
+            elif key in merged and isinstance(policy, SeverityPolicy):
+                merged[key] = policy.model_dump()
+            else:
+                merged[key] = policy
+        return merged
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {zone!r} (use an IANA name such as Europe/Berlin)") from None
+        return zone
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> "Settings":
+        if not self.categories:
+            raise ValueError("categories: at least one category is needed")
+        if self.default_category not in self.categories:
+            raise ValueError(f"default_category: {self.default_category!r} is not one of the categories ({', '.join(self.categories)})")
+        for name, category in self.categories.items():
+            for level, group in enumerate(category.escalation, start=1):
+                if group not in self.groups:
+                    raise ValueError(f"categories.{name}.escalation[{level}]: group {group!r} is not defined under [groups]")
+        seen: dict[str, str] = {}
+        for tech in self.technicians:
+            for ident in tech.ids:
+                if ident in seen and seen[ident] != tech.name:
+                    raise ValueError(f"technicians: id {ident!r} belongs to both {seen[ident]!r} and {tech.name!r}")
+                seen[ident] = tech.name
+        return self
+
+    # Derived views, computed once per settings object.
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def policy(self, severity: Severity) -> SeverityPolicy:
+        return self.severities[severity]
+
+    def all_technicians(self) -> list[Technician]:
+        """Listed technicians plus group members that are not listed (named by their id)."""
+        known = {i for t in self.technicians for i in t.ids}
+        extra: dict[str, Technician] = {}
+        for group in self.groups.values():
+            for member in group.members:
+                if member not in known and member not in extra:
+                    extra[member] = Technician(name=member.split("@")[0].split(":")[-1], ids=[member])
+        return [*self.technicians, *extra.values()]
+
+    def technician_for(self, ids: frozenset[str] | set[str]) -> Technician | None:
+        for tech in self.all_technicians():
+            if ids.intersection(tech.ids):
+                return tech
+        return None
+
+    def groups_of(self, ids: frozenset[str] | set[str]) -> list[str]:
+        tech = self.technician_for(ids)
+        all_ids = set(ids) | set(tech.ids if tech else [])
+        return [name for name, group in self.groups.items() if all_ids.intersection(group.members)]
+
+    def chain(self, category: str) -> list[str]:
+        return self.categories[category].escalation
+
+    def masked(self) -> dict[str, Any]:
+        """The effective configuration as plain data, secrets replaced by asterisks."""
+        data = self.model_dump(mode="json")
+        data["technicians"] = [t.model_dump(mode="json") for t in self.all_technicians()]
+        data["database_url"] = mask_url(self.database_url)
+        return data
+
+
+def normalise_identity(identity: str) -> str:
+    """Emails compare case-insensitively; platform ids (slack:U123) keep their case."""
+    identity = identity.strip()
+    if ":" not in identity and "@" in identity:
+        return identity.lower()
+    return identity
+
+
+def mask_url(url: str) -> str:
+    """Hide the password in a database URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user, colon, _ = creds.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
+
+
+def _set_path(data: dict[str, Any], path: tuple[str, ...], value: str) -> None:
+    for key in path[:-1]:
+        data = data.setdefault(key, {})
+    data[path[-1]] = value
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = []
+    for problem in error.errors():
+        loc = ".".join(str(p) for p in problem["loc"]) or "(top level)"
+        msg = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling against helpdesk.example.toml)"
+        lines.append(f"{source}: {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path | None:
+    env = os.environ if env is None else env
+    if env.get("HELPDESK_CONFIG"):
+        return Path(env["HELPDESK_CONFIG"])
+    default = Path("helpdesk.toml")
+    return default if default.exists() else None
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file (if any), lay the environment over it, validate everything."""
+    env = os.environ if env is None else env
+    path = path if path is not None else config_path(env)
+    data: dict[str, Any] = {}
+    source = str(path) if path else "configuration"
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: the configuration file does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    for var, key_path in ENV_KEYS.items():
+        if env.get(var):
+            _set_path(data, key_path, env[var])
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None

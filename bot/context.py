@@ -1,0 +1,102 @@
+"""Everything a command handler sees, and the one way it changes a ticket."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from bot import messages as M
+from bot.commands.registry import Call
+from bot.config import Settings
+from bot.model import Actor, AuditEvent, Note, Notice, Ticket
+from bot.ports import Conflict, Transaction
+
+AUDITED_FIELDS = (
+    "status", "assignee_id", "group", "escalation_level", "severity", "category",
+    "description", "device", "location", "resolution", "first_response_at", "resolved_at", "closed_at",
+)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def diff(before: Ticket | None, after: Ticket) -> dict[str, list[Any]]:
+    """Each audited field that changed, as [before, after]."""
+    changes = {}
+    for name in AUDITED_FIELDS:
+        old = getattr(before, name) if before else None
+        new = getattr(after, name)
+        if old != new:
+            changes[name] = [_plain(old), _plain(new)]
+    return changes
+
+
+@dataclass
+class Context:
+    settings: Settings
+    actor: Actor
+    is_technician: bool
+    now: datetime
+    call: Call
+    tx: Transaction | None = None
+    ticket: Ticket | None = None
+
+    def record(self, action: str, before: Ticket | None, after: Ticket, extra: dict[str, list[Any]] | None = None) -> Ticket:
+        """Store `after` (conditionally on `before`'s version) and its audit event."""
+        assert self.tx is not None
+        if before is None:
+            after = self.tx.insert_ticket(after)
+        else:
+            after = after.with_changes(updated_at=self.now, version=before.version + 1)
+            if not self.tx.update_ticket(before, after):
+                raise Conflict(before.ref)
+        changes = {**diff(before, after), **(extra or {})}
+        self.tx.add_event(AuditEvent(after.id, self.actor.id, self.actor.name, action, self.now, changes))
+        self.ticket = after
+        return after
+
+    def note(self, ticket: Ticket, body: str, internal: bool) -> Note:
+        assert self.tx is not None
+        return self.tx.add_note(Note(ticket.id, self.actor.id, self.actor.name, body, internal, self.now))
+
+    def notify(self, kind: str, audience: str, ticket: Ticket | None, text: str, **data: Any) -> None:
+        assert self.tx is not None
+        self.tx.enqueue(Notice(kind, audience, ticket.id if ticket else None, text, data), self.now)
+
+    def notify_handlers(self, kind: str, ticket: Ticket, text: str, **data: Any) -> None:
+        """Tell whoever works the ticket: its assignee, else its current group."""
+        audience = f"user:{ticket.assignee_id}" if ticket.assignee_id else f"group:{ticket.group}"
+        if not self.actor.is_(ticket.assignee_id):
+            self.notify(kind, audience, ticket, text, **data)
+
+    def notify_requester(self, kind: str, ticket: Ticket, text: str, **data: Any) -> None:
+        if not self.actor.is_(ticket.requester.id):
+            self.notify(kind, f"user:{ticket.requester.id}", ticket, text, **data)
+
+    def is_requester(self, ticket: Ticket) -> bool:
+        return self.actor.is_(ticket.requester.id)
+
+    # SLA clocks: plain wall-clock targets per severity.
+
+    def response_due(self, ticket: Ticket) -> datetime:
+        return ticket.created_at + timedelta(minutes=self.settings.policy(ticket.severity).first_response_minutes)
+
+    def resolution_due(self, ticket: Ticket) -> datetime:
+        return ticket.created_at + timedelta(minutes=self.settings.policy(ticket.severity).resolution_minutes)
+
+    def flags(self, ticket: Ticket) -> tuple[str, ...]:
+        if not ticket.status.is_open:
+            return ()
+        found = []
+        if ticket.first_response_at is None and self.now > self.response_due(ticket):
+            found.append(M.OVERDUE_RESPONSE)
+        if self.now > self.resolution_due(ticket):
+            found.append(M.OVERDUE_RESOLUTION)
+        return tuple(found)
+

@@ -1,0 +1,121 @@
+"""The help desk: the one entry point every adapter calls with (actor, text).
+
+Cross-cutting checks are middleware around the registry: a guard that turns any
+failure into one sentence, the permission check, the transaction (retried when a
+concurrent change wins), and loading the ticket the command names.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timezone
+from typing import Callable
+
+from bot import messages as M
+from bot.commands import REGISTRY, Role
+from bot.commands.registry import ParseError, Registry
+from bot.config import Settings, normalise_identity
+from bot.context import Context
+from bot.model import Actor, Ticket
+from bot.ports import Conflict, Store
+from bot.replies import Reply
+
+log = logging.getLogger("helpdesk")
+
+Handler = Callable[[Context], Reply]
+Middleware = Callable[[Context, Handler], Reply]
+
+MAX_ATTEMPTS = 5
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _Rollback(Exception):
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+
+
+class Desk:
+    def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime] = utcnow, registry: Registry = REGISTRY) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.registry = registry
+        self.middleware: list[Middleware] = [self._permission, self._transaction, self._load_ticket]
+
+    def actor(self, identity: str, name: str | None = None, **details: str | None) -> Actor:
+        """An Actor for a platform identity, with every id config knows them by."""
+        identity = normalise_identity(identity)
+        ids = {identity}
+        email = details.pop("email", None) or (identity if "@" in identity and ":" not in identity else None)
+        if email:
+            ids.add(normalise_identity(email))
+        tech = self.settings.technician_for(ids)
+        if tech:
+            ids.update(tech.ids)
+        display = name or (tech.name if tech else None) or identity.split("@")[0].split(":")[-1]
+        return Actor(id=identity, name=display, ids=frozenset(ids), email=email, **details)
+
+    def is_technician(self, actor: Actor) -> bool:
+        return self.settings.technician_for(actor.ids) is not None
+
+    def handle(self, actor: Actor, text: str) -> Reply:
+        """Run one line of the grammar as `actor`; always answers, never raises."""
+        try:
+            try:
+                call = self.registry.parse(text)
+            except ParseError as exc:
+                return Reply.refuse(str(exc), draft=exc.draft)
+            ctx = Context(self.settings, actor, self.is_technician(actor), self.clock(), call)
+            return self._run(ctx, 0)
+        except Exception:
+            ref = uuid.uuid4().hex[:8]
+            log.exception("command failed (reference %s) for %s: %.200r", ref, actor.id, text)
+            return Reply.refuse(M.INTERNAL_ERROR.format(ref=ref), draft=text)
+
+    def _run(self, ctx: Context, index: int) -> Reply:
+        if index == len(self.middleware):
+            return ctx.call.spec.handler(ctx)
+        return self.middleware[index](ctx, lambda c: self._run(c, index + 1))
+
+    # Middleware
+
+    def _permission(self, ctx: Context, nxt: Handler) -> Reply:
+        spec = ctx.call.spec
+        if spec.role is Role.TECHNICIAN and not ctx.is_technician:
+            return Reply.refuse(M.TECHNICIANS_ONLY.format(verb=spec.verb or f"use `{spec.name}`"))
+        return nxt(ctx)
+
+    def _transaction(self, ctx: Context, nxt: Handler) -> Reply:
+        """One transaction per command; a refusal rolls back; a lost race runs again."""
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                with self.store.transaction(write=ctx.call.spec.writes) as tx:
+                    ctx.tx, ctx.ticket, ctx.now = tx, None, self.clock()
+                    reply = nxt(ctx)
+                    if not reply.ok:
+                        raise _Rollback(reply)
+                    return reply
+            except _Rollback as rollback:
+                return rollback.reply
+            except Conflict:
+                continue
+            finally:
+                ctx.tx = None
+        return Reply.refuse(M.BUSY.format(ref=f"#{ctx.call.ticket_id}"))
+
+    def _load_ticket(self, ctx: Context, nxt: Handler) -> Reply:
+        """Find the named ticket; people who may not see it are told it does not exist."""
+        if ctx.call.ticket_id is None:
+            return nxt(ctx)
+        ticket = ctx.tx.get_ticket(ctx.call.ticket_id)
+        if ticket is None or not self.may_see(ctx, ticket):
+            return Reply.refuse(M.NOT_VISIBLE.format(ref=f"#{ctx.call.ticket_id}"))
+        ctx.ticket = ticket
+        return nxt(ctx)
+
+    @staticmethod
+    def may_see(ctx: Context, ticket: Ticket) -> bool:
+        return ctx.is_technician or ctx.is_requester(ticket)

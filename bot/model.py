@@ -1,0 +1,155 @@
+"""Plain values the core passes around; adapters render them, storage keeps them."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+
+class Severity(str, enum.Enum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more urgent; queues sort on it."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+
+
+class Status(str, enum.Enum):
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    WAITING = "waiting_on_requester"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+    @property
+    def is_open(self) -> bool:
+        return self in OPEN_STATUSES
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+OPEN_STATUSES = frozenset({Status.NEW, Status.IN_PROGRESS, Status.WAITING})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking. `ids` holds every identity we know them by (email, slack:U…)."""
+
+    id: str
+    name: str
+    ids: frozenset[str] = frozenset()
+    email: str | None = None
+    platform: str = "console"
+    phone: str | None = None
+    department: str | None = None
+    office: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ids", frozenset(self.ids) | {self.id})
+
+    def is_(self, identity: str | None) -> bool:
+        return identity is not None and identity in self.ids
+
+
+@dataclass(frozen=True)
+class Requester:
+    id: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    department: str | None = None
+    office: str | None = None
+
+    @classmethod
+    def from_actor(cls, actor: Actor) -> "Requester":
+        return cls(actor.id, actor.name, actor.email, actor.phone, actor.department, actor.office)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int | None
+    requester: Requester
+    description: str
+    category: str
+    severity: Severity
+    status: Status
+    created_at: datetime
+    device: str | None = None
+    location: str | None = None
+    assignee_id: str | None = None
+    assignee_name: str | None = None
+    group: str | None = None
+    escalation_level: int = 1
+    resolution: str | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    updated_at: datetime | None = None
+    origin: str = "console"
+    version: int = 1
+
+    @property
+    def ref(self) -> str:
+        return f"#{self.id}"
+
+    def with_changes(self, **changes: Any) -> "Ticket":
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Note:
+    ticket_id: int
+    author_id: str
+    author_name: str
+    body: str
+    internal: bool
+    created_at: datetime
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One change: who did what, when, and each field's value before and after."""
+
+    ticket_id: int
+    actor_id: str
+    actor_name: str
+    action: str
+    at: datetime
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message for someone other than the person who asked; kept in the outbox.
+
+    `audience` is "user:<identity>" or "group:<name>"; adapters decide how to reach it.
+    """
+
+    kind: str
+    audience: str
+    ticket_id: int | None
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    statuses: frozenset[Status] = OPEN_STATUSES
+    severity: Severity | None = None
+    category: str | None = None
+    group: str | None = None
+    requester_ids: frozenset[str] | None = None
+    assignee_ids: frozenset[str] | None = None
+    limit: int = 50

@@ -1,0 +1,44 @@
+"""What the core needs from storage. `storage/` implements it with SQLAlchemy."""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+from bot.model import AuditEvent, Note, Notice, Ticket, TicketFilter
+
+
+class Conflict(Exception):
+    """The ticket changed between reading and writing; the command is run again."""
+
+
+class Transaction(Protocol):
+    def get_ticket(self, ticket_id: int) -> Ticket | None: ...
+
+    def insert_ticket(self, ticket: Ticket) -> Ticket: ...
+
+    def update_ticket(self, before: Ticket, after: Ticket) -> bool:
+        """Write `after` only if the stored row is still at `before.version`."""
+        ...
+
+    def add_note(self, note: Note) -> Note: ...
+
+    def notes(self, ticket_id: int, include_internal: bool) -> list[Note]: ...
+
+    def add_event(self, event: AuditEvent) -> None: ...
+
+    def events(self, ticket_id: int) -> list[AuditEvent]: ...
+
+    def enqueue(self, notice: Notice, now: datetime) -> None: ...
+
+    def find_tickets(self, query: TicketFilter) -> tuple[list[Ticket], int]:
+        """Matching tickets, most urgent first, and how many matched in all."""
+        ...
+
+
+class Store(Protocol):
+    def transaction(self, write: bool = True) -> AbstractContextManager[Transaction]:
+        """One unit of work: everything inside commits together or not at all.
+
+        `write=False` promises only reads, so the store need not take a write lock."""
+        ...

@@ -1,0 +1,43 @@
+"""What the core answers; each adapter renders it (text, Block Kit, Adaptive Card)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.model import AuditEvent, Note, Ticket
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    tickets: tuple[Ticket, ...]
+    total: int
+    empty: str = ""
+
+
+@dataclass(frozen=True)
+class HelpEntry:
+    usage: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """`ok` is False for a refusal. `draft` hands back what the user typed so a
+    refused request loses nothing: adapters offer it for editing."""
+
+    text: str
+    ok: bool = True
+    ticket: Ticket | None = None
+    notes: tuple[Note, ...] = ()
+    events: tuple[AuditEvent, ...] = ()
+    sections: tuple[Section, ...] = ()
+    help: tuple[HelpEntry, ...] = ()
+    detail: str = ""
+    draft: str | None = None
+    now: datetime | None = None
+    flags: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def refuse(cls, text: str, draft: str | None = None) -> "Reply":
+        return cls(text=text, ok=False, draft=draft)

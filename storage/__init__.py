@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy schema, the core's store, Alembic migrations and the outbox."""

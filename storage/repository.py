@@ -1,0 +1,123 @@
+"""The core's Store port on SQLAlchemy Core: rows in, plain dataclasses out."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Iterator
+
+from sqlalchemy import Connection, Engine, and_, case, func, insert, select, update
+
+from bot.model import AuditEvent, Note, Notice, Requester, Severity, Status, Ticket, TicketFilter
+from storage.schema import audit_events, notes, outbox, tickets
+
+_SEVERITY_ORDER = case({s.value: s.rank for s in Severity}, value=tickets.c.severity, else_=-1)
+
+
+def ticket_row(ticket: Ticket) -> dict[str, Any]:
+    r = ticket.requester
+    return {
+        "requester_id": r.id, "requester_name": r.name, "requester_email": r.email, "requester_phone": r.phone,
+        "requester_department": r.department, "requester_office": r.office,
+        "description": ticket.description, "category": ticket.category, "severity": ticket.severity.value,
+        "status": ticket.status.value, "device": ticket.device, "location": ticket.location,
+        "assignee_id": ticket.assignee_id, "assignee_name": ticket.assignee_name, "group_name": ticket.group,
+        "escalation_level": ticket.escalation_level, "resolution": ticket.resolution, "origin": ticket.origin,
+        "created_at": ticket.created_at, "updated_at": ticket.updated_at or ticket.created_at,
+        "first_response_at": ticket.first_response_at, "resolved_at": ticket.resolved_at,
+        "closed_at": ticket.closed_at, "version": ticket.version,
+    }
+
+
+def ticket_from(row: Any) -> Ticket:
+    m = row._mapping
+    return Ticket(
+        id=m["id"],
+        requester=Requester(m["requester_id"], m["requester_name"], m["requester_email"], m["requester_phone"],
+                            m["requester_department"], m["requester_office"]),
+        description=m["description"], category=m["category"], severity=Severity(m["severity"]),
+        status=Status(m["status"]), created_at=m["created_at"], device=m["device"], location=m["location"],
+        assignee_id=m["assignee_id"], assignee_name=m["assignee_name"], group=m["group_name"],
+        escalation_level=m["escalation_level"], resolution=m["resolution"],
+        first_response_at=m["first_response_at"], resolved_at=m["resolved_at"], closed_at=m["closed_at"],
+        updated_at=m["updated_at"], origin=m["origin"], version=m["version"],
+    )
+
+
+class SqlTransaction:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get_ticket(self, ticket_id: int) -> Ticket | None:
+        if not 0 < ticket_id < 2**31:
+            return None
+        row = self.conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
+        return ticket_from(row) if row else None
+
+    def insert_ticket(self, ticket: Ticket) -> Ticket:
+        new_id = self.conn.execute(insert(tickets).values(ticket_row(ticket)).returning(tickets.c.id)).scalar_one()
+        return ticket.with_changes(id=new_id)
+
+    def update_ticket(self, before: Ticket, after: Ticket) -> bool:
+        result = self.conn.execute(
+            update(tickets)
+            .where(and_(tickets.c.id == before.id, tickets.c.version == before.version))
+            .values(ticket_row(after))
+        )
+        return result.rowcount == 1
+
+    def add_note(self, note: Note) -> Note:
+        new_id = self.conn.execute(insert(notes).values(
+            ticket_id=note.ticket_id, author_id=note.author_id, author_name=note.author_name, body=note.body,
+            internal=note.internal, created_at=note.created_at).returning(notes.c.id)).scalar_one()
+        return Note(note.ticket_id, note.author_id, note.author_name, note.body, note.internal, note.created_at, new_id)
+
+    def notes(self, ticket_id: int, include_internal: bool) -> list[Note]:
+        query = select(notes).where(notes.c.ticket_id == ticket_id).order_by(notes.c.id)
+        if not include_internal:
+            query = query.where(notes.c.internal.is_(False))
+        return [Note(r.ticket_id, r.author_id, r.author_name, r.body, r.internal, r.created_at, r.id)
+                for r in self.conn.execute(query)]
+
+    def add_event(self, event: AuditEvent) -> None:
+        self.conn.execute(insert(audit_events).values(
+            ticket_id=event.ticket_id, actor_id=event.actor_id, actor_name=event.actor_name,
+            action=event.action, at=event.at, changes=event.changes))
+
+    def events(self, ticket_id: int) -> list[AuditEvent]:
+        rows = self.conn.execute(select(audit_events).where(audit_events.c.ticket_id == ticket_id).order_by(audit_events.c.id))
+        return [AuditEvent(r.ticket_id, r.actor_id, r.actor_name, r.action, r.at, r.changes, r.id) for r in rows]
+
+    def enqueue(self, notice: Notice, now: datetime) -> None:
+        self.conn.execute(insert(outbox).values(
+            created_at=now, kind=notice.kind, audience=notice.audience, ticket_id=notice.ticket_id,
+            text=notice.text, data=notice.data, status="pending", attempts=0, available_at=now))
+
+    def find_tickets(self, query: TicketFilter) -> tuple[list[Ticket], int]:
+        conditions = [tickets.c.status.in_([s.value for s in query.statuses])]
+        if query.severity:
+            conditions.append(tickets.c.severity == query.severity.value)
+        if query.category:
+            conditions.append(tickets.c.category == query.category)
+        if query.group:
+            conditions.append(tickets.c.group_name == query.group)
+        if query.requester_ids is not None:
+            conditions.append(tickets.c.requester_id.in_(sorted(query.requester_ids)))
+        if query.assignee_ids is not None:
+            conditions.append(tickets.c.assignee_id.in_(sorted(query.assignee_ids)))
+        where = and_(*conditions)
+        total = self.conn.execute(select(func.count()).select_from(tickets).where(where)).scalar_one()
+        rows = self.conn.execute(
+            select(tickets).where(where).order_by(_SEVERITY_ORDER.desc(), tickets.c.created_at, tickets.c.id).limit(query.limit))
+        return [ticket_from(r) for r in rows], total
+
+
+class SqlStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[SqlTransaction]:
+        with self.engine.connect() as conn:
+            conn.execution_options(helpdesk_write=write)
+            with conn.begin():
+                yield SqlTransaction(conn)

@@ -1,0 +1,111 @@
+"""The tables. Changing them means writing an Alembic migration as well
+(tests compare this metadata against the migrated database)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text)
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware UTC datetime")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+ID = String(255)
+NAME = String(255)
+
+tickets = Table(
+    "tickets", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("requester_id", ID, nullable=False, index=True),
+    Column("requester_name", NAME, nullable=False),
+    Column("requester_email", NAME),
+    Column("requester_phone", String(64)),
+    Column("requester_department", NAME),
+    Column("requester_office", NAME),
+    Column("description", Text, nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("device", NAME),
+    Column("location", NAME),
+    Column("assignee_id", ID, index=True),
+    Column("assignee_name", NAME),
+    Column("group_name", String(64)),
+    Column("escalation_level", Integer, nullable=False, default=1),
+    Column("resolution", Text),
+    Column("origin", String(32), nullable=False, default="console"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("first_response_at", UTCDateTime),
+    Column("resolved_at", UTCDateTime),
+    Column("closed_at", UTCDateTime),
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_tickets_status_created", "status", "created_at"),
+)
+
+notes = Table(
+    "notes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("author_id", ID, nullable=False),
+    Column("author_name", NAME, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("internal", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+audit_events = Table(
+    "audit_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("actor_id", ID, nullable=False),
+    Column("actor_name", NAME, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("changes", JSON, nullable=False),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("audience", String(300), nullable=False),
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="SET NULL"), index=True),
+    Column("text", Text, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("available_at", UTCDateTime, nullable=False),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", UTCDateTime),
+    Column("delivered_at", UTCDateTime),
+    Column("last_error", Text),
+    Index("ix_outbox_status_available", "status", "available_at"),
+)
