@@ -240,11 +240,11 @@ def _set_path(data: dict[str, Any], path: tuple[str, ...], value: str) -> None:
 def _describe(error: ValidationError, source: str) -> str:
     lines = []
     for problem in error.errors():
-        loc = ".".join(str(p) for p in problem["loc"]) or "(top level)"
+        loc = ".".join(str(p) for p in problem["loc"])
         msg = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling against helpdesk.example.toml)"
-        lines.append(f"{source}: {loc}: {msg}")
+        lines.append(f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}")
     return "\n".join(lines)
 
 

@@ -110,7 +110,7 @@ class Desk:
         """Find the named ticket; people who may not see it are told it does not exist."""
         if ctx.call.ticket_id is None:
             return nxt(ctx)
-        ticket = ctx.tx.get_ticket(ctx.call.ticket_id)
+        ticket = ctx.tx.get_ticket(ctx.call.ticket_id, lock=ctx.call.spec.writes)
         if ticket is None or not self.may_see(ctx, ticket):
             return Reply.refuse(M.NOT_VISIBLE.format(ref=f"#{ctx.call.ticket_id}"))
         ctx.ticket = ticket

@@ -5,7 +5,7 @@ Refusals say why and what to type instead, in one sentence.
 
 # Parsing and grammar
 EMPTY = "Type a command, for example `new the printer on floor 3 jams`, or `help` to see them all."
-UNKNOWN_COMMAND = "I don't know the command `{word}`. Type `help` to see the commands{suggest}."
+UNKNOWN_COMMAND = "I don't know the command `{word}`. Type `help` to see the commands{suggest}"
 UNKNOWN_COMMAND_SUGGEST = ", or did you mean `{name}`?"
 LOOKS_LIKE_PROBLEM = "I don't know the command `{word}`. To open a ticket, type `new {text}`; `help` lists the commands."
 NEED_TICKET = "Which ticket? Type `{usage}`, for example `{example}`."
@@ -13,6 +13,7 @@ BAD_TICKET = "`{token}` is not a ticket number; type it like `12` or `#12`, for 
 NEED_TEXT = "{what} is missing: type `{usage}`."
 TOO_LONG = "{what} is {length:,} characters long; the limit is {limit:,}. Nothing was saved: shorten it and send it again."
 UNEXPECTED_TEXT = "`{name}` takes no text after the ticket number; type `{usage}`."
+NOTHING_EXPECTED = "`{name}` takes nothing after it; type `{usage}`, or `new {text}` to open a ticket."
 HELP_UNKNOWN = "There is no command `{word}`; type `help` to see them all."
 HELP_HEADER = "Commands you can use:"
 HELP_FOOTER = "Ticket ids may be written `12` or `#12`. `help <command>` explains one command."

@@ -13,7 +13,9 @@ class Conflict(Exception):
 
 
 class Transaction(Protocol):
-    def get_ticket(self, ticket_id: int) -> Ticket | None: ...
+    def get_ticket(self, ticket_id: int, lock: bool = False) -> Ticket | None:
+        """`lock` holds the row until commit, so concurrent writers queue instead of retrying."""
+        ...
 
     def insert_ticket(self, ticket: Ticket) -> Ticket: ...
 

@@ -47,10 +47,11 @@ class SqlTransaction:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def get_ticket(self, ticket_id: int) -> Ticket | None:
+    def get_ticket(self, ticket_id: int, lock: bool = False) -> Ticket | None:
         if not 0 < ticket_id < 2**31:
             return None
-        row = self.conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
+        query = select(tickets).where(tickets.c.id == ticket_id)
+        row = self.conn.execute(query.with_for_update() if lock else query).first()
         return ticket_from(row) if row else None
 
     def insert_ticket(self, ticket: Ticket) -> Ticket:

@@ -28,7 +28,7 @@ def show(ctx: Context) -> Reply:
 
 
 @command("mine", usage="mine", summary="Your open and recently resolved tickets (and, for technicians, what is assigned to you).",
-         writes=False, aliases=("my",))
+         writes=False)
 def mine(ctx: Context) -> Reply:
     ids = ctx.actor.ids
     requested, total = ctx.tx.find_tickets(TicketFilter(statuses=frozenset({*Status} - {Status.CLOSED}), requester_ids=ids))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from bot import messages as M
-from bot.text import clean, parse_ticket_ref
+from bot.text import clean, one_line, parse_ticket_ref
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -123,7 +123,8 @@ class Registry:
         if spec.text and not spec.optional_text and not rest:
             raise ParseError(M.NEED_TEXT.format(what=spec.text.capitalize(), usage=spec.usage), draft=text)
         if not spec.text and rest:
-            raise ParseError(M.UNEXPECTED_TEXT.format(name=spec.name, usage=spec.usage), draft=text)
+            message = M.UNEXPECTED_TEXT if spec.takes_ticket else M.NOTHING_EXPECTED
+            raise ParseError(message.format(name=spec.name, usage=spec.usage, text=one_line(text, 200)), draft=text)
         return Call(spec=spec, raw=text, ticket_id=ticket_id, text=rest, options=options)
 
     def _unknown(self, word: str, text: str) -> str:
@@ -132,7 +133,7 @@ class Registry:
             return M.UNKNOWN_COMMAND.format(word=word[:40], suggest=M.UNKNOWN_COMMAND_SUGGEST.format(name=close))
         if len(text.split()) >= 3:
             return M.LOOKS_LIKE_PROBLEM.format(word=word[:40], text=text[:200])
-        return M.UNKNOWN_COMMAND.format(word=word[:40], suggest="")
+        return M.UNKNOWN_COMMAND.format(word=word[:40], suggest=".")
 
 
 REGISTRY = Registry()

@@ -1,0 +1,184 @@
+"""Storage on SQLite and PostgreSQL: migrations, the conditional update, restarts, the outbox."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from bot.desk import Desk
+from storage.database import current_revision, downgrade, head_revision, make_engine, upgrade
+from storage.outbox import MAX_ATTEMPTS, Outbox
+from storage.repository import SqlStore
+from storage.schema import metadata
+from tests.conftest import START, Clock, People, count_rows, outbox_rows, say, stored
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_engine(request, tmp_path):
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    else:
+        url, connect_args, _ = request.getfixturevalue("pg_schema")
+        eng = make_engine(url, connect_args=connect_args)
+    yield eng
+    eng.dispose()
+
+
+def test_migrations_build_the_schema_from_empty_and_match_the_models(empty_engine):
+    assert current_revision(empty_engine) is None
+    upgrade(empty_engine)
+    assert current_revision(empty_engine) == head_revision()
+    tables = set(inspect(empty_engine).get_table_names())
+    assert {"tickets", "notes", "audit_events", "outbox", "alembic_version"} <= tables
+    with empty_engine.connect() as conn:
+        drift = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert drift == [], "schema.py and the migrations disagree; write a migration"
+
+
+def test_migrations_go_down_to_empty_and_up_again(empty_engine):
+    upgrade(empty_engine)
+    downgrade(empty_engine, "base")
+    assert set(inspect(empty_engine).get_table_names()) <= {"alembic_version"}
+    upgrade(empty_engine)
+    assert current_revision(empty_engine) == head_revision()
+
+
+def test_everything_survives_a_restart(settings, tmp_path):
+    url = f"sqlite:///{tmp_path / 'restart.db'}"
+    first = make_engine(url)
+    upgrade(first)
+    desk = Desk(settings, SqlStore(first), clock=Clock())
+    people = People(desk)
+    say(desk, people.alice, "new the printer on floor 3 jams on every page severity=high")
+    say(desk, people.bob, "claim 1")
+    say(desk, people.bob, "internal 1 fuser looks worn")
+    first.dispose()
+
+    second = make_engine(url)
+    again = Desk(settings, SqlStore(second), clock=Clock(START + timedelta(hours=1)))
+    shown = say(again, People(again).bob, "show 1")
+    assert shown.ticket.assignee_name == "Bob Lee"
+    assert shown.ticket.created_at == START
+    assert [n.body for n in shown.notes] == ["fuser looks worn"]
+    assert [e.action for e in shown.events] == ["opened", "claimed", "internal_note"]
+    assert say(again, People(again).alice, "new the scanner on floor 3 is offline").ticket.id == 2
+    second.dispose()
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    eng = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
+    with eng.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    eng.dispose()
+
+
+def test_update_is_conditional_on_the_version_read(desk, people, engine):
+    """Two writers holding the same snapshot: the first wins, the second is told so."""
+    say(desk, people.alice, "new the printer on floor 3 jams on every page")
+    store = SqlStore(engine)
+    snapshot = stored(engine, 1)
+    with store.transaction() as tx:
+        assert tx.update_ticket(snapshot, snapshot.with_changes(assignee_id="bob@corp.example", version=2))
+    with store.transaction() as tx:
+        assert not tx.update_ticket(snapshot, snapshot.with_changes(assignee_id="carol@corp.example", version=2))
+    assert stored(engine, 1).assignee_id == "bob@corp.example"
+
+
+def test_a_refused_request_writes_nothing_at_all(desk, people, engine):
+    say(desk, people.alice, "new tiny severity=nope")
+    assert [count_rows(engine, t) for t in ("tickets", "notes", "audit_events", "outbox")] == [0, 0, 0, 0]
+
+
+class TestOutbox:
+    def test_messages_are_written_with_the_change_and_claimed_once(self, desk, people, engine, clock):
+        say(desk, people.alice, "new the printer on floor 3 jams on every page")
+        say(desk, people.bob, "claim 1")
+        a, b = Outbox(engine, "replica-a"), Outbox(engine, "replica-b")
+        first = a.claim(clock.now)
+        assert [(m.kind, m.audience) for m in first] == [("new_ticket", "group:service-desk"), ("claimed", "user:alice@corp.example")]
+        assert b.claim(clock.now) == [], "a claimed message is leased to its worker"
+        assert a.delivered(first[0].id, clock.now)
+        assert not b.delivered(first[1].id, clock.now), "only the lease holder may mark it delivered"
+
+    def test_a_worker_that_dies_leaves_its_messages_to_the_others(self, desk, people, engine, clock):
+        say(desk, people.alice, "new the printer on floor 3 jams on every page")
+        dead = Outbox(engine, "dead-replica", lease=timedelta(seconds=30))
+        taken = dead.claim(clock.now)
+        assert len(taken) == 1
+        alive = Outbox(engine, "alive-replica")
+        assert alive.claim(clock.now + timedelta(seconds=29)) == []
+        again = alive.claim(clock.now + timedelta(seconds=31))
+        assert [m.id for m in again] == [taken[0].id] and again[0].attempts == 2
+        assert alive.delivered(again[0].id, clock.now)
+        assert not dead.delivered(taken[0].id, clock.now)
+        assert outbox_rows(engine)[0]["status"] == "delivered"
+
+    def test_failures_back_off_then_give_up(self, desk, people, engine, clock):
+        say(desk, people.alice, "new the printer on floor 3 jams on every page")
+        box = Outbox(engine, "w")
+        now = clock.now
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            [message] = box.claim(now)
+            assert message.attempts == attempt
+            box.retry_later(message.id, now, "HTTP 503 from the platform")
+            assert box.claim(now) == [], "not due again before its back-off"
+            now = outbox_rows(engine)[0]["available_at"]
+        row = outbox_rows(engine)[0]
+        assert (row["status"], row["last_error"]) == ("failed", "HTTP 503 from the platform")
+
+    def test_retry_after_is_honoured(self, desk, people, engine, clock):
+        say(desk, people.alice, "new the printer on floor 3 jams on every page")
+        box = Outbox(engine, "w")
+        [message] = box.claim(clock.now)
+        box.retry_later(message.id, clock.now, "429", delay=timedelta(seconds=7))
+        assert box.claim(clock.now + timedelta(seconds=6)) == []
+        assert len(box.claim(clock.now + timedelta(seconds=7))) == 1
+
+    def test_concurrent_claimers_split_the_work_without_overlap(self, desk, people, engine, clock):
+        for i in range(30):
+            say(desk, people.alice, f"new printer number {i} jams on every page")
+        boxes = [Outbox(engine, f"replica-{i}") for i in range(4)]
+        got: dict[str, list[int]] = {}
+        barrier = threading.Barrier(len(boxes))
+
+        def work(box):
+            barrier.wait()
+            ids = []
+            while batch := box.claim(clock.now, limit=3):
+                ids += [m.id for m in batch]
+            got[box.worker_id] = ids
+
+        threads = [threading.Thread(target=work, args=(b,)) for b in boxes]
+        [t.start() for t in threads]
+        [t.join(60) for t in threads]
+        every = [i for ids in got.values() for i in ids]
+        assert sorted(every) == [r["id"] for r in outbox_rows(engine)], "each message claimed exactly once"
+
+    def test_audience_filter_takes_only_that_persons_messages(self, desk, people, engine, clock):
+        say(desk, people.alice, "new the printer on floor 3 jams on every page")
+        say(desk, people.bob, "claim 1")
+        mine = Outbox(engine, "console").claim(clock.now, audiences=["user:alice@corp.example"])
+        assert [m.kind for m in mine] == ["claimed"]
+
+
+@pytest.mark.postgres
+def test_postgres_claims_skip_rows_locked_by_another_replica(pg_schema, settings):
+    """While one replica holds rows in an open transaction, another takes the next ones, not the same."""
+    url, connect_args, _ = pg_schema
+    eng = make_engine(url, connect_args=connect_args)
+    upgrade(eng)
+    desk = Desk(settings, SqlStore(eng), clock=Clock())
+    for i in range(4):
+        say(desk, People(desk).alice, f"new printer number {i} jams on every page")
+    with eng.connect() as holder:
+        holder.begin()
+        held = holder.execute(text("SELECT id FROM outbox ORDER BY id LIMIT 2 FOR UPDATE")).scalars().all()
+        taken = Outbox(eng, "other").claim(START, limit=10)
+        assert [m.id for m in taken] == [3, 4] and held == [1, 2]
+        holder.rollback()
+    eng.dispose()
