@@ -25,10 +25,12 @@ def guess_category(ctx: Context, description: str) -> str:
     return best
 
 
-def check_text(what: str, text: str) -> str | None:
-    if len(text) > TEXT_MAX:
-        return M.TOO_LONG.format(what=what, length=len(text), limit=TEXT_MAX)
-    return None
+def refuse_long(ctx: Context, what: str, text: str) -> Reply | None:
+    """Refuse text over the limit; hand the line back for editing unless it is huge."""
+    if len(text) <= TEXT_MAX:
+        return None
+    draft = ctx.call.raw if len(text) <= 2 * TEXT_MAX else None
+    return Reply.refuse(M.TOO_LONG.format(what=what, length=len(text), limit=TEXT_MAX), draft=draft)
 
 
 @command("new", usage="new <description> [severity=… category=… device=… location=…]",
@@ -149,8 +151,8 @@ def assign(ctx: Context) -> Reply:
 def add_note(ctx: Context, internal: bool) -> Reply:
     ticket = ctx.ticket
     body = clean(ctx.call.text)
-    if too_long := check_text("The note", body):
-        return Reply.refuse(too_long, draft=ctx.call.raw if len(body) <= 2 * TEXT_MAX else None)
+    if refused := refuse_long(ctx, "The note", body):
+        return refused
     after = ticket
     by_technician = ctx.is_technician and not ctx.is_requester(ticket)
     if not internal and ctx.is_requester(ticket) and ticket.status is Status.WAITING:
@@ -191,8 +193,8 @@ def wait(ctx: Context) -> Reply:
     if refused := refuse_unless_open(ctx, "put on hold"):
         return refused
     body = clean(ctx.call.text)
-    if too_long := check_text("The question", body):
-        return Reply.refuse(too_long)
+    if refused := refuse_long(ctx, "The question", body):
+        return refused
     after = take(ctx, ticket, ticket.assignee_id or ctx.actor.id, ticket.assignee_name or ctx.actor.name)
     after = after.with_changes(status=Status.WAITING)
     note = ctx.note(ticket, body, internal=False)
@@ -226,8 +228,8 @@ def escalate(ctx: Context) -> Reply:
             return Reply.refuse(M.TOP_LEVEL.format(ref=ticket.ref, group=ticket.group, level=ticket.escalation_level, id=ticket.id, choices=groups))
         level = ticket.escalation_level + 1
         target = chain[level - 1]
-    if too_long := check_text("The reason", reason):
-        return Reply.refuse(too_long)
+    if refused := refuse_long(ctx, "The reason", reason):
+        return refused
     after = ticket.with_changes(group=target, escalation_level=level, assignee_id=None, assignee_name=None,
                                 status=Status.IN_PROGRESS if ticket.status is Status.WAITING else ticket.status)
     note = ctx.note(ticket, M.ESCALATION_NOTE.format(group=target, level=level, reason=reason), internal=True)
@@ -249,8 +251,8 @@ def resolve(ctx: Context) -> Reply:
     resolution = clean(ctx.call.text)
     if len(resolution) < RESOLUTION_MIN:
         return Reply.refuse(M.RESOLUTION_SHORT.format(min=RESOLUTION_MIN, id=ticket.id), draft=ctx.call.raw)
-    if too_long := check_text("The resolution", resolution):
-        return Reply.refuse(too_long, draft=ctx.call.raw if len(resolution) <= 2 * TEXT_MAX else None)
+    if refused := refuse_long(ctx, "The resolution", resolution):
+        return refused
     after = take(ctx, ticket, ticket.assignee_id or ctx.actor.id, ticket.assignee_name or ctx.actor.name)
     ticket = ctx.record("resolved", ticket, after.with_changes(status=Status.RESOLVED, resolution=resolution, resolved_at=ctx.now))
     ctx.notify_requester("resolved", ticket, M.RESOLVED_FOR_REQUESTER.format(ref=ticket.ref, resolution=one_line(resolution, 500), id=ticket.id))
@@ -267,8 +269,8 @@ def reopen(ctx: Context) -> Reply:
     if ticket.status is not Status.RESOLVED:
         return Reply.refuse(M.REOPEN_NOT_RESOLVED.format(ref=ticket.ref, status=ticket.status.label, id=ticket.id))
     why = clean(ctx.call.text)
-    if too_long := check_text("The reason", why):
-        return Reply.refuse(too_long)
+    if refused := refuse_long(ctx, "The reason", why):
+        return refused
     note = ctx.note(ticket, M.REOPEN_NOTE.format(why=why), internal=False)
     ticket = ctx.record("reopened", ticket, ticket.with_changes(status=Status.IN_PROGRESS, resolution=None, resolved_at=None),
                         {"note": [None, note.id], "previous_resolution": [ticket.resolution, None]})
