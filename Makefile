@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-AS ?= alice@corp.example
+# AS is also make's built-in name for the assembler: replace that default, keep `make run AS=…`.
+AS := $(if $(filter default,$(origin AS)),alice@corp.example,$(AS))
 CONFIG := $(if $(HELPDESK_CONFIG),$(HELPDESK_CONFIG),$(if $(wildcard helpdesk.toml),helpdesk.toml,helpdesk.example.toml))
 
 .PHONY: run test install clean
