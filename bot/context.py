@@ -11,6 +11,8 @@ from bot.commands.registry import Call
 from bot.config import Settings
 from bot.model import Actor, AuditEvent, Note, Notice, Ticket
 from bot.ports import Conflict, Transaction
+from bot.routing import Router
+from bot.text import one_line
 
 AUDITED_FIELDS = (
     "status", "assignee_id", "group", "escalation_level", "severity", "category",
@@ -44,11 +46,17 @@ class Context:
     is_technician: bool
     now: datetime
     call: Call
+    router: Router
+    from_thread: bool = False  # the command was typed in the ticket's own conversation
+    reply_visible: bool = True  # False for a submitted form: the reply has nowhere to show
+    dedupe_key: str | None = None
     tx: Transaction | None = None
     ticket: Ticket | None = None
 
-    def record(self, action: str, before: Ticket | None, after: Ticket, extra: dict[str, list[Any]] | None = None) -> Ticket:
-        """Store `after` (conditionally on `before`'s version) and its audit event."""
+    def record(self, action: str, before: Ticket | None, after: Ticket, extra: dict[str, list[Any]] | None = None,
+               summary: str | None = None) -> Ticket:
+        """Store `after` (conditionally on `before`'s version) and its audit event, and
+        tell the ticket's cards to refresh with a one-line summary of the change."""
         assert self.tx is not None
         if before is None:
             after = self.tx.insert_ticket(after)
@@ -59,15 +67,26 @@ class Context:
         changes = {**diff(before, after), **(extra or {})}
         self.tx.add_event(AuditEvent(after.id, self.actor.id, self.actor.name, action, self.now, changes))
         self.ticket = after
+        if before is not None:
+            line = summary or self.line(action, assignee=after.assignee_name, group=after.group,
+                                        level=after.escalation_level, resolution=one_line(after.resolution or "", 300))
+            self.notify("ticket_changed", f"ticket:{after.id}", after, line, action=action, from_thread=self.from_thread)
         return after
+
+    def line(self, action: str, **values: Any) -> str:
+        """The one-line summary of a change, for the ticket's conversation."""
+        return M.CHANGED[action].format(actor=self.actor.name, **values)
 
     def note(self, ticket: Ticket, body: str, internal: bool) -> Note:
         assert self.tx is not None
         return self.tx.add_note(Note(ticket.id, self.actor.id, self.actor.name, body, internal, self.now))
 
     def notify(self, kind: str, audience: str, ticket: Ticket | None, text: str, **data: Any) -> None:
+        """Queue a message in this transaction: one outbox row per platform that carries it."""
         assert self.tx is not None
-        self.tx.enqueue(Notice(kind, audience, ticket.id if ticket else None, text, data), self.now)
+        notice = Notice(kind, audience, ticket.id if ticket else None, text, data)
+        for platform in self.router.platforms(audience):
+            self.tx.enqueue(notice, platform, self.now)
 
     def notify_handlers(self, kind: str, ticket: Ticket, text: str, **data: Any) -> None:
         """Tell whoever works the ticket: its assignee, else its current group."""

@@ -18,6 +18,7 @@ from bot.config import Settings, normalise_identity
 from bot.context import Context
 from bot.model import Actor, Ticket
 from bot.ports import Conflict, Store
+from bot.routing import Router
 from bot.replies import Reply
 
 log = logging.getLogger("helpdesk")
@@ -43,7 +44,8 @@ class Desk:
         self.store = store
         self.clock = clock
         self.registry = registry
-        self.middleware: list[Middleware] = [self._permission, self._transaction, self._load_ticket]
+        self.router = Router(settings)
+        self.middleware: list[Middleware] = [self._transaction, self._dedupe, self._permission, self._load_ticket]
 
     def actor(self, identity: str, name: str | None = None, **details: str | None) -> Actor:
         """An Actor for a platform identity, with every id config knows them by."""
@@ -61,19 +63,42 @@ class Desk:
     def is_technician(self, actor: Actor) -> bool:
         return self.settings.technician_for(actor.ids) is not None
 
-    def handle(self, actor: Actor, text: str) -> Reply:
-        """Run one line of the grammar as `actor`; always answers, never raises."""
+    def handle(self, actor: Actor, text: str, *, ticket_id: int | None = None, dedupe_key: str | None = None) -> Reply:
+        """Run one line of the grammar as `actor`; always answers, never raises.
+
+        `ticket_id` is the ticket whose conversation the line was typed in (a card's
+        thread); `dedupe_key` is the platform's id for the request, so a retried
+        delivery is answered with a `duplicate` reply and changes nothing."""
         try:
             try:
-                call = self.registry.parse(text)
+                call = self.registry.parse(text, default_ticket=ticket_id)
             except ParseError as exc:
                 return Reply.refuse(str(exc), draft=exc.draft)
-            ctx = Context(self.settings, actor, self.is_technician(actor), self.clock(), call)
-            return self._run(ctx, 0)
+            ctx = Context(self.settings, actor, self.is_technician(actor), self.clock(), call, self.router,
+                          from_thread=ticket_id is not None)
+            return self._guarded(ctx, dedupe_key)
         except Exception:
-            ref = uuid.uuid4().hex[:8]
-            log.exception("command failed (reference %s) for %s: %.200r", ref, actor.id, text)
-            return Reply.refuse(M.INTERNAL_ERROR.format(ref=ref), draft=text)
+            return self._failed(actor, text)
+
+    def submit(self, actor: Actor, command: str, text: str, options: dict[str, str], *,
+               ticket_id: int | None = None, dedupe_key: str | None = None) -> Reply:
+        """Run a command filled in through a form; `Reply.field_errors` names the bad fields."""
+        try:
+            call = self.registry.form_call(command, text, options, ticket_id)
+            ctx = Context(self.settings, actor, self.is_technician(actor), self.clock(), call, self.router,
+                          reply_visible=False)
+            return self._guarded(ctx, dedupe_key)
+        except Exception:
+            return self._failed(actor, text)
+
+    def _guarded(self, ctx: Context, dedupe_key: str | None) -> Reply:
+        ctx.dedupe_key = dedupe_key
+        return self._run(ctx, 0)
+
+    def _failed(self, actor: Actor, text: str) -> Reply:
+        ref = uuid.uuid4().hex[:8]
+        log.exception("command failed (reference %s) for %s: %.200r", ref, actor.id, text)
+        return Reply.refuse(M.INTERNAL_ERROR.format(ref=ref), draft=text if len(text) <= 8000 else None)
 
     def _run(self, ctx: Context, index: int) -> Reply:
         if index == len(self.middleware):
@@ -99,12 +124,21 @@ class Desk:
                         raise _Rollback(reply)
                     return reply
             except _Rollback as rollback:
+                if ctx.dedupe_key:  # a refusal is an answer too: a retry must not repeat it
+                    with self.store.transaction() as tx:
+                        tx.first_time(ctx.dedupe_key, ctx.now)
                 return rollback.reply
             except Conflict:
                 continue
             finally:
                 ctx.tx = None
         return Reply.refuse(M.BUSY.format(ref=f"#{ctx.call.ticket_id}"))
+
+    def _dedupe(self, ctx: Context, nxt: Handler) -> Reply:
+        """A platform retry of a request already handled does nothing, on any replica."""
+        if ctx.dedupe_key and not ctx.tx.first_time(ctx.dedupe_key, ctx.now):
+            return Reply("", duplicate=True)
+        return nxt(ctx)
 
     def _load_ticket(self, ctx: Context, nxt: Handler) -> Reply:
         """Find the named ticket; people who may not see it are told it does not exist."""

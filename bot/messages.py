@@ -30,6 +30,7 @@ BAD_CATEGORY = "Category `{value}` is not one of {choices}."
 FIELD_LONG = "The {field} is {length:,} characters long; the limit is {limit:,}."
 NEW_REFUSED = "Nothing was opened yet: {problems} Fix it and send again: `{draft}`"
 OPENED = "Opened {ref} ({severity}, {category}) for {group}: {headline}. First response target: {target}."
+OPENED_FOR_REQUESTER = "Your ticket {ref} is open: {headline}. {group} will pick it up; you will hear from them here."
 OPENED_FOR_GROUP = "New ticket {ref} ({severity}, {category}) from {requester}: {headline}"
 
 # Working tickets
@@ -67,6 +68,23 @@ REOPEN_NOT_RESOLVED = "{ref} is {status}, not resolved, so there is nothing to r
 CLOSE_NOT_RESOLVED = "{ref} is {status}; resolve it first with `resolve {id} <resolution>`."
 ALREADY_CLOSED = "{ref} is already closed."
 CLOSED = "Closed {ref}."
+CONFIRM_NOT_RESOLVED = "{ref} is {status}, not resolved yet, so there is nothing to confirm."
+CONFIRMED = "Thanks! {ref} is closed."
+CONFIRMED_FOR_TECH = "{name} confirmed the fix for {ref}; it is closed."
+
+# One line in a ticket's conversation (its card's thread) per change
+CHANGED = {
+    "claimed": "🙋 {actor} claimed it.",
+    "assigned": "👉 {actor} assigned it to {assignee}.",
+    "note": "💬 {actor}: {note}",
+    "internal_note": "🔒 {actor} added an internal note.",
+    "waiting": "❓ {actor} asked the requester: {note}",
+    "escalated": "⏫ {actor} escalated it to {group} (level {level}): {reason}",
+    "resolved": "✅ {actor} resolved it: {resolution}",
+    "reopened": "↩️ {actor} reopened it: {reason}",
+    "closed": "📦 {actor} closed it.",
+    "confirmed": "👍 {actor} confirmed the fix; the ticket is closed.",
+}
 
 # Listing
 MINE_REQUESTED = "Your tickets"

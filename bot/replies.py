@@ -37,6 +37,8 @@ class Reply:
     draft: str | None = None
     now: datetime | None = None
     flags: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    field_errors: dict[str, str] = field(default_factory=dict)  # form field → what is wrong with it
+    duplicate: bool = False  # a platform retry of a request already handled: say nothing
 
     @classmethod
     def refuse(cls, text: str, draft: str | None = None) -> "Reply":

@@ -22,6 +22,7 @@ MAX_ATTEMPTS = 8
 @dataclass(frozen=True)
 class Message:
     id: int
+    platform: str
     kind: str
     audience: str
     ticket_id: int | None
@@ -41,8 +42,10 @@ class Outbox:
         self.worker_id = worker_id or default_worker_id()
         self.lease = lease
 
-    def claim(self, now: datetime, audiences: Iterable[str] | None = None, limit: int = 20) -> list[Message]:
+    def claim(self, platform: str, now: datetime, audiences: Iterable[str] | None = None, limit: int = 20) -> list[Message]:
+        """Lease up to `limit` due messages for `platform`, oldest first."""
         due = and_(
+            outbox.c.platform == platform,
             outbox.c.status == "pending",
             outbox.c.available_at <= now,
             or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
@@ -58,7 +61,7 @@ class Outbox:
             conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
                 claimed_by=self.worker_id, claimed_until=now + self.lease, attempts=outbox.c.attempts + 1))
             rows = conn.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)).all()
-        return [Message(r.id, r.kind, r.audience, r.ticket_id, r.text, r.data, r.attempts, r.created_at) for r in rows]
+        return [Message(r.id, r.platform, r.kind, r.audience, r.ticket_id, r.text, r.data, r.attempts, r.created_at) for r in rows]
 
     def delivered(self, message_id: int, now: datetime) -> bool:
         """Mark done; False when our lease was lost and another worker owns it now."""

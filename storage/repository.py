@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any, Iterator
 
 from sqlalchemy import Connection, Engine, and_, case, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.model import AuditEvent, Note, Notice, Requester, Severity, Status, Ticket, TicketFilter
-from storage.schema import audit_events, notes, outbox, tickets
+from storage.schema import audit_events, notes, outbox, seen_requests, tickets
 
 _SEVERITY_ORDER = case({s.value: s.rank for s in Severity}, value=tickets.c.severity, else_=-1)
 
@@ -88,10 +89,17 @@ class SqlTransaction:
         rows = self.conn.execute(select(audit_events).where(audit_events.c.ticket_id == ticket_id).order_by(audit_events.c.id))
         return [AuditEvent(r.ticket_id, r.actor_id, r.actor_name, r.action, r.at, r.changes, r.id) for r in rows]
 
-    def enqueue(self, notice: Notice, now: datetime) -> None:
+    def enqueue(self, notice: Notice, platform: str, now: datetime) -> None:
         self.conn.execute(insert(outbox).values(
-            created_at=now, kind=notice.kind, audience=notice.audience, ticket_id=notice.ticket_id,
+            created_at=now, platform=platform, kind=notice.kind, audience=notice.audience, ticket_id=notice.ticket_id,
             text=notice.text, data=notice.data, status="pending", attempts=0, available_at=now))
+
+    def first_time(self, key: str, now: datetime) -> bool:
+        dialect = self.conn.dialect.name
+        module = {"postgresql": postgresql, "sqlite": sqlite}[dialect]
+        inserted = self.conn.execute(module.insert(seen_requests).values(key=key[:255], created_at=now)
+                                     .on_conflict_do_nothing().returning(seen_requests.c.key)).first()
+        return inserted is not None
 
     def find_tickets(self, query: TicketFilter) -> tuple[list[Ticket], int]:
         conditions = [tickets.c.status.in_([s.value for s in query.statuses])]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text)
+from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint)
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -95,6 +96,7 @@ outbox = Table(
     "outbox", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("platform", String(16), nullable=False, server_default="console"),
     Column("kind", String(32), nullable=False),
     Column("audience", String(300), nullable=False),
     Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="SET NULL"), index=True),
@@ -107,5 +109,27 @@ outbox = Table(
     Column("claimed_until", UTCDateTime),
     Column("delivered_at", UTCDateTime),
     Column("last_error", Text),
-    Index("ix_outbox_status_available", "status", "available_at"),
+    Index("ix_outbox_platform_status_available", "platform", "status", "available_at"),
+)
+
+# Where a ticket's card (or a DM about it) was posted, so updates edit it in place
+# and a reply in its thread is known to belong to the ticket.
+ticket_posts = Table(
+    "ticket_posts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("platform", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("channel", String(255), nullable=False),
+    Column("message_id", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("platform", "channel", "message_id", name="uq_ticket_posts_platform_channel_message"),
+)
+
+# Ids of platform requests already handled (Slack event ids, Teams activity ids),
+# so a retried delivery changes nothing; in the database so replicas agree.
+seen_requests = Table(
+    "seen_requests", metadata,
+    Column("key", String(255), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
 )

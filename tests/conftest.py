@@ -34,6 +34,7 @@ def missing_service(reason: str) -> None:
 
 SETTINGS = {
     "timezone": "Europe/London",
+    "slack": {"bot_token": "xoxb-test-token", "signing_secret": "test-signing-secret"},
     "technicians": [
         {"name": "Bob Lee", "ids": ["bob@corp.example", "slack:U0BOB"]},
         {"name": "Carol Diaz", "ids": ["carol@corp.example"]},

@@ -84,19 +84,34 @@ def test_open_claim_wait_answer_escalate_resolve_reopen_close(desk, people, engi
     assert by_action["reopened"].changes["previous_resolution"][0].startswith("lowered the MTU")
     assert all(e.at.tzinfo is not None for e in events)
 
-    sent = [(r["kind"], r["audience"]) for r in outbox_rows(engine)]
+    rows = outbox_rows(engine)
+    sent = [(r["platform"], r["kind"], r["audience"]) for r in rows if r["kind"] != "ticket_changed"]
     assert sent == [
-        ("new_ticket", "group:service-desk"),
-        ("claimed", "user:alice@corp.example"),
-        ("question", "user:alice@corp.example"),
-        ("note", "user:bob@corp.example"),
-        ("escalation", "group:network-eng"),
-        ("claimed", "user:alice@corp.example"),
-        ("resolved", "user:alice@corp.example"),
-        ("reopened", "user:dave@corp.example"),
-        ("resolved", "user:alice@corp.example"),
+        ("slack", "new_ticket", "group:service-desk"),
+        ("console", "claimed", "user:alice@corp.example"),
+        ("console", "question", "user:alice@corp.example"),
+        ("slack", "note", "user:bob@corp.example"),  # Bob is slack:U0BOB too, and Slack is running
+        ("slack", "escalation", "group:network-eng"),
+        ("console", "claimed", "user:alice@corp.example"),
+        ("console", "resolved", "user:alice@corp.example"),
+        ("console", "reopened", "user:dave@corp.example"),
+        ("console", "resolved", "user:alice@corp.example"),
     ]
-    ping = outbox_rows(engine)[4]
+    lines = [r["text"] for r in rows if r["kind"] == "ticket_changed"]
+    assert lines == [
+        "🙋 Bob Lee claimed it.",
+        "🔒 Bob Lee added an internal note.",
+        "❓ Bob Lee asked the requester: does it also drop on the office Wi-Fi or only at home?",
+        "💬 Alice Park: only at home, the office is fine",
+        "⏫ Bob Lee escalated it to network-eng (level 2): home router MTU issue, needs network engineering",
+        "🙋 Dave Kim claimed it.",
+        "✅ Dave Kim resolved it: lowered the MTU on the VPN profile to 1400; stable for an hour",
+        "↩️ Alice Park reopened it: dropped again twice this evening",
+        "✅ Dave Kim resolved it: replaced the home router's firmware; no drops for 24 hours",
+        "📦 Dave Kim closed it.",
+    ]
+    assert {r["audience"] for r in rows if r["kind"] == "ticket_changed"} == {"ticket:1"}
+    ping = next(r for r in rows if r["kind"] == "escalation")
     assert "Escalated to network-eng (level 2): #1 (high) from Alice Park, waiting 42 min" in ping["text"]
     assert ping["data"] == {"level": 2, "reason": "home router MTU issue, needs network engineering"}
 

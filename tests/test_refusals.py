@@ -115,7 +115,7 @@ def test_requester_may_show_note_and_reopen_their_own_ticket(desk, people, engin
 def test_help_shows_each_person_only_what_they_may_run(desk, people):
     employee = {h.usage.split()[0] for h in say(desk, people.alice, "help").help}
     technician = {h.usage.split()[0] for h in say(desk, people.bob, "help").help}
-    assert employee == {"new", "show", "mine", "note", "reopen", "help"}
+    assert employee == {"new", "show", "mine", "note", "reopen", "confirm", "help"}
     assert technician == employee | {"claim", "assign", "internal", "wait", "escalate", "resolve", "close", "queue"}
     one = say(desk, people.alice, "help escalate")
     assert one.help[0].usage == "escalate <id> [group] <reason>"
@@ -156,7 +156,7 @@ class TestDescriptions:
     def test_only_control_characters_is_no_description(self, desk, people, engine):
         reply = say(desk, people.alice, "new \x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e")
         assert not reply.ok
-        assert reply.text == "The description is missing: type `new <description> [severity=… category=… device=… location=…]`."
+        assert reply.text == "The description is missing: type `new <description> [severity=… category=… device=… location=… phone=…]`."
         assert count_rows(engine, "tickets") == 0
 
     @pytest.mark.parametrize("payload", [

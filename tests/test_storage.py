@@ -99,20 +99,21 @@ class TestOutbox:
         say(desk, people.alice, "new the printer on floor 3 jams on every page")
         say(desk, people.bob, "claim 1")
         a, b = Outbox(engine, "replica-a"), Outbox(engine, "replica-b")
-        first = a.claim(clock.now)
-        assert [(m.kind, m.audience) for m in first] == [("new_ticket", "group:service-desk"), ("claimed", "user:alice@corp.example")]
-        assert b.claim(clock.now) == [], "a claimed message is leased to its worker"
+        first = a.claim("slack", clock.now)
+        assert [(m.kind, m.audience) for m in first] == [("new_ticket", "group:service-desk"), ("ticket_changed", "ticket:1")]
+        assert b.claim("slack", clock.now) == [], "a claimed message is leased to its worker"
+        assert [(m.kind, m.audience) for m in b.claim("console", clock.now)] == [("claimed", "user:alice@corp.example")]
         assert a.delivered(first[0].id, clock.now)
         assert not b.delivered(first[1].id, clock.now), "only the lease holder may mark it delivered"
 
     def test_a_worker_that_dies_leaves_its_messages_to_the_others(self, desk, people, engine, clock):
         say(desk, people.alice, "new the printer on floor 3 jams on every page")
         dead = Outbox(engine, "dead-replica", lease=timedelta(seconds=30))
-        taken = dead.claim(clock.now)
+        taken = dead.claim("slack", clock.now)
         assert len(taken) == 1
         alive = Outbox(engine, "alive-replica")
-        assert alive.claim(clock.now + timedelta(seconds=29)) == []
-        again = alive.claim(clock.now + timedelta(seconds=31))
+        assert alive.claim("slack", clock.now + timedelta(seconds=29)) == []
+        again = alive.claim("slack", clock.now + timedelta(seconds=31))
         assert [m.id for m in again] == [taken[0].id] and again[0].attempts == 2
         assert alive.delivered(again[0].id, clock.now)
         assert not dead.delivered(taken[0].id, clock.now)
@@ -123,10 +124,10 @@ class TestOutbox:
         box = Outbox(engine, "w")
         now = clock.now
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            [message] = box.claim(now)
+            [message] = box.claim("slack", now)
             assert message.attempts == attempt
             box.retry_later(message.id, now, "HTTP 503 from the platform")
-            assert box.claim(now) == [], "not due again before its back-off"
+            assert box.claim("slack", now) == [], "not due again before its back-off"
             now = outbox_rows(engine)[0]["available_at"]
         row = outbox_rows(engine)[0]
         assert (row["status"], row["last_error"]) == ("failed", "HTTP 503 from the platform")
@@ -134,10 +135,10 @@ class TestOutbox:
     def test_retry_after_is_honoured(self, desk, people, engine, clock):
         say(desk, people.alice, "new the printer on floor 3 jams on every page")
         box = Outbox(engine, "w")
-        [message] = box.claim(clock.now)
+        [message] = box.claim("slack", clock.now)
         box.retry_later(message.id, clock.now, "429", delay=timedelta(seconds=7))
-        assert box.claim(clock.now + timedelta(seconds=6)) == []
-        assert len(box.claim(clock.now + timedelta(seconds=7))) == 1
+        assert box.claim("slack", clock.now + timedelta(seconds=6)) == []
+        assert len(box.claim("slack", clock.now + timedelta(seconds=7))) == 1
 
     def test_concurrent_claimers_split_the_work_without_overlap(self, desk, people, engine, clock):
         for i in range(30):
@@ -149,7 +150,7 @@ class TestOutbox:
         def work(box):
             barrier.wait()
             ids = []
-            while batch := box.claim(clock.now, limit=3):
+            while batch := box.claim("slack", clock.now, limit=3):
                 ids += [m.id for m in batch]
             got[box.worker_id] = ids
 
@@ -162,7 +163,7 @@ class TestOutbox:
     def test_audience_filter_takes_only_that_persons_messages(self, desk, people, engine, clock):
         say(desk, people.alice, "new the printer on floor 3 jams on every page")
         say(desk, people.bob, "claim 1")
-        mine = Outbox(engine, "console").claim(clock.now, audiences=["user:alice@corp.example"])
+        mine = Outbox(engine, "console").claim("console", clock.now, audiences=["user:alice@corp.example"])
         assert [m.kind for m in mine] == ["claimed"]
 
 
@@ -178,7 +179,7 @@ def test_postgres_claims_skip_rows_locked_by_another_replica(pg_schema, settings
     with eng.connect() as holder:
         holder.begin()
         held = holder.execute(text("SELECT id FROM outbox ORDER BY id LIMIT 2 FOR UPDATE")).scalars().all()
-        taken = Outbox(eng, "other").claim(START, limit=10)
+        taken = Outbox(eng, "other").claim("slack", START, limit=10)
         assert [m.id for m in taken] == [3, 4] and held == [1, 2]
         holder.rollback()
     eng.dispose()

@@ -48,7 +48,7 @@ class Shell:
         if self.outbox is None:
             return
         now = self.desk.clock()
-        for message in self.outbox.claim(now, audiences=[f"user:{i}" for i in self.actor.ids]):
+        for message in self.outbox.claim(PLATFORM, now, audiences=[f"user:{i}" for i in self.actor.ids]):
             self.say(self.style("✉ ", "cyan") + message.text)
             self.outbox.delivered(message.id, now)
 

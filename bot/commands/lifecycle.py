@@ -2,6 +2,8 @@
 the ticket, its audit event, its notes and its outbox notices commit together."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot import messages as M
 from bot.commands.registry import REGISTRY, Role
 from bot.context import Context
@@ -33,46 +35,63 @@ def refuse_long(ctx: Context, what: str, text: str) -> Reply | None:
     return Reply.refuse(M.TOO_LONG.format(what=what, length=len(text), limit=TEXT_MAX), draft=draft)
 
 
-@command("new", usage="new <description> [severity=… category=… device=… location=…]",
+INTAKE_FIELDS = ("severity", "category", "device", "location", "phone")
+
+
+def check_intake(ctx: Context, description: str, options: dict[str, str]) -> tuple[dict, dict[str, str]]:
+    """Validate every intake field at once: the values to store, and a message per bad field."""
+    settings = ctx.settings
+    errors: dict[str, str] = {}
+    if len(description) < DESCRIPTION_MIN:
+        errors["description"] = M.DESCRIPTION_SHORT.format(min=DESCRIPTION_MIN)
+    elif len(description) > TEXT_MAX:
+        errors["description"] = M.DESCRIPTION_LONG.format(length=len(description), limit=TEXT_MAX)
+    severity = settings.default_severity
+    if options.get("severity"):
+        try:
+            severity = Severity(options["severity"].lower())
+        except ValueError:
+            errors["severity"] = M.BAD_SEVERITY.format(value=one_line(options["severity"], 40), choices=", ".join(s.value for s in Severity))
+    category = (options.get("category") or "").lower() or guess_category(ctx, description)
+    if category not in settings.categories:
+        errors["category"] = M.BAD_CATEGORY.format(value=one_line(options["category"], 40), choices=", ".join(settings.categories))
+    values = {"severity": severity, "category": category}
+    for name in ("device", "location", "phone"):
+        value = clean(options.get(name)) or None
+        if value and len(value) > FIELD_MAX:
+            errors[name] = M.FIELD_LONG.format(field=name, length=len(value), limit=FIELD_MAX)
+        values[name] = value
+    return values, errors
+
+
+@command("new", usage="new <description> [severity=… category=… device=… location=… phone=…]",
          summary="Open a ticket; the description comes first and matters most.",
-         text="the description", options=("severity", "category", "device", "location"),
+         text="the description", options=INTAKE_FIELDS,
          example="new the printer on floor 3 jams on every page severity=medium device=HP-4050 location=\"Floor 3\"",
          aliases=("open",))
 def new(ctx: Context) -> Reply:
     call, settings = ctx.call, ctx.settings
     description = clean(call.text)
-    problems = []
-    if len(description) < DESCRIPTION_MIN:
-        problems.append(M.DESCRIPTION_SHORT.format(min=DESCRIPTION_MIN))
-    elif len(description) > TEXT_MAX:
-        problems.append(M.DESCRIPTION_LONG.format(length=len(description), limit=TEXT_MAX))
-    severity = settings.default_severity
-    if "severity" in call.options:
-        try:
-            severity = Severity(call.options["severity"].lower())
-        except ValueError:
-            problems.append(M.BAD_SEVERITY.format(value=call.options["severity"][:40], choices=", ".join(s.value for s in Severity)))
-    category = call.options.get("category", "").lower() or guess_category(ctx, description)
-    if category not in settings.categories:
-        problems.append(M.BAD_CATEGORY.format(value=call.options["category"][:40], choices=", ".join(settings.categories)))
-    fields = {}
-    for name in ("device", "location"):
-        value = clean(call.options.get(name)) or None
-        if value and len(value) > FIELD_MAX:
-            problems.append(M.FIELD_LONG.format(field=name, length=len(value), limit=FIELD_MAX))
-        fields[name] = value
-    if problems:
+    values, errors = check_intake(ctx, description, call.options)
+    if errors:
         draft = call.raw if len(call.raw) <= 2 * TEXT_MAX else None
-        return Reply.refuse(M.NEW_REFUSED.format(problems=" ".join(problems), draft=one_line(call.raw, 300)), draft=draft)
+        return Reply(M.NEW_REFUSED.format(problems=" ".join(errors.values()), draft=one_line(call.raw, 300)),
+                     ok=False, draft=draft, field_errors=errors)
+    severity, category = values["severity"], values["category"]
+    requester = Requester.from_actor(ctx.actor)
+    if values["phone"]:
+        requester = replace(requester, phone=values["phone"])  # the requester's correction; the directory is never written
     group = settings.chain(category)[0]
     ticket = ctx.record("opened", None, Ticket(
-        id=None, requester=Requester.from_actor(ctx.actor), description=description, category=category,
+        id=None, requester=requester, description=description, category=category,
         severity=severity, status=Status.NEW, created_at=ctx.now, updated_at=ctx.now, group=group,
-        escalation_level=1, origin=ctx.actor.platform, **fields,
+        escalation_level=1, origin=ctx.actor.platform, device=values["device"], location=values["location"],
     ))
     headline = one_line(description)
     ctx.notify("new_ticket", f"group:{group}", ticket, M.OPENED_FOR_GROUP.format(
         ref=ticket.ref, severity=severity.value, category=category, requester=ctx.actor.name, headline=headline))
+    if not ctx.reply_visible:  # a submitted form closes without an answer: confirm by message instead
+        ctx.notify("opened", f"user:{requester.id}", ticket, M.OPENED_FOR_REQUESTER.format(ref=ticket.ref, headline=headline, group=group))
     target = duration(ctx.response_due(ticket) - ticket.created_at)
     return Reply(M.OPENED.format(ref=ticket.ref, severity=severity.value, category=category, group=group,
                                  headline=headline, target=target), ticket=ticket)
@@ -160,7 +179,8 @@ def add_note(ctx: Context, internal: bool) -> Reply:
     elif not internal and by_technician and ticket.first_response_at is None:
         after = ticket.with_changes(first_response_at=ctx.now)
     note = ctx.note(ticket, body, internal)
-    ticket = ctx.record("internal_note" if internal else "note", ticket, after, {"note": [None, note.id]})
+    action = "internal_note" if internal else "note"
+    ticket = ctx.record(action, ticket, after, {"note": [None, note.id]}, summary=ctx.line(action, note=one_line(body, 300)))
     if not internal:
         preview = one_line(body, 300)
         if by_technician:
@@ -198,7 +218,7 @@ def wait(ctx: Context) -> Reply:
     after = take(ctx, ticket, ticket.assignee_id or ctx.actor.id, ticket.assignee_name or ctx.actor.name)
     after = after.with_changes(status=Status.WAITING)
     note = ctx.note(ticket, body, internal=False)
-    ticket = ctx.record("waiting", ticket, after, {"note": [None, note.id]})
+    ticket = ctx.record("waiting", ticket, after, {"note": [None, note.id]}, summary=ctx.line("waiting", note=one_line(body, 300)))
     ctx.notify_requester("question", ticket, M.QUESTION_FOR_REQUESTER.format(
         name=ctx.actor.name, ref=ticket.ref, body=one_line(body, 500), id=ticket.id))
     return Reply(M.WAITING.format(ref=ticket.ref), ticket=ticket)
@@ -233,7 +253,8 @@ def escalate(ctx: Context) -> Reply:
     after = ticket.with_changes(group=target, escalation_level=level, assignee_id=None, assignee_name=None,
                                 status=Status.IN_PROGRESS if ticket.status is Status.WAITING else ticket.status)
     note = ctx.note(ticket, M.ESCALATION_NOTE.format(group=target, level=level, reason=reason), internal=True)
-    ticket = ctx.record("escalated", ticket, after, {"note": [None, note.id], "reason": [None, reason]})
+    ticket = ctx.record("escalated", ticket, after, {"note": [None, note.id], "reason": [None, reason]},
+                        summary=ctx.line("escalated", group=target, level=level, reason=one_line(reason, 300)))
     ctx.notify("escalation", f"group:{target}", ticket, M.ESCALATED_FOR_GROUP.format(
         group=target, level=level, ref=ticket.ref, severity=ticket.severity.value, requester=ticket.requester.name,
         waiting=duration(ctx.now - ticket.created_at), headline=one_line(ticket.description), reason=one_line(reason, 300)),
@@ -273,20 +294,38 @@ def reopen(ctx: Context) -> Reply:
         return refused
     note = ctx.note(ticket, M.REOPEN_NOTE.format(why=why), internal=False)
     ticket = ctx.record("reopened", ticket, ticket.with_changes(status=Status.IN_PROGRESS, resolution=None, resolved_at=None),
-                        {"note": [None, note.id], "previous_resolution": [ticket.resolution, None]})
+                        {"note": [None, note.id], "previous_resolution": [ticket.resolution, None]},
+                        summary=ctx.line("reopened", reason=one_line(why, 300)))
     text = M.REOPENED_FOR_TECH.format(name=ctx.actor.name, ref=ticket.ref, why=one_line(why, 300))
     ctx.notify_handlers("reopened", ticket, text)
     ctx.notify_requester("reopened", ticket, text)
     return Reply(M.REOPENED.format(ref=ticket.ref), ticket=ticket)
 
 
-@command("close", usage="close <id>", summary="Close a resolved ticket for good.",
-         role=Role.TECHNICIAN, takes_ticket=True, verb="close tickets", example="close 12")
-def close(ctx: Context) -> Reply:
+def close_resolved(ctx: Context, action: str, not_resolved: str) -> Reply | Ticket:
+    """Resolved → closed; the refusal for a ticket that is not resolved (yet) or already closed."""
     ticket = ctx.ticket
     if ticket.status is Status.CLOSED:
         return Reply.refuse(M.ALREADY_CLOSED.format(ref=ticket.ref))
     if ticket.status is not Status.RESOLVED:
-        return Reply.refuse(M.CLOSE_NOT_RESOLVED.format(ref=ticket.ref, status=ticket.status.label, id=ticket.id))
-    ticket = ctx.record("closed", ticket, ticket.with_changes(status=Status.CLOSED, closed_at=ctx.now))
-    return Reply(M.CLOSED.format(ref=ticket.ref), ticket=ticket)
+        return Reply.refuse(not_resolved.format(ref=ticket.ref, status=ticket.status.label, id=ticket.id))
+    return ctx.record(action, ticket, ticket.with_changes(status=Status.CLOSED, closed_at=ctx.now))
+
+
+@command("close", usage="close <id>", summary="Close a resolved ticket for good.",
+         role=Role.TECHNICIAN, takes_ticket=True, verb="close tickets", example="close 12")
+def close(ctx: Context) -> Reply:
+    closed = close_resolved(ctx, "closed", M.CLOSE_NOT_RESOLVED)
+    if isinstance(closed, Reply):
+        return closed
+    return Reply(M.CLOSED.format(ref=closed.ref), ticket=closed)
+
+
+@command("confirm", usage="confirm <id>", summary="The fix works: close your resolved ticket.",
+         role=Role.PARTICIPANT, takes_ticket=True, example="confirm 12", aliases=("fixed",))
+def confirm(ctx: Context) -> Reply:
+    closed = close_resolved(ctx, "confirmed", M.CONFIRM_NOT_RESOLVED)
+    if isinstance(closed, Reply):
+        return closed
+    ctx.notify_handlers("confirmed", closed, M.CONFIRMED_FOR_TECH.format(name=ctx.actor.name, ref=closed.ref))
+    return Reply(M.CONFIRMED.format(ref=closed.ref), ticket=closed)

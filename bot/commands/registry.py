@@ -88,8 +88,12 @@ class Registry:
         found = difflib.get_close_matches(word.lower(), list(self._names), n=1, cutoff=0.75)
         return self._names[found[0]] if found else None
 
-    def parse(self, raw: str) -> Call:
-        """Split a line into command, ticket id, options and free text."""
+    def parse(self, raw: str, default_ticket: int | None = None) -> Call:
+        """Split a line into command, ticket id, options and free text.
+
+        `default_ticket` is the ticket whose conversation the line was typed in: there
+        the id may be left out (`claim`, `wait which room?`), and is never guessed from
+        a leading number that is part of the text (`wait 2 more days?`)."""
         text = clean(raw)
         if not text:
             raise ParseError(M.EMPTY)
@@ -103,7 +107,12 @@ class Registry:
             raise ParseError(self._unknown(word, text), draft=text)
         rest = rest.strip()
         ticket_id = None
-        if spec.takes_ticket:
+        if spec.takes_ticket and default_ticket is not None:
+            ticket_id = default_ticket
+            token, _, after = rest.partition(" ")
+            if parse_ticket_ref(token) == default_ticket:
+                rest = after.strip()
+        elif spec.takes_ticket:
             token, _, after = rest.partition(" ")
             token, _, more = token.partition("\n")
             if not token:
@@ -126,6 +135,12 @@ class Registry:
             message = M.UNEXPECTED_TEXT if spec.takes_ticket else M.NOTHING_EXPECTED
             raise ParseError(message.format(name=spec.name, usage=spec.usage, text=one_line(text, 200)), draft=text)
         return Call(spec=spec, raw=text, ticket_id=ticket_id, text=rest, options=options)
+
+    def form_call(self, name: str, text: str, options: dict[str, str], ticket_id: int | None = None) -> Call:
+        """A command filled in through a form: fields arrive already separated."""
+        spec = self._specs[name]
+        return Call(spec=spec, raw=clean(text), ticket_id=ticket_id, text=clean(text),
+                    options={k: v for k, v in options.items() if k in spec.options and v is not None})
 
     def _unknown(self, word: str, text: str) -> str:
         close = self.closest(word)
