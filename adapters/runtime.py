@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -11,6 +13,7 @@ from bot.config import Settings
 from bot.desk import Desk
 from storage.database import current_revision, head_revision, make_engine, normalise_url, upgrade
 from storage.outbox import Outbox
+from storage.posts import Posts
 from storage.repository import SqlStore
 
 log = logging.getLogger("helpdesk")
@@ -26,6 +29,8 @@ class Runtime:
     engine: Engine
     desk: Desk
     outbox: Outbox
+    store: SqlStore
+    posts: Posts
 
     def close(self) -> None:
         self.engine.dispose()
@@ -49,8 +54,11 @@ def prepare_database(engine: Engine, url: str) -> None:
         "run `helpdesk db upgrade` once, then start again")
 
 
-def build(settings: Settings) -> Runtime:
-    engine = make_engine(settings.database_url)
-    prepare_database(engine, settings.database_url)
-    desk = Desk(settings, SqlStore(engine))
-    return Runtime(settings, engine, desk, Outbox(engine))
+def build(settings: Settings, clock: Callable[[], datetime] | None = None, engine: Engine | None = None) -> Runtime:
+    """Everything the entry points share; `engine` lets a caller bring its own (tests, tools)."""
+    if engine is None:
+        engine = make_engine(settings.database_url)
+        prepare_database(engine, settings.database_url)
+    store = SqlStore(engine)
+    desk = Desk(settings, store, clock=clock) if clock else Desk(settings, store)
+    return Runtime(settings, engine, desk, Outbox(engine), store, Posts(engine))

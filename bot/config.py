@@ -98,6 +98,7 @@ class SlackSettings(_Strict):
     signing_secret: SecretStr | None = None
     app_token: SecretStr | None = None
     api_url: str | None = None
+    command: str = Field(default="/ticket", pattern=r"^/[a-z0-9_-]{1,31}$")
 
     @property
     def enabled(self) -> bool:

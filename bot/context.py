@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from bot import messages as M
+from bot import messages as M, sla
 from bot.commands.registry import Call
 from bot.config import Settings
 from bot.model import Actor, AuditEvent, Note, Notice, Ticket
@@ -101,21 +101,8 @@ class Context:
     def is_requester(self, ticket: Ticket) -> bool:
         return self.actor.is_(ticket.requester.id)
 
-    # SLA clocks: plain wall-clock targets per severity.
-
     def response_due(self, ticket: Ticket) -> datetime:
-        return ticket.created_at + timedelta(minutes=self.settings.policy(ticket.severity).first_response_minutes)
-
-    def resolution_due(self, ticket: Ticket) -> datetime:
-        return ticket.created_at + timedelta(minutes=self.settings.policy(ticket.severity).resolution_minutes)
+        return sla.response_due(self.settings, ticket)
 
     def flags(self, ticket: Ticket) -> tuple[str, ...]:
-        if not ticket.status.is_open:
-            return ()
-        found = []
-        if ticket.first_response_at is None and self.now > self.response_due(ticket):
-            found.append(M.OVERDUE_RESPONSE)
-        if self.now > self.resolution_due(ticket):
-            found.append(M.OVERDUE_RESOLUTION)
-        return tuple(found)
-
+        return sla.flags(self.settings, ticket, self.now)

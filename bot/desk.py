@@ -16,7 +16,7 @@ from bot.commands import REGISTRY, Role
 from bot.commands.registry import ParseError, Registry
 from bot.config import Settings, normalise_identity
 from bot.context import Context
-from bot.model import Actor, Ticket
+from bot.model import Actor, Ticket, TicketFilter
 from bot.ports import Conflict, Store
 from bot.routing import Router
 from bot.replies import Reply
@@ -146,9 +146,15 @@ class Desk:
             return nxt(ctx)
         ticket = ctx.tx.get_ticket(ctx.call.ticket_id, lock=ctx.call.spec.writes)
         if ticket is None or not self.may_see(ctx, ticket):
-            return Reply.refuse(M.NOT_VISIBLE.format(ref=f"#{ctx.call.ticket_id}"))
+            refusal = M.NOT_PARTICIPANT if ctx.from_thread else M.NOT_VISIBLE  # a thread's ticket is no secret
+            return Reply.refuse(refusal.format(ref=f"#{ctx.call.ticket_id}"))
         ctx.ticket = ticket
         return nxt(ctx)
+
+    def open_tickets_of(self, actor: Actor) -> list[Ticket]:
+        """The requester's open tickets, most urgent first: what a free-text message may be about."""
+        with self.store.transaction(write=False) as tx:
+            return tx.find_tickets(TicketFilter(requester_ids=actor.ids))[0]
 
     @staticmethod
     def may_see(ctx: Context, ticket: Ticket) -> bool:

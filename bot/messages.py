@@ -99,6 +99,47 @@ SHOWN = "{ref}: {headline}"
 OVERDUE_RESPONSE = "response overdue"
 OVERDUE_RESOLUTION = "resolution overdue"
 
+# Forms
+FORM_NEW_TITLE = "New help desk ticket"
+FORM_NEW_SUBMIT = "Open ticket"
+FORM_NEW_INTRO = "Tell us what is wrong; the description matters most. Check your contact details: they may have changed."
+FIELD_DESCRIPTION = "What is the problem?"
+FIELD_DESCRIPTION_PLACEHOLDER = "What happens, on which device, since when, and what you already tried"
+FIELD_DESCRIPTION_HINT = "At least 10 characters. Error messages help: paste them as they are."
+FIELD_CATEGORY = "Category"
+FIELD_CATEGORY_HINT = "Leave empty and we will pick one from your description."
+FIELD_SEVERITY = "Severity"
+FIELD_DEVICE = "Device"
+FIELD_DEVICE_PLACEHOLDER = "Asset tag or name, e.g. LT-0042 or the printer's name"
+FIELD_LOCATION = "Location"
+FIELD_LOCATION_PLACEHOLDER = "Building, floor, room or desk"
+FIELD_PHONE = "Contact phone"
+FIELD_PHONE_HINT = "Where the technician can reach you about this ticket."
+FIELD_GROUP = "Escalate to"
+FIELD_GROUP_HINT = "Pre-selected: the next level of this category's chain."
+FIELD_INTERNAL = "Visibility"
+FIELD_INTERNAL_HINT = "Internal: only technicians can read it"
+FORM_TITLE = {"note": "Note on {ref}", "escalate": "Escalate {ref}", "resolve": "Resolve {ref}", "reopen": "Reopen {ref}"}
+FORM_SUBMIT = {"note": "Add note", "escalate": "Escalate", "resolve": "Resolve", "reopen": "Reopen"}
+FORM_TEXT_LABEL = {"note": "Note", "escalate": "Why escalate?", "resolve": "What fixed it?", "reopen": "What is still wrong?"}
+FORM_TEXT_PLACEHOLDER = {
+    "note": "What you did, found or need",
+    "escalate": "What you tried and why it needs this group",
+    "resolve": "The fix, so the next technician can reuse it",
+    "reopen": "What happens now",
+}
+
+# Chat platforms
+BUTTON_FIXED = "That fixed it"
+BUTTON_STILL_BROKEN = "Still broken"
+WORKING = "Working on it…"
+NOT_PARTICIPANT = "Only the requester of {ref} and technicians can work on it here; your message was not recorded."
+DM_WHICH_TICKET = "Which ticket is this about? Reply with `note <id> <text>`; your open tickets: {refs}."
+DM_NO_TICKET = "You have no open tickets. Type `/ticket` to open one, or `new <description>` here."
+THREAD_LINK = "Open the ticket's thread"
+FORM_BROKEN = "This form could not be read; close it and press the button again."
+BAD_BUTTON = "That button does not name a ticket; use `show <id>` instead."
+
 # Retries and failures
 BUSY = "Someone else changed {ref} at the same moment; please send that again."
 INTERNAL_ERROR = "Something went wrong on our side and nothing was saved (reference {ref}); please try again, and tell the help desk if it keeps happening."

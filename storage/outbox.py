@@ -7,12 +7,13 @@ leaves its messages to the others once the lease runs out.
 from __future__ import annotations
 
 import os
+import random
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 
 from storage.schema import outbox
 
@@ -30,6 +31,10 @@ class Message:
     data: dict[str, Any]
     attempts: int
     created_at: datetime
+
+
+def _message(r) -> Message:
+    return Message(r.id, r.platform, r.kind, r.audience, r.ticket_id, r.text, r.data, r.attempts, r.created_at)
 
 
 def default_worker_id() -> str:
@@ -61,7 +66,7 @@ class Outbox:
             conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
                 claimed_by=self.worker_id, claimed_until=now + self.lease, attempts=outbox.c.attempts + 1))
             rows = conn.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)).all()
-        return [Message(r.id, r.platform, r.kind, r.audience, r.ticket_id, r.text, r.data, r.attempts, r.created_at) for r in rows]
+        return [_message(r) for r in rows]
 
     def delivered(self, message_id: int, now: datetime) -> bool:
         """Mark done; False when our lease was lost and another worker owns it now."""
@@ -72,10 +77,49 @@ class Outbox:
         return result.rowcount == 1
 
     def retry_later(self, message_id: int, now: datetime, error: str, delay: timedelta | None = None) -> None:
-        """Back off exponentially (or as the platform's Retry-After says); give up after MAX_ATTEMPTS."""
+        """Back off exponentially with jitter (or as the platform's Retry-After says);
+        after MAX_ATTEMPTS the message becomes a dead letter (`failed`)."""
         with self.engine.begin() as conn:
             attempts = conn.execute(select(outbox.c.attempts).where(outbox.c.id == message_id)).scalar_one()
-            wait = delay if delay is not None else timedelta(seconds=min(3600, 2 ** attempts * 5))
+            if delay is None:
+                delay = timedelta(seconds=min(3600, 2 ** attempts * 5) * random.uniform(0.75, 1.25))
             conn.execute(update(outbox).where(outbox.c.id == message_id).values(
                 status="failed" if attempts >= MAX_ATTEMPTS else "pending",
-                available_at=now + wait, claimed_until=None, last_error=error[:2000]))
+                available_at=now + delay, claimed_until=None, last_error=error[:2000]))
+
+    def give_up(self, message_id: int, error: str) -> None:
+        """A failure no retry can fix (an unknown channel): straight to the dead letters."""
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == message_id).values(
+                status="failed", claimed_until=None, last_error=error[:2000]))
+
+    def dead_letters(self, limit: int = 100) -> list[Message]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(outbox).where(outbox.c.status == "failed").order_by(outbox.c.id).limit(limit)).all()
+        return [_message(r) for r in rows]
+
+    def error_of(self, message_id: int) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(outbox.c.last_error).where(outbox.c.id == message_id)).scalar()
+
+    def requeue(self, now: datetime, message_ids: Iterable[int] | None = None) -> int:
+        """Send dead letters again (all of them, or the ids given), with a fresh set of attempts."""
+        where = outbox.c.status == "failed"
+        if message_ids is not None:
+            where = and_(where, outbox.c.id.in_(list(message_ids)))
+        with self.engine.begin() as conn:
+            return conn.execute(update(outbox).where(where).values(
+                status="pending", attempts=0, available_at=now, claimed_until=None, claimed_by=None)).rowcount
+
+    def has_pending(self, platform: str, kind: str, ticket_id: int) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(outbox.c.id).where(and_(
+                outbox.c.platform == platform, outbox.c.kind == kind, outbox.c.ticket_id == ticket_id,
+                outbox.c.status == "pending")).limit(1)).first() is not None
+
+    def pending_count(self, platform: str | None = None) -> int:
+        where = outbox.c.status == "pending"
+        if platform:
+            where = and_(where, outbox.c.platform == platform)
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(outbox).where(where)).scalar_one()

@@ -1,0 +1,104 @@
+"""`helpdesk serve`: one aiohttp server for every platform, plus the outbox dispatchers.
+
+Routes: `GET /healthz`, `POST /slack/events` when Slack is configured (Socket Mode
+instead when SLACK_APP_TOKEN is set). Teams joins at `/api/messages`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from sqlalchemy import text
+
+from adapters.dispatcher import Dispatcher
+from adapters.runtime import Runtime
+
+log = logging.getLogger("helpdesk.server")
+
+RUNTIME = web.AppKey("runtime", Runtime)
+STATE = web.AppKey("state", "ServerState")
+
+
+@dataclass
+class ServerState:
+    dispatchers: list[Dispatcher] = field(default_factory=list)
+    tasks: list[asyncio.Task] = field(default_factory=list)
+    socket_mode: object | None = None
+
+    def wake(self) -> None:
+        for dispatcher in self.dispatchers:
+            dispatcher.wake()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+
+    def probe() -> int:
+        with runtime.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return runtime.outbox.pending_count()
+
+    try:
+        pending = await asyncio.to_thread(probe)
+    except Exception as exc:
+        return web.json_response({"status": "unavailable", "database": str(exc)[:200]}, status=503)
+    platforms = [p for p in ("slack", "teams") if getattr(runtime.settings, p).enabled]
+    return web.json_response({"status": "ok", "database": "ok", "outbox_pending": pending, "platforms": platforms})
+
+
+def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: float = 1.0) -> web.Application:
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+    state = ServerState()
+    app[RUNTIME] = runtime
+    app[STATE] = state
+    app.router.add_get("/healthz", healthz)
+    if runtime.settings.slack.enabled:
+        _add_slack(app, runtime, state, poll_seconds)
+
+    async def start(_: web.Application) -> None:
+        if dispatch:
+            state.tasks = [asyncio.create_task(d.run(), name=f"outbox-{d.sender.platform}") for d in state.dispatchers]
+        if state.socket_mode is not None:
+            await state.socket_mode.connect_async()
+
+    async def stop(_: web.Application) -> None:
+        for task in state.tasks:
+            task.cancel()
+        await asyncio.gather(*state.tasks, return_exceptions=True)
+        if state.socket_mode is not None:
+            await state.socket_mode.close_async()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    return app
+
+
+def _add_slack(app: web.Application, runtime: Runtime, state: ServerState, poll_seconds: float) -> None:
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from adapters.slack.app import build_app
+    from adapters.slack.endpoint import SlackEndpoint
+    from adapters.slack.sender import SlackSender
+
+    slack = runtime.settings.slack
+    kwargs = {"base_url": slack.api_url} if slack.api_url else {}
+    client = AsyncWebClient(token=slack.bot_token.get_secret_value(), **kwargs)
+    sender = SlackSender(client, runtime.settings, runtime.store, runtime.posts, runtime.outbox, runtime.desk.clock)
+    state.dispatchers.append(Dispatcher(runtime.outbox, sender, runtime.desk.clock, poll_seconds=poll_seconds))
+    bolt = build_app(runtime.desk, client, slack.signing_secret.get_secret_value(), runtime.posts, state.wake,
+                     command=slack.command)
+    if slack.app_token:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        state.socket_mode = AsyncSocketModeHandler(bolt, slack.app_token.get_secret_value())
+        log.info("Slack: Socket Mode")
+    else:
+        app.router.add_post("/slack/events", SlackEndpoint(bolt, slack.signing_secret.get_secret_value()).handle)
+        log.info("Slack: HTTP events at /slack/events")
+
+
+def serve(runtime: Runtime, host: str, port: int) -> None:
+    log.info("helpdesk serving on http://%s:%s", host, port)
+    web.run_app(build_web_app(runtime), host=host, port=port, print=None)

@@ -1,0 +1,1 @@
+"""Slack: the Bolt app (requests in) and the outbox sender (messages out)."""

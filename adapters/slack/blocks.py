@@ -1,0 +1,201 @@
+"""Block Kit for the core's plain values: ticket cards, forms as modals, replies as text.
+
+Everything a user typed is escaped, so a description holding `<!channel>` pings nobody.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from bot import messages as M
+from bot.forms import Field, Form
+from bot.model import Severity, Status, Ticket
+from bot.replies import Reply, Section
+from bot.text import duration, one_line
+
+SEVERITY_ICON = {Severity.CRITICAL: "🔴", Severity.HIGH: "🟠", Severity.MEDIUM: "🟡", Severity.LOW: "⚪"}
+STATUS_ICON = {Status.NEW: "🆕", Status.IN_PROGRESS: "🔧", Status.WAITING: "⏳", Status.RESOLVED: "✅", Status.CLOSED: "📦"}
+MODAL_CALLBACK = "helpdesk_form"
+SECTION_LIMIT = 2900
+
+
+def escape(text: str | None) -> str:
+    """Slack's three control characters; with them escaped, user text cannot mention or link."""
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def person(identity: str | None, name: str | None) -> str:
+    if identity and identity.startswith("slack:"):
+        return f"<@{identity.removeprefix('slack:')}>"
+    return escape(name) or "—"
+
+
+def date(moment: datetime) -> str:
+    ts = int(moment.timestamp())
+    return f"<!date^{ts}^{{date_short_pretty}} {{time}}|{moment.isoformat(timespec='minutes')}>"
+
+
+def clip(text: str, limit: int = SECTION_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def button(label: str, action: str, ticket_id: int, style: str | None = None) -> dict[str, Any]:
+    block = {"type": "button", "text": {"type": "plain_text", "text": label}, "action_id": f"ticket:{action}",
+             "value": str(ticket_id)}
+    if style:
+        block["style"] = style
+    return block
+
+
+def card(ticket: Ticket, now: datetime, flags: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The ticket card in its group's channel; edited in place on every change."""
+    r = ticket.requester
+    contact = " · ".join(escape(x) for x in (r.email, r.phone, r.department, r.office) if x)
+    fields = [
+        f"*Severity*\n{SEVERITY_ICON[ticket.severity]} {ticket.severity.value}",
+        f"*Status*\n{STATUS_ICON[ticket.status]} {ticket.status.label}",
+        f"*Category*\n{escape(ticket.category)}",
+        f"*Assignee*\n{person(ticket.assignee_id, ticket.assignee_name) if ticket.assignee_id else '_unassigned_'}",
+        f"*Requester*\n{person(ticket.requester.id, r.name)}" + (f"\n{contact}" if contact else ""),
+        f"*Group*\n{escape(ticket.group)} · level {ticket.escalation_level}",
+        f"*Device*\n{escape(ticket.device) or '—'}",
+        f"*Location*\n{escape(ticket.location) or '—'}",
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": clip(f"{ticket.ref} · {one_line(ticket.description, 140)}", 150)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": clip(escape(ticket.description))}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+    ]
+    if ticket.resolution:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip("*Resolution*\n" + escape(ticket.resolution))}})
+    context = f"Opened {date(ticket.created_at)} · waiting {duration(now - ticket.created_at)}" if ticket.status.is_open \
+        else f"Opened {date(ticket.created_at)}"
+    if flags:
+        context += " · ⚠️ " + ", ".join(flags)
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    actions = card_buttons(ticket)
+    if actions:
+        blocks.append({"type": "actions", "block_id": f"ticket_actions:{ticket.id}", "elements": actions})
+    return blocks
+
+
+def card_buttons(ticket: Ticket) -> list[dict[str, Any]]:
+    if ticket.status is Status.CLOSED:
+        return []
+    if ticket.status is Status.RESOLVED:
+        return [button("Reopen", "reopen", ticket.id), button("Close", "close", ticket.id)]
+    buttons = [] if ticket.assignee_id else [button("Claim", "claim", ticket.id, "primary")]
+    return buttons + [button("Add note", "note", ticket.id), button("Escalate", "escalate", ticket.id),
+                      button("Resolve", "resolve", ticket.id, None if ticket.assignee_id is None else "primary")]
+
+
+def card_text(ticket: Ticket) -> str:
+    """Notification text for the card (shown where blocks are not: push, search)."""
+    return f"{ticket.ref} ({ticket.severity.value}, {ticket.status.label}): {one_line(ticket.description, 150)}"
+
+
+def resolved_dm(ticket: Ticket, text: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": clip(escape(text))}},
+        {"type": "actions", "block_id": f"ticket_confirm:{ticket.id}", "elements": [
+            button(M.BUTTON_FIXED, "confirm", ticket.id, "primary"), button(M.BUTTON_STILL_BROKEN, "reopen", ticket.id)]},
+    ]
+
+
+def modal(form: Form, private: dict[str, Any]) -> dict[str, Any]:
+    """A form as a modal; block ids are field names, so errors land on the right field."""
+    blocks: list[dict[str, Any]] = []
+    if form.intro:
+        blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": clip(form.intro, 1900)}]})
+    blocks += [_input(f) for f in form.fields]
+    return {
+        "type": "modal", "callback_id": MODAL_CALLBACK, "private_metadata": json.dumps({**private, "form": form.command}),
+        "title": {"type": "plain_text", "text": clip(form.title, 24)},
+        "submit": {"type": "plain_text", "text": clip(form.submit, 24)},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+    }
+
+
+def _option(value: str, label: str, hint: str = "") -> dict[str, Any]:
+    option = {"text": {"type": "plain_text", "text": clip(label, 75)}, "value": value}
+    if hint:
+        option["description"] = {"type": "plain_text", "text": clip(hint, 75)}
+    return option
+
+
+def _input(f: Field) -> dict[str, Any]:
+    if f.kind == "select":
+        element: dict[str, Any] = {"type": "static_select", "action_id": "value",
+                                   "options": [_option(c.value, c.label, c.hint) for c in f.choices]}
+        chosen = next((c for c in f.choices if c.value == f.initial), None)
+        if chosen:
+            element["initial_option"] = _option(chosen.value, chosen.label, chosen.hint)
+    elif f.kind == "checkbox":
+        element = {"type": "checkboxes", "action_id": "value", "options": [_option("yes", f.hint or f.label)]}
+    else:
+        element = {"type": "plain_text_input", "action_id": "value", "multiline": f.kind == "multiline",
+                   "max_length": min(f.max_length, 3000)}
+        if f.min_length:
+            element["min_length"] = f.min_length
+        if f.initial:
+            element["initial_value"] = f.initial[:3000]
+    if f.placeholder and f.kind != "checkbox":
+        element["placeholder"] = {"type": "plain_text", "text": clip(f.placeholder, 150)}
+    block = {"type": "input", "block_id": f.name, "label": {"type": "plain_text", "text": f.label},
+             "element": element, "optional": not f.required}
+    if f.hint and f.kind != "checkbox":
+        block["hint"] = {"type": "plain_text", "text": clip(f.hint, 2000)}
+    return block
+
+
+def form_values(view: dict[str, Any]) -> dict[str, str | None]:
+    """The submitted values of a modal, by field name."""
+    values: dict[str, str | None] = {}
+    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
+        state = actions.get("value") or {}
+        kind = state.get("type")
+        if kind == "static_select":
+            values[block_id] = (state.get("selected_option") or {}).get("value")
+        elif kind == "checkboxes":
+            values[block_id] = "yes" if state.get("selected_options") else None
+        else:
+            values[block_id] = state.get("value")
+    return values
+
+
+def reply_text(reply: Reply, zone) -> str:
+    """A reply as mrkdwn for an ephemeral message or a DM."""
+    parts = [escape(reply.text)] if reply.text else []
+    if reply.ticket and reply.now:
+        t = reply.ticket
+        parts.append(f"*{t.ref}* {STATUS_ICON[t.status]} {t.status.label} · {SEVERITY_ICON[t.severity]} {t.severity.value}"
+                     f" · {escape(t.category)} · {escape(t.assignee_name) or 'unassigned'}")
+        parts.append(escape(clip(t.description, 1500)))
+        if t.resolution:
+            parts.append("*Resolution:* " + escape(t.resolution))
+        for n in reply.notes:
+            tag = " _(internal)_" if n.internal else ""
+            parts.append(f"• {escape(n.author_name)}{tag}: {escape(one_line(n.body, 300))}")
+    for section in reply.sections:
+        parts.append(_section(section, reply))
+    for h in reply.help:
+        parts.append(f"`{escape(h.usage)}` {escape(h.summary)}")
+    if reply.detail:
+        parts.append(f"_{escape(reply.detail)}_")
+    return clip("\n".join(parts), 3900)
+
+
+def _section(section: Section, reply: Reply) -> str:
+    if not section.tickets:
+        return f"*{escape(section.title)}*\n{escape(section.empty)}"
+    lines = [f"*{escape(section.title)} ({section.total})*"]
+    for t in section.tickets:
+        age = duration(reply.now - t.created_at) if reply.now else ""
+        warn = reply.flags.get(t.id)
+        lines.append(f"{SEVERITY_ICON[t.severity]} *{t.ref}* {t.status.label} · {escape(t.assignee_name) or 'unassigned'} · {age}"
+                     f" — {escape(one_line(t.description, 80))}" + (f" ⚠️ {', '.join(warn)}" if warn else ""))
+    if section.total > len(section.tickets):
+        lines.append(M.MORE.format(count=section.total - len(section.tickets)))
+    return "\n".join(lines)

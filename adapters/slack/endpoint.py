@@ -1,0 +1,65 @@
+"""`POST /slack/events`: verify, check the shape, then hand the request to Bolt.
+
+Verification happens here, before any parsing, so a forged or stale request is a
+401 that stored nothing, and a malformed one is a 400 rather than a listener error.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+log = logging.getLogger("helpdesk.slack")
+
+MAX_BODY = 1024 * 1024
+
+
+def _problem(status: int, reason: str) -> web.Response:
+    return web.json_response({"ok": False, "error": reason}, status=status)
+
+
+def well_formed(body: str, content_type: str) -> bool:
+    """Slack sends JSON events, or a form with a slash command or a `payload` of JSON."""
+    try:
+        if content_type == "application/json":
+            data = json.loads(body)
+            return isinstance(data, dict) and isinstance(data.get("type"), str)
+        form = parse_qs(body, strict_parsing=True)
+        if "payload" in form:
+            payload = json.loads(form["payload"][0])
+            return isinstance(payload, dict) and isinstance(payload.get("type"), str)
+        if "ssl_check" in form:
+            return True
+        return bool(form.get("command")) and bool(form.get("user_id"))
+    except (ValueError, TypeError):
+        return False
+
+
+class SlackEndpoint:
+    def __init__(self, app: AsyncApp, signing_secret: str) -> None:
+        self.app = app
+        self.verifier = SignatureVerifier(signing_secret)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        if len(raw) > MAX_BODY:
+            return _problem(413, "body too large")
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not self.verifier.is_valid(raw, timestamp, signature):
+            log.warning("rejected a Slack request with a missing, wrong or stale signature from %s", request.remote)
+            return _problem(401, "invalid signature")
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return _problem(400, "body is not UTF-8")
+        if not well_formed(body, request.content_type):
+            return _problem(400, "malformed Slack payload")
+        bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))

@@ -1,0 +1,192 @@
+"""Delivers outbox messages to Slack: cards, card updates with a line in their thread,
+DMs and on-call pings.
+
+A message is at least once in the outbox's eyes; here it is at most once on Slack:
+each post carries its outbox id in message metadata, and a retried delivery looks
+for that post before posting again (a crash between posting and marking delivered).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.dispatcher import RetryLater, Undeliverable
+from adapters.slack import blocks as B
+from bot import messages as M, sla
+from bot.config import Settings
+from bot.model import Ticket
+from storage.outbox import Message, Outbox
+from storage.posts import Posts
+from storage.repository import SqlStore
+
+log = logging.getLogger("helpdesk.slack")
+
+METADATA_TYPE = "helpdesk_outbox"
+PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "user_not_found", "user_disabled",
+             "cannot_dm_bot", "invalid_blocks", "msg_too_long", "no_text", "invalid_auth", "account_inactive"}
+DM_KINDS_WITH_THREADS = {"question", "resolved", "claimed", "note", "opened"}
+QUIET_FROM_THREAD = {"note", "internal_note"}
+
+
+class SlackSender:
+    platform = "slack"
+
+    def __init__(self, client: AsyncWebClient, settings: Settings, store: SqlStore, posts: Posts, outbox: Outbox,
+                 clock: Callable[[], datetime]) -> None:
+        self.client = client
+        self.outbox = outbox
+        self.settings = settings
+        self.store = store
+        self.posts = posts
+        self.clock = clock
+        self._workspace_url: str | None = None
+
+    async def deliver(self, message: Message) -> None:
+        kind, _, who = message.audience.partition(":")
+        try:
+            if kind == "ticket":
+                await self._ticket_changed(message)
+            elif kind == "group":
+                await self._to_group(message, who)
+            elif kind == "user":
+                await self._to_person(message, who)
+            else:
+                raise Undeliverable(f"unknown audience {message.audience!r}")
+        except SlackApiError as exc:
+            raise _classify(exc) from exc
+
+    # Tickets
+
+    async def _ticket(self, ticket_id: int) -> Ticket | None:
+        def read() -> Ticket | None:
+            with self.store.transaction(write=False) as tx:
+                return tx.get_ticket(ticket_id)
+        return await asyncio.to_thread(read)
+
+    async def _card_blocks(self, ticket: Ticket) -> list[dict[str, Any]]:
+        now = self.clock()
+        return B.card(ticket, now, sla.flags(self.settings, ticket, now))
+
+    async def _ticket_changed(self, message: Message) -> None:
+        """Edit every card of the ticket to its current state, then say what changed in the thread."""
+        cards = await asyncio.to_thread(self.posts.of, message.ticket_id, self.platform, "card")
+        if not cards:
+            if await asyncio.to_thread(self.outbox.has_pending, self.platform, "new_ticket", message.ticket_id):
+                raise RetryLater(5, "the ticket's card is not posted yet")
+            return  # its group has no Slack channel: nothing to edit
+        ticket = await self._ticket(message.ticket_id)
+        if ticket is None:
+            return
+        blocks = await self._card_blocks(ticket)
+        quiet = message.data.get("from_thread") and message.data.get("action") in QUIET_FROM_THREAD
+        for channel, ts in cards:
+            await self.client.chat_update(channel=channel, ts=ts, text=B.card_text(ticket), blocks=blocks)
+            if not quiet:
+                await self._post_once(message, channel, text=B.escape(message.text), thread_ts=ts)
+
+    # Groups
+
+    async def _to_group(self, message: Message, name: str) -> None:
+        group = self.settings.groups.get(name)
+        if group is None or not group.slack_channel:
+            raise Undeliverable(f"group {name!r} has no Slack channel")
+        channel = group.slack_channel
+        if message.kind == "new_ticket":
+            ticket = await self._ticket(message.ticket_id)
+            if ticket is None:
+                return
+            ts = await self._post_once(message, channel, text=B.card_text(ticket), blocks=await self._card_blocks(ticket))
+            await asyncio.to_thread(self.posts.add, ticket.id, self.platform, "card", channel, ts, self.clock())
+            return
+        text = B.escape(message.text)
+        if group.mention:
+            text = f"{group.mention} {text}"
+        link = await self._thread_link(message.ticket_id)
+        if link:
+            text += f"\n<{link}|{B.escape(M.THREAD_LINK)}>"
+        await self._post_once(message, channel, text=text)
+
+    async def _thread_link(self, ticket_id: int | None) -> str | None:
+        if ticket_id is None:
+            return None
+        cards = await asyncio.to_thread(self.posts.of, ticket_id, self.platform, "card")
+        if not cards:
+            return None
+        if self._workspace_url is None:
+            self._workspace_url = (await self.client.auth_test()).get("url") or "https://slack.com/"
+        channel, ts = cards[0]
+        return f"{self._workspace_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+
+    # People
+
+    async def _to_person(self, message: Message, identity: str) -> None:
+        user = self._slack_user(identity)
+        if user is None:
+            raise Undeliverable(f"{identity} has no Slack id")
+        opened = await self.client.conversations_open(users=user)
+        channel = opened["channel"]["id"]
+        ticket = await self._ticket(message.ticket_id) if message.ticket_id else None
+        text = B.escape(message.text)
+        blocks = B.resolved_dm(ticket, message.text) if message.kind == "resolved" and ticket else None
+        ts = await self._post_once(message, channel, text=text, blocks=blocks)
+        if ticket and message.kind in DM_KINDS_WITH_THREADS:
+            await asyncio.to_thread(self.posts.add, ticket.id, self.platform, "dm", channel, ts, self.clock())
+
+    def _slack_user(self, identity: str) -> str | None:
+        if identity.startswith("slack:"):
+            return identity.removeprefix("slack:")
+        tech = self.settings.technician_for({identity})
+        for i in tech.ids if tech else []:
+            if i.startswith("slack:"):
+                return i.removeprefix("slack:")
+        return None
+
+    # Posting at most once
+
+    async def _post_once(self, message: Message, channel: str, *, text: str, blocks: list | None = None,
+                         thread_ts: str | None = None) -> str:
+        if message.attempts > 1:
+            earlier = await self._find_earlier(message, channel, thread_ts)
+            if earlier:
+                return earlier
+        kwargs: dict[str, Any] = {"channel": channel, "text": text,
+                                  "metadata": {"event_type": METADATA_TYPE, "event_payload": {"outbox_id": message.id}}}
+        if blocks:
+            kwargs["blocks"] = blocks
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        response = await self.client.chat_postMessage(**kwargs)
+        return response["ts"]
+
+    async def _find_earlier(self, message: Message, channel: str, thread_ts: str | None) -> str | None:
+        """Our own post for this outbox message, if an earlier attempt made it before failing."""
+        oldest = f"{(message.created_at - timedelta(minutes=1)).timestamp():.6f}"
+        if thread_ts:
+            found = await self.client.conversations_replies(channel=channel, ts=thread_ts, oldest=oldest,
+                                                            include_all_metadata=True, limit=200)
+        else:
+            found = await self.client.conversations_history(channel=channel, oldest=oldest,
+                                                            include_all_metadata=True, limit=200)
+        for posted in found.get("messages", []):
+            meta = posted.get("metadata") or {}
+            if meta.get("event_type") == METADATA_TYPE and (meta.get("event_payload") or {}).get("outbox_id") == message.id:
+                log.info("outbox %s was already posted as %s; not posting again", message.id, posted.get("ts"))
+                return posted["ts"]
+        return None
+
+
+def _classify(exc: SlackApiError) -> Exception:
+    """429 → wait as told; errors no retry can fix → dead letter; the rest → back off and retry."""
+    response = exc.response
+    if response.status_code == 429:
+        return RetryLater(float(response.headers.get("Retry-After", response.headers.get("retry-after", 30)) or 30),
+                          "Slack rate limit")
+    error = response.data.get("error") if isinstance(response.data, dict) else None
+    if error in PERMANENT:
+        return Undeliverable(f"Slack said {error}")
+    return exc

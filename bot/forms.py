@@ -1,0 +1,97 @@
+"""Forms the core asks adapters to show: plain field lists that Slack renders as a modal
+and Teams as an Adaptive Card. Submitting one runs the named command (Desk.submit)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot import messages as M
+from bot.config import Settings
+from bot.model import Actor, Severity, Ticket
+from bot.text import DESCRIPTION_MIN, FIELD_MAX, TEXT_MAX, one_line
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str = "text"  # text | multiline | select | checkbox
+    required: bool = False
+    choices: tuple[Choice, ...] = ()
+    initial: str | None = None
+    placeholder: str = ""
+    hint: str = ""
+    min_length: int = 0
+    max_length: int = FIELD_MAX
+
+
+@dataclass(frozen=True)
+class Form:
+    command: str  # what Desk.submit runs
+    title: str
+    submit: str
+    fields: tuple[Field, ...]
+    ticket_id: int | None = None
+    intro: str = ""
+
+
+def intake_form(settings: Settings, actor: Actor, description: str = "") -> Form:
+    """The new-ticket form: the description first and required; contact details pre-filled
+    from what we know of the requester, so they confirm or correct them."""
+    return Form("new", M.FORM_NEW_TITLE, M.FORM_NEW_SUBMIT, (
+        Field("description", M.FIELD_DESCRIPTION, "multiline", required=True, initial=description or None,
+              placeholder=M.FIELD_DESCRIPTION_PLACEHOLDER, hint=M.FIELD_DESCRIPTION_HINT,
+              min_length=DESCRIPTION_MIN, max_length=TEXT_MAX),
+        Field("category", M.FIELD_CATEGORY, "select", hint=M.FIELD_CATEGORY_HINT, choices=tuple(
+            Choice(name, name.capitalize(), one_line(c.description, 75)) for name, c in settings.categories.items())),
+        Field("severity", M.FIELD_SEVERITY, "select", required=True, initial=settings.default_severity.value, choices=tuple(
+            Choice(s.value, s.value.capitalize(), one_line(settings.policy(s).guidance, 75)) for s in Severity)),
+        Field("device", M.FIELD_DEVICE, placeholder=M.FIELD_DEVICE_PLACEHOLDER),
+        Field("location", M.FIELD_LOCATION, initial=actor.office, placeholder=M.FIELD_LOCATION_PLACEHOLDER),
+        Field("phone", M.FIELD_PHONE, initial=actor.phone, hint=M.FIELD_PHONE_HINT, max_length=64),
+    ), intro=M.FORM_NEW_INTRO)
+
+
+def action_form(command: str, ticket: Ticket, settings: Settings, is_technician: bool) -> Form:
+    """The small form behind a card button that needs words: note, escalate, resolve, reopen."""
+    text = Field("text", M.FORM_TEXT_LABEL[command], "multiline", required=True, max_length=TEXT_MAX,
+                 min_length=10 if command == "resolve" else 1, placeholder=M.FORM_TEXT_PLACEHOLDER[command])
+    fields: tuple[Field, ...] = (text,)
+    if command == "escalate":
+        chain = settings.chain(ticket.category)
+        nxt = chain[ticket.escalation_level] if ticket.escalation_level < len(chain) else None
+        groups = tuple(Choice(g, g, one_line(settings.groups[g].description, 75)) for g in settings.groups if g != ticket.group)
+        fields = (Field("group", M.FIELD_GROUP, "select", required=nxt is None, initial=nxt, choices=groups,
+                        hint=M.FIELD_GROUP_HINT), text)
+    if command == "note" and is_technician:
+        fields = (text, Field("internal", M.FIELD_INTERNAL, "checkbox", hint=M.FIELD_INTERNAL_HINT))
+    return Form(command, M.FORM_TITLE[command].format(ref=ticket.ref), M.FORM_SUBMIT[command], fields,
+                ticket_id=ticket.id, intro=one_line(ticket.description, 150))
+
+
+def submission(form: str, values: dict[str, str | None]) -> tuple[str, str, dict[str, str]]:
+    """Turn a submitted form's values into (command, text, options) for Desk.submit."""
+    values = {k: v for k, v in values.items() if v not in (None, "")}
+    if form == "new":
+        text = values.pop("description", "")
+        return "new", text, values
+    text = values.get("text", "")
+    if form == "note":
+        return ("internal" if values.get("internal") else "note"), text, {}
+    if form == "escalate" and values.get("group"):
+        return "escalate", f"{values['group']} {text}", {}
+    return form, text, {}
+
+
+def main_field(form: Form) -> str:
+    """The field a refusal that names no field is shown on."""
+    for field in form.fields:
+        if field.kind == "multiline":
+            return field.name
+    return form.fields[0].name

@@ -1,0 +1,274 @@
+"""The Slack fake, driven by the real slack_sdk client over loopback HTTP.
+
+Bot tests trust the fake to answer as Slack does; these tests pin the behaviour they rely on.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Awaitable, Callable
+
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from tests.fakes.slack_api import FakeSlack
+
+TOKEN = "xoxb-test-token"
+Scenario = Callable[[FakeSlack, AsyncWebClient], Awaitable[None]]
+
+
+def run(scenario: Scenario) -> None:
+    """Run one scenario against a fresh fake, so every test starts from an empty workspace."""
+
+    async def main() -> None:
+        async with FakeSlack(token=TOKEN) as slack:
+            await scenario(slack, AsyncWebClient(token=TOKEN, base_url=slack.url))
+
+    asyncio.run(main())
+
+
+async def slack_error(call: Awaitable[object]) -> SlackApiError:
+    with pytest.raises(SlackApiError) as caught:
+        await call
+    return caught.value
+
+
+def test_auth_test_names_the_bot_and_the_token_travels_as_a_bearer_header() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        response = await client.auth_test()
+        assert response["user_id"] == "UBOT"
+        assert response["bot_id"] == "B0BOT"
+        assert response["team_id"] == "T0TEST"
+        assert response["is_enterprise_install"] is False
+        (call,) = slack.calls_to("auth.test")
+        assert call.headers["Authorization"] == f"Bearer {TOKEN}"
+
+    run(scenario)
+
+
+def test_wrong_or_missing_token_is_refused_like_slack() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        wrong = AsyncWebClient(token="xoxb-wrong", base_url=slack.url)
+        assert (await slack_error(wrong.auth_test())).response["error"] == "invalid_auth"
+        anonymous = AsyncWebClient(base_url=slack.url)
+        assert (await slack_error(anonymous.auth_test())).response["error"] == "not_authed"
+        assert len(slack.calls_to("auth.test")) == 2  # refused calls are still recorded
+
+    run(scenario)
+
+
+def test_users_info_returns_the_profile_and_unknown_users_are_user_not_found() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        slack.add_user("U0ALICE", "alice", "Alice Smith", email="alice@corp.example", title="Accountant")
+        slack.add_user("U0BOB", "bob", "Bob Lee")
+        user = (await client.users_info(user="U0ALICE"))["user"]
+        assert (user["id"], user["real_name"], user["deleted"]) == ("U0ALICE", "Alice Smith", False)
+        assert user["tz"] == "Europe/London"
+        assert user["profile"]["email"] == "alice@corp.example"
+        assert user["profile"]["title"] == "Accountant"
+        assert "email" not in (await client.users_info(user="U0BOB"))["user"]["profile"]
+        error = await slack_error(client.users_info(user="U0NOBODY"))
+        assert error.response.status_code == 200
+        assert error.response["error"] == "user_not_found"
+
+    run(scenario)
+
+
+def test_thread_history_and_replies_with_metadata_only_when_asked() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        metadata = {"event_type": "ticket_opened", "event_payload": {"ticket": 42}}
+        parent = await client.chat_postMessage(channel="C0DESK", text="Ticket #42 opened", metadata=metadata)
+        reply = await client.chat_postMessage(channel="C0DESK", text="On it", thread_ts=parent["ts"])
+        later = await client.chat_postMessage(channel="C0DESK", text="Ticket #43 opened")
+        assert parent["ts"] < reply["ts"] < later["ts"]
+        assert parent["message"]["metadata"] == metadata
+        assert reply["message"]["thread_ts"] == parent["ts"]
+
+        history = await client.conversations_history(channel="C0DESK")
+        assert [m["text"] for m in history["messages"]] == ["Ticket #43 opened", "Ticket #42 opened"]
+        assert history["has_more"] is False
+        assert "metadata" not in history["messages"][1]
+        assert history["messages"][1]["reply_count"] == 1
+        with_metadata = await client.conversations_history(channel="C0DESK", include_all_metadata=True)
+        assert with_metadata["messages"][1]["metadata"] == metadata
+
+        thread = await client.conversations_replies(channel="C0DESK", ts=parent["ts"], include_all_metadata=True)
+        assert [m["text"] for m in thread["messages"]] == ["Ticket #42 opened", "On it"]
+        assert thread["messages"][0]["metadata"] == metadata
+        assert [m["text"] for m in slack.replies("C0DESK", parent["ts"])] == ["On it"]
+        assert [m["text"] for m in slack.messages("C0DESK")] == ["Ticket #42 opened", "Ticket #43 opened"]
+
+    run(scenario)
+
+
+def test_replies_to_a_users_message_thread_under_it_even_when_unseeded() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        asked = slack.add_message("C0DESK", "U0ALICE", "My VPN is down")
+        await client.chat_postMessage(channel="C0DESK", text="Ticket #7 opened", thread_ts=asked)
+        thread = await client.conversations_replies(channel="C0DESK", ts=asked)
+        who_said = [(m["user"], m["text"]) for m in thread["messages"]]
+        assert who_said == [("U0ALICE", "My VPN is down"), ("UBOT", "Ticket #7 opened")]
+        assert thread["messages"][1]["parent_user_id"] == "U0ALICE"
+
+        # An event's ts the test never seeded: Slack still threads the reply, out of channel history.
+        await client.chat_postMessage(channel="C0DESK", text="Ticket #8 opened", thread_ts="1600000000.000100")
+        assert [m["text"] for m in slack.replies("C0DESK", "1600000000.000100")] == ["Ticket #8 opened"]
+        assert [m["text"] for m in slack.messages("C0DESK")] == ["My VPN is down"]
+        error = await slack_error(client.chat_postMessage(channel="C0DESK", text="x", thread_ts="0"))
+        assert error.response["error"] == "invalid_thread_ts"
+
+    run(scenario)
+
+
+def test_history_pages_with_a_cursor() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        for n in range(3):
+            await client.chat_postMessage(channel="C0DESK", text=f"m{n}")
+        first = await client.conversations_history(channel="C0DESK", limit=2)
+        assert [m["text"] for m in first["messages"]] == ["m2", "m1"]
+        assert first["has_more"] is True
+        cursor = first["response_metadata"]["next_cursor"]
+        second = await client.conversations_history(channel="C0DESK", limit=2, cursor=cursor)
+        assert [m["text"] for m in second["messages"]] == ["m0"]
+        assert second["has_more"] is False
+
+    run(scenario)
+
+
+def test_post_message_refuses_bad_channels_and_empty_messages() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        error = await slack_error(client.chat_postMessage(channel="#general", text="hi"))
+        assert error.response["error"] == "channel_not_found"
+        error = await slack_error(client.api_call("chat.postMessage", json={"channel": "C0DESK"}))
+        assert error.response["error"] == "no_text"
+        assert slack.messages("C0DESK") == []
+
+    run(scenario)
+
+
+def test_form_bodies_decode_json_arguments_and_unknown_methods_are_refused() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*hi*"}}]
+        form = {"channel": "C0DESK", "text": "hi", "blocks": json.dumps(blocks)}
+        await client.api_call("chat.postMessage", data=form)
+        assert slack.messages("C0DESK")[0]["blocks"] == blocks
+        assert slack.calls_to("chat.postMessage")[0].args["blocks"] == blocks
+        error = await slack_error(client.api_call("files.upload", data={"channels": "C0DESK"}))
+        assert (error.response.status_code, error.response["error"]) == (200, "unknown_method")
+        assert slack.calls_to("files.upload")[0].args == {"channels": "C0DESK"}
+
+    run(scenario)
+
+
+def test_direct_messages_have_one_stable_channel_per_user() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        first = await client.conversations_open(users="U0ALICE")
+        again = await client.conversations_open(users=["U0ALICE"])
+        assert first["channel"]["id"] == again["channel"]["id"] == slack.dm_channel("U0ALICE")
+        assert first["channel"]["id"].startswith("D")
+        posted = await client.chat_postMessage(channel="U0ALICE", text="Your ticket is closed")
+        assert posted["channel"] == slack.dm_channel("U0ALICE")
+        assert [m["text"] for m in slack.messages(slack.dm_channel("U0ALICE"))] == ["Your ticket is closed"]
+
+    run(scenario)
+
+
+def test_update_changes_the_stored_message_and_unknown_ts_is_message_not_found() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        posted = await client.chat_postMessage(channel="C0DESK", text="Status: open")
+        updated = await client.chat_update(channel="C0DESK", ts=posted["ts"], text="Status: closed")
+        assert (updated["channel"], updated["ts"], updated["text"]) == ("C0DESK", posted["ts"], "Status: closed")
+        (stored,) = slack.messages("C0DESK")
+        assert stored["text"] == "Status: closed"
+        assert "edited" in stored
+        error = await slack_error(client.chat_update(channel="C0DESK", ts="1.000001", text="x"))
+        assert error.response["error"] == "message_not_found"
+
+    run(scenario)
+
+
+def test_reactions_are_stored_and_a_repeat_is_already_reacted() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        posted = await client.chat_postMessage(channel="C0DESK", text="Printer jams")
+        await client.reactions_add(channel="C0DESK", timestamp=posted["ts"], name="eyes")
+        assert slack.reactions("C0DESK", posted["ts"]) == ["eyes"]
+        error = await slack_error(client.reactions_add(channel="C0DESK", timestamp=posted["ts"], name="eyes"))
+        assert error.response["error"] == "already_reacted"
+
+    run(scenario)
+
+
+def test_ephemerals_and_response_url_posts_are_recorded() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        sent = await client.chat_postEphemeral(channel="C0DESK", user="U0ALICE", text="Only you can see this")
+        assert slack.ephemerals[0]["user"] == "U0ALICE"
+        assert slack.ephemerals[0]["message_ts"] == sent["message_ts"]
+        webhook = AsyncWebhookClient(slack.response_url("action-1"))
+        response = await webhook.send(text="Done", replace_original=True)
+        assert (response.status_code, response.body) == (200, "ok")
+        (call,) = slack.calls_to("response_url")
+        assert call.args["key"] == "action-1"
+        assert call.args["text"] == "Done"
+        assert call.args["replace_original"] is True
+
+    run(scenario)
+
+
+MODAL = {
+    "type": "modal",
+    "callback_id": "new_ticket",
+    "title": {"type": "plain_text", "text": "New ticket"},
+    "blocks": [],
+}
+
+
+def test_views_open_returns_an_id_and_a_trigger_id_works_once() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        opened = (await client.views_open(trigger_id="trigger-1", view=MODAL))["view"]
+        assert opened["id"].startswith("V")
+        assert opened["callback_id"] == "new_ticket"
+        assert opened["hash"]
+        assert slack.views()[0]["trigger_id"] == "trigger-1"
+        error = await slack_error(client.views_open(trigger_id="trigger-1", view=MODAL))
+        assert error.response["error"] == "expired_trigger_id"
+        error = await slack_error(client.views_open(view=MODAL))
+        assert error.response["error"] == "invalid_arguments"
+        too_long = {**MODAL, "title": {"type": "plain_text", "text": "A title far longer than Slack allows"}}
+        error = await slack_error(client.views_open(trigger_id="trigger-2", view=too_long))
+        assert error.response["error"] == "invalid_arguments"
+
+        renamed = {**MODAL, "title": {"type": "plain_text", "text": "Ticket saved"}}
+        updated = (await client.views_update(view_id=opened["id"], view=renamed))["view"]
+        assert (updated["id"], updated["title"]["text"]) == (opened["id"], "Ticket saved")
+        assert slack.views()[0]["title"]["text"] == "Ticket saved"
+        error = await slack_error(client.views_update(view_id="V404", view=renamed))
+        assert error.response["error"] == "not_found"
+
+    run(scenario)
+
+
+def test_fail_next_answers_429_with_retry_after_then_recovers() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        slack.fail_next("chat.postMessage", retry_after=7)
+        error = await slack_error(client.chat_postMessage(channel="C0DESK", text="hi"))
+        assert error.response.status_code == 429
+        assert error.response.headers["Retry-After"] == "7"
+        assert error.response["error"] == "ratelimited"
+        assert slack.messages("C0DESK") == []
+        await client.chat_postMessage(channel="C0DESK", text="hi")
+        assert [m["text"] for m in slack.messages("C0DESK")] == ["hi"]
+        assert len(slack.calls_to("chat.postMessage")) == 2
+
+    run(scenario)
+
+
+def test_fail_next_answers_a_server_error_with_that_status() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        slack.fail_next("users.info", status=503)
+        error = await slack_error(client.users_info(user="UBOT"))
+        assert error.response.status_code == 503
+        assert (await client.users_info(user="UBOT"))["user"]["is_bot"] is True
+
+    run(scenario)

@@ -1,0 +1,212 @@
+"""The real server (aiohttp + Bolt + outbox dispatcher) and the fake Slack Web API,
+both on loopback in a background event loop; the test talks to the server over
+HTTP exactly as Slack does, signing every request with the signing secret."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import http.client
+import itertools
+import json
+import threading
+import time
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from adapters.runtime import build
+from adapters.server import STATE, build_web_app
+from bot.config import Settings
+from tests.conftest import SETTINGS
+from tests.fakes.slack_api import FakeSlack
+
+SECRET = "test-signing-secret"
+TOKEN = "xoxb-test-token"
+TEAM = "T0TEST"
+DESK_CHANNEL = "C0DESK"
+NET_CHANNEL = "C0NET"
+
+USERS = {
+    "U0ALICE": ("alice", "Alice Park", "alice@corp.example", "+1 555 0142"),
+    "U0FRANK": ("frank", "Frank Ode", "frank@corp.example", None),
+    "U0BOB": ("bob", "Bob Lee", "bob@corp.example", None),
+    "U0CAROL": ("carol", "Carol Diaz", "carol@corp.example", None),
+    "U0DAVE": ("dave", "Dave Kim", "dave@corp.example", None),
+}
+
+
+def sign(body: bytes, timestamp: int, secret: str = SECRET) -> str:
+    base = b"v0:" + str(timestamp).encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+class Response:
+    def __init__(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.status, self.body, self.headers = status, body, headers
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class LiveSlack:
+    def __init__(self, engine, overrides: dict | None = None) -> None:
+        self.engine = engine
+        self.overrides = overrides or {}
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.ids = itertools.count(1)
+
+    # lifecycle
+
+    def start(self) -> "LiveSlack":
+        self.thread.start()
+        self.call(self._start())
+        return self
+
+    async def _start(self) -> None:
+        self.slack = FakeSlack(token=TOKEN, team_id=TEAM)
+        await self.slack.start()
+        for uid, (name, real, email, phone) in USERS.items():
+            self.slack.add_user(uid, name, real, email=email, phone=phone)
+        data = json.loads(json.dumps(SETTINGS))
+        data["slack"] = {"bot_token": TOKEN, "signing_secret": SECRET, "api_url": self.slack.url}
+        data["technicians"][0]["ids"] = ["bob@corp.example", "slack:U0BOB"]
+        data.update(self.overrides)
+        self.settings = Settings.model_validate(data)
+        self.runtime = build(self.settings, engine=self.engine)
+        self.app = build_web_app(self.runtime, poll_seconds=0.05)
+        self.runner = web.AppRunner(self.app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self.runner.addresses[0][1]
+
+    def stop(self) -> None:
+        async def _stop() -> None:
+            await self.runner.cleanup()
+            await self.slack.stop()
+        self.call(_stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+    def call(self, coro, timeout: float = 30):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    # raw HTTP, as Slack sends it
+
+    def post(self, body: bytes, content_type: str, *, timestamp: int | None = None, signature: str | None = None,
+             headers: dict[str, str] | None = None, path: str = "/slack/events") -> Response:
+        ts = int(time.time()) if timestamp is None else timestamp
+        head = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(ts),
+                "X-Slack-Signature": signature if signature is not None else sign(body, ts),
+                "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)", **(headers or {})}
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request("POST", path, body=body, headers=head)
+            r = conn.getresponse()
+            return Response(r.status, r.read(), dict(r.getheaders()))
+        finally:
+            conn.close()
+
+    def get(self, path: str) -> Response:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            return Response(r.status, r.read(), dict(r.getheaders()))
+        finally:
+            conn.close()
+
+    def form(self, fields: dict[str, str], **kw) -> Response:
+        return self.post(urlencode(fields).encode(), "application/x-www-form-urlencoded", **kw)
+
+    def interactive(self, payload: dict, **kw) -> Response:
+        return self.form({"payload": json.dumps(payload)}, **kw)
+
+    # Slack's payloads
+
+    def slash(self, user: str, text: str = "", channel: str = "C0GENERAL", **kw) -> Response:
+        n = next(self.ids)
+        return self.form({
+            "token": "legacy", "team_id": TEAM, "team_domain": "corp", "channel_id": channel, "channel_name": "general",
+            "user_id": user, "user_name": USERS[user][0], "command": "/ticket", "text": text, "api_app_id": "A0APP",
+            "is_enterprise_install": "false", "response_url": self.slack.response_url(f"cmd{n}"),
+            "trigger_id": f"{n}.trigger.{user}"}, **kw)
+
+    def button(self, user: str, action: str, ticket_id: int | str, channel: str = DESK_CHANNEL,
+               message_ts: str = "1.1", **kw) -> Response:
+        n = next(self.ids)
+        return self.interactive({
+            "type": "block_actions", "user": {"id": user, "username": USERS[user][0], "team_id": TEAM},
+            "api_app_id": "A0APP", "token": "legacy", "trigger_id": f"{n}.trigger.{user}",
+            "team": {"id": TEAM, "domain": "corp"}, "enterprise": None, "is_enterprise_install": False,
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+            "channel": {"id": channel, "name": "service-desk"},
+            "message": {"type": "message", "ts": message_ts, "text": "card", "user": "UBOT"},
+            "response_url": self.slack.response_url(f"act{n}"),
+            "actions": [{"action_id": f"ticket:{action}", "block_id": f"ticket_actions:{ticket_id}", "type": "button",
+                         "value": str(ticket_id), "action_ts": f"{time.time():.6f}",
+                         "text": {"type": "plain_text", "text": action}}]}, **kw)
+
+    def submit(self, user: str, view: dict, values: dict[str, str | None], **kw) -> Response:
+        """Submit an opened modal with these values, shaped as Slack's view_submission."""
+        state: dict[str, dict] = {}
+        for block in view["blocks"]:
+            if block.get("type") != "input":
+                continue
+            element, name = block["element"], block["block_id"]
+            value = values.get(name)
+            if element["type"] == "static_select":
+                chosen = next((o for o in element["options"] if o["value"] == value), None)
+                if value is None and "initial_option" in element and name not in values:
+                    chosen = element["initial_option"]
+                state[name] = {"value": {"type": "static_select", "selected_option": chosen}}
+            elif element["type"] == "checkboxes":
+                state[name] = {"value": {"type": "checkboxes", "selected_options": element["options"] if value else []}}
+            else:
+                if name not in values:
+                    value = element.get("initial_value")
+                state[name] = {"value": {"type": "plain_text_input", "value": value}}
+        payload_view = {**view, "state": {"values": state}, "hash": f"{time.time()}.abc"}
+        return self.interactive({
+            "type": "view_submission", "team": {"id": TEAM, "domain": "corp"},
+            "user": {"id": user, "username": USERS[user][0], "team_id": TEAM}, "api_app_id": "A0APP",
+            "token": "legacy", "trigger_id": f"{next(self.ids)}.trigger", "view": payload_view,
+            "response_urls": [], "is_enterprise_install": False}, **kw)
+
+    def event(self, event: dict, event_id: str | None = None, **kw) -> Response:
+        body = {"token": "legacy", "team_id": TEAM, "api_app_id": "A0APP", "event": event, "type": "event_callback",
+                "event_id": event_id or f"Ev{next(self.ids):08d}", "event_time": int(time.time()),
+                "authorizations": [{"team_id": TEAM, "user_id": "UBOT", "is_bot": True}]}
+        return self.post(json.dumps(body).encode(), "application/json", **kw)
+
+    def say(self, user: str, text: str, channel: str, thread_ts: str | None = None, channel_type: str = "channel",
+            event_id: str | None = None, **kw) -> tuple[str, Response]:
+        """A person posts a message; Slack stores it, then sends the bot the event."""
+        ts = self.slack.add_message(channel, user, text, thread_ts=thread_ts)
+        event = {"type": "message", "channel": channel, "user": user, "text": text, "ts": ts, "event_ts": ts,
+                 "channel_type": channel_type, "client_msg_id": f"msg-{ts}"}
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        return ts, self.event(event, event_id=event_id, **kw)
+
+    # waiting on the background dispatcher
+
+    def eventually(self, check: Callable[[], Any], timeout: float = 10.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            result = check()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {timeout} s: {check}")
+            time.sleep(0.02)
+
+    def settled(self, timeout: float = 10.0) -> None:
+        """Every queued Slack message delivered (or dead)."""
+        self.eventually(lambda: self.runtime.outbox.pending_count("slack") == 0, timeout)
+
+    def wake(self) -> None:
+        self.loop.call_soon_threadsafe(self.app[STATE].wake)
