@@ -30,6 +30,21 @@ def _parser() -> argparse.ArgumentParser:
     shell.add_argument("--as", dest="identity", default=None, help="who you are (email or platform id); default $HELPDESK_AS")
     shell.add_argument("-c", dest="command", default=None, help="run one command and exit (non-zero if refused)")
 
+    srv = sub.add_parser("serve", help="serve Slack (and Teams) over HTTP, and deliver the outbox")
+    srv.add_argument("--host", default=os.environ.get("HELPDESK_HOST", "0.0.0.0"))
+    srv.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+
+    box = sub.add_parser("outbox", help="messages waiting to be delivered, and dead letters")
+    box_sub = box.add_subparsers(dest="outbox_cmd", required=True)
+    listing = box_sub.add_parser("list", help="pending and failed messages")
+    listing.add_argument("--failed", action="store_true", help="only dead letters")
+    retry = box_sub.add_parser("retry", help="send dead letters again")
+    retry.add_argument("ids", nargs="*", type=int, help="message ids (default: every dead letter)")
+
+    man = sub.add_parser("manifest", help="print a platform's app manifest for your server's address")
+    man.add_argument("platform", choices=["slack"])
+    man.add_argument("--url", required=True, help="your server's public base URL, e.g. https://helpdesk.example.com")
+
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_cmd", required=True)
     db_sub.add_parser("upgrade", help="apply every pending migration")
@@ -55,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
             return config_check(settings)
         if args.cmd == "db":
             return database(settings, args.db_cmd)
+        if args.cmd == "manifest":
+            return manifest(args.url, settings.slack.command)
+        if args.cmd == "outbox":
+            return outbox(settings, args)
         return run(settings, args)
     except NotMigrated as exc:
         print(f"helpdesk: {exc}", file=sys.stderr)
@@ -86,16 +105,63 @@ def database(settings: Settings, action: str) -> int:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from adapters.console.shell import run_shell
-
-    if args.cmd in (None, "run") and (settings.slack.enabled or settings.teams.enabled):
-        log.warning("chat platform credentials are set, but this build serves only the terminal; starting the shell")
+    """`shell` is the terminal; `serve` the chat server; `run` picks by what is configured."""
+    serving = args.cmd == "serve" or (args.cmd in (None, "run") and (settings.slack.enabled or settings.teams.enabled))
     runtime = build(settings)
     try:
+        if serving:
+            from adapters.server import serve
+
+            logging.getLogger().setLevel(logging.INFO)
+            serve(runtime, getattr(args, "host", "0.0.0.0"), getattr(args, "port", 3000))
+            return 0
+        from adapters.console.shell import run_shell
+
         identity = getattr(args, "identity", None) or default_identity()
         return run_shell(runtime.desk, runtime.outbox, identity, getattr(args, "command", None))
     finally:
         runtime.close()
+
+
+def outbox(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from storage.outbox import Outbox
+
+    runtime = build(settings)
+    box = Outbox(runtime.engine)
+    try:
+        if args.outbox_cmd == "retry":
+            count = box.requeue(datetime.now(timezone.utc), args.ids or None)
+            print(f"{count} message(s) queued again")
+            return 0 if count or not args.ids else 1
+        rows = box.listing(failed_only=args.failed)
+        if not rows:
+            print("no dead letters" if args.failed else "the outbox is empty")
+        for row in rows:
+            error = f"  last error: {row['last_error']}" if row["last_error"] else ""
+            print(f"#{row['id']:<6} {row['status']:<9} {row['platform']:<7} {row['kind']:<15} {row['audience']:<28} "
+                  f"attempts {row['attempts']}  {row['created_at']:%Y-%m-%d %H:%M}{error}")
+        return 0
+    finally:
+        runtime.close()
+
+
+def manifest(url: str, command: str) -> int:
+    """The Slack manifest with the request URLs pointing at this server."""
+    from pathlib import Path
+
+    template = Path(__file__).resolve().parent.parent / "manifest" / "slack" / "manifest.yaml"
+    if not template.exists():
+        print(f"helpdesk: {template} is missing (install from a source checkout)", file=sys.stderr)
+        return 2
+    base = url.rstrip("/")
+    if not base.startswith("https://"):
+        print("helpdesk: Slack only sends requests to https:// addresses", file=sys.stderr)
+        return 2
+    text = template.read_text(encoding="utf-8").replace("https://helpdesk.example.com", base)
+    print(text.replace("command: /ticket", f"command: {command}"), end="")
+    return 0
 
 
 if __name__ == "__main__":

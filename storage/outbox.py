@@ -93,14 +93,12 @@ class Outbox:
             conn.execute(update(outbox).where(outbox.c.id == message_id).values(
                 status="failed", claimed_until=None, last_error=error[:2000]))
 
-    def dead_letters(self, limit: int = 100) -> list[Message]:
+    def listing(self, failed_only: bool = False, limit: int = 200) -> list[dict[str, Any]]:
+        """Undelivered messages (pending and dead letters) for an operator to read."""
+        statuses = ["failed"] if failed_only else ["pending", "failed"]
         with self.engine.connect() as conn:
-            rows = conn.execute(select(outbox).where(outbox.c.status == "failed").order_by(outbox.c.id).limit(limit)).all()
-        return [_message(r) for r in rows]
-
-    def error_of(self, message_id: int) -> str | None:
-        with self.engine.connect() as conn:
-            return conn.execute(select(outbox.c.last_error).where(outbox.c.id == message_id)).scalar()
+            rows = conn.execute(select(outbox).where(outbox.c.status.in_(statuses)).order_by(outbox.c.id).limit(limit))
+            return [dict(r._mapping) for r in rows]
 
     def requeue(self, now: datetime, message_ids: Iterable[int] | None = None) -> int:
         """Send dead letters again (all of them, or the ids given), with a fresh set of attempts."""

@@ -165,7 +165,7 @@ def form_values(view: dict[str, Any]) -> dict[str, str | None]:
     return values
 
 
-def reply_text(reply: Reply, zone) -> str:
+def reply_text(reply: Reply) -> str:
     """A reply as mrkdwn for an ephemeral message or a DM."""
     parts = [escape(reply.text)] if reply.text else []
     if reply.ticket and reply.now:

@@ -52,13 +52,17 @@ class SlackEndpoint:
             return _problem(413, "body too large")
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
-        if not self.verifier.is_valid(raw, timestamp, signature):
-            log.warning("rejected a Slack request with a missing, wrong or stale signature from %s", request.remote)
-            return _problem(401, "invalid signature")
         try:
-            body = raw.decode("utf-8")
+            body = raw.decode("utf-8")  # Slack signs UTF-8 text; anything else cannot be verified
         except UnicodeDecodeError:
             return _problem(400, "body is not UTF-8")
+        try:
+            valid = self.verifier.is_valid(body, timestamp, signature)
+        except ValueError:  # a timestamp that is not a number
+            valid = False
+        if not valid:
+            log.warning("rejected a Slack request with a missing, wrong or stale signature from %s", request.remote)
+            return _problem(401, "invalid signature")
         if not well_formed(body, request.content_type):
             return _problem(400, "malformed Slack payload")
         bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
