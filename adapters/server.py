@@ -1,7 +1,7 @@
 """`helpdesk serve`: one aiohttp server for every platform, plus the outbox dispatchers.
 
 Routes: `GET /healthz`, `POST /slack/events` when Slack is configured (Socket Mode
-instead when SLACK_APP_TOKEN is set). Teams joins at `/api/messages`.
+instead when SLACK_APP_TOKEN is set).
 """
 from __future__ import annotations
 

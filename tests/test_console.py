@@ -132,3 +132,57 @@ def test_the_interactive_shell_prompts_colours_and_hands_back_a_refused_line(env
     assert child.exitstatus == 0
     history = Path(env["HOME"]) / ".local" / "state" / "helpdesk" / "history"
     assert "new printer on floor 3 jams severity=high" in history.read_text()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_answers_health_checks_and_stops_cleanly(env):
+    import signal
+    import time
+    import urllib.request
+
+    port = free_port()
+    server = subprocess.Popen([str(HELPDESK), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                              cwd=env["HOME"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    health = json.loads(response.read())
+                    break
+            except OSError:
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "the server did not come up"
+                time.sleep(0.1)
+        assert health == {"status": "ok", "database": "ok", "outbox_pending": 0, "platforms": []}
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(20)
+    assert server.returncode == 0
+
+
+def test_outbox_commands_list_and_requeue_dead_letters(env):
+    from sqlalchemy import create_engine, update
+
+    from storage.schema import outbox
+
+    slack_env = {**env, "SLACK_BOT_TOKEN": "xoxb-x", "SLACK_SIGNING_SECRET": "s"}
+    assert helpdesk(slack_env, "shell", "--as", "alice@corp.example", "-c", "new the printer on floor 3 jams").returncode == 0
+    listed = helpdesk(slack_env, "outbox", "list")
+    assert "pending   slack   new_ticket      group:service-desk" in listed.stdout
+    engine = create_engine(env["DATABASE_URL"])
+    with engine.begin() as conn:
+        conn.execute(update(outbox).values(status="failed", last_error="Slack said channel_not_found"))
+    engine.dispose()
+    failed = helpdesk(slack_env, "outbox", "list", "--failed")
+    assert "failed    slack   new_ticket" in failed.stdout and "last error: Slack said channel_not_found" in failed.stdout
+    assert helpdesk(slack_env, "outbox", "retry").stdout.strip() == "1 message(s) queued again"
+    assert helpdesk(slack_env, "outbox", "list", "--failed").stdout.strip() == "no dead letters"
+    assert helpdesk(slack_env, "outbox", "retry", "999").returncode == 1
