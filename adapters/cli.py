@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     retry = box_sub.add_parser("retry", help="send dead letters again")
     retry.add_argument("ids", nargs="*", type=int, help="message ids (default: every dead letter)")
 
+    sub.add_parser("sla", help="open tickets by time left to their target, breached first")
+
     man = sub.add_parser("manifest", help="print a platform's app manifest for your server's address")
     man.add_argument("platform", choices=["slack"])
     man.add_argument("--url", required=True, help="your server's public base URL, e.g. https://helpdesk.example.com")
@@ -74,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             return manifest(args.url, settings.slack.command)
         if args.cmd == "outbox":
             return outbox(settings, args)
+        if args.cmd == "sla":
+            return sla_board(settings)
         return run(settings, args)
     except NotMigrated as exc:
         print(f"helpdesk: {exc}", file=sys.stderr)
@@ -143,6 +147,20 @@ def outbox(settings: Settings, args: argparse.Namespace) -> int:
             print(f"#{row['id']:<6} {row['status']:<9} {row['platform']:<7} {row['kind']:<15} {row['audience']:<28} "
                   f"attempts {row['attempts']}  {row['created_at']:%Y-%m-%d %H:%M}{error}")
         return 0
+    finally:
+        runtime.close()
+
+
+def sla_board(settings: Settings) -> int:
+    from adapters.console.render import Style, TextRenderer
+    from bot.model import SYSTEM_ID
+
+    runtime = build(settings)
+    try:
+        runtime.desk.sweep()
+        reply = runtime.desk.handle(runtime.desk.actor(SYSTEM_ID, "operator", platform="system"), "sla")
+        print(TextRenderer(settings.zone, Style.for_stream(sys.stdout)).reply(reply))
+        return 0 if reply.ok else 1
     finally:
         runtime.close()
 

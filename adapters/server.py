@@ -48,6 +48,20 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": "ok", "outbox_pending": pending, "platforms": platforms})
 
 
+async def sweep_forever(runtime: Runtime, state: ServerState) -> None:
+    """Take due SLA steps (warnings, escalations, pages) on a timer; replicas may all run
+    this: each due ticket is taken by one of them (row locks, SKIP LOCKED)."""
+    while True:
+        try:
+            if await asyncio.to_thread(runtime.desk.sweep):
+                state.wake()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("SLA sweep failed; trying again at the next tick")
+        await asyncio.sleep(runtime.settings.escalation.sweep_seconds)
+
+
 def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: float = 1.0) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
     state = ServerState()
@@ -60,6 +74,7 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
     async def start(_: web.Application) -> None:
         if dispatch:
             state.tasks = [asyncio.create_task(d.run(), name=f"outbox-{d.sender.platform}") for d in state.dispatchers]
+            state.tasks.append(asyncio.create_task(sweep_forever(runtime, state), name="sla-sweep"))
         if state.socket_mode is not None:
             await state.socket_mode.connect_async()
 

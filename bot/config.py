@@ -71,6 +71,7 @@ class Technician(_Strict):
 class Group(_Strict):
     description: str = ""
     members: list[str] = Field(default_factory=list)
+    ack_timeout_minutes: float | None = Field(default=None, gt=0)  # overrides [escalation] for this level
     slack_channel: str | None = None
     teams_channel: str | None = None
     mention: str | None = None
@@ -89,8 +90,52 @@ class Category(_Strict):
 
 class SeverityPolicy(_Strict):
     guidance: str = Field(min_length=1)
-    first_response_minutes: int = Field(gt=0)
-    resolution_minutes: int = Field(gt=0)
+    first_response_minutes: float = Field(gt=0)
+    resolution_minutes: float = Field(gt=0)
+
+
+class Escalation(_Strict):
+    """Automatic escalation, like a pager's escalation policy."""
+
+    enabled: bool = True
+    ack_timeout_minutes: float = Field(default=30, gt=0)  # how long each level has to claim before the next is paged
+    repeat: int = Field(default=2, ge=0)  # extra pages of the top level, one per timeout, before it stops
+    warning_minutes: float = Field(default=5, ge=0)  # a warning in the ticket's thread this long before each breach
+    page_critical_at_creation: bool = True
+    sweep_seconds: float = Field(default=10, gt=0)  # how often `helpdesk serve` looks for due SLA steps
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class BusinessHours(_Strict):
+    """When the low and medium clocks run; outside these hours they stand still."""
+
+    timezone: str = "UTC"
+    days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1)
+    start: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(default="17:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    severities: list[Severity] = Field(default_factory=lambda: [Severity.LOW, Severity.MEDIUM])
+
+    @field_validator("days")
+    @classmethod
+    def _known_days(cls, days: list[str]) -> list[str]:
+        days = [d.lower()[:3] for d in days]
+        for d in days:
+            if d not in WEEKDAYS:
+                raise ValueError(f"unknown day {d!r} (use mon, tue, wed, thu, fri, sat, sun)")
+        return days
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, zone: str) -> str:
+        return Settings._known_zone(zone)
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> "BusinessHours":
+        if self.start >= self.end:
+            raise ValueError(f"business_hours: start {self.start} must be before end {self.end}")
+        return self
 
 
 class SlackSettings(_Strict):
@@ -126,6 +171,8 @@ class Settings(_Strict):
     groups: dict[str, Group] = Field(default_factory=lambda: {DEFAULT_GROUP: Group(description="First-line triage")})
     categories: dict[str, Category] = Field(default_factory=lambda: {k: Category(**v) for k, v in DEFAULT_CATEGORIES.items()})
     severities: dict[Severity, SeverityPolicy] = Field(default_factory=dict, validate_default=True)
+    escalation: Escalation = Field(default_factory=Escalation)
+    business_hours: BusinessHours | None = None
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
 
@@ -205,6 +252,11 @@ class Settings(_Strict):
 
     def chain(self, category: str) -> list[str]:
         return self.categories[category].escalation
+
+    def ack_timeout(self, group: str | None) -> float:
+        """Minutes a level has to claim an escalated ticket before the next level is paged."""
+        own = self.groups[group].ack_timeout_minutes if group in self.groups else None
+        return own or self.escalation.ack_timeout_minutes
 
     def masked(self) -> dict[str, Any]:
         """The effective configuration as plain data, secrets replaced by asterisks."""

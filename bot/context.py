@@ -58,6 +58,7 @@ class Context:
         """Store `after` (conditionally on `before`'s version) and its audit event, and
         tell the ticket's cards to refresh with a one-line summary of the change."""
         assert self.tx is not None
+        after = sla.plan(self.settings, after, self.now)
         if before is None:
             after = self.tx.insert_ticket(after)
         else:
@@ -67,7 +68,7 @@ class Context:
         changes = {**diff(before, after), **(extra or {})}
         self.tx.add_event(AuditEvent(after.id, self.actor.id, self.actor.name, action, self.now, changes))
         self.ticket = after
-        if before is not None:
+        if before is not None and summary != "":
             line = summary or self.line(action, assignee=after.assignee_name, group=after.group,
                                         level=after.escalation_level, resolution=one_line(after.resolution or "", 300))
             self.notify("ticket_changed", f"ticket:{after.id}", after, line, action=action, from_thread=self.from_thread)

@@ -16,7 +16,8 @@ from bot.commands import REGISTRY, Role
 from bot.commands.registry import ParseError, Registry
 from bot.config import Settings, normalise_identity
 from bot.context import Context
-from bot.model import Actor, Ticket, TicketFilter
+from bot.escalation import run_due_step
+from bot.model import SYSTEM_ID, Actor, Ticket, TicketFilter
 from bot.ports import Conflict, Store
 from bot.routing import Router
 from bot.replies import Reply
@@ -61,7 +62,7 @@ class Desk:
         return Actor(id=identity, name=display, ids=frozenset(ids), email=email, **details)
 
     def is_technician(self, actor: Actor) -> bool:
-        return self.settings.technician_for(actor.ids) is not None
+        return actor.id == SYSTEM_ID or self.settings.technician_for(actor.ids) is not None
 
     def handle(self, actor: Actor, text: str, *, ticket_id: int | None = None, dedupe_key: str | None = None) -> Reply:
         """Run one line of the grammar as `actor`; always answers, never raises.
@@ -150,6 +151,22 @@ class Desk:
             return Reply.refuse(refusal.format(ref=f"#{ctx.call.ticket_id}"))
         ctx.ticket = ticket
         return nxt(ctx)
+
+    def sweep(self, limit: int = 200) -> int:
+        """Take every SLA step that is due (warnings, automatic escalations, repeat pages,
+        overdue flags), one ticket per transaction; returns how many steps were taken."""
+        system = self.actor(SYSTEM_ID, M.SYSTEM_NAME, platform="system")
+        done = 0
+        for _ in range(limit):
+            with self.store.transaction() as tx:
+                ticket = tx.next_due(self.clock())
+                if ticket is None:
+                    break
+                call = self.registry.form_call("show", "", {}, ticket.id)
+                ctx = Context(self.settings, system, True, self.clock(), call, self.router, tx=tx, ticket=ticket)
+                if run_due_step(ctx, ticket):
+                    done += 1
+        return done
 
     def open_tickets_of(self, actor: Actor) -> list[Ticket]:
         """The requester's open tickets, most urgent first: what a free-text message may be about."""

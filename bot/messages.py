@@ -56,7 +56,23 @@ TOP_LEVEL = "{ref} is already at the top of its escalation chain ({group}, level
 SAME_GROUP = "{ref} is already with {group}; name another group or give a reason to go one level up."
 NEED_REASON = "Say why {ref} needs escalating: `escalate {id} [group] <reason>`."
 ESCALATED = "Escalated {ref} to {group} (level {level})."
-ESCALATED_FOR_GROUP = "Escalated to {group} (level {level}): {ref} ({severity}) from {requester}, waiting {waiting}: {headline}\nReason: {reason}"
+# Pages to a group's on-call channel, by why they are paged
+PAGE = {
+    "escalated": "Escalated to {group} (level {level}): {ref} ({severity}) from {requester}, waiting {waiting}: {headline}\nReason: {reason}",
+    "repeat": "Still unclaimed, {group}: {ref} ({severity}) from {requester}, waiting {waiting}: {headline}\n{reason}",
+    "critical": "Critical ticket for {group}: {ref} from {requester}: {headline}",
+    "urgent": "{requester} asks for urgency on {ref} ({severity}), waiting {waiting}: {headline}\nWhy: {reason}",
+}
+AUTO_REASON = "nobody at {group} claimed it within {waited}"
+REPAGE_REASON = "Page {count}: unclaimed for {waited}."
+SLA_WARNING = {
+    "escalate": "⚠️ Unclaimed: escalates to {group} in {minutes} unless someone claims it.",
+    "repeat": "⚠️ Unclaimed: pages {group} again in {minutes} unless someone claims it.",
+}
+OVERDUE_LINE = "⏰ Past its resolution target by {late}."
+OVERDUE_FOR_HANDLERS = "{ref} is past its resolution target by {late}: {headline}"
+URGENT_DONE = "Asked {group} to look at {ref} urgently."
+URGENT_NOTE = "Asked for urgency: {why}"
 ESCALATION_NOTE = "Escalated to {group} (level {level}): {reason}"
 RESOLUTION_SHORT = "Describe the resolution in at least {min} characters (what fixed it), so the next technician can reuse it: `resolve {id} <resolution>`."
 RESOLVED = "Resolved {ref}. The requester has been told and can reopen it if the problem is back."
@@ -80,6 +96,9 @@ CHANGED = {
     "internal_note": "🔒 {actor} added an internal note.",
     "waiting": "❓ {actor} asked the requester: {note}",
     "escalated": "⏫ {actor} escalated it to {group} (level {level}): {reason}",
+    "auto_escalated": "⏫ Escalated automatically to {group} (level {level}): {reason}",
+    "repaged": "📟 Paged {group} again. {reason}",
+    "urgent": "🚨 {actor} asked for urgency: {reason}",
     "resolved": "✅ {actor} resolved it: {resolution}",
     "reopened": "↩️ {actor} reopened it: {reason}",
     "closed": "📦 {actor} closed it.",
@@ -139,6 +158,12 @@ DM_NO_TICKET = "You have no open tickets. Type `/ticket` to open one, or `new <d
 THREAD_LINK = "Open the ticket's thread"
 FORM_BROKEN = "This form could not be read; close it and press the button again."
 BAD_BUTTON = "That button does not name a ticket; use `show <id>` instead."
+
+SYSTEM_NAME = "Help desk"
+DUE_IN = "due in {left}"
+LATE = "{late} late"
+SLA_TITLE = "Open tickets by time left"
+SLA_EMPTY = "No open tickets."
 
 # Retries and failures
 BUSY = "Someone else changed {ref} at the same moment; please send that again."

@@ -61,6 +61,9 @@ class Actor:
         return identity is not None and identity in self.ids
 
 
+SYSTEM_ID = "helpdesk"
+
+
 @dataclass(frozen=True)
 class Requester:
     id: str
@@ -97,6 +100,15 @@ class Ticket:
     updated_at: datetime | None = None
     origin: str = "console"
     version: int = 1
+    # The SLA engine's state: when it last paged a group, what it already announced,
+    # and (derived on every write, stored to be indexed) what it must do next and when.
+    escalated_at: datetime | None = None
+    top_pings: int = 0
+    sla_warned_for: datetime | None = None
+    overdue_noticed: bool = False
+    due_at: datetime | None = None
+    sla_next_at: datetime | None = None
+    sla_step: str | None = None
 
     @property
     def ref(self) -> str:
@@ -153,3 +165,4 @@ class TicketFilter:
     requester_ids: frozenset[str] | None = None
     assignee_ids: frozenset[str] | None = None
     limit: int = 50
+    by_due: bool = False

@@ -19,6 +19,11 @@ class Transaction(Protocol):
 
     def insert_ticket(self, ticket: Ticket) -> Ticket: ...
 
+    def next_due(self, now: datetime) -> Ticket | None:
+        """The open ticket whose SLA step is most overdue, locked; rows another process
+        holds are skipped, so replicas sweeping together never take the same ticket."""
+        ...
+
     def update_ticket(self, before: Ticket, after: Ticket) -> bool:
         """Write `after` only if the stored row is still at `before.version`."""
         ...
@@ -38,7 +43,7 @@ class Transaction(Protocol):
         ...
 
     def find_tickets(self, query: TicketFilter) -> tuple[list[Ticket], int]:
-        """Matching tickets, most urgent first, and how many matched in all."""
+        """Matching tickets, most urgent first (`query.by_due`: nearest deadline first), and how many matched."""
         ...
 
 

@@ -13,6 +13,7 @@ class Section:
     tickets: tuple[Ticket, ...]
     total: int
     empty: str = ""
+    show_due: bool = False  # list each ticket's time left to its current target
 
 
 @dataclass(frozen=True)

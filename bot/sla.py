@@ -1,19 +1,62 @@
-"""Service-level targets per severity, as wall-clock deadlines from a ticket's creation."""
+"""Service-level clocks and the escalation plan.
+
+Targets per severity run on the wall clock, or on business hours for the severities
+configured so. Every write to a ticket re-plans its next SLA step (warn, escalate,
+page again, flag overdue) from its current state, so claiming a ticket stops its
+chain without any separate bookkeeping, and a sweep only needs the due rows.
+"""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from bot import messages as M
-from bot.config import Settings
+from bot.config import WEEKDAYS, BusinessHours, Settings
 from bot.model import Ticket
+from bot.text import duration
+
+MAX_DAYS = 3 * 366  # a target longer than this many calendar days is a configuration error
+
+
+def _clock(hhmm: str) -> time:
+    hours, minutes = hhmm.split(":")
+    return time(int(hours), int(minutes))
+
+
+def add_business_minutes(start: datetime, minutes: float, hours: BusinessHours) -> datetime:
+    """`start` plus `minutes` of working time: the clock runs only inside business hours."""
+    zone = ZoneInfo(hours.timezone)
+    open_at, close_at = _clock(hours.start), _clock(hours.end)
+    days = {WEEKDAYS.index(d) for d in hours.days}
+    remaining = timedelta(minutes=minutes)
+    moment = start.astimezone(zone)
+    day: date = moment.date()
+    for _ in range(MAX_DAYS):
+        if day.weekday() in days:
+            begin = max(moment, datetime.combine(day, open_at, zone))
+            end = datetime.combine(day, close_at, zone)
+            if begin < end:
+                if remaining <= end - begin:
+                    return (begin + remaining).astimezone(timezone.utc)
+                remaining -= end - begin
+        day += timedelta(days=1)
+        moment = datetime.combine(day, time(0), zone)
+    raise ValueError("an SLA target does not fit in three years of business hours")
+
+
+def add_target(settings: Settings, ticket: Ticket, start: datetime, minutes: float) -> datetime:
+    hours = settings.business_hours
+    if hours is not None and ticket.severity in hours.severities:
+        return add_business_minutes(start, minutes, hours)
+    return start + timedelta(minutes=minutes)
 
 
 def response_due(settings: Settings, ticket: Ticket) -> datetime:
-    return ticket.created_at + timedelta(minutes=settings.policy(ticket.severity).first_response_minutes)
+    return add_target(settings, ticket, ticket.created_at, settings.policy(ticket.severity).first_response_minutes)
 
 
 def resolution_due(settings: Settings, ticket: Ticket) -> datetime:
-    return ticket.created_at + timedelta(minutes=settings.policy(ticket.severity).resolution_minutes)
+    return add_target(settings, ticket, ticket.created_at, settings.policy(ticket.severity).resolution_minutes)
 
 
 def flags(settings: Settings, ticket: Ticket, now: datetime) -> tuple[str, ...]:
@@ -26,3 +69,52 @@ def flags(settings: Settings, ticket: Ticket, now: datetime) -> tuple[str, ...]:
     if now > resolution_due(settings, ticket):
         found.append(M.OVERDUE_RESOLUTION)
     return tuple(found)
+
+
+def next_page(settings: Settings, ticket: Ticket) -> tuple[datetime, str, str] | None:
+    """For an unclaimed ticket: when the next page is due, which step it is, and which group
+    it pages. None when nothing more will be paged (claimed, closed, or repeats used up)."""
+    if not ticket.status.is_open or ticket.assignee_id is not None or not settings.escalation.enabled:
+        return None
+    chain = settings.chain(ticket.category)
+    if ticket.escalated_at is None:
+        breach = response_due(settings, ticket)
+    else:
+        breach = ticket.escalated_at + timedelta(minutes=settings.ack_timeout(ticket.group))
+    if ticket.escalation_level < len(chain):
+        return breach, "escalate", chain[ticket.escalation_level]
+    if ticket.top_pings < settings.escalation.repeat:
+        return breach, "repeat", ticket.group
+    return None
+
+
+def plan(settings: Settings, ticket: Ticket, now: datetime) -> Ticket:
+    """The ticket with its SLA fields brought up to date: the deadline that matters now
+    (`due_at`) and the next step the sweep must take (`sla_next_at`, `sla_step`)."""
+    if not ticket.status.is_open:
+        return ticket.with_changes(due_at=None, sla_next_at=None, sla_step=None)
+    res_due = resolution_due(settings, ticket)
+    due = response_due(settings, ticket) if ticket.first_response_at is None else res_due
+    steps: list[tuple[datetime, str]] = []
+    page = next_page(settings, ticket)
+    if page:
+        breach, step, _ = page
+        warn_at = breach - timedelta(minutes=settings.escalation.warning_minutes)
+        if settings.escalation.warning_minutes and ticket.sla_warned_for != breach and now < breach:
+            steps.append((warn_at, "warn"))
+        else:
+            steps.append((breach, step))
+    if not ticket.overdue_noticed:
+        steps.append((res_due, "overdue"))
+    next_at, step = min(steps) if steps else (None, None)
+    return ticket.with_changes(due_at=due, sla_next_at=next_at, sla_step=step)
+
+
+def timing(ticket: Ticket, now: datetime | None, show_due: bool) -> str:
+    """A list's time column: time left to the current target (or how late), else the age."""
+    if now is None:
+        return ""
+    if show_due and ticket.due_at is not None:
+        left = ticket.due_at - now
+        return M.DUE_IN.format(left=duration(left)) if left.total_seconds() >= 0 else M.LATE.format(late=duration(-left))
+    return duration(now - ticket.created_at)

@@ -26,6 +26,9 @@ def ticket_row(ticket: Ticket) -> dict[str, Any]:
         "created_at": ticket.created_at, "updated_at": ticket.updated_at or ticket.created_at,
         "first_response_at": ticket.first_response_at, "resolved_at": ticket.resolved_at,
         "closed_at": ticket.closed_at, "version": ticket.version,
+        "escalated_at": ticket.escalated_at, "top_pings": ticket.top_pings, "sla_warned_for": ticket.sla_warned_for,
+        "overdue_noticed": ticket.overdue_noticed, "due_at": ticket.due_at, "sla_next_at": ticket.sla_next_at,
+        "sla_step": ticket.sla_step,
     }
 
 
@@ -41,6 +44,8 @@ def ticket_from(row: Any) -> Ticket:
         escalation_level=m["escalation_level"], resolution=m["resolution"],
         first_response_at=m["first_response_at"], resolved_at=m["resolved_at"], closed_at=m["closed_at"],
         updated_at=m["updated_at"], origin=m["origin"], version=m["version"],
+        escalated_at=m["escalated_at"], top_pings=m["top_pings"], sla_warned_for=m["sla_warned_for"],
+        overdue_noticed=m["overdue_noticed"], due_at=m["due_at"], sla_next_at=m["sla_next_at"], sla_step=m["sla_step"],
     )
 
 
@@ -53,6 +58,12 @@ class SqlTransaction:
             return None
         query = select(tickets).where(tickets.c.id == ticket_id)
         row = self.conn.execute(query.with_for_update() if lock else query).first()
+        return ticket_from(row) if row else None
+
+    def next_due(self, now: datetime) -> Ticket | None:
+        query = (select(tickets).where(and_(tickets.c.sla_next_at.is_not(None), tickets.c.sla_next_at <= now))
+                 .order_by(tickets.c.sla_next_at).limit(1).with_for_update(skip_locked=True))
+        row = self.conn.execute(query).first()
         return ticket_from(row) if row else None
 
     def insert_ticket(self, ticket: Ticket) -> Ticket:
@@ -115,8 +126,9 @@ class SqlTransaction:
             conditions.append(tickets.c.assignee_id.in_(sorted(query.assignee_ids)))
         where = and_(*conditions)
         total = self.conn.execute(select(func.count()).select_from(tickets).where(where)).scalar_one()
-        rows = self.conn.execute(
-            select(tickets).where(where).order_by(_SEVERITY_ORDER.desc(), tickets.c.created_at, tickets.c.id).limit(query.limit))
+        order = ((tickets.c.due_at.is_(None), tickets.c.due_at, _SEVERITY_ORDER.desc()) if query.by_due
+                 else (_SEVERITY_ORDER.desc(), tickets.c.created_at))
+        rows = self.conn.execute(select(tickets).where(where).order_by(*order, tickets.c.id).limit(query.limit))
         return [ticket_from(r) for r in rows], total
 
 

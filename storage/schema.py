@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
                         UniqueConstraint)
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -67,7 +68,15 @@ tickets = Table(
     Column("resolved_at", UTCDateTime),
     Column("closed_at", UTCDateTime),
     Column("version", Integer, nullable=False, default=1),
+    Column("escalated_at", UTCDateTime),
+    Column("top_pings", Integer, nullable=False, server_default="0"),
+    Column("sla_warned_for", UTCDateTime),
+    Column("overdue_noticed", Boolean, nullable=False, server_default=false()),
+    Column("due_at", UTCDateTime),
+    Column("sla_next_at", UTCDateTime, index=True),
+    Column("sla_step", String(16)),
     Index("ix_tickets_status_created", "status", "created_at"),
+    Index("ix_tickets_status_due", "status", "due_at"),
 )
 
 notes = Table(

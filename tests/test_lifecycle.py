@@ -113,7 +113,7 @@ def test_open_claim_wait_answer_escalate_resolve_reopen_close(desk, people, engi
     assert {r["audience"] for r in rows if r["kind"] == "ticket_changed"} == {"ticket:1"}
     ping = next(r for r in rows if r["kind"] == "escalation")
     assert "Escalated to network-eng (level 2): #1 (high) from Alice Park, waiting 42 min" in ping["text"]
-    assert ping["data"] == {"level": 2, "reason": "home router MTU issue, needs network engineering"}
+    assert ping["data"] == {"level": 2, "reason": "home router MTU issue, needs network engineering", "page": "escalated"}
 
 
 def test_show_gives_requester_public_notes_and_technician_everything(desk, people):

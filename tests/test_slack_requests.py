@@ -189,6 +189,7 @@ class TestDelivery:
         live.slash("U0ALICE", "new the printer on floor 3 jams on every page")
         live.eventually(lambda: live.slack.messages(DESK_CHANNEL), timeout=10)
         assert time.monotonic() - started >= 0.9, "waited as Slack asked"
+        live.settled()
         assert len(live.slack.messages(DESK_CHANNEL)) == 1
         card_row = next(r for r in outbox_rows(engine) if r["kind"] == "new_ticket")
         assert (card_row["status"], card_row["attempts"]) == ("delivered", 2)

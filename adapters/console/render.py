@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, tzinfo
 
-from bot import messages as M
+from bot import messages as M, sla
 from bot.model import AuditEvent, Note, Severity, Status, Ticket
 from bot.replies import Reply, Section
 from bot.text import ago, duration, one_line
@@ -98,12 +98,12 @@ class TextRenderer:
             return s(section.title, "bold") + "\n  " + section.empty
         lines = [s(f"{section.title} ({section.total})", "bold")]
         for t in section.tickets:
-            age = duration(now - t.created_at) if now else ""
+            age = sla.timing(t, now, section.show_due)
             warn = flags.get(t.id)
             lines.append(
                 f"  {s(t.ref.ljust(6), 'bold')} {s(t.severity.value.ljust(8), SEVERITY_STYLE[t.severity])} "
                 f"{s(t.status.label.ljust(20), STATUS_STYLE[t.status])} {(t.assignee_name or '—')[:14].ljust(14)} "
-                f"{age.rjust(9)}  {one_line(t.description, 60)}" + (s("  ⚠ " + ", ".join(warn), "red") if warn else ""))
+                f"{age.rjust(14)}  {one_line(t.description, 60)}" + (s("  ⚠ " + ", ".join(warn), "red") if warn else ""))
         if section.total > len(section.tickets):
             lines.append("  " + M.MORE.format(count=section.total - len(section.tickets)))
         return "\n".join(lines)

@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot import messages as M
+from bot import messages as M, sla
 from bot.forms import Field, Form
 from bot.model import Severity, Status, Ticket
 from bot.replies import Reply, Section
@@ -192,7 +192,7 @@ def _section(section: Section, reply: Reply) -> str:
         return f"*{escape(section.title)}*\n{escape(section.empty)}"
     lines = [f"*{escape(section.title)} ({section.total})*"]
     for t in section.tickets:
-        age = duration(reply.now - t.created_at) if reply.now else ""
+        age = sla.timing(t, reply.now, section.show_due)
         warn = reply.flags.get(t.id)
         lines.append(f"{SEVERITY_ICON[t.severity]} *{t.ref}* {t.status.label} · {escape(t.assignee_name) or 'unassigned'} · {age}"
                      f" — {escape(one_line(t.description, 80))}" + (f" ⚠️ {', '.join(warn)}" if warn else ""))

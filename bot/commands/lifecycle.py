@@ -7,6 +7,7 @@ from dataclasses import replace
 from bot import messages as M
 from bot.commands.registry import REGISTRY, Role
 from bot.context import Context
+from bot.escalation import page, raise_level
 from bot.model import Requester, Severity, Status, Ticket
 from bot.replies import Reply
 from bot.text import DESCRIPTION_MIN, FIELD_MAX, TEXT_MAX, clean, duration, one_line
@@ -92,6 +93,8 @@ def new(ctx: Context) -> Reply:
         ref=ticket.ref, severity=severity.value, category=category, requester=ctx.actor.name, headline=headline))
     if not ctx.reply_visible:  # a submitted form closes without an answer: confirm by message instead
         ctx.notify("opened", f"user:{requester.id}", ticket, M.OPENED_FOR_REQUESTER.format(ref=ticket.ref, headline=headline, group=group))
+    if severity is Severity.CRITICAL and settings.escalation.page_critical_at_creation:
+        page(ctx, ticket, group, "critical", "")
     target = duration(ctx.response_due(ticket) - ticket.created_at)
     return Reply(M.OPENED.format(ref=ticket.ref, severity=severity.value, category=category, group=group,
                                  headline=headline, target=target), ticket=ticket)
@@ -250,16 +253,23 @@ def escalate(ctx: Context) -> Reply:
         target = chain[level - 1]
     if refused := refuse_long(ctx, "The reason", reason):
         return refused
-    after = ticket.with_changes(group=target, escalation_level=level, assignee_id=None, assignee_name=None,
-                                status=Status.IN_PROGRESS if ticket.status is Status.WAITING else ticket.status)
-    note = ctx.note(ticket, M.ESCALATION_NOTE.format(group=target, level=level, reason=reason), internal=True)
-    ticket = ctx.record("escalated", ticket, after, {"note": [None, note.id], "reason": [None, reason]},
-                        summary=ctx.line("escalated", group=target, level=level, reason=one_line(reason, 300)))
-    ctx.notify("escalation", f"group:{target}", ticket, M.ESCALATED_FOR_GROUP.format(
-        group=target, level=level, ref=ticket.ref, severity=ticket.severity.value, requester=ticket.requester.name,
-        waiting=duration(ctx.now - ticket.created_at), headline=one_line(ticket.description), reason=one_line(reason, 300)),
-        level=level, reason=reason)
+    ticket = raise_level(ctx, ticket, target, level, reason)
     return Reply(M.ESCALATED.format(ref=ticket.ref, group=target, level=level), ticket=ticket)
+
+
+@command("urgent", usage="urgent <id> <why>", summary="Ask the group working on your ticket to hurry, and say why.",
+         role=Role.PARTICIPANT, takes_ticket=True, text="the reason", example="urgent 12 the board meeting starts at 2 pm")
+def urgent(ctx: Context) -> Reply:
+    ticket = ctx.ticket
+    if refused := refuse_unless_open(ctx, "hurried"):
+        return refused
+    why = clean(ctx.call.text)
+    if refused := refuse_long(ctx, "The reason", why):
+        return refused
+    note = ctx.note(ticket, M.URGENT_NOTE.format(why=why), internal=False)
+    ticket = ctx.record("urgent", ticket, ticket, {"note": [None, note.id]}, summary=ctx.line("urgent", reason=one_line(why, 300)))
+    page(ctx, ticket, ticket.group, "urgent", why)
+    return Reply(M.URGENT_DONE.format(group=ticket.group, ref=ticket.ref), ticket=ticket)
 
 
 @command("resolve", usage="resolve <id> <resolution>", summary="Record what fixed it; the requester is told.",

@@ -42,24 +42,33 @@ def mine(ctx: Context) -> Reply:
 
 
 @command("queue", usage="queue [severity|category|group]",
-         summary="Open tickets, most urgent first; narrow by a severity, category or group.",
+         summary="Open tickets, nearest deadline first; narrow by a severity, category or group.",
          role=Role.TECHNICIAN, text="the filter", optional_text=True, verb="see the queue",
          example="queue critical", writes=False, aliases=("q",))
 def queue(ctx: Context) -> Reply:
     value = ctx.call.text.strip().lower()
     settings = ctx.settings
-    query = TicketFilter()
+    query = TicketFilter(by_due=True)
     if value:
         if value in {s.value for s in Severity}:
-            query = TicketFilter(severity=Severity(value))
+            query = TicketFilter(severity=Severity(value), by_due=True)
         elif value in settings.categories:
-            query = TicketFilter(category=value)
+            query = TicketFilter(category=value, by_due=True)
         elif value in settings.groups:
-            query = TicketFilter(group=value)
+            query = TicketFilter(group=value, by_due=True)
         else:
             choices = ", ".join([*(s.value for s in Severity), *settings.categories, *settings.groups])
             return Reply.refuse(M.QUEUE_BAD_FILTER.format(value=one_line(value, 40), choices=choices))
     tickets, total = ctx.tx.find_tickets(query)
     scope = f" ({value})" if value else ""
-    section = Section(M.QUEUE_TITLE.format(scope=scope), tuple(tickets), total, M.QUEUE_EMPTY.format(scope=scope))
+    section = Section(M.QUEUE_TITLE.format(scope=scope), tuple(tickets), total, M.QUEUE_EMPTY.format(scope=scope),
+                      show_due=True)
     return Reply("", sections=(section,), now=ctx.now, flags=flagged(ctx, tickets))
+
+
+@command("sla", usage="sla", summary="Open tickets by time left to their target, breached first.",
+         role=Role.TECHNICIAN, verb="see the SLA board", example="sla", writes=False)
+def sla_board(ctx: Context) -> Reply:
+    tickets, total = ctx.tx.find_tickets(TicketFilter(by_due=True, limit=100))
+    return Reply("", sections=(Section(M.SLA_TITLE, tuple(tickets), total, M.SLA_EMPTY, show_due=True),), now=ctx.now,
+                 flags=flagged(ctx, tickets))
