@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import Engine
@@ -61,4 +61,5 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None, engin
         prepare_database(engine, settings.database_url)
     store = SqlStore(engine)
     desk = Desk(settings, store, clock=clock) if clock else Desk(settings, store)
-    return Runtime(settings, engine, desk, Outbox(engine), store, Posts(engine))
+    outbox = Outbox(engine, lease=timedelta(seconds=settings.delivery.lease_seconds))
+    return Runtime(settings, engine, desk, outbox, store, Posts(engine))

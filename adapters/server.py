@@ -62,14 +62,14 @@ async def sweep_forever(runtime: Runtime, state: ServerState) -> None:
         await asyncio.sleep(runtime.settings.escalation.sweep_seconds)
 
 
-def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: float = 1.0) -> web.Application:
+def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: float | None = None) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
     state = ServerState()
     app[RUNTIME] = runtime
     app[STATE] = state
     app.router.add_get("/healthz", healthz)
     if runtime.settings.slack.enabled:
-        _add_slack(app, runtime, state, poll_seconds)
+        _add_slack(app, runtime, state, poll_seconds or runtime.settings.delivery.poll_seconds)
 
     async def start(_: web.Application) -> None:
         if dispatch:

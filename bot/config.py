@@ -105,6 +105,13 @@ class Escalation(_Strict):
     sweep_seconds: float = Field(default=10, gt=0)  # how often `helpdesk serve` looks for due SLA steps
 
 
+class Delivery(_Strict):
+    """How the outbox is delivered by `helpdesk serve`."""
+
+    lease_seconds: float = Field(default=60, gt=0)  # a replica that dies holding messages frees them after this
+    poll_seconds: float = Field(default=1, gt=0)  # how often to look for messages queued by other replicas
+
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -172,6 +179,7 @@ class Settings(_Strict):
     categories: dict[str, Category] = Field(default_factory=lambda: {k: Category(**v) for k, v in DEFAULT_CATEGORIES.items()})
     severities: dict[Severity, SeverityPolicy] = Field(default_factory=dict, validate_default=True)
     escalation: Escalation = Field(default_factory=Escalation)
+    delivery: Delivery = Field(default_factory=Delivery)
     business_hours: BusinessHours | None = None
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)

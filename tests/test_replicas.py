@@ -1,0 +1,155 @@
+"""Two real `helpdesk serve` processes on one PostgreSQL database, one killed mid-run:
+every automatic escalation and every Slack message still happens exactly once."""
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import load_settings
+from bot.desk import Desk
+from storage.database import make_engine, upgrade
+from storage.outbox import Outbox
+from storage.repository import SqlStore
+from storage.schema import outbox, tickets
+from tests.fakes.slack_api import FakeSlack
+from tests.test_console import free_port
+
+HELPDESK = Path(sys.executable).parent / "helpdesk"
+TICKETS = 8
+CONFIG = """
+[[technicians]]
+name = "Bob Lee"
+ids = ["bob@corp.example", "slack:U0BOB"]
+
+[groups.service-desk]
+members = ["bob@corp.example"]
+slack_channel = "C0DESK"
+[groups.network-eng]
+slack_channel = "C0NET"
+[groups.network-vendor]
+slack_channel = "C0VENDOR"
+
+[categories.network]
+escalation = ["service-desk", "network-eng", "network-vendor"]
+keywords = ["wifi"]
+[categories.other]
+escalation = ["service-desk"]
+
+[severities.critical]
+first_response_minutes = 0.03   # 1.8 s: the chain walks in seconds, not minutes
+resolution_minutes = 600
+
+[escalation]
+ack_timeout_minutes = 0.03
+repeat = 1
+warning_minutes = 0
+sweep_seconds = 0.2
+
+[delivery]
+lease_seconds = 2
+poll_seconds = 0.1
+"""
+
+
+class BackgroundSlack:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.slack = FakeSlack()
+        asyncio.run_coroutine_threadsafe(self.slack.start(), self.loop).result(10)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.slack.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+    def posted(self) -> list[dict]:
+        """Every message the bot posted, threads included (read on the fake's own loop)."""
+        async def collect():
+            found = []
+            for channel in ("C0DESK", "C0NET", "C0VENDOR"):
+                for message in self.slack.messages(channel):
+                    found.append({**message, "channel": channel})
+                    found += [{**reply, "channel": channel} for reply in self.slack.replies(channel, message["ts"])]
+            return found
+        return asyncio.run_coroutine_threadsafe(collect(), self.loop).result(10)
+
+
+@pytest.mark.postgres
+def test_two_replicas_page_each_level_once_even_when_one_dies(pg_schema, tmp_path):
+    url, connect_args, schema = pg_schema
+    config = tmp_path / "helpdesk.toml"
+    config.write_text(CONFIG)
+    fake = BackgroundSlack()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HELPDESK_", "SLACK_", "MICROSOFT_"))}
+    env.update({"HELPDESK_CONFIG": str(config), "DATABASE_URL": f"{url}?options=-csearch_path%3D{schema}",
+                "SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_SIGNING_SECRET": "s3cret", "SLACK_API_URL": fake.slack.url,
+                "HOME": str(tmp_path)})
+    engine = make_engine(url, connect_args=connect_args)
+    upgrade(engine)
+    replicas = []
+    try:
+        for _ in range(2):
+            port = free_port()
+            replicas.append(subprocess.Popen([str(HELPDESK), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        time.sleep(2.0)  # both up and sweeping
+        assert all(r.poll() is None for r in replicas), [r.stderr.read() for r in replicas if r.poll() is not None]
+
+        settings = load_settings(config, env={"SLACK_BOT_TOKEN": "x", "SLACK_SIGNING_SECRET": "y"})
+        desk = Desk(settings, SqlStore(engine))
+        alice = desk.actor("alice@corp.example", "Alice Park")
+        for i in range(TICKETS):
+            assert desk.handle(alice, f"new the wifi is down on floor {i} severity=critical").ok
+
+        time.sleep(2.4)  # mid-run: first escalations done or under way
+        replicas[0].send_signal(signal.SIGKILL)
+        replicas[0].wait(10)
+
+        def done() -> bool:
+            with engine.connect() as conn:
+                levels = conn.execute(select(tickets.c.escalation_level, tickets.c.top_pings)).all()
+                pending = conn.execute(select(outbox.c.id).where(outbox.c.status != "delivered")).all()
+            return all(tuple(row) == (3, 1) for row in levels) and not pending
+
+        deadline = time.monotonic() + 60
+        while not done():
+            assert time.monotonic() < deadline, "the surviving replica did not finish the work"
+            assert replicas[1].poll() is None, replicas[1].stderr.read()
+            time.sleep(0.2)
+        time.sleep(0.5)  # nothing more must arrive
+
+        with engine.connect() as conn:
+            rows = conn.execute(select(outbox.c.id, outbox.c.kind, outbox.c.data, outbox.c.ticket_id)
+                                .where(outbox.c.platform == "slack")).all()
+        posted = fake.posted()
+        ids = [m["metadata"]["event_payload"]["outbox_id"] for m in posted if m.get("metadata")]
+        duplicates = [i for i, n in collections.Counter(ids).items() if n > 1]
+        assert duplicates == [], f"posted more than once: {duplicates}"
+        assert sorted(ids) == sorted(r.id for r in rows), "every queued Slack message was posted"
+        pages = collections.Counter((r.ticket_id, r.data["page"]) for r in rows if r.kind == "escalation")
+        assert pages == {(t, p): (2 if p == "escalated" else 1)
+                         for t in range(1, TICKETS + 1) for p in ("critical", "escalated", "repeat")}
+        with engine.connect() as conn:
+            workers = {w.rsplit(":", 1)[-1] for w in conn.execute(select(outbox.c.claimed_by)).scalars() if w}
+        assert {str(replicas[0].pid), str(replicas[1].pid)} <= workers, "both replicas delivered messages before the kill"
+        top_level = [m for m in posted if m.get("metadata") and m.get("thread_ts", m["ts"]) == m["ts"]]
+        by_channel = collections.Counter(m["channel"] for m in top_level)
+        assert by_channel == {"C0DESK": 2 * TICKETS, "C0NET": TICKETS, "C0VENDOR": 2 * TICKETS}
+    finally:
+        for r in replicas:
+            if r.poll() is None:
+                r.send_signal(signal.SIGINT)
+                r.wait(20)
+        engine.dispose()
+        fake.stop()
