@@ -9,6 +9,7 @@ import os
 import sys
 
 from bot.config import ConfigError, Settings, load_settings
+from adapters import kb_cli
 from adapters.runtime import NotMigrated, build
 
 log = logging.getLogger("helpdesk")
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("ids", nargs="*", type=int, help="message ids (default: every dead letter)")
 
     sub.add_parser("sla", help="open tickets by time left to their target, breached first")
+    kb_cli.add_parser(sub)
 
     man = sub.add_parser("manifest", help="print a platform's app manifest for your server's address")
     man.add_argument("platform", choices=["slack"])
@@ -78,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             return outbox(settings, args)
         if args.cmd == "sla":
             return sla_board(settings)
+        if args.cmd == "kb":
+            return kb_cli.run(settings, args)
         return run(settings, args)
     except NotMigrated as exc:
         print(f"helpdesk: {exc}", file=sys.stderr)

@@ -10,8 +10,10 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from bot.config import Settings
-from bot.desk import Desk
+from bot.desk import Desk, utcnow
+from bot.knowledge import Knowledge
 from storage.database import current_revision, head_revision, make_engine, normalise_url, upgrade
+from storage.knowledge import TicketKnowledge
 from storage.outbox import Outbox
 from storage.posts import Posts
 from storage.repository import SqlStore
@@ -60,6 +62,10 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None, engin
         engine = make_engine(settings.database_url)
         prepare_database(engine, settings.database_url)
     store = SqlStore(engine)
-    desk = Desk(settings, store, clock=clock) if clock else Desk(settings, store)
+    knowledge = None
+    if settings.knowledge.enabled:
+        knowledge = Knowledge(TicketKnowledge(engine, settings))
+        knowledge.load_in_background()  # a big history must not hold up serving
+    desk = Desk(settings, store, clock=clock or utcnow, knowledge=knowledge)
     outbox = Outbox(engine, lease=timedelta(seconds=settings.delivery.lease_seconds))
     return Runtime(settings, engine, desk, outbox, store, Posts(engine))

@@ -22,7 +22,7 @@ DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = {
     "account": {"description": "Logins, passwords, access rights", "keywords": ["password", "login", "log in", "locked", "account", "access", "mfa", "permission"]},
     "email": {"description": "Mailboxes, calendars, distribution lists", "keywords": ["email", "e-mail", "outlook", "mailbox", "calendar", "inbox"]},
     "printer": {"description": "Printers, scanners, copiers", "keywords": ["printer", "print", "toner", "scanner", "paper", "jam", "jams"]},
-    "security": {"description": "Phishing, malware, lost devices, suspicious activity", "keywords": ["phishing", "virus", "malware", "stolen", "lost", "suspicious", "breach", "ransomware"]},
+    "security": {"description": "Phishing, malware, lost devices, suspicious activity", "keywords": ["phishing", "virus", "malware", "stolen", "lost", "suspicious", "breach", "ransomware"], "kb_public": False},
     "other": {"description": "Anything else", "keywords": []},
 }
 
@@ -86,6 +86,7 @@ class Category(_Strict):
     description: str = ""
     escalation: list[str] = Field(default_factory=lambda: [DEFAULT_GROUP], min_length=1)
     keywords: list[str] = Field(default_factory=list)
+    kb_public: bool = True  # its resolutions may be suggested to requesters, not only to technicians
 
 
 class SeverityPolicy(_Strict):
@@ -103,6 +104,16 @@ class Escalation(_Strict):
     warning_minutes: float = Field(default=5, ge=0)  # a warning in the ticket's thread this long before each breach
     page_critical_at_creation: bool = True
     sweep_seconds: float = Field(default=10, gt=0)  # how often `helpdesk serve` looks for due SLA steps
+
+
+class KnowledgeSettings(_Strict):
+    """Suggestions from past resolutions: how sure the match must be, and how many to show."""
+
+    enabled: bool = True
+    requester_floor: float = Field(default=0.35, ge=0, le=1)
+    technician_floor: float = Field(default=0.25, ge=0, le=1)
+    requester_limit: int = Field(default=3, ge=1, le=10)
+    technician_limit: int = Field(default=5, ge=1, le=20)
 
 
 class Delivery(_Strict):
@@ -180,6 +191,7 @@ class Settings(_Strict):
     severities: dict[Severity, SeverityPolicy] = Field(default_factory=dict, validate_default=True)
     escalation: Escalation = Field(default_factory=Escalation)
     delivery: Delivery = Field(default_factory=Delivery)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     business_hours: BusinessHours | None = None
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)

@@ -9,7 +9,9 @@ from typing import Any
 from bot import messages as M, sla
 from bot.commands.registry import Call
 from bot.config import Settings
+from bot.knowledge import likeness_words
 from bot.model import Actor, AuditEvent, Note, Notice, Ticket
+from bot.replies import Suggestion
 from bot.ports import Conflict, Transaction
 from bot.routing import Router
 from bot.text import one_line
@@ -50,6 +52,7 @@ class Context:
     from_thread: bool = False  # the command was typed in the ticket's own conversation
     reply_visible: bool = True  # False for a submitted form: the reply has nowhere to show
     dedupe_key: str | None = None
+    knowledge: Any = None  # bot.knowledge.Knowledge, when the knowledge base is on
     tx: Transaction | None = None
     ticket: Ticket | None = None
 
@@ -73,6 +76,31 @@ class Context:
                                         level=after.escalation_level, resolution=one_line(after.resolution or "", 300))
             self.notify("ticket_changed", f"ticket:{after.id}", after, line, action=action, from_thread=self.from_thread)
         return after
+
+    def audit(self, action: str, ticket: Ticket, changes: dict[str, list[Any]]) -> None:
+        """An audit event that changes no field of the ticket (suggestions offered, say)."""
+        self.tx.add_event(AuditEvent(ticket.id, self.actor.id, self.actor.name, action, self.now, changes))
+
+    def suggest(self, ticket: Ticket, technician: bool) -> tuple[Suggestion, ...]:
+        """Similar resolved tickets for this one, above the confidence floor; requesters only
+        get entries of categories whose resolutions are public, and no ticket numbers."""
+        knowledge, config = self.knowledge, self.settings.knowledge
+        if knowledge is None or not config.enabled:
+            return ()
+        floor = config.technician_floor if technician else config.requester_floor
+        limit = config.technician_limit if technician else config.requester_limit
+        found = []
+        for match in knowledge.search(ticket.description, limit=limit + 2, floor=floor, technician=technician,
+                                      exclude=ticket.id):
+            source = self.tx.get_ticket(match.ticket_id)
+            if source is None or not source.resolution or source.id == ticket.id:
+                continue  # withdrawn since the index last looked
+            found.append(Suggestion(len(found) + 1, source.id, one_line(source.description, 120),
+                                    one_line(source.resolution, 300), likeness_words(match.confidence),
+                                    match.confidence, show_number=technician))
+            if len(found) == limit:
+                break
+        return tuple(found)
 
     def line(self, action: str, **values: Any) -> str:
         """The one-line summary of a change, for the ticket's conversation."""

@@ -17,6 +17,7 @@ from bot.commands.registry import ParseError, Registry
 from bot.config import Settings, normalise_identity
 from bot.context import Context
 from bot.escalation import run_due_step
+from bot.knowledge import Knowledge
 from bot.model import SYSTEM_ID, Actor, Ticket, TicketFilter
 from bot.ports import Conflict, Store
 from bot.routing import Router
@@ -40,9 +41,11 @@ class _Rollback(Exception):
 
 
 class Desk:
-    def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime] = utcnow, registry: Registry = REGISTRY) -> None:
+    def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime] = utcnow, registry: Registry = REGISTRY,
+                 knowledge: Knowledge | None = None) -> None:
         self.settings = settings
         self.store = store
+        self.knowledge = knowledge
         self.clock = clock
         self.registry = registry
         self.router = Router(settings)
@@ -94,7 +97,11 @@ class Desk:
 
     def _guarded(self, ctx: Context, dedupe_key: str | None) -> Reply:
         ctx.dedupe_key = dedupe_key
-        return self._run(ctx, 0)
+        ctx.knowledge = self.knowledge
+        reply = self._run(ctx, 0)
+        if reply.ok and ctx.call.spec.writes and self.knowledge is not None:
+            self.knowledge.touch()  # a resolution or a reopen shows in the very next suggestion
+        return reply
 
     def _failed(self, actor: Actor, text: str) -> Reply:
         ref = uuid.uuid4().hex[:8]

@@ -103,6 +103,7 @@ CHANGED = {
     "reopened": "↩️ {actor} reopened it: {reason}",
     "closed": "📦 {actor} closed it.",
     "confirmed": "👍 {actor} confirmed the fix; the ticket is closed.",
+    "deflected": "💡 {actor} solved it with a past resolution; the ticket is closed.",
 }
 
 # Listing
@@ -164,6 +165,22 @@ DUE_IN = "due in {left}"
 LATE = "{late} late"
 SLA_TITLE = "Open tickets by time left"
 SLA_EMPTY = "No open tickets."
+
+# Knowledge base
+ALIKE_VERY = "very similar"
+ALIKE_QUITE = "similar"
+ALIKE_SOMEWHAT = "somewhat similar"
+SUGGESTED_FOR_REQUESTER = "These past problems look like yours; if one of the fixes works, type `solved {id} <number>` and the ticket closes:"
+SUGGESTED_FOR_TECH = "Similar resolved tickets:"
+NO_SIMILAR = "No resolved ticket is similar enough to {ref}."
+BAD_SUGGESTION = "{ref} has no suggestion number `{value}`; the suggestions offered were numbered {choices}."
+NO_SUGGESTIONS = "{ref} was offered no past resolutions; nothing to mark as solved."
+DEFLECTED = "Glad it is fixed! {ref} is closed as solved by a past resolution."
+DEFLECTED_RESOLUTION = "Solved by the requester with the resolution of {source}: {resolution}"
+DEFLECTED_FOR_HANDLERS = "{name} solved {ref} with a past resolution; it is closed."
+BUTTON_SOLVED = "This solved it"
+BUTTON_STILL_NEED_HELP = "No, still need help"
+KEPT = "OK, the help desk has your ticket {ref} and will be in touch."
 
 # Retries and failures
 BUSY = "Someone else changed {ref} at the same moment; please send that again."

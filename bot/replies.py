@@ -23,6 +23,20 @@ class HelpEntry:
 
 
 @dataclass(frozen=True)
+class Suggestion:
+    """A past resolution offered for a problem. Requesters see the problem, the fix and how
+    alike; technicians also see the ticket number."""
+
+    position: int
+    ticket_id: int
+    headline: str
+    resolution: str
+    likeness: str
+    confidence: float
+    show_number: bool = False
+
+
+@dataclass(frozen=True)
 class Reply:
     """`ok` is False for a refusal. `draft` hands back what the user typed so a
     refused request loses nothing: adapters offer it for editing."""
@@ -40,6 +54,7 @@ class Reply:
     flags: dict[int, tuple[str, ...]] = field(default_factory=dict)
     field_errors: dict[str, str] = field(default_factory=dict)  # form field → what is wrong with it
     duplicate: bool = False  # a platform retry of a request already handled: say nothing
+    suggestions: tuple[Suggestion, ...] = ()
 
     @classmethod
     def refuse(cls, text: str, draft: str | None = None) -> "Reply":

@@ -5,13 +5,15 @@ two writers queue on the lock instead of failing when one upgrades its read lock
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -53,6 +55,15 @@ def _sqlite_engine(url: str, **kwargs) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection: on SQLite a plain BEGIN, so it never waits on (or blocks)
+    a writer, including one held by the same thread further up the stack."""
+    with engine.connect() as conn:
+        conn.execution_options(helpdesk_write=False)
+        yield conn
 
 
 def alembic_config(engine: Engine) -> Config:

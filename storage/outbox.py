@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import Engine, and_, func, or_, select, update
 
+from storage.database import reading
 from storage.schema import outbox
 
 MAX_ATTEMPTS = 8
@@ -96,7 +97,7 @@ class Outbox:
     def listing(self, failed_only: bool = False, limit: int = 200) -> list[dict[str, Any]]:
         """Undelivered messages (pending and dead letters) for an operator to read."""
         statuses = ["failed"] if failed_only else ["pending", "failed"]
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(select(outbox).where(outbox.c.status.in_(statuses)).order_by(outbox.c.id).limit(limit))
             return [dict(r._mapping) for r in rows]
 
@@ -110,7 +111,7 @@ class Outbox:
                 status="pending", attempts=0, available_at=now, claimed_until=None, claimed_by=None)).rowcount
 
     def has_pending(self, platform: str, kind: str, ticket_id: int) -> bool:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return conn.execute(select(outbox.c.id).where(and_(
                 outbox.c.platform == platform, outbox.c.kind == kind, outbox.c.ticket_id == ticket_id,
                 outbox.c.status == "pending")).limit(1)).first() is not None
@@ -119,5 +120,5 @@ class Outbox:
         where = outbox.c.status == "pending"
         if platform:
             where = and_(where, outbox.c.platform == platform)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return conn.execute(select(func.count()).select_from(outbox).where(where)).scalar_one()

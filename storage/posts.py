@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine, and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from storage.database import reading
 from storage.schema import ticket_posts
 
 
@@ -22,13 +23,13 @@ class Posts:
                 created_at=now).on_conflict_do_nothing())
 
     def ticket_for(self, platform: str, channel: str, message_id: str) -> int | None:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return conn.execute(select(ticket_posts.c.ticket_id).where(and_(
                 ticket_posts.c.platform == platform, ticket_posts.c.channel == channel,
                 ticket_posts.c.message_id == message_id))).scalar()
 
     def of(self, ticket_id: int, platform: str, kind: str = "card") -> list[tuple[str, str]]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(select(ticket_posts.c.channel, ticket_posts.c.message_id).where(and_(
                 ticket_posts.c.ticket_id == ticket_id, ticket_posts.c.platform == platform,
                 ticket_posts.c.kind == kind)).order_by(ticket_posts.c.id))

@@ -62,8 +62,9 @@ tickets = Table(
     Column("escalation_level", Integer, nullable=False, default=1),
     Column("resolution", Text),
     Column("origin", String(32), nullable=False, default="console"),
+    Column("external_id", String(255), unique=True),  # imported history: the source system's id
     Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False, index=True),  # the knowledge base's change feed
     Column("first_response_at", UTCDateTime),
     Column("resolved_at", UTCDateTime),
     Column("closed_at", UTCDateTime),

@@ -171,3 +171,46 @@ def test_the_whole_ticket_flow(live, engine):
     actions = [e.action for e in stored_events(engine, 1)]
     assert actions == ["opened", "claimed", "note", "internal_note", "waiting", "note", "escalated", "claimed",
                        "resolved", "reopened", "resolved", "confirmed"]
+
+
+def test_a_known_problem_is_answered_with_past_fixes_in_slack(live, engine):
+    slack = live.slack
+    live.runtime.desk.knowledge.ready.wait(10)
+    # history: a solved problem
+    live.slash("U0FRANK", "new Outlook keeps asking for my password after the update")
+    live.settled()  # the card is posted and known before anyone replies in its thread
+    live.say("U0BOB", "resolve Removed the stale credentials from Credential Manager", DESK_CHANNEL,
+             thread_ts=card(live)["ts"])
+    live.eventually(lambda: stored(engine, 1).status is Status.RESOLVED)
+    live.settled()
+
+    # Alice's form: her confirmation DM offers the fix with "This solved it"
+    live.slash("U0ALICE")
+    view = live.eventually(lambda: slack.views())[-1]
+    live.submit("U0ALICE", view, {"description": "Outlook asks for my password again and again since the update"})
+    live.settled()
+    dm_channel = slack.dm_channel("U0ALICE")
+    dm = slack.messages(dm_channel)[-1]
+    text = card_text(dm)
+    assert "Removed the stale credentials from Credential Manager" in text
+    assert "ticket:solved:1" in text and "ticket:keep" in text
+    assert "#1" not in mrkdwn(dm), "requesters are not shown other people's ticket numbers"
+
+    # Carol claims it from the card and privately sees the similar ticket, with its number
+    cards = slack.messages(DESK_CHANNEL)
+    live.button("U0CAROL", "claim", 2, message_ts=cards[-1]["ts"])
+    live.eventually(lambda: slack.ephemerals)
+    assert "*#1*" in slack.ephemerals[-1]["text"] and slack.ephemerals[-1]["user"] == "U0CAROL"
+
+    # Alice presses "This solved it": the ticket closes as deflected and the buttons go
+    live.interactive({
+        "type": "block_actions", "user": {"id": "U0ALICE", "username": "alice", "team_id": "T0TEST"},
+        "api_app_id": "A0APP", "token": "legacy", "trigger_id": "9.trigger", "team": {"id": "T0TEST"},
+        "container": {"type": "message", "message_ts": dm["ts"], "channel_id": dm_channel},
+        "channel": {"id": dm_channel}, "message": {"type": "message", "ts": dm["ts"], "text": "x"},
+        "response_url": slack.response_url("solved"),
+        "actions": [{"action_id": "ticket:solved:1", "value": "2:1", "type": "button", "action_ts": "1.2",
+                     "block_id": "b", "text": {"type": "plain_text", "text": "This solved it"}}]})
+    live.eventually(lambda: stored(engine, 2).status is Status.CLOSED)
+    assert [e.action for e in stored_events(engine, 2)][-1] == "deflected"
+    live.eventually(lambda: "ticket:solved" not in card_text(slack.messages(dm_channel)[-1]))

@@ -45,6 +45,8 @@ class TextRenderer:
             out.append(self.ticket(reply.ticket, reply.notes, reply.events, reply.now, reply.flags.get(reply.ticket.id, ())))
         for section in reply.sections:
             out.append(self.section(section, reply.now, reply.flags))
+        if reply.suggestions:
+            out.append(self.suggestions(reply))
         if reply.help:
             width = max(len(h.usage) for h in reply.help)
             out.extend(f"  {self.s(h.usage.ljust(width), 'bold')}  {h.summary}" for h in reply.help)
@@ -90,6 +92,17 @@ class TextRenderer:
             for e in events:
                 changes = ", ".join(f"{k} {_short(v[0])} → {_short(v[1])}" for k, v in e.changes.items() if k != "note")
                 lines.append(f"    {s(self.when(e.at), 'dim')} {e.actor_name} {e.action}" + (f": {changes}" if changes else ""))
+        return "\n".join(lines)
+
+    def suggestions(self, reply: Reply) -> str:
+        s = self.s
+        technician = reply.suggestions[0].show_number
+        lines = [s(M.SUGGESTED_FOR_TECH if technician else M.SUGGESTED_FOR_REQUESTER.format(
+            id=reply.ticket.id if reply.ticket else "<id>"), "cyan")]
+        for g in reply.suggestions:
+            label = f"#{g.ticket_id}" if technician else f"{g.position}."
+            lines.append(f"  {s(label, 'bold')} {g.headline} {s('(' + g.likeness + ')', 'dim')}")
+            lines.append(f"     {s('Fix:', 'green')} {g.resolution}")
         return "\n".join(lines)
 
     def section(self, section: Section, now: datetime | None, flags: dict[int, tuple[str, ...]]) -> str:

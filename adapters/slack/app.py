@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import re
+from dataclasses import replace
 from typing import Any, Callable
 
 from slack_bolt.async_app import AsyncApp
@@ -104,44 +105,55 @@ class SlackHandlers:
         name = action["action_id"].partition(":")[2]
         user = body["user"]["id"]
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        name, _, position = name.partition(":")
         try:
-            ticket_id = int(action.get("value", ""))
+            ticket_id = int(action.get("value", "").partition(":")[0])
         except ValueError:
-            await self._whisper(channel, user, M.BAD_BUTTON)
+            await self._whisper(channel, user, B.escape(M.BAD_BUTTON))
             return
         actor = await self.people.actor(user)
         if name in FORM_BUTTONS:
             await self._open_action_form(actor, name, ticket_id, body.get("trigger_id"), channel, user)
             return
-        reply = await self.run(actor, f"{name} {ticket_id}")
+        if name == "keep":
+            await self._replace_message(body, channel, M.KEPT.format(ref=f"#{ticket_id}"))
+            return
+        reply = await self.run(actor, f"{name} {ticket_id} {position}".strip())
         if not reply.ok:
-            await self._whisper(channel, user, reply.text)
-        elif name == "confirm" and body.get("message"):
-            await self.client.chat_update(channel=channel, ts=body["message"]["ts"], text=reply.text,
-                                          blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "👍 " + B.escape(reply.text)}}])
+            await self._whisper(channel, user, B.escape(reply.text))
+        elif name in ("confirm", "solved"):
+            await self._replace_message(body, channel, reply.text)
+        elif reply.suggestions:
+            await self._whisper(channel, user, self.answer(replace(reply, text="")))
+
+    async def _replace_message(self, body: dict, channel: str | None, text: str) -> None:
+        """Answer a DM's buttons by replacing them with the outcome, so they cannot be pressed twice."""
+        if body.get("message") and channel:
+            await self.client.chat_update(channel=channel, ts=body["message"]["ts"], text=text,
+                                          blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "👍 " + B.escape(text)}}])
 
     async def _open_action_form(self, actor: Actor, name: str, ticket_id: int, trigger_id: str | None,
                                 channel: str | None, user: str) -> None:
         spec = self.desk.registry.get(name)
         if spec.role is Role.TECHNICIAN and not self.desk.is_technician(actor):
-            await self._whisper(channel, user, M.TECHNICIANS_ONLY.format(verb=spec.verb))
+            await self._whisper(channel, user, B.escape(M.TECHNICIANS_ONLY.format(verb=spec.verb)))
             return
         shown = await asyncio.to_thread(self.desk.handle, actor, f"show {ticket_id}")
         if not shown.ok:
-            await self._whisper(channel, user, shown.text)
+            await self._whisper(channel, user, B.escape(shown.text))
             return
         refusal = _state_refusal(name, shown.ticket)
         if refusal:
-            await self._whisper(channel, user, refusal)
+            await self._whisper(channel, user, B.escape(refusal))
             return
         form = action_form(name, shown.ticket, self.desk.settings, self.desk.is_technician(actor))
         await self.client.views_open(trigger_id=trigger_id, view=B.modal(form, {"ticket_id": ticket_id}))
 
-    async def _whisper(self, channel: str | None, user: str, text: str, thread_ts: str | None = None) -> None:
-        """An ephemeral sentence only `user` sees, where they acted."""
+    async def _whisper(self, channel: str | None, user: str, mrkdwn: str, thread_ts: str | None = None) -> None:
+        """An ephemeral message only `user` sees, where they acted (`mrkdwn`: already escaped)."""
         if channel:
             kwargs = {"thread_ts": thread_ts} if thread_ts else {}
-            await self.client.chat_postEphemeral(channel=channel, user=user, text=B.escape(text), **kwargs)
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=mrkdwn, **kwargs)
 
     # Messages: card threads and direct messages
 
@@ -247,7 +259,7 @@ def build_app(desk: Desk, client: AsyncWebClient, signing_secret: str, posts: Po
     handlers = SlackHandlers(desk, client, posts, wake)
     app.command(command)(handlers.slash)
     app.view(B.MODAL_CALLBACK)(handlers.submit)
-    app.action(re.compile(r"^ticket:(claim|note|escalate|resolve|reopen|close|confirm)$"))(handlers.button)
+    app.action(re.compile(r"^ticket:(claim|note|escalate|resolve|reopen|close|confirm|keep|solved:\d+)$"))(handlers.button)
     app.event("message")(handlers.message)
     app.event("app_mention")(handlers.mention)
 

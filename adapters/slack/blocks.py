@@ -103,6 +103,19 @@ def resolved_dm(ticket: Ticket, text: str) -> list[dict[str, Any]]:
     ]
 
 
+def suggestions_dm(ticket_id: int, text: str, suggestions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The requester's confirmation, with past fixes they can try, each with "This solved it"."""
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": clip(escape(text))}}]
+    for g in suggestions:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(
+            f"*{escape(g['headline'])}* _({g['likeness']})_\n> {escape(g['resolution'])}")},
+            "accessory": {"type": "button", "text": {"type": "plain_text", "text": M.BUTTON_SOLVED},
+                          "action_id": f"ticket:solved:{g['position']}", "value": f"{ticket_id}:{g['position']}"}})
+    blocks.append({"type": "actions", "block_id": f"ticket_keep:{ticket_id}", "elements": [
+        button(M.BUTTON_STILL_NEED_HELP, "keep", ticket_id)]})
+    return blocks
+
+
 def modal(form: Form, private: dict[str, Any]) -> dict[str, Any]:
     """A form as a modal; block ids are field names, so errors land on the right field."""
     blocks: list[dict[str, Any]] = []
@@ -180,6 +193,13 @@ def reply_text(reply: Reply) -> str:
             parts.append(f"• {escape(n.author_name)}{tag}: {escape(one_line(n.body, 300))}")
     for section in reply.sections:
         parts.append(_section(section, reply))
+    if reply.suggestions:
+        technician = reply.suggestions[0].show_number
+        parts.append(M.SUGGESTED_FOR_TECH if technician else
+                     M.SUGGESTED_FOR_REQUESTER.format(id=reply.ticket.id if reply.ticket else "<id>"))
+        for g in reply.suggestions:
+            label = f"*#{g.ticket_id}*" if technician else f"*{g.position}.*"
+            parts.append(f"{label} {escape(g.headline)} _({g.likeness})_\n> {escape(g.resolution)}")
     for h in reply.help:
         parts.append(f"`{escape(h.usage)}` {escape(h.summary)}")
     if reply.detail:

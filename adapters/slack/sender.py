@@ -132,7 +132,11 @@ class SlackSender:
         channel = opened["channel"]["id"]
         ticket = await self._ticket(message.ticket_id) if message.ticket_id else None
         text = B.escape(message.text)
-        blocks = B.resolved_dm(ticket, message.text) if message.kind == "resolved" and ticket else None
+        blocks = None
+        if message.kind == "resolved" and ticket:
+            blocks = B.resolved_dm(ticket, message.text)
+        elif message.kind == "opened" and ticket and message.data.get("suggestions"):
+            blocks = B.suggestions_dm(ticket.id, message.text, message.data["suggestions"])
         ts = await self._post_once(message, channel, text=text, blocks=blocks)
         if ticket and message.kind in DM_KINDS_WITH_THREADS:
             await asyncio.to_thread(self.posts.add, ticket.id, self.platform, "dm", channel, ts, self.clock())

@@ -91,13 +91,19 @@ def new(ctx: Context) -> Reply:
     headline = one_line(description)
     ctx.notify("new_ticket", f"group:{group}", ticket, M.OPENED_FOR_GROUP.format(
         ref=ticket.ref, severity=severity.value, category=category, requester=ctx.actor.name, headline=headline))
-    if not ctx.reply_visible:  # a submitted form closes without an answer: confirm by message instead
-        ctx.notify("opened", f"user:{requester.id}", ticket, M.OPENED_FOR_REQUESTER.format(ref=ticket.ref, headline=headline, group=group))
     if severity is Severity.CRITICAL and settings.escalation.page_critical_at_creation:
         page(ctx, ticket, group, "critical", "")
+    suggestions = ctx.suggest(ticket, technician=False)
+    if suggestions:
+        ctx.audit("suggested", ticket, {"suggestions": [None, [s.ticket_id for s in suggestions]],
+                                        "confidence": [None, [s.confidence for s in suggestions]]})
+    if not ctx.reply_visible:  # a submitted form closes without an answer: confirm by message instead
+        ctx.notify("opened", f"user:{requester.id}", ticket, M.OPENED_FOR_REQUESTER.format(ref=ticket.ref, headline=headline, group=group),
+                   suggestions=[{"position": s.position, "headline": s.headline, "resolution": s.resolution,
+                                 "likeness": s.likeness} for s in suggestions])
     target = duration(ctx.response_due(ticket) - ticket.created_at)
     return Reply(M.OPENED.format(ref=ticket.ref, severity=severity.value, category=category, group=group,
-                                 headline=headline, target=target), ticket=ticket)
+                                 headline=headline, target=target), ticket=ticket, suggestions=suggestions)
 
 
 def refuse_unless_open(ctx: Context, verb: str) -> Reply | None:
@@ -130,7 +136,40 @@ def claim(ctx: Context) -> Reply:
     ticket = ctx.record("claimed", ticket, take(ctx, ticket, ctx.actor.id, ctx.actor.name))
     ctx.notify_requester("claimed", ticket, M.CLAIMED_FOR_REQUESTER.format(
         name=ctx.actor.name, ref=ticket.ref, headline=one_line(ticket.description)))
-    return Reply(M.CLAIMED.format(ref=ticket.ref, headline=one_line(ticket.description)), ticket=ticket)
+    return Reply(M.CLAIMED.format(ref=ticket.ref, headline=one_line(ticket.description)), ticket=ticket,
+                 suggestions=ctx.suggest(ticket, technician=True))
+
+
+@command("similar", usage="similar <id>", summary="Resolved tickets like this one, with what fixed them.",
+         role=Role.TECHNICIAN, takes_ticket=True, verb="search past resolutions", example="similar 12", writes=False)
+def similar(ctx: Context) -> Reply:
+    suggestions = ctx.suggest(ctx.ticket, technician=True)
+    if not suggestions:
+        return Reply(M.NO_SIMILAR.format(ref=ctx.ticket.ref))
+    return Reply(M.SUGGESTED_FOR_TECH, suggestions=suggestions)
+
+
+@command("solved", usage="solved <id> <suggestion number>",
+         summary="A suggested past resolution fixed it: close your ticket.", role=Role.PARTICIPANT, takes_ticket=True,
+         text="the suggestion number", example="solved 12 1")
+def solved(ctx: Context) -> Reply:
+    ticket = ctx.ticket
+    if refused := refuse_unless_open(ctx, "marked solved"):
+        return refused
+    offered = next((e.changes["suggestions"][1] for e in reversed(ctx.tx.events(ticket.id)) if e.action == "suggested"), [])
+    if not offered:
+        return Reply.refuse(M.NO_SUGGESTIONS.format(ref=ticket.ref))
+    value = ctx.call.text.strip().lstrip("#")
+    if not value.isdigit() or not 1 <= int(value) <= len(offered):
+        return Reply.refuse(M.BAD_SUGGESTION.format(ref=ticket.ref, value=one_line(value, 20),
+                                                    choices=", ".join(str(i) for i in range(1, len(offered) + 1))))
+    source = ctx.tx.get_ticket(offered[int(value) - 1])
+    resolution = M.DEFLECTED_RESOLUTION.format(source=f"#{source.id}", resolution=one_line(source.resolution or "", 500))
+    ticket = ctx.record("deflected", ticket, ticket.with_changes(
+        status=Status.CLOSED, resolution=resolution, resolved_at=ctx.now, closed_at=ctx.now),
+        {"source": [None, source.id]})
+    ctx.notify_handlers("deflected", ticket, M.DEFLECTED_FOR_HANDLERS.format(name=ctx.actor.name, ref=ticket.ref))
+    return Reply(M.DEFLECTED.format(ref=ticket.ref), ticket=ticket)
 
 
 def find_technician(ctx: Context, who: str):
