@@ -43,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("ids", nargs="*", type=int, help="message ids (default: every dead letter)")
 
     sub.add_parser("sla", help="open tickets by time left to their target, breached first")
+    rep = sub.add_parser("report", help="how the help desk is doing over a period")
+    rep.add_argument("--since", default="7d", help="7d, 30d, 24h, 2w or a date (default 7d)")
+    rep.add_argument("--until", default="now", help="a date (inclusive) or now")
+    rep.add_argument("--by", choices=["category", "severity", "group", "technician"])
+    rep.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    rep.add_argument("--chart", metavar="FILE.png", help="also draw opened vs resolved per day and time to resolution")
+    for name in ("category", "severity", "group", "technician"):
+        rep.add_argument(f"--{name}", default=None, help=f"only this {name}")
     kb_cli.add_parser(sub)
 
     man = sub.add_parser("manifest", help="print a platform's app manifest for your server's address")
@@ -82,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             return sla_board(settings)
         if args.cmd == "kb":
             return kb_cli.run(settings, args)
+        if args.cmd == "report":
+            return report(settings, args)
         return run(settings, args)
     except NotMigrated as exc:
         print(f"helpdesk: {exc}", file=sys.stderr)
@@ -167,6 +177,46 @@ def sla_board(settings: Settings) -> int:
         return 0 if reply.ok else 1
     finally:
         runtime.close()
+
+
+def report(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from adapters.report_render import chart, csv_text, table
+    from bot.reports import PeriodError, ReportQuery, parse_moment
+
+    now = datetime.now(timezone.utc)
+    try:
+        since = parse_moment(args.since, now, settings.zone)
+        until = parse_moment(args.until, now, settings.zone, end=True)
+    except PeriodError as exc:
+        print(f"helpdesk: {exc}", file=sys.stderr)
+        return 2
+    if since >= until:
+        print("helpdesk: --since must come before --until", file=sys.stderr)
+        return 2
+    technician_ids = None
+    if args.technician:
+        tech = settings.technician_for({args.technician}) or next(
+            (t for t in settings.all_technicians() if t.name.lower() == args.technician.lower()), None)
+        technician_ids = tech.ids if tech else [args.technician]
+    query = ReportQuery(since, until, args.category, args.severity, args.group, args.technician, args.by)
+    runtime = build(settings.model_copy(update={"knowledge": settings.knowledge.model_copy(update={"enabled": False})}))
+    try:
+        with runtime.store.transaction(write=False) as tx:
+            result = tx.report(query, settings, technician_ids)
+    finally:
+        runtime.close()
+    if args.format == "json":
+        print(json.dumps(result.as_dict(), indent=2))
+    elif args.format == "csv":
+        print(csv_text(result), end="")
+    else:
+        print(table(result))
+    if args.chart:
+        chart(result, args.chart)
+        print(f"chart written to {args.chart}", file=sys.stderr)
+    return 0
 
 
 def manifest(url: str, command: str) -> int:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from bot.config import Settings
+from adapters.report_render import table
 from bot.desk import Desk, utcnow
 from bot.knowledge import Knowledge
 from storage.database import current_revision, head_revision, make_engine, normalise_url, upgrade
@@ -67,5 +68,6 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None, engin
         knowledge = Knowledge(TicketKnowledge(engine, settings))
         knowledge.load_in_background()  # a big history must not hold up serving
     desk = Desk(settings, store, clock=clock or utcnow, knowledge=knowledge)
+    desk.digest_renderer = lambda report: "```\n" + table(report) + "\n```"
     outbox = Outbox(engine, lease=timedelta(seconds=settings.delivery.lease_seconds))
     return Runtime(settings, engine, desk, outbox, store, Posts(engine))

@@ -116,6 +116,28 @@ class KnowledgeSettings(_Strict):
     technician_limit: int = Field(default=5, ge=1, le=20)
 
 
+class ReportSettings(_Strict):
+    """The weekly digest each group gets in its channel."""
+
+    digest: bool = False
+    digest_day: str = "mon"
+    digest_hour: int = Field(default=9, ge=0, le=23)
+    timezone: str | None = None  # default: the help desk's time zone
+
+    @field_validator("digest_day")
+    @classmethod
+    def _day(cls, day: str) -> str:
+        day = day.lower()[:3]
+        if day not in WEEKDAYS:
+            raise ValueError(f"unknown day {day!r} (use mon, tue, wed, thu, fri, sat, sun)")
+        return day
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, zone: str | None) -> str | None:
+        return zone if zone is None else Settings._known_zone(zone)
+
+
 class Delivery(_Strict):
     """How the outbox is delivered by `helpdesk serve`."""
 
@@ -192,6 +214,7 @@ class Settings(_Strict):
     escalation: Escalation = Field(default_factory=Escalation)
     delivery: Delivery = Field(default_factory=Delivery)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     business_hours: BusinessHours | None = None
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)

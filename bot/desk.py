@@ -16,6 +16,7 @@ from bot.commands import REGISTRY, Role
 from bot.commands.registry import ParseError, Registry
 from bot.config import Settings, normalise_identity
 from bot.context import Context
+from bot.digest import send_if_due
 from bot.escalation import run_due_step
 from bot.knowledge import Knowledge
 from bot.model import SYSTEM_ID, Actor, Ticket, TicketFilter
@@ -46,6 +47,7 @@ class Desk:
         self.settings = settings
         self.store = store
         self.knowledge = knowledge
+        self.digest_renderer: Callable | None = None  # set by the app: how a digest report is written out
         self.clock = clock
         self.registry = registry
         self.router = Router(settings)
@@ -173,6 +175,11 @@ class Desk:
                 ctx = Context(self.settings, system, True, self.clock(), call, self.router, tx=tx, ticket=ticket)
                 if run_due_step(ctx, ticket):
                     done += 1
+        if self.settings.reports.digest and self.digest_renderer is not None:
+            with self.store.transaction() as tx:
+                call = self.registry.form_call("report", "", {})
+                ctx = Context(self.settings, system, True, self.clock(), call, self.router, tx=tx)
+                done += send_if_due(ctx, self.digest_renderer)
         return done
 
     def open_tickets_of(self, actor: Actor) -> list[Ticket]:

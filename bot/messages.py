@@ -182,6 +182,12 @@ BUTTON_SOLVED = "This solved it"
 BUTTON_STILL_NEED_HELP = "No, still need help"
 KEPT = "OK, the help desk has your ticket {ref} and will be in touch."
 
+# Reports
+REPORT_SUMMARY = "{opened} opened, {resolved} resolved, {open} still open, {deflected} solved by a past resolution."
+REPORT_BAD_BY = "`{value}` is not a breakdown; use by= one of {choices}."
+REPORT_FUTURE = "That period starts in the future; try `report 7d` or a past date."
+DIGEST_TITLE = "Weekly digest for {group}"
+
 # Retries and failures
 BUSY = "Someone else changed {ref} at the same moment; please send that again."
 INTERNAL_ERROR = "Something went wrong on our side and nothing was saved (reference {ref}); please try again, and tell the help desk if it keeps happening."

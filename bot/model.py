@@ -109,6 +109,8 @@ class Ticket:
     due_at: datetime | None = None
     sla_next_at: datetime | None = None
     sla_step: str | None = None
+    response_due_at: datetime | None = None  # the targets as they stood at creation, for reports
+    resolution_due_at: datetime | None = None
 
     @property
     def ref(self) -> str:

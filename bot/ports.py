@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.reports import Report, ReportQuery
 
 from bot.model import AuditEvent, Note, Notice, Ticket, TicketFilter
 
@@ -40,6 +44,14 @@ class Transaction(Protocol):
 
     def first_time(self, key: str, now: datetime) -> bool:
         """Remember a platform request id; False if it was seen before (a retry)."""
+        ...
+
+    def report(self, query: "ReportQuery", settings: "Settings", technician_ids: list[str] | None = None) -> "Report":
+        """The figures for a period, computed by the database in this transaction's snapshot."""
+        ...
+
+    def claim_job(self, name: str, due: datetime, now: datetime) -> bool:
+        """Run-once-per-slot across replicas: True for the one caller that takes the slot."""
         ...
 
     def find_tickets(self, query: TicketFilter) -> tuple[list[Ticket], int]:

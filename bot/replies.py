@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime
 
 from bot.model import AuditEvent, Note, Ticket
@@ -55,6 +56,7 @@ class Reply:
     field_errors: dict[str, str] = field(default_factory=dict)  # form field → what is wrong with it
     duplicate: bool = False  # a platform retry of a request already handled: say nothing
     suggestions: tuple[Suggestion, ...] = ()
+    report: Any = None  # bot.reports.Report
 
     @classmethod
     def refuse(cls, text: str, draft: str | None = None) -> "Reply":

@@ -91,10 +91,11 @@ def next_page(settings: Settings, ticket: Ticket) -> tuple[datetime, str, str] |
 def plan(settings: Settings, ticket: Ticket, now: datetime) -> Ticket:
     """The ticket with its SLA fields brought up to date: the deadline that matters now
     (`due_at`) and the next step the sweep must take (`sla_next_at`, `sla_step`)."""
-    if not ticket.status.is_open:
-        return ticket.with_changes(due_at=None, sla_next_at=None, sla_step=None)
     res_due = resolution_due(settings, ticket)
-    due = response_due(settings, ticket) if ticket.first_response_at is None else res_due
+    targets = {"response_due_at": response_due(settings, ticket), "resolution_due_at": res_due}  # kept for reports
+    if not ticket.status.is_open:
+        return ticket.with_changes(due_at=None, sla_next_at=None, sla_step=None, **targets)
+    due = targets["response_due_at"] if ticket.first_response_at is None else res_due
     steps: list[tuple[datetime, str]] = []
     page = next_page(settings, ticket)
     if page:
@@ -107,7 +108,7 @@ def plan(settings: Settings, ticket: Ticket, now: datetime) -> Ticket:
     if not ticket.overdue_noticed:
         steps.append((res_due, "overdue"))
     next_at, step = min(steps) if steps else (None, None)
-    return ticket.with_changes(due_at=due, sla_next_at=next_at, sla_step=step)
+    return ticket.with_changes(due_at=due, sla_next_at=next_at, sla_step=step, **targets)
 
 
 def timing(ticket: Ticket, now: datetime | None, show_due: bool) -> str:

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 from sqlalchemy import Connection, Engine, and_, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.config import Settings
+from bot.reports import Report, ReportQuery
 from bot.model import AuditEvent, Note, Notice, Requester, Severity, Status, Ticket, TicketFilter
-from storage.schema import audit_events, notes, outbox, seen_requests, tickets
+from storage.reports import ReportBuilder
+from storage.schema import audit_events, jobs, notes, outbox, seen_requests, tickets
 
 _SEVERITY_ORDER = case({s.value: s.rank for s in Severity}, value=tickets.c.severity, else_=-1)
 
@@ -28,7 +31,8 @@ def ticket_row(ticket: Ticket) -> dict[str, Any]:
         "closed_at": ticket.closed_at, "version": ticket.version,
         "escalated_at": ticket.escalated_at, "top_pings": ticket.top_pings, "sla_warned_for": ticket.sla_warned_for,
         "overdue_noticed": ticket.overdue_noticed, "due_at": ticket.due_at, "sla_next_at": ticket.sla_next_at,
-        "sla_step": ticket.sla_step,
+        "sla_step": ticket.sla_step, "response_due_at": ticket.response_due_at,
+        "resolution_due_at": ticket.resolution_due_at,
     }
 
 
@@ -46,6 +50,7 @@ def ticket_from(row: Any) -> Ticket:
         updated_at=m["updated_at"], origin=m["origin"], version=m["version"],
         escalated_at=m["escalated_at"], top_pings=m["top_pings"], sla_warned_for=m["sla_warned_for"],
         overdue_noticed=m["overdue_noticed"], due_at=m["due_at"], sla_next_at=m["sla_next_at"], sla_step=m["sla_step"],
+        response_due_at=m["response_due_at"], resolution_due_at=m["resolution_due_at"],
     )
 
 
@@ -132,6 +137,19 @@ class SqlTransaction:
         return [ticket_from(r) for r in rows], total
 
 
+    def report(self, query: ReportQuery, settings: Settings, technician_ids: list[str] | None = None) -> Report:
+        return ReportBuilder(self.conn, settings, technician_ids).report(query)
+
+    def claim_job(self, name: str, due: datetime, now: datetime) -> bool:
+        """Take the job's slot if it has not run since `due`; exactly one caller wins per slot."""
+        module = {"postgresql": postgresql, "sqlite": sqlite}[self.conn.dialect.name]
+        self.conn.execute(module.insert(jobs).values(name=name, last_run_at=due - timedelta(days=3650))
+                          .on_conflict_do_nothing())
+        won = self.conn.execute(update(jobs).where(and_(jobs.c.name == name, jobs.c.last_run_at < due))
+                                .values(last_run_at=now))
+        return won.rowcount == 1
+
+
 class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -140,5 +158,7 @@ class SqlStore:
     def transaction(self, write: bool = True) -> Iterator[SqlTransaction]:
         with self.engine.connect() as conn:
             conn.execution_options(helpdesk_write=write)
+            if not write and conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")  # one snapshot for every read
             with conn.begin():
                 yield SqlTransaction(conn)

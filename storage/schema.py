@@ -76,8 +76,13 @@ tickets = Table(
     Column("due_at", UTCDateTime),
     Column("sla_next_at", UTCDateTime, index=True),
     Column("sla_step", String(16)),
+    Column("response_due_at", UTCDateTime),
+    Column("resolution_due_at", UTCDateTime),
     Index("ix_tickets_status_created", "status", "created_at"),
     Index("ix_tickets_status_due", "status", "due_at"),
+    Index("ix_tickets_created_at", "created_at"),
+    Index("ix_tickets_resolved_at", "resolved_at"),
+    Index("ix_tickets_closed_at", "closed_at"),
 )
 
 notes = Table(
@@ -100,6 +105,7 @@ audit_events = Table(
     Column("action", String(32), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Column("changes", JSON, nullable=False),
+    Index("ix_audit_events_action_at", "action", "at"),
 )
 
 outbox = Table(
@@ -142,4 +148,11 @@ seen_requests = Table(
     "seen_requests", metadata,
     Column("key", String(255), primary_key=True),
     Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
+# Scheduled jobs that must run once per slot across replicas (the weekly digest).
+jobs = Table(
+    "jobs", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("last_run_at", UTCDateTime, nullable=False),
 )

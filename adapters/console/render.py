@@ -47,6 +47,10 @@ class TextRenderer:
             out.append(self.section(section, reply.now, reply.flags))
         if reply.suggestions:
             out.append(self.suggestions(reply))
+        if reply.report is not None:
+            from adapters.report_render import table
+
+            out.append(table(reply.report))
         if reply.help:
             width = max(len(h.usage) for h in reply.help)
             out.extend(f"  {self.s(h.usage.ljust(width), 'bold')}  {h.summary}" for h in reply.help)

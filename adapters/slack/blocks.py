@@ -200,6 +200,10 @@ def reply_text(reply: Reply) -> str:
         for g in reply.suggestions:
             label = f"*#{g.ticket_id}*" if technician else f"*{g.position}.*"
             parts.append(f"{label} {escape(g.headline)} _({g.likeness})_\n> {escape(g.resolution)}")
+    if reply.report is not None:
+        from adapters.report_render import table
+
+        parts.append("```" + escape(table(reply.report)) + "```")
     for h in reply.help:
         parts.append(f"`{escape(h.usage)}` {escape(h.summary)}")
     if reply.detail:

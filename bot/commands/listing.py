@@ -5,6 +5,7 @@ from bot import messages as M
 from bot.commands.registry import REGISTRY, Role
 from bot.context import Context
 from bot.model import Severity, Status, Ticket, TicketFilter
+from bot.reports import BREAKDOWNS, PeriodError, ReportQuery, parse_moment
 from bot.replies import Reply, Section
 from bot.text import one_line
 
@@ -72,3 +73,23 @@ def sla_board(ctx: Context) -> Reply:
     tickets, total = ctx.tx.find_tickets(TicketFilter(by_due=True, limit=100))
     return Reply("", sections=(Section(M.SLA_TITLE, tuple(tickets), total, M.SLA_EMPTY, show_due=True),), now=ctx.now,
                  flags=flagged(ctx, tickets))
+
+
+@command("report", usage="report [7d|30d|DATE] [by=category|severity|group|technician]",
+         summary="How the help desk is doing over a period (default: the last 7 days).",
+         role=Role.TECHNICIAN, text="the period", optional_text=True, options=("by",), verb="see reports",
+         example="report 30d by=category", writes=False)
+def report(ctx: Context) -> Reply:
+    by = (ctx.call.options.get("by") or "").lower() or None
+    if by and by not in BREAKDOWNS:
+        return Reply.refuse(M.REPORT_BAD_BY.format(value=one_line(by, 30), choices=", ".join(BREAKDOWNS)))
+    try:
+        since = parse_moment(ctx.call.text or "7d", ctx.now, ctx.settings.zone)
+    except PeriodError as exc:
+        return Reply.refuse(str(exc))
+    if since >= ctx.now:
+        return Reply.refuse(M.REPORT_FUTURE)
+    result = ctx.tx.report(ReportQuery(since, ctx.now, by=by), ctx.settings)
+    f = result.figures
+    return Reply(M.REPORT_SUMMARY.format(opened=f.opened, resolved=f.resolved, open=f.still_open_total,
+                                          deflected=f.deflected), report=result, now=ctx.now)

@@ -1,0 +1,160 @@
+"""Reports on how the help desk is doing: the query, the figures, and period parsing.
+
+The figures are computed by storage (SQL aggregates, in one snapshot); this module
+holds the plain values every renderer (table, JSON, CSV, chart, chat) works from.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Any
+
+BREAKDOWNS = ("category", "severity", "group", "technician")
+AGE_BUCKETS = (("under 1 day", 1), ("1–3 days", 3), ("3–7 days", 7), ("over 7 days", None))
+_RELATIVE = re.compile(r"^(\d{1,4})\s*([hdw])$")
+
+
+class PeriodError(ValueError):
+    """A period the user typed that cannot be read; the message says what to type."""
+
+
+def parse_moment(text: str, now: datetime, zone: tzinfo, *, end: bool = False) -> datetime:
+    """`7d`, `24h`, `2w` back from now, or a date (YYYY-MM-DD, local midnight) or a date and time."""
+    text = text.strip().lower()
+    match = _RELATIVE.match(text)
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        return now - {"h": timedelta(hours=amount), "d": timedelta(days=amount), "w": timedelta(weeks=amount)}[unit]
+    if text in ("now", "today") and end:
+        return now
+    if text == "today":
+        return datetime.combine(now.astimezone(zone).date(), time(0), zone).astimezone(timezone.utc)
+    for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"):
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if fmt == "%Y-%m-%d" and end:
+            parsed += timedelta(days=1)  # --until 2026-03-31 includes that whole day
+        return parsed.replace(tzinfo=zone).astimezone(timezone.utc)
+    raise PeriodError(f"`{text[:40]}` is not a period; use 7d, 30d, 24h, 2w or a date like 2026-03-01")
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    since: datetime
+    until: datetime
+    category: str | None = None
+    severity: str | None = None
+    group: str | None = None
+    technician: str | None = None  # an identity: the assignee
+    by: str | None = None
+
+    @property
+    def previous(self) -> "ReportQuery":
+        """The period of the same length just before, for trends."""
+        length = self.until - self.since
+        return ReportQuery(self.since - length, self.since, self.category, self.severity, self.group, self.technician)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Median and 90th percentile of durations in seconds (nearest rank), and how many."""
+
+    count: int = 0
+    median: float | None = None
+    p90: float | None = None
+
+
+@dataclass(frozen=True)
+class Compliance:
+    met: int = 0
+    breached: int = 0
+
+    @property
+    def percent(self) -> float | None:
+        total = self.met + self.breached
+        return round(100 * self.met / total, 1) if total else None
+
+
+@dataclass(frozen=True)
+class Figures:
+    opened: int = 0
+    resolved: int = 0
+    closed: int = 0
+    reopened: int = 0
+    still_open: dict[str, int] = field(default_factory=dict)
+    first_response: Spread = Spread()
+    resolution: Spread = Spread()
+    resolution_by_severity: dict[str, Spread] = field(default_factory=dict)
+    sla_response: dict[str, Compliance] = field(default_factory=dict)
+    sla_resolution: dict[str, Compliance] = field(default_factory=dict)
+    escalations: dict[int, int] = field(default_factory=dict)
+    deflected: int = 0
+    confirmed: int = 0
+    reopened_after_resolution: int = 0
+    busiest_devices: list[tuple[str, int]] = field(default_factory=list)
+    busiest_locations: list[tuple[str, int]] = field(default_factory=list)
+    trending: list[tuple[str, int, int]] = field(default_factory=list)  # category, this period, previous
+    daily: list[tuple[str, int, int]] = field(default_factory=list)  # local date, opened, resolved
+
+    @property
+    def still_open_total(self) -> int:
+        return sum(self.still_open.values())
+
+
+@dataclass(frozen=True)
+class Report:
+    query: ReportQuery
+    zone: str
+    figures: Figures
+    breakdown: list[tuple[str, Figures]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            if isinstance(value, datetime):
+                return value.isoformat()
+            if isinstance(value, (Spread, Compliance)):
+                data = asdict(value)
+                if isinstance(value, Compliance):
+                    data["percent"] = value.percent
+                return data
+            if isinstance(value, dict):
+                return {str(k): plain(v) for k, v in value.items()}
+            if isinstance(value, (list, tuple)):
+                return [plain(v) for v in value]
+            return value
+
+        def figures(f: Figures) -> dict[str, Any]:
+            data = {k: plain(getattr(f, k)) for k in f.__dataclass_fields__}
+            data["still_open_total"] = f.still_open_total
+            return data
+
+        return {"since": self.query.since.isoformat(), "until": self.query.until.isoformat(), "timezone": self.zone,
+                "filters": {k: getattr(self.query, k) for k in ("category", "severity", "group", "technician")},
+                "figures": figures(self.figures),
+                "by": self.query.by, "breakdown": [{"key": k, **figures(f)} for k, f in self.breakdown]}
+
+
+def nearest_rank(count: int, q: float) -> int:
+    """The 0-based position of the q-quantile among `count` sorted values (nearest-rank method)."""
+    import math
+
+    return max(0, math.ceil(q * count) - 1)
+
+
+def local_days(hourly: list[tuple[datetime, int, int]], zone: tzinfo, since: datetime, until: datetime) -> list[tuple[str, int, int]]:
+    """Fold UTC hourly counts into the configured zone's calendar days (DST-correct), with empty days kept."""
+    days: dict[date, list[int]] = {}
+    day = since.astimezone(zone).date()
+    last = (until - timedelta(microseconds=1)).astimezone(zone).date()
+    while day <= last:
+        days[day] = [0, 0]
+        day += timedelta(days=1)
+    for hour, opened, resolved in hourly:
+        key = hour.astimezone(zone).date()
+        if key in days:
+            days[key][0] += opened
+            days[key][1] += resolved
+    return [(d.isoformat(), o, r) for d, (o, r) in days.items()]
