@@ -1,7 +1,7 @@
 """Everything a command handler sees, and the one way it changes a ticket."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -53,6 +53,8 @@ class Context:
     reply_visible: bool = True  # False for a submitted form: the reply has nowhere to show
     dedupe_key: str | None = None
     knowledge: Any = None  # bot.knowledge.Knowledge, when the knowledge base is on
+    directory: Any = None  # the directory port (bot.directory), when one is configured
+    mentioned: dict[str, Actor] = field(default_factory=dict)  # people the adapter resolved from @mentions
     tx: Transaction | None = None
     ticket: Ticket | None = None
 

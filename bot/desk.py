@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Any, Callable
 
 from bot import messages as M
 from bot.commands import REGISTRY, Role
@@ -43,10 +43,11 @@ class _Rollback(Exception):
 
 class Desk:
     def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime] = utcnow, registry: Registry = REGISTRY,
-                 knowledge: Knowledge | None = None) -> None:
+                 knowledge: Knowledge | None = None, directory: Any = None) -> None:
         self.settings = settings
         self.store = store
         self.knowledge = knowledge
+        self.directory = directory
         self.digest_renderer: Callable | None = None  # set by the app: how a digest report is written out
         self.clock = clock
         self.registry = registry
@@ -69,7 +70,8 @@ class Desk:
     def is_technician(self, actor: Actor) -> bool:
         return actor.id == SYSTEM_ID or self.settings.technician_for(actor.ids) is not None
 
-    def handle(self, actor: Actor, text: str, *, ticket_id: int | None = None, dedupe_key: str | None = None) -> Reply:
+    def handle(self, actor: Actor, text: str, *, ticket_id: int | None = None, dedupe_key: str | None = None,
+               mentioned: dict[str, Actor] | None = None) -> Reply:
         """Run one line of the grammar as `actor`; always answers, never raises.
 
         `ticket_id` is the ticket whose conversation the line was typed in (a card's
@@ -81,18 +83,19 @@ class Desk:
             except ParseError as exc:
                 return Reply.refuse(str(exc), draft=exc.draft)
             ctx = Context(self.settings, actor, self.is_technician(actor), self.clock(), call, self.router,
-                          from_thread=ticket_id is not None)
+                          from_thread=ticket_id is not None, mentioned=mentioned or {})
             return self._guarded(ctx, dedupe_key)
         except Exception:
             return self._failed(actor, text)
 
     def submit(self, actor: Actor, command: str, text: str, options: dict[str, str], *,
-               ticket_id: int | None = None, dedupe_key: str | None = None) -> Reply:
+               ticket_id: int | None = None, dedupe_key: str | None = None,
+               mentioned: dict[str, Actor] | None = None) -> Reply:
         """Run a command filled in through a form; `Reply.field_errors` names the bad fields."""
         try:
             call = self.registry.form_call(command, text, options, ticket_id)
             ctx = Context(self.settings, actor, self.is_technician(actor), self.clock(), call, self.router,
-                          reply_visible=False)
+                          reply_visible=False, mentioned=mentioned or {})
             return self._guarded(ctx, dedupe_key)
         except Exception:
             return self._failed(actor, text)
@@ -100,6 +103,7 @@ class Desk:
     def _guarded(self, ctx: Context, dedupe_key: str | None) -> Reply:
         ctx.dedupe_key = dedupe_key
         ctx.knowledge = self.knowledge
+        ctx.directory = self.directory
         reply = self._run(ctx, 0)
         if reply.ok and ctx.call.spec.writes and self.knowledge is not None:
             self.knowledge.touch()  # a resolution or a reopen shows in the very next suggestion

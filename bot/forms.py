@@ -41,10 +41,17 @@ class Form:
     intro: str = ""
 
 
-def intake_form(settings: Settings, actor: Actor, description: str = "") -> Form:
+def intake_form(settings: Settings, actor: Actor, description: str = "", technician: bool = False) -> Form:
     """The new-ticket form: the description first and required; contact details pre-filled
-    from what we know of the requester, so they confirm or correct them."""
-    return Form("new", M.FORM_NEW_TITLE, M.FORM_NEW_SUBMIT, (
+    from what we know of the requester, so they confirm or correct them. Technicians also
+    get the caller's field, to open it for someone on the phone or at the desk."""
+    for_caller: tuple[Field, ...] = ()
+    if technician:
+        for_caller = (
+            Field("requester", M.FIELD_REQUESTER, "person", hint=M.FIELD_REQUESTER_HINT),
+            Field("via", M.FIELD_VIA, "select", initial="phone", choices=tuple(Choice(v, v.capitalize()) for v in ("phone", "walk-in", "chat"))),
+        )
+    return Form("new", M.FORM_NEW_TITLE, M.FORM_NEW_SUBMIT, for_caller + (
         Field("description", M.FIELD_DESCRIPTION, "multiline", required=True, initial=description or None,
               placeholder=M.FIELD_DESCRIPTION_PLACEHOLDER, hint=M.FIELD_DESCRIPTION_HINT,
               min_length=DESCRIPTION_MIN, max_length=TEXT_MAX),
@@ -80,6 +87,12 @@ def submission(form: str, values: dict[str, str | None]) -> tuple[str, str, dict
     values = {k: v for k, v in values.items() if v not in (None, "")}
     if form == "new":
         text = values.pop("description", "")
+        caller = values.pop("requester", None) or values.pop("requester_text", None)
+        values.pop("requester_text", None)
+        if caller:
+            values["for"] = caller
+        else:
+            values.pop("via", None)
         return "new", text, values
     text = values.get("text", "")
     if form == "note":

@@ -182,6 +182,23 @@ BUTTON_SOLVED = "This solved it"
 BUTTON_STILL_NEED_HELP = "No, still need help"
 KEPT = "OK, the help desk has your ticket {ref} and will be in touch."
 
+# Opening tickets for callers
+FOR_TECHNICIANS_ONLY = "Only technicians can open tickets for someone else; to open it for yourself, type `new {text}`."
+FOR_UNKNOWN = "I can't find `{who}` in the directory or among people the help desk knows; {hint}"
+FOR_CLOSEST = "closest matches: {people}."
+FOR_WHOIS = "look them up with `whois <name, email or phone>` and try again."
+FOR_SEVERAL = "`{who}` matches several people, so I did not guess: {people}. Use their email with for=."
+FOR_UNKNOWN_MENTION = "I could not look up {who} on this platform; use their email with for= instead."
+BAD_VIA = "via=`{value}` is not one of {choices}."
+LOGGED = "Opened {ref} for {name} (via {via}): {headline}. First response target: {target}."
+LOGGED_FOR_REQUESTER = "{name} opened ticket {ref} for you ({via}): {headline}\nWe have your phone as {phone} and your location as {location}; if anything is wrong, reply with `note {id} <correction>`."
+WHOIS_FOUND = "{count} match(es):"
+WHOIS_NONE = "Nobody matches `{who}`; try part of the name, the email, or the phone number."
+FIELD_REQUESTER = "Requester (for a call or walk-in)"
+FIELD_REQUESTER_HINT = "Pick the caller, or leave empty to open it for yourself."
+FIELD_REQUESTER_TEXT = "…or, if they are not in Slack: name, email or phone"
+FIELD_VIA = "How they reached you"
+
 # Reports
 REPORT_SUMMARY = "{opened} opened, {resolved} resolved, {open} still open, {deflected} solved by a past resolution."
 REPORT_BAD_BY = "`{value}` is not a breakdown; use by= one of {choices}."

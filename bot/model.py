@@ -109,6 +109,9 @@ class Ticket:
     due_at: datetime | None = None
     sla_next_at: datetime | None = None
     sla_step: str | None = None
+    logged_by_id: str | None = None  # a technician who opened it on the requester's behalf
+    logged_by_name: str | None = None
+    via: str = "chat"  # chat, phone or walk-in
     response_due_at: datetime | None = None  # the targets as they stood at creation, for reports
     resolution_due_at: datetime | None = None
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.people import Person
     from bot.reports import Report, ReportQuery
 
 from bot.model import AuditEvent, Note, Notice, Ticket, TicketFilter
@@ -52,6 +53,10 @@ class Transaction(Protocol):
 
     def claim_job(self, name: str, due: datetime, now: datetime) -> bool:
         """Run-once-per-slot across replicas: True for the one caller that takes the slot."""
+        ...
+
+    def known_people(self, fragment: str, limit: int = 10) -> list["Person"]:
+        """Requesters seen before, by name prefix, email or phone (digits only)."""
         ...
 
     def find_tickets(self, query: TicketFilter) -> tuple[list[Ticket], int]:

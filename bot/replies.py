@@ -57,6 +57,7 @@ class Reply:
     duplicate: bool = False  # a platform retry of a request already handled: say nothing
     suggestions: tuple[Suggestion, ...] = ()
     report: Any = None  # bot.reports.Report
+    people: tuple[Any, ...] = ()  # bot.people.Person rows (whois)
 
     @classmethod
     def refuse(cls, text: str, draft: str | None = None) -> "Reply":

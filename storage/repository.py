@@ -5,10 +5,11 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, Engine, and_, case, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, case, func, insert, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.config import Settings
+from bot.people import Person, looks_like_phone, same_phone
 from bot.reports import Report, ReportQuery
 from bot.model import AuditEvent, Note, Notice, Requester, Severity, Status, Ticket, TicketFilter
 from storage.reports import ReportBuilder
@@ -32,7 +33,8 @@ def ticket_row(ticket: Ticket) -> dict[str, Any]:
         "escalated_at": ticket.escalated_at, "top_pings": ticket.top_pings, "sla_warned_for": ticket.sla_warned_for,
         "overdue_noticed": ticket.overdue_noticed, "due_at": ticket.due_at, "sla_next_at": ticket.sla_next_at,
         "sla_step": ticket.sla_step, "response_due_at": ticket.response_due_at,
-        "resolution_due_at": ticket.resolution_due_at,
+        "resolution_due_at": ticket.resolution_due_at, "logged_by_id": ticket.logged_by_id,
+        "logged_by_name": ticket.logged_by_name, "via": ticket.via,
     }
 
 
@@ -51,6 +53,7 @@ def ticket_from(row: Any) -> Ticket:
         escalated_at=m["escalated_at"], top_pings=m["top_pings"], sla_warned_for=m["sla_warned_for"],
         overdue_noticed=m["overdue_noticed"], due_at=m["due_at"], sla_next_at=m["sla_next_at"], sla_step=m["sla_step"],
         response_due_at=m["response_due_at"], resolution_due_at=m["resolution_due_at"],
+        logged_by_id=m["logged_by_id"], logged_by_name=m["logged_by_name"], via=m["via"],
     )
 
 
@@ -116,6 +119,31 @@ class SqlTransaction:
         inserted = self.conn.execute(module.insert(seen_requests).values(key=key[:255], created_at=now)
                                      .on_conflict_do_nothing().returning(seen_requests.c.key)).first()
         return inserted is not None
+
+    def known_people(self, fragment: str, limit: int = 10) -> list[Person]:
+        """Requesters the help desk has seen, by name prefix (of any word), email or phone digits."""
+        text = fragment.strip().lower()
+        if not text:
+            return []
+        r = tickets.c
+        latest = func.max(r.id).label("latest")
+        if looks_like_phone(fragment):
+            candidates = select(r.requester_id, latest).where(r.requester_phone.is_not(None))
+        else:
+            like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            candidates = select(r.requester_id, latest).where(or_(
+                func.lower(r.requester_name).like(f"{like}%", escape="\\"),
+                func.lower(r.requester_name).like(f"% {like}%", escape="\\"),
+                func.lower(r.requester_email).like(f"{like}%", escape="\\"),
+                func.lower(r.requester_id) == text))
+        rows = self.conn.execute(select(tickets).join(
+            candidates.group_by(r.requester_id).subquery("c"), tickets.c.id == literal_column("c.latest"))
+            .order_by(tickets.c.requester_name).limit(5000 if looks_like_phone(fragment) else limit)).all()
+        people = [Person(row.requester_id, row.requester_name, row.requester_email, row.requester_phone,
+                         None, row.requester_department, row.requester_office) for row in rows]
+        if looks_like_phone(fragment):
+            people = [p for p in people if same_phone(p.phone, fragment)]
+        return people[:limit]
 
     def find_tickets(self, query: TicketFilter) -> tuple[list[Ticket], int]:
         conditions = [tickets.c.status.in_([s.value for s in query.statuses])]

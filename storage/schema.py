@@ -63,6 +63,9 @@ tickets = Table(
     Column("resolution", Text),
     Column("origin", String(32), nullable=False, default="console"),
     Column("external_id", String(255), unique=True),  # imported history: the source system's id
+    Column("logged_by_id", ID),  # a technician who opened it for the requester (a call, a walk-in)
+    Column("logged_by_name", NAME),
+    Column("via", String(16), nullable=False, server_default="chat"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False, index=True),  # the knowledge base's change feed
     Column("first_response_at", UTCDateTime),

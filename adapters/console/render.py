@@ -47,6 +47,11 @@ class TextRenderer:
             out.append(self.section(section, reply.now, reply.flags))
         if reply.suggestions:
             out.append(self.suggestions(reply))
+        for person in reply.people:
+            contact = ", ".join(filter(None, [person.email, person.phone, person.mobile]))
+            where = ", ".join(filter(None, [person.department, person.office]))
+            out.append(f"  {self.s(person.name, 'bold')} <{person.identity}>  {contact}" + (f"  · {where}" if where else "")
+                       + self.s(f"  [{person.source}]", "dim"))
         if reply.report is not None:
             from adapters.report_render import table
 
@@ -73,6 +78,8 @@ class TextRenderer:
         if t.device or t.location:
             lines.append(f"  Device: {t.device or '—'} · Location: {t.location or '—'}")
         lines.append(f"  Assignee: {t.assignee_name or s('unassigned', 'yellow')}")
+        if t.logged_by_name:
+            lines.append(f"  Logged by {t.logged_by_name} ({t.via})")
         times = [f"opened {self.when(t.created_at)}" + (f" ({ago(t.created_at, now)})" if now else "")]
         if t.first_response_at:
             times.append(f"first response after {duration(t.first_response_at - t.created_at)}")

@@ -31,6 +31,7 @@ log = logging.getLogger("helpdesk.slack")
 ACK_BUDGET = 2.0  # seconds of work before acking with "working on it" instead
 FORM_BUTTONS = {"note", "escalate", "resolve", "reopen"}
 MENTION = re.compile(r"^\s*<@[A-Z0-9]+>\s*")
+USER_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 PAST = {"escalate": "escalated", "resolve": "resolved"}
 NOTE_REACTION = {"note": "white_check_mark", "internal": "lock"}
 
@@ -60,7 +61,7 @@ class SlackHandlers:
         if not text or self.desk.registry.get(word.lstrip("/")) is None:
             await ack()
             actor = await self.people.actor(user, timeout=1.0)
-            form = intake_form(self.desk.settings, actor, description=text)
+            form = intake_form(self.desk.settings, actor, description=text, technician=self.desk.is_technician(actor))
             await self.client.views_open(trigger_id=command["trigger_id"], view=B.modal(form, {}))
             return
         task = asyncio.ensure_future(self._slash_reply(user, text, command.get("trigger_id")))
@@ -76,7 +77,12 @@ class SlackHandlers:
 
     async def _slash_reply(self, user: str, text: str, trigger_id: str | None) -> Reply:
         actor = await self.people.actor(user)
-        return await self.run(actor, text, dedupe_key=f"slack:command:{trigger_id}" if trigger_id else None)
+        return await self.run(actor, text, dedupe_key=f"slack:command:{trigger_id}" if trigger_id else None,
+                              mentioned=await self.mentioned(text))
+
+    async def mentioned(self, text: str) -> dict[str, Actor]:
+        """The people @mentioned in a line (`<@U123>` or `<@U123|name>`), looked up in Slack."""
+        return {f"slack:{uid}": await self.people.actor(uid) for uid in dict.fromkeys(USER_MENTION.findall(text))}
 
     # Forms
 
@@ -90,7 +96,8 @@ class SlackHandlers:
             return
         command, text, options = submission(form_name, B.form_values(view))
         actor = await self.people.actor(body["user"]["id"])
-        reply = await asyncio.to_thread(self.desk.submit, actor, command, text, options, ticket_id=ticket_id)
+        reply = await asyncio.to_thread(self.desk.submit, actor, command, text, options, ticket_id=ticket_id,
+                                        mentioned=await self.mentioned(options.get("for", "")))
         self.wake()
         if reply.ok:
             await ack()

@@ -69,8 +69,9 @@ def card(ticket: Ticket, now: datetime, flags: tuple[str, ...] = ()) -> list[dic
     ]
     if ticket.resolution:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip("*Resolution*\n" + escape(ticket.resolution))}})
-    context = f"Opened {date(ticket.created_at)} · waiting {duration(now - ticket.created_at)}" if ticket.status.is_open \
-        else f"Opened {date(ticket.created_at)}"
+    logged = f" by {person(ticket.logged_by_id, ticket.logged_by_name)} ({escape(ticket.via)})" if ticket.logged_by_name else ""
+    context = f"Opened{logged} {date(ticket.created_at)} · waiting {duration(now - ticket.created_at)}" if ticket.status.is_open \
+        else f"Opened{logged} {date(ticket.created_at)}"
     if flags:
         context += " · ⚠️ " + ", ".join(flags)
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
@@ -121,7 +122,10 @@ def modal(form: Form, private: dict[str, Any]) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = []
     if form.intro:
         blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": clip(form.intro, 1900)}]})
-    blocks += [_input(f) for f in form.fields]
+    for f in form.fields:
+        blocks.append(_input(f))
+        if f.kind == "person":  # people not in Slack are typed in: name, email or phone
+            blocks.append(_input(Field(f"{f.name}_text", M.FIELD_REQUESTER_TEXT, "text")))
     return {
         "type": "modal", "callback_id": MODAL_CALLBACK, "private_metadata": json.dumps({**private, "form": form.command}),
         "title": {"type": "plain_text", "text": clip(form.title, 24)},
@@ -145,6 +149,8 @@ def _input(f: Field) -> dict[str, Any]:
         chosen = next((c for c in f.choices if c.value == f.initial), None)
         if chosen:
             element["initial_option"] = _option(chosen.value, chosen.label, chosen.hint)
+    elif f.kind == "person":
+        element = {"type": "users_select", "action_id": "value"}
     elif f.kind == "checkbox":
         element = {"type": "checkboxes", "action_id": "value", "options": [_option("yes", f.hint or f.label)]}
     else:
@@ -154,7 +160,7 @@ def _input(f: Field) -> dict[str, Any]:
             element["min_length"] = f.min_length
         if f.initial:
             element["initial_value"] = f.initial[:3000]
-    if f.placeholder and f.kind != "checkbox":
+    if f.placeholder and f.kind not in ("checkbox", "person"):
         element["placeholder"] = {"type": "plain_text", "text": clip(f.placeholder, 150)}
     block = {"type": "input", "block_id": f.name, "label": {"type": "plain_text", "text": f.label},
              "element": element, "optional": not f.required}
@@ -171,6 +177,8 @@ def form_values(view: dict[str, Any]) -> dict[str, str | None]:
         kind = state.get("type")
         if kind == "static_select":
             values[block_id] = (state.get("selected_option") or {}).get("value")
+        elif kind == "users_select":
+            values[block_id] = f"<@{state['selected_user']}>" if state.get("selected_user") else None
         elif kind == "checkboxes":
             values[block_id] = "yes" if state.get("selected_options") else None
         else:
@@ -200,6 +208,9 @@ def reply_text(reply: Reply) -> str:
         for g in reply.suggestions:
             label = f"*#{g.ticket_id}*" if technician else f"*{g.position}.*"
             parts.append(f"{label} {escape(g.headline)} _({g.likeness})_\n> {escape(g.resolution)}")
+    for person in reply.people:
+        details = " · ".join(escape(x) for x in (person.email, person.phone, person.mobile, person.department, person.office) if x)
+        parts.append(f"• *{escape(person.name)}* {details}")
     if reply.report is not None:
         from adapters.report_render import table
 

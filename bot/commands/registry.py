@@ -57,7 +57,11 @@ class ParseError(Exception):
         self.draft = draft
 
 
-_OPTION = r"(?<!\S)({keys})=(\"([^\"]*)\"|'([^']*)'|(\S+))"
+# key="quoted", key='quoted' or key=word; a person (for=) may also be a phone number with
+# its spaces and brackets, as people say them: for=+1 (555) 0142
+_OPTION = r"(?<!\S)({keys})=(\"([^\"]*)\"|'([^']*)'|{phone}(\S+))"
+_PHONE = r"(\+?\(?\d[\d ().-]*\d(?![\w]))|"
+PERSON_OPTIONS = ("for",)
 
 
 class Registry:
@@ -123,11 +127,15 @@ class Registry:
             rest = (more + " " + after).strip() if more else after.strip()
         options: dict[str, str] = {}
         if spec.options:
-            pattern = re.compile(_OPTION.format(keys="|".join(spec.options)), re.IGNORECASE)
-            for match in pattern.finditer(rest):
-                value = next(v for v in match.groups()[2:] if v is not None)
-                options[match.group(1).lower()] = value
-            rest = pattern.sub("", rest)
+            people = [k for k in spec.options if k in PERSON_OPTIONS]
+            others = [k for k in spec.options if k not in PERSON_OPTIONS]
+            for keys, phone in ((people, _PHONE), (others, "")):
+                if not keys:
+                    continue
+                pattern = re.compile(_OPTION.format(keys="|".join(keys), phone=phone), re.IGNORECASE)
+                for match in pattern.finditer(rest):
+                    options[match.group(1).lower()] = next(v for v in match.groups()[2:] if v is not None)
+                rest = pattern.sub("", rest)
             rest = re.sub(r"[ \t]{2,}", " ", rest).strip()
         if spec.text and not spec.optional_text and not rest:
             raise ParseError(M.NEED_TEXT.format(what=spec.text.capitalize(), usage=spec.usage), draft=text)

@@ -1,0 +1,62 @@
+"""Who is calling: finding a person by name, email, user name, platform mention or phone,
+in the directory when there is one and among the help desk's known requesters always.
+
+Phone numbers compare digits-only, so `+1 (555) 0142` finds `+1 555 0142`."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PHONE_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class Person:
+    identity: str  # how the help desk knows them: an email, or slack:U…
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    mobile: str | None = None
+    department: str | None = None
+    office: str | None = None
+    title: str | None = None
+    manager: str | None = None
+    source: str = "help desk"  # or "directory"
+
+
+def digits(text: str | None) -> str:
+    return re.sub(r"\D", "", text or "")
+
+
+def looks_like_phone(text: str) -> bool:
+    return len(digits(text)) >= MIN_PHONE_DIGITS and not re.search(r"[A-Za-z@]", text)
+
+
+def same_phone(a: str | None, b: str | None) -> bool:
+    """Equal digits, or one ends with the other (a local number without its country code)."""
+    da, db = digits(a), digits(b)
+    if not da or not db:
+        return False
+    short, long_ = sorted((da, db), key=len)
+    return len(short) >= MIN_PHONE_DIGITS and long_.endswith(short)
+
+
+def from_directory(entry: Any) -> Person:
+    """The directory port's person as the core's Person (email is the identity)."""
+    email = getattr(entry, "mail", None) or getattr(entry, "upn", None)
+    return Person(
+        identity=(email or getattr(entry, "sam", "") or "").lower(), name=getattr(entry, "display_name", None) or email or "?",
+        email=email, phone=getattr(entry, "telephone", None), mobile=getattr(entry, "mobile", None),
+        department=getattr(entry, "department", None), office=getattr(entry, "office", None),
+        title=getattr(entry, "title", None), manager=getattr(entry, "manager_name", None), source="directory")
+
+
+def merge(found: Iterable[Person], limit: int) -> list[Person]:
+    """Directory entries first, one row per identity."""
+    seen: dict[str, Person] = {}
+    for person in sorted(found, key=lambda p: p.source != "directory"):
+        seen.setdefault(person.identity, person)
+    return list(seen.values())[:limit]
