@@ -20,6 +20,7 @@ run: install
 	HELPDESK_CONFIG=$(CONFIG) $(BIN)/helpdesk run --as $(AS)
 
 test: install
+	scripts/ensure_slapd.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

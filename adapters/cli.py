@@ -10,6 +10,8 @@ import sys
 
 from bot.config import ConfigError, Settings, load_settings
 from adapters import kb_cli
+from adapters.ldap import cli as directory_cli
+from bot.directory import DirectoryConfigError
 from adapters.runtime import NotMigrated, build
 
 log = logging.getLogger("helpdesk")
@@ -52,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("category", "severity", "group", "technician"):
         rep.add_argument(f"--{name}", default=None, help=f"only this {name}")
     kb_cli.add_parser(sub)
+    directory_cli.add_parser(sub)
 
     man = sub.add_parser("manifest", help="print a platform's app manifest for your server's address")
     man.add_argument("platform", choices=["slack"])
@@ -90,11 +93,16 @@ def main(argv: list[str] | None = None) -> int:
             return sla_board(settings)
         if args.cmd == "kb":
             return kb_cli.run(settings, args)
+        if args.cmd == "directory":
+            return directory_cli.run(settings, args)
         if args.cmd == "report":
             return report(settings, args)
         return run(settings, args)
     except NotMigrated as exc:
         print(f"helpdesk: {exc}", file=sys.stderr)
+        return 2
+    except DirectoryConfigError as exc:
+        print(f"helpdesk: bad directory configuration: {exc}", file=sys.stderr)
         return 2
 
 
@@ -136,7 +144,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         from adapters.console.shell import run_shell
 
         identity = getattr(args, "identity", None) or default_identity()
-        return run_shell(runtime.desk, runtime.outbox, identity, getattr(args, "command", None))
+        return run_shell(runtime.desk, runtime.outbox, identity, getattr(args, "command", None),
+                         enrich=runtime.with_directory)
     finally:
         runtime.close()
 

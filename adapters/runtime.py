@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -11,7 +11,10 @@ from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from adapters.report_render import table
+from adapters.ldap import build_lookup
 from bot.desk import Desk, utcnow
+from bot.directory import Lookup
+from bot.model import Actor
 from bot.knowledge import Knowledge
 from storage.database import current_revision, head_revision, make_engine, normalise_url, upgrade
 from storage.knowledge import TicketKnowledge
@@ -34,8 +37,25 @@ class Runtime:
     outbox: Outbox
     store: SqlStore
     posts: Posts
+    directory: Lookup | None = None
 
+    def with_directory(self, actor: Actor) -> tuple[Actor, tuple[str, ...]]:
+        """The actor with what the directory knows of them (phone, department, office, manager),
+        and the names of the computers they manage; unchanged when there is no directory or it
+        does not answer in time (the form then simply asks)."""
+        if self.directory is None or not self.directory.enabled or not actor.email:
+            return actor, ()
+        profile = self.directory.profile(actor.email)
+        person = profile.person
+        if person is None:
+            return actor, ()
+        name = actor.name if actor.name and actor.name not in (actor.id, actor.email.split("@")[0]) else person.display_name
+        return replace(actor, name=name, phone=actor.phone or person.telephone or person.mobile,
+                       department=person.department, office=profile.location, manager=person.manager_name), \
+            tuple(c.name for c in profile.computers)
     def close(self) -> None:
+        if self.directory is not None:
+            self.directory.close()
         self.engine.dispose()
 
 
@@ -67,7 +87,9 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None, engin
     if settings.knowledge.enabled:
         knowledge = Knowledge(TicketKnowledge(engine, settings))
         knowledge.load_in_background()  # a big history must not hold up serving
-    desk = Desk(settings, store, clock=clock or utcnow, knowledge=knowledge)
+    lookup = build_lookup(settings.directory)
+    desk = Desk(settings, store, clock=clock or utcnow, knowledge=knowledge,
+                directory=lookup if lookup.enabled else None)
     desk.digest_renderer = lambda report: "```\n" + table(report) + "\n```"
     outbox = Outbox(engine, lease=timedelta(seconds=settings.delivery.lease_seconds))
-    return Runtime(settings, engine, desk, outbox, store, Posts(engine))
+    return Runtime(settings, engine, desk, outbox, store, Posts(engine), lookup)

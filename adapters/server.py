@@ -103,7 +103,7 @@ def _add_slack(app: web.Application, runtime: Runtime, state: ServerState, poll_
     sender = SlackSender(client, runtime.settings, runtime.store, runtime.posts, runtime.outbox, runtime.desk.clock)
     state.dispatchers.append(Dispatcher(runtime.outbox, sender, runtime.desk.clock, poll_seconds=poll_seconds))
     bolt = build_app(runtime.desk, client, slack.signing_secret.get_secret_value(), runtime.posts, state.wake,
-                     command=slack.command)
+                     command=slack.command, enrich=runtime.with_directory)
     if slack.app_token:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 

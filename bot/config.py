@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from bot.directory import DirectorySettings
 from bot.model import Severity
 
 DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = {
@@ -218,6 +219,7 @@ class Settings(_Strict):
     business_hours: BusinessHours | None = None
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
+    directory: DirectorySettings | None = None  # Active Directory / LDAP; None: requesters give their details
 
     @field_validator("severities", mode="before")
     @classmethod

@@ -41,7 +41,8 @@ class Form:
     intro: str = ""
 
 
-def intake_form(settings: Settings, actor: Actor, description: str = "", technician: bool = False) -> Form:
+def intake_form(settings: Settings, actor: Actor, description: str = "", technician: bool = False,
+                devices: tuple[str, ...] = ()) -> Form:
     """The new-ticket form: the description first and required; contact details pre-filled
     from what we know of the requester, so they confirm or correct them. Technicians also
     get the caller's field, to open it for someone on the phone or at the desk."""
@@ -59,7 +60,8 @@ def intake_form(settings: Settings, actor: Actor, description: str = "", technic
             Choice(name, name.capitalize(), one_line(c.description, 75)) for name, c in settings.categories.items())),
         Field("severity", M.FIELD_SEVERITY, "select", required=True, initial=settings.default_severity.value, choices=tuple(
             Choice(s.value, s.value.capitalize(), one_line(settings.policy(s).guidance, 75)) for s in Severity)),
-        Field("device", M.FIELD_DEVICE, placeholder=M.FIELD_DEVICE_PLACEHOLDER),
+        Field("device", M.FIELD_DEVICE, placeholder=M.FIELD_DEVICE_PLACEHOLDER, initial=devices[0] if len(devices) == 1 else None,
+              hint=M.FIELD_DEVICE_YOURS.format(devices=", ".join(devices[:8])) if devices else ""),
         Field("location", M.FIELD_LOCATION, initial=actor.office, placeholder=M.FIELD_LOCATION_PLACEHOLDER),
         Field("phone", M.FIELD_PHONE, initial=actor.phone, hint=M.FIELD_PHONE_HINT, max_length=64),
     ), intro=M.FORM_NEW_INTRO)

@@ -53,6 +53,7 @@ class Actor:
     phone: str | None = None
     department: str | None = None
     office: str | None = None
+    manager: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ids", frozenset(self.ids) | {self.id})
@@ -72,10 +73,11 @@ class Requester:
     phone: str | None = None
     department: str | None = None
     office: str | None = None
+    manager: str | None = None
 
     @classmethod
     def from_actor(cls, actor: Actor) -> "Requester":
-        return cls(actor.id, actor.name, actor.email, actor.phone, actor.department, actor.office)
+        return cls(actor.id, actor.name, actor.email, actor.phone, actor.department, actor.office, actor.manager)
 
 
 @dataclass(frozen=True)

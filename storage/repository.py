@@ -22,7 +22,7 @@ def ticket_row(ticket: Ticket) -> dict[str, Any]:
     r = ticket.requester
     return {
         "requester_id": r.id, "requester_name": r.name, "requester_email": r.email, "requester_phone": r.phone,
-        "requester_department": r.department, "requester_office": r.office,
+        "requester_department": r.department, "requester_office": r.office, "requester_manager": r.manager,
         "description": ticket.description, "category": ticket.category, "severity": ticket.severity.value,
         "status": ticket.status.value, "device": ticket.device, "location": ticket.location,
         "assignee_id": ticket.assignee_id, "assignee_name": ticket.assignee_name, "group_name": ticket.group,
@@ -43,7 +43,7 @@ def ticket_from(row: Any) -> Ticket:
     return Ticket(
         id=m["id"],
         requester=Requester(m["requester_id"], m["requester_name"], m["requester_email"], m["requester_phone"],
-                            m["requester_department"], m["requester_office"]),
+                            m["requester_department"], m["requester_office"], m["requester_manager"]),
         description=m["description"], category=m["category"], severity=Severity(m["severity"]),
         status=Status(m["status"]), created_at=m["created_at"], device=m["device"], location=m["location"],
         assignee_id=m["assignee_id"], assignee_name=m["assignee_name"], group=m["group_name"],

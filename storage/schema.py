@@ -50,6 +50,7 @@ tickets = Table(
     Column("requester_phone", String(64)),
     Column("requester_department", NAME),
     Column("requester_office", NAME),
+    Column("requester_manager", NAME),
     Column("description", Text, nullable=False),
     Column("category", String(64), nullable=False),
     Column("severity", String(16), nullable=False),

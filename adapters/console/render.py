@@ -68,6 +68,8 @@ class TextRenderer:
         s = self.s
         r = t.requester
         contact = ", ".join(filter(None, [r.email, r.phone, r.department, r.office]))
+        if r.manager:
+            contact += f"; manager {r.manager}"
         lines = [
             s(f"{t.ref}  ", "bold") + s(t.description.splitlines()[0] if t.description else "", "bold"),
             *(f"     {line}" for line in t.description.splitlines()[1:]),

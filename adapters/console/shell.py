@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, Callable, Iterable
 
 from bot.desk import Desk
 from bot.model import Actor
@@ -24,8 +24,10 @@ HISTORY = Path.home() / ".local" / "state" / "helpdesk" / "history"
 
 
 class Shell:
-    def __init__(self, desk: Desk, outbox: Outbox | None, identity: str, out: IO[str] = sys.stdout) -> None:
+    def __init__(self, desk: Desk, outbox: Outbox | None, identity: str, out: IO[str] = sys.stdout,
+                 enrich: Callable[[Actor], tuple[Actor, tuple[str, ...]]] | None = None) -> None:
         self.desk = desk
+        self.enrich = enrich
         self.outbox = outbox
         self.out = out
         self.style = Style.for_stream(out)
@@ -33,7 +35,9 @@ class Shell:
         self.actor = self._actor(identity)
 
     def _actor(self, identity: str) -> Actor:
-        return self.desk.actor(identity, platform=PLATFORM)
+        """Who is typing, with their directory details (phone, office, manager) when there is one."""
+        actor = self.desk.actor(identity, platform=PLATFORM)
+        return self.enrich(actor)[0] if self.enrich else actor
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -114,8 +118,9 @@ class Shell:
 
 
 def run_shell(desk: Desk, outbox: Outbox | None, identity: str, command: str | None = None,
-              stdin: IO[str] = sys.stdin, out: IO[str] = sys.stdout) -> int:
-    shell = Shell(desk, outbox, identity, out)
+              stdin: IO[str] = sys.stdin, out: IO[str] = sys.stdout,
+              enrich: Callable[[Actor], tuple[Actor, tuple[str, ...]]] | None = None) -> int:
+    shell = Shell(desk, outbox, identity, out, enrich)
     if command is not None:
         return shell.run_lines([command])
     if stdin.isatty() and out.isatty():

@@ -37,11 +37,12 @@ NOTE_REACTION = {"note": "white_check_mark", "internal": "lock"}
 
 
 class SlackHandlers:
-    def __init__(self, desk: Desk, client: AsyncWebClient, posts: Posts, wake: Callable[[], None]) -> None:
+    def __init__(self, desk: Desk, client: AsyncWebClient, posts: Posts, wake: Callable[[], None],
+                 enrich: Callable | None = None) -> None:
         self.desk = desk
         self.client = client
         self.posts = posts
-        self.people = SlackPeople(client, desk)
+        self.people = SlackPeople(client, desk, enrich=enrich)
         self.wake = wake
 
     async def run(self, actor: Actor, text: str, **kwargs: Any) -> Reply:
@@ -61,7 +62,8 @@ class SlackHandlers:
         if not text or self.desk.registry.get(word.lstrip("/")) is None:
             await ack()
             actor = await self.people.actor(user, timeout=1.0)
-            form = intake_form(self.desk.settings, actor, description=text, technician=self.desk.is_technician(actor))
+            form = intake_form(self.desk.settings, actor, description=text, technician=self.desk.is_technician(actor),
+                               devices=self.people.devices.get(user, ()))
             await self.client.views_open(trigger_id=command["trigger_id"], view=B.modal(form, {}))
             return
         task = asyncio.ensure_future(self._slash_reply(user, text, command.get("trigger_id")))
@@ -261,9 +263,9 @@ def _state_refusal(name: str, ticket: Ticket) -> str | None:
 
 
 def build_app(desk: Desk, client: AsyncWebClient, signing_secret: str, posts: Posts, wake: Callable[[], None],
-              command: str = "/ticket") -> AsyncApp:
+              command: str = "/ticket", enrich: Callable | None = None) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
-    handlers = SlackHandlers(desk, client, posts, wake)
+    handlers = SlackHandlers(desk, client, posts, wake, enrich)
     app.command(command)(handlers.slash)
     app.view(B.MODAL_CALLBACK)(handlers.submit)
     app.action(re.compile(r"^ticket:(claim|note|escalate|resolve|reopen|close|confirm|keep|solved:\d+)$"))(handlers.button)

@@ -52,6 +52,8 @@ def card(ticket: Ticket, now: datetime, flags: tuple[str, ...] = ()) -> list[dic
     """The ticket card in its group's channel; edited in place on every change."""
     r = ticket.requester
     contact = " · ".join(escape(x) for x in (r.email, r.phone, r.department, r.office) if x)
+    if r.manager:
+        contact += f"\nManager: {escape(r.manager)}"
     fields = [
         f"*Severity*\n{SEVERITY_ICON[ticket.severity]} {ticket.severity.value}",
         f"*Status*\n{STATUS_ICON[ticket.status]} {ticket.status.label}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Callable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -14,9 +15,12 @@ log = logging.getLogger("helpdesk.slack")
 
 
 class SlackPeople:
-    def __init__(self, client: AsyncWebClient, desk: Desk, ttl_seconds: float = 600) -> None:
+    def __init__(self, client: AsyncWebClient, desk: Desk, ttl_seconds: float = 600,
+                 enrich: Callable[[Actor], tuple[Actor, tuple[str, ...]]] | None = None) -> None:
         self.client = client
         self.desk = desk
+        self.enrich = enrich
+        self.devices: dict[str, tuple[str, ...]] = {}  # the computers each user manages, from the directory
         self.ttl = ttl_seconds
         self._cache: dict[str, tuple[float, Actor]] = {}
 
@@ -35,5 +39,7 @@ class SlackPeople:
         name = profile.get("real_name") or user.get("real_name") or profile.get("display_name") or user.get("name") or user_id
         actor = self.desk.actor(f"slack:{user_id}", name=name, email=profile.get("email"), platform="slack",
                                 phone=profile.get("phone") or None)
+        if self.enrich is not None:  # the directory's details; it answers within its own time limit or not at all
+            actor, self.devices[user_id] = await asyncio.to_thread(self.enrich, actor)
         self._cache[user_id] = (time.monotonic() + self.ttl, actor)
         return actor

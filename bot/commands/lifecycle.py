@@ -133,6 +133,8 @@ def new(ctx: Context) -> Reply:
     if values["phone"]:
         requester = replace(requester, phone=values["phone"])  # a correction lives on the ticket; the directory is never written
     group = settings.chain(category)[0]
+    if values["location"] is None and requester.office:
+        values["location"] = requester.office  # from the directory; the form showed it to be corrected
     ticket = ctx.record("opened", None, Ticket(
         id=None, requester=requester, description=description, category=category,
         severity=severity, status=Status.NEW, created_at=ctx.now, updated_at=ctx.now, group=group,
@@ -160,8 +162,12 @@ def new(ctx: Context) -> Reply:
     if logged_by is not None:
         return Reply(M.LOGGED.format(ref=ticket.ref, name=requester.name, via=via, headline=headline, target=target),
                      ticket=ticket, suggestions=suggestions)
+    contact = ""
+    if requester.phone or ticket.location:  # always confirm contact details: they change
+        contact = M.CONTACT_CONFIRM.format(phone=requester.phone or "no phone", location=ticket.location or requester.office or "no location",
+                                           id=ticket.id)
     return Reply(M.OPENED.format(ref=ticket.ref, severity=severity.value, category=category, group=group,
-                                 headline=headline, target=target), ticket=ticket, suggestions=suggestions)
+                                 headline=headline, target=target), ticket=ticket, suggestions=suggestions, detail=contact)
 
 
 def refuse_unless_open(ctx: Context, verb: str) -> Reply | None:

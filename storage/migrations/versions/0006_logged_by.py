@@ -1,4 +1,4 @@
-"""who logged a ticket for someone else, and through which channel (phone, walk-in, chat)
+"""who logged a ticket for someone else, through which channel (phone, walk-in, chat), and the requester's manager
 
 Revision ID: 0006
 Revises: 0005
@@ -19,10 +19,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('logged_by_id', sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column('logged_by_name', sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column('via', sa.String(length=16), server_default='chat', nullable=False))
+        batch_op.add_column(sa.Column('requester_manager', sa.String(length=255), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.drop_column('requester_manager')
         batch_op.drop_column('via')
         batch_op.drop_column('logged_by_name')
         batch_op.drop_column('logged_by_id')

@@ -1,0 +1,90 @@
+"""With a directory configured: the requester's AD details pre-filled for confirmation (terminal and
+Slack), and callers found by phone in AD. Talks to the real slapd of the directory tests."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adapters.runtime import build
+from bot.config import Settings
+from tests.conftest import SETTINGS, stored
+from tests.ldap_server import SERVICE_PASSWORD
+from tests.slack_harness import LiveSlack
+from tests.test_directory import certs, slapd, tools  # noqa: F401  (the shared slapd fixtures)
+
+HELPDESK = Path(sys.executable).parent / "helpdesk"
+
+
+@pytest.fixture
+def directory_settings(slapd):
+    return json.loads(slapd.settings().model_dump_json())
+
+
+def test_the_terminal_confirms_the_requesters_directory_details(slapd, directory_settings, tmp_path):
+    config = tmp_path / "helpdesk.toml"
+    lines = ["[directory]"] + [f"{k} = {json.dumps(v)}" for k, v in directory_settings.items()
+                               if v is not None and not isinstance(v, dict)]
+    config.write_text("\n".join(lines) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HELPDESK_", "SLACK_", "DATABASE_URL"))}
+    env.update({"HELPDESK_CONFIG": str(config), "HELPDESK_LDAP_PASSWORD": SERVICE_PASSWORD, "HOME": str(tmp_path),
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}", "NO_COLOR": "1"})
+    run = lambda *a: subprocess.run([str(HELPDESK), *a], capture_output=True, text=True, env=env, cwd=tmp_path)
+    opened = run("shell", "--as", "alice@corp.example", "-c", "new my screen flickers when docked")
+    assert opened.returncode == 0, opened.stderr
+    assert "We will reach you at +1 555 0142, Floor 3, Room 12" in opened.stdout
+    shown = run("shell", "--as", "alice@corp.example", "-c", "show 1").stdout
+    assert "Requester: Alice Park (alice@corp.example, +1 555 0142, Finance, Floor 3, Room 12; manager Bob Lee)" in shown
+    assert "Location: Floor 3, Room 12" in shown
+    check = run("directory", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_callers_are_found_in_the_directory_by_phone(slapd, directory_settings, tmp_path, monkeypatch):
+    from storage.database import make_engine, upgrade
+
+    monkeypatch.setenv("HELPDESK_LDAP_PASSWORD", SERVICE_PASSWORD)
+    settings = Settings.model_validate({**SETTINGS, "directory": directory_settings, "knowledge": {"enabled": False}})
+    engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    upgrade(engine)
+    runtime = build(settings, engine=engine)
+    try:
+        desk = runtime.desk
+        bob = desk.actor("bob@corp.example")
+        found = desk.handle(bob, "whois +1 (555) 0142")
+        assert [(p.name, p.department, p.office, p.source) for p in found.people][:1] == [
+            ("Alice Park", "Finance", "Floor 3, Room 12", "directory")]
+        reply = desk.handle(bob, "new for=+1 555 0142 the VPN drops every ten minutes")
+        assert reply.ok, reply.text
+        t = stored(engine, 1)
+        assert (t.requester.id, t.requester.name, t.requester.department, t.requester.office) == (
+            "alice@corp.example", "Alice Park", "Finance", "Floor 3, Room 12")
+        assert t.logged_by_name == "Bob Lee" and t.via == "phone"
+    finally:
+        runtime.close()
+
+
+def test_the_slack_form_arrives_prefilled_from_the_directory(engine, directory_settings, monkeypatch):
+    monkeypatch.setenv("HELPDESK_LDAP_PASSWORD", SERVICE_PASSWORD)
+    live = LiveSlack(engine, {"directory": directory_settings}).start()
+    try:
+        live.slash("U0ALICE")
+        view = live.eventually(lambda: live.slack.views())[-1]
+        blocks = {b.get("block_id"): b for b in view["blocks"]}
+        assert blocks["location"]["element"]["initial_value"] == "Floor 3, Room 12"
+        assert blocks["phone"]["element"]["initial_value"] == "+1 555 0142"
+        assert blocks["device"]["hint"]["text"] == "Your computers: LT-0007, PC-0042"
+        response = live.submit("U0ALICE", view, {"description": "My screen flickers when docked", "device": "PC-0042"})
+        assert response.status == 200 and response.body == b""
+        t = stored(engine, 1)
+        assert (t.requester.department, t.requester.manager, t.location, t.device) == (
+            "Finance", "Bob Lee", "Floor 3, Room 12", "PC-0042")
+        live.settled()
+        card = str(live.slack.messages("C0DESK")[0]["blocks"])
+        assert "Finance" in card and "Manager: Bob Lee" in card
+    finally:
+        live.stop()
