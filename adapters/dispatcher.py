@@ -56,9 +56,10 @@ class Dispatcher:
                 raise
             except Exception:  # the database went away: keep the loop alive, try again shortly
                 log.exception("outbox delivery loop failed; retrying")
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-            except asyncio.TimeoutError:
+            try:  # not wait_for: on 3.11 it swallows a cancel that lands as the wait ends
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
             self._wake.clear()
 

@@ -54,6 +54,8 @@ class Runtime:
                        department=person.department, office=profile.location, manager=person.manager_name), \
             tuple(c.name for c in profile.computers)
     def close(self) -> None:
+        if self.desk.knowledge is not None:
+            self.desk.knowledge.close()
         if self.directory is not None:
             self.directory.close()
         self.engine.dispose()

@@ -75,8 +75,6 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
         if dispatch:
             state.tasks = [asyncio.create_task(d.run(), name=f"outbox-{d.sender.platform}") for d in state.dispatchers]
             state.tasks.append(asyncio.create_task(sweep_forever(runtime, state), name="sla-sweep"))
-        if state.socket_mode is not None:
-            await state.socket_mode.connect_async()
 
     async def stop(_: web.Application) -> None:
         for task in state.tasks:
@@ -105,9 +103,17 @@ def _add_slack(app: web.Application, runtime: Runtime, state: ServerState, poll_
     bolt = build_app(runtime.desk, client, slack.signing_secret.get_secret_value(), runtime.posts, state.wake,
                      command=slack.command, enrich=runtime.with_directory)
     if slack.app_token:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        app_token = slack.app_token.get_secret_value()
 
-        state.socket_mode = AsyncSocketModeHandler(bolt, slack.app_token.get_secret_value())
+        async def connect(_: web.Application) -> None:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            # Built on start-up, not here: its aiohttp session and tasks need the running loop,
+            # and serve() builds the app before web.run_app starts one.
+            state.socket_mode = AsyncSocketModeHandler(bolt, app_token)
+            await state.socket_mode.connect_async()
+
+        app.on_startup.append(connect)
         log.info("Slack: Socket Mode")
     else:
         app.router.add_post("/slack/events", SlackEndpoint(bolt, slack.signing_secret.get_secret_value()).handle)

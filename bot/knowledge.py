@@ -342,21 +342,31 @@ class Knowledge:
         self._checked = 0.0
         self._dirty = True
         self._refresh_lock = threading.Lock()
+        self._closing = threading.Event()
+        self._loader: threading.Thread | None = None
 
     def load(self) -> int:
         """Bulk-load every entry (call from a background thread for a large history); changes
         made meanwhile are caught by the refresh that follows (the feed overlaps a little)."""
         started_at = self.source.newest_change()
-        count = self.index.bulk_load(self.source.all_entries())
+        count = self.index.bulk_load(e for e in self.source.all_entries() if not self._closing.is_set())
+        if self._closing.is_set():
+            return count
         self._since = started_at
         self.ready.set()
         self.refresh(force=True)
         return count
 
     def load_in_background(self) -> threading.Thread:
-        thread = threading.Thread(target=self.load, name="kb-load", daemon=True)
-        thread.start()
-        return thread
+        self._loader = threading.Thread(target=self.load, name="kb-load", daemon=True)
+        self._loader.start()
+        return self._loader
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop a background load (at the next entry) before the database goes away."""
+        self._closing.set()
+        if self._loader is not None:
+            self._loader.join(timeout)
 
     def touch(self) -> None:
         """This process changed tickets: refresh before the next search."""

@@ -8,9 +8,14 @@ what the bot actually sent through ``FakeSlack.calls``.
 Shapes and error codes follow Slack's method reference (docs.slack.dev/reference/methods/...).
 Failures are answered as Slack answers them: HTTP 200 with ``{"ok": false, "error": ...}``, except
 rate limits (HTTP 429 with ``Retry-After``) and outages (5xx with an HTML body).
+
+Socket Mode (docs.slack.dev/apis/events-api/using-socket-mode): given an app-level token,
+``apps.connections.open`` hands out a single-use ``ws://`` URL on this server; the WebSocket there
+greets with ``hello``, and ``socket_send`` pushes an envelope and waits for the app's ack.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import hashlib
@@ -18,6 +23,7 @@ import itertools
 import json
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -26,7 +32,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 BOT_ID = "B0BOT"
 APP_ID = "A0APP"
@@ -34,6 +40,9 @@ BOT_NAME = "helpdesk"
 MAX_MESSAGE_BLOCKS = 50  # Slack answers invalid_blocks past this
 MAX_VIEW_BLOCKS = 100
 MAX_VIEW_TITLE = 24
+ACK_SECONDS = 3.0  # how long Slack waits for a Socket Mode ack (as for an HTTP answer)
+ENVELOPE_TYPES = ("events_api", "slash_commands", "interactive")
+_APP_TOKEN_METHODS = {"apps.connections.open"}  # the only methods that take an app-level token
 
 # Arguments Slack takes as JSON-encoded strings in form bodies, and the error a bad one earns.
 _JSON_ARGS = {
@@ -90,12 +99,26 @@ def _refusal(error: str, message: str) -> _Refusal:
 class FakeSlack:
     """aiohttp web server on 127.0.0.1 (random port) that answers like https://slack.com/api/."""
 
-    def __init__(self, token: str = "xoxb-test-token", bot_user_id: str = "UBOT", team_id: str = "T0TEST") -> None:
+    def __init__(
+        self,
+        token: str = "xoxb-test-token",
+        bot_user_id: str = "UBOT",
+        team_id: str = "T0TEST",
+        app_token: str | None = None,
+    ) -> None:
         self.token = token
+        self.app_token = app_token  # app-level token (xapp-...) for Socket Mode; None: no Socket Mode
         self.bot_user_id = bot_user_id
         self.team_id = team_id
         self.calls: list[Call] = []
         self.ephemerals: list[dict] = []
+        self.envelopes: list[dict] = []  # every Socket Mode envelope pushed, as sent
+        self.acks: list[dict] = []  # every frame the app sent back over a socket, as received
+        self.hellos = 0  # WebSocket connections greeted so far
+        self._sockets: list[web.WebSocketResponse] = []  # open connections, oldest first
+        self._tickets: set[str] = set()  # unused apps.connections.open tickets
+        self._waiting_acks: dict[str, asyncio.Future] = {}
+        self._delays: dict[str, list[float]] = {}
         self._users: dict[str, Json] = {}
         self._channels: dict[str, list[Json]] = {}  # every message of a channel, oldest first
         self._views: dict[str, Json] = {}  # view id -> {"view": <as Slack returns it>, "trigger_id": ...}
@@ -118,6 +141,7 @@ class FakeSlack:
             "reactions.add": self._reactions_add,
             "views.open": self._views_open,
             "views.update": self._views_update,
+            "apps.connections.open": self._apps_connections_open,
         }
         # The bot's own user exists in a real workspace, so users.info on it works.
         self.add_user(bot_user_id, BOT_NAME, "Help Desk", is_bot=True)
@@ -129,6 +153,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/actions/{team}/{key:.+}", self._response_url_post)
+        app.router.add_get("/link/", self._socket)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -136,6 +161,11 @@ class FakeSlack:
         self._root = f"http://{host}:{port}"
 
     async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+        for waiting in self._waiting_acks.values():
+            waiting.cancel()
+        self._waiting_acks.clear()
         if self._runner is not None:
             await self._runner.cleanup()
         self._runner = None
@@ -221,6 +251,14 @@ class FakeSlack:
         """
         self._failures.setdefault(method, []).extend(_Failure(status, retry_after, error) for _ in range(times))
 
+    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` only after ``seconds``: a slow Slack.
+
+        The call is recorded when it arrives; the answer (a failure queued with fail_next
+        included) comes after the delay. ``method`` may also be ``"response_url"``.
+        """
+        self._delays.setdefault(method, []).extend(seconds for _ in range(times))
+
     def add_message(
         self, channel: str, user: str, text: str, ts: str | None = None, thread_ts: str | None = None
     ) -> str:
@@ -262,12 +300,19 @@ class FakeSlack:
         method = request.match_info["method"]
         args, bad_json_arg = await _read_args(request)
         self.calls.append(Call(method, args, dict(request.headers)))
+        await self._pop_delay(method)
 
         authorization = request.headers.get("Authorization", "")
         if not authorization:
             return web.json_response({"ok": False, "error": "not_authed"})
-        if authorization != f"Bearer {self.token}":
+        if authorization == f"Bearer {self.token}":
+            app_level = False
+        elif self.app_token and authorization == f"Bearer {self.app_token}":
+            app_level = True
+        else:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        if app_level != (method in _APP_TOKEN_METHODS):  # a bot token cannot open sockets, nor an app token post
+            return web.json_response({"ok": False, "error": "not_allowed_token_type"})
         failure = self._pop_failure(method)
         if failure is not None:
             return failure
@@ -291,6 +336,7 @@ class FakeSlack:
             body = None
         recorded = {**(body if isinstance(body, dict) else {}), "key": key}
         self.calls.append(Call("response_url", recorded, dict(request.headers)))
+        await self._pop_delay("response_url")
         failure = self._pop_failure("response_url")
         if failure is not None:
             return failure
@@ -299,6 +345,11 @@ class FakeSlack:
         if not (body.get("text") or body.get("blocks") or body.get("attachments") or body.get("delete_original")):
             return web.Response(status=400, text="no_text", content_type="text/html")
         return web.Response(text="ok", content_type="text/html")
+
+    async def _pop_delay(self, method: str) -> None:
+        queue = self._delays.get(method)
+        if queue:
+            await asyncio.sleep(queue.pop(0))
 
     def _pop_failure(self, method: str) -> web.Response | None:
         queue = self._failures.get(method)
@@ -317,6 +368,116 @@ class FakeSlack:
             headers["Retry-After"] = str(failure.retry_after)
         return web.json_response({"ok": False, "error": failure.error}, status=failure.status, headers=headers)
 
+    # ------------------------------------------------------------------ Socket Mode
+
+    @property
+    def socket_connections(self) -> int:
+        """WebSocket connections open right now."""
+        return sum(1 for ws in self._sockets if not ws.closed)
+
+    async def socket_connected(self, timeout: float = 5.0) -> int:
+        """Wait until an app holds a Socket Mode connection; returns how many are open."""
+        await self._open_socket(timeout)
+        return self.socket_connections
+
+    async def socket_send(
+        self,
+        envelope_type: str,
+        payload: dict,
+        *,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        timeout: float = ACK_SECONDS,
+    ) -> dict | None:
+        """Push an envelope to the app, as Slack does in Socket Mode, and wait for its ack.
+
+        ``envelope_type`` is ``events_api`` (payload: an event_callback body), ``slash_commands``
+        (payload: the command's fields) or ``interactive`` (payload: block_actions,
+        view_submission, ...). Returns the ack's ``payload`` (what Slack shows: an ephemeral
+        reply, ``response_action: errors``...), or None for a bare ack. Raises TimeoutError
+        when no ack with the envelope's id arrives within ``timeout`` (Slack waits 3 s).
+        When several connections are open Slack may use any; this uses the newest.
+        """
+        if envelope_type not in ENVELOPE_TYPES:
+            raise ValueError(f"unknown envelope type {envelope_type!r}; Slack sends {', '.join(ENVELOPE_TYPES)}")
+        ws = await self._open_socket(timeout)
+        envelope: Json = {
+            "envelope_id": str(uuid.uuid4()),
+            "payload": copy.deepcopy(payload),
+            "type": envelope_type,
+            "accepts_response_payload": envelope_type != "events_api",
+        }
+        if envelope_type == "events_api":
+            envelope.update(retry_attempt=retry_attempt, retry_reason=retry_reason)
+        waiting = asyncio.get_running_loop().create_future()
+        self._waiting_acks[envelope["envelope_id"]] = waiting
+        self.envelopes.append(copy.deepcopy(envelope))
+        try:
+            await ws.send_json(envelope)
+            ack = await asyncio.wait_for(waiting, timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(
+                f"no ack for {envelope_type} envelope {envelope['envelope_id']} within {timeout} s"
+            ) from None
+        finally:
+            self._waiting_acks.pop(envelope["envelope_id"], None)
+        body = ack.get("payload")
+        return copy.deepcopy(body) if body is not None else None
+
+    async def socket_disconnect(self, reason: str = "refresh_requested") -> int:
+        """Tell every connected app to reconnect (``warning``, ``refresh_requested``,
+        ``link_disabled``...), as Slack does a few times a day; returns how many were told."""
+        told = 0
+        for ws in list(self._sockets):
+            if not ws.closed:
+                await ws.send_json({"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake"}})
+                told += 1
+        return told
+
+    async def _open_socket(self, timeout: float) -> web.WebSocketResponse:
+        deadline = time.monotonic() + timeout
+        while True:
+            live = [ws for ws in self._sockets if not ws.closed]
+            if live:
+                return live[-1]
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no Socket Mode connection within {timeout} s")
+            await asyncio.sleep(0.01)
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        """The WebSocket an apps.connections.open URL names: its ticket works once."""
+        ticket = request.query.get("ticket", "")
+        if ticket not in self._tickets:
+            return web.Response(status=401, text="invalid_ticket", content_type="text/plain")
+        self._tickets.discard(ticket)
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        self.hellos += 1
+        await ws.send_json({
+            "type": "hello",
+            "num_connections": self.socket_connections,
+            "debug_info": {"host": "applink-fake", "build_number": 1, "approximate_connection_time": 18060},
+            "connection_info": {"app_id": APP_ID},
+        })
+        try:
+            async for message in ws:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    frame = json.loads(message.data)
+                except ValueError:
+                    continue  # Slack ignores what it cannot read; the envelope then goes unacked
+                if not isinstance(frame, dict):
+                    continue
+                self.acks.append(frame)
+                waiting = self._waiting_acks.get(frame.get("envelope_id"))
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(frame)
+        finally:
+            self._sockets.remove(ws)
+        return ws
+
     # ------------------------------------------------------------------ methods
 
     def _auth_test(self, args: Json) -> Json:
@@ -329,6 +490,12 @@ class FakeSlack:
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, args: Json) -> Json:
+        ticket = uuid.uuid4().hex
+        self._tickets.add(ticket)
+        ws_root = self._started_root().replace("http://", "ws://", 1)
+        return {"url": f"{ws_root}/link/?ticket={ticket}&app_id={APP_ID}"}
 
     def _users_info(self, args: Json) -> Json:
         user = self._users.get(args.get("user") or "")

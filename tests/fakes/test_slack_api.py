@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
+import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -272,3 +278,216 @@ def test_fail_next_answers_a_server_error_with_that_status() -> None:
         assert (await client.users_info(user="UBOT"))["user"]["is_bot"] is True
 
     run(scenario)
+
+
+def test_delay_next_answers_late_then_on_time() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        slack.delay_next("users.info", 0.4)
+        started = time.monotonic()
+        assert (await client.users_info(user="UBOT"))["user"]["id"] == "UBOT"
+        assert time.monotonic() - started >= 0.4
+        started = time.monotonic()
+        await client.users_info(user="UBOT")
+        assert time.monotonic() - started < 0.3, "only the next call is slow"
+
+        # a client that gives up first sees a timeout; the call was still recorded, the fake still serves
+        slack.delay_next("chat.postMessage", 0.5)
+        impatient = AsyncWebClient(token=TOKEN, base_url=slack.url, timeout=0.1)
+        with pytest.raises(asyncio.TimeoutError):
+            await impatient.chat_postMessage(channel="C0DESK", text="slow")
+        assert len(slack.calls_to("chat.postMessage")) == 1
+        await client.chat_postMessage(channel="C0DESK", text="fast")
+        assert "fast" in [m["text"] for m in slack.messages("C0DESK")]
+
+        slack.delay_next("response_url", 0.3)
+        started = time.monotonic()
+        assert (await AsyncWebhookClient(slack.response_url("k")).send(text="late")).status_code == 200
+        assert time.monotonic() - started >= 0.3
+
+    run(scenario)
+
+
+# ---------------------------------------------------------------------- Socket Mode
+
+APP_TOKEN = "xapp-1-A0APP-1-test"
+
+
+@dataclass
+class Seen:
+    """What the real SocketModeClient received: every message (hello included) and every envelope."""
+
+    messages: list[dict] = field(default_factory=list)
+    requests: list[SocketModeRequest] = field(default_factory=list)
+
+
+def run_socket(scenario: Callable[[FakeSlack, Seen], Awaitable[None]],
+               acker: Callable[[SocketModeRequest], dict | str | None] | None = None) -> None:
+    """A fake with an app-level token, and slack_sdk's aiohttp SocketModeClient connected to it.
+
+    ``acker(request)`` gives the ack payload for each envelope: None for a bare ack, "skip" for none.
+    """
+
+    async def main() -> None:
+        async with FakeSlack(token=TOKEN, app_token=APP_TOKEN) as slack:
+            seen = Seen()
+            client = SocketModeClient(app_token=APP_TOKEN, web_client=AsyncWebClient(base_url=slack.url))
+
+            async def on_message(_client, message: dict, _raw) -> None:
+                seen.messages.append(message)
+
+            async def on_request(sm_client, request: SocketModeRequest) -> None:
+                seen.requests.append(request)
+                payload = acker(request) if acker else None
+                if payload != "skip":
+                    await sm_client.send_socket_mode_response(SocketModeResponse(request.envelope_id, payload))
+
+            client.message_listeners.append(on_message)
+            client.socket_mode_request_listeners.append(on_request)
+            try:
+                await client.connect()
+                await slack.socket_connected()
+                await scenario(slack, seen)
+            finally:
+                await client.close()
+
+    asyncio.run(main())
+
+
+def test_apps_connections_open_needs_the_app_level_token() -> None:
+    async def main() -> None:
+        async with FakeSlack(token=TOKEN, app_token=APP_TOKEN) as slack:
+            bot = AsyncWebClient(token=TOKEN, base_url=slack.url)
+            error = await slack_error(bot.apps_connections_open(app_token=TOKEN))
+            assert (error.response.status_code, error.response["error"]) == (200, "not_allowed_token_type")
+            error = await slack_error(bot.apps_connections_open(app_token="xapp-1-wrong"))
+            assert error.response["error"] == "invalid_auth"
+            app_level = AsyncWebClient(token=APP_TOKEN, base_url=slack.url)
+            error = await slack_error(app_level.chat_postMessage(channel="C0DESK", text="hi"))
+            assert error.response["error"] == "not_allowed_token_type"
+            assert slack.messages("C0DESK") == []
+
+            opened = await bot.apps_connections_open(app_token=APP_TOKEN)
+            ws_root = slack.url.replace("http://", "ws://").removesuffix("/api/")
+            assert opened["url"].startswith(f"{ws_root}/link/?ticket=") and opened["url"].endswith("&app_id=A0APP")
+            assert slack.calls_to("apps.connections.open")[-1].headers["Authorization"] == f"Bearer {APP_TOKEN}"
+
+        async with FakeSlack(token=TOKEN) as without_socket_mode:
+            bot = AsyncWebClient(token=TOKEN, base_url=without_socket_mode.url)
+            error = await slack_error(bot.apps_connections_open(app_token=APP_TOKEN))
+            assert error.response["error"] == "invalid_auth"
+
+    asyncio.run(main())
+
+
+def test_a_socket_url_works_once() -> None:
+    async def main() -> None:
+        async with FakeSlack(token=TOKEN, app_token=APP_TOKEN) as slack:
+            url = (await AsyncWebClient(base_url=slack.url).apps_connections_open(app_token=APP_TOKEN))["url"]
+            async with aiohttp.ClientSession() as session:
+                async with session.ws_connect(url) as ws:
+                    hello = await ws.receive_json(timeout=5)
+                    assert hello["type"] == "hello"
+                    assert hello["num_connections"] == 1
+                    assert hello["connection_info"] == {"app_id": "A0APP"}
+                    assert hello["debug_info"]["approximate_connection_time"] > 0
+                    assert slack.socket_connections == 1
+                    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                        await session.ws_connect(url)
+                    assert refused.value.status == 401
+                with pytest.raises(aiohttp.WSServerHandshakeError):
+                    await session.ws_connect(url.replace("ticket=", "ticket=forged"))
+
+    asyncio.run(main())
+
+
+def test_the_sdk_client_connects_and_gets_hello() -> None:
+    async def scenario(slack: FakeSlack, seen: Seen) -> None:
+        await asyncio.sleep(0.1)
+        hello = next(m for m in seen.messages if m.get("type") == "hello")
+        assert hello["connection_info"]["app_id"] == "A0APP"
+        assert len(slack.calls_to("apps.connections.open")) == 1
+        assert (slack.hellos, slack.socket_connections) == (1, 1)
+
+    run_socket(scenario)
+
+
+def test_a_slash_command_envelope_returns_the_ack_payload() -> None:
+    command = {"command": "/ticket", "text": "mine", "user_id": "U0ALICE", "trigger_id": "1.2.3",
+               "response_url": "http://127.0.0.1/actions/T0TEST/cmd1"}
+
+    def acker(request):
+        return {"response_type": "ephemeral", "text": f"you said {request.payload['text']}"}
+
+    async def scenario(slack: FakeSlack, seen: Seen) -> None:
+        answer = await slack.socket_send("slash_commands", command)
+        assert answer == {"response_type": "ephemeral", "text": "you said mine"}
+        (request,) = seen.requests
+        assert (request.type, request.payload, request.accepts_response_payload) == ("slash_commands", command, True)
+        (envelope,) = slack.envelopes
+        assert set(envelope) == {"envelope_id", "payload", "type", "accepts_response_payload"}
+        assert request.envelope_id == envelope["envelope_id"]
+        assert slack.acks == [{"envelope_id": envelope["envelope_id"], "payload": answer}]
+
+    run_socket(scenario, acker)
+
+
+def test_an_event_envelope_carries_retries_and_a_bare_ack_is_none() -> None:
+    body = {"type": "event_callback", "event_id": "Ev1", "team_id": "T0TEST",
+            "event": {"type": "message", "channel": "C0DESK", "user": "U0BOB", "text": "hi", "ts": "1.000100"}}
+
+    async def scenario(slack: FakeSlack, seen: Seen) -> None:
+        assert await slack.socket_send("events_api", body) is None
+        assert await slack.socket_send("events_api", body, retry_attempt=1, retry_reason="timeout") is None
+        first, retry = seen.requests
+        assert first.payload == retry.payload == body
+        assert (first.retry_attempt, first.retry_reason, first.accepts_response_payload) == (0, "", False)
+        assert (retry.retry_attempt, retry.retry_reason) == (1, "timeout")
+        assert first.envelope_id != retry.envelope_id, "a redelivery is a new envelope of the same event"
+        assert [a["envelope_id"] for a in slack.acks] == [e["envelope_id"] for e in slack.envelopes]
+        with pytest.raises(ValueError):
+            await slack.socket_send("event_callback", body)
+
+    run_socket(scenario)
+
+
+def test_an_unacknowledged_envelope_times_out() -> None:
+    async def scenario(slack: FakeSlack, seen: Seen) -> None:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="no ack for interactive envelope"):
+            await slack.socket_send("interactive", {"type": "block_actions"}, timeout=0.3)
+        assert 0.3 <= time.monotonic() - started < 2
+        assert slack.acks == []
+
+    run_socket(scenario, acker=lambda request: "skip")
+
+
+def test_a_disconnect_makes_the_client_reconnect_with_a_new_url() -> None:
+    async def scenario(slack: FakeSlack, seen: Seen) -> None:
+        assert await slack.socket_disconnect("refresh_requested") == 1
+        deadline = time.monotonic() + 10
+        while slack.hellos < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert slack.hellos == 2
+        assert len(slack.calls_to("apps.connections.open")) == 2
+        assert await slack.socket_send("interactive", {"type": "block_actions"}) == {"ok": "after"}
+        assert slack.socket_connections == 1, "the old connection was closed"
+
+    run_socket(scenario, acker=lambda request: {"ok": "after"})
+
+
+def test_send_waits_for_a_connection_and_stop_closes_sockets() -> None:
+    async def main() -> None:
+        slack = FakeSlack(token=TOKEN, app_token=APP_TOKEN)
+        await slack.start()
+        with pytest.raises(TimeoutError, match="no Socket Mode connection"):
+            await slack.socket_send("events_api", {"type": "event_callback"}, timeout=0.2)
+        url = (await AsyncWebClient(base_url=slack.url).apps_connections_open(app_token=APP_TOKEN))["url"]
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(url)
+            assert (await ws.receive_json(timeout=5))["type"] == "hello"
+            await slack.stop()
+            closing = await ws.receive(timeout=5)
+            assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+            await ws.close()
+
+    asyncio.run(main())
