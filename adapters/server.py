@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from adapters.dispatcher import Dispatcher
 from adapters.runtime import Runtime
+from storage.database import reading
 
 log = logging.getLogger("helpdesk.server")
 
@@ -36,7 +37,7 @@ async def healthz(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
 
     def probe() -> int:
-        with runtime.engine.connect() as conn:
+        with reading(runtime.engine) as conn:
             conn.execute(text("SELECT 1"))
         return runtime.outbox.pending_count()
 
@@ -98,6 +99,18 @@ def _add_slack(app: web.Application, runtime: Runtime, state: ServerState, poll_
     slack = runtime.settings.slack
     kwargs = {"base_url": slack.api_url} if slack.api_url else {}
     client = AsyncWebClient(token=slack.bot_token.get_secret_value(), **kwargs)
+
+    async def open_session(_: web.Application) -> None:
+        import aiohttp
+
+        client.session = aiohttp.ClientSession()  # one pool of connections, not a connection per call
+
+    async def close_session(_: web.Application) -> None:
+        if client.session is not None:
+            await client.session.close()
+
+    app.on_startup.insert(0, open_session)
+    app.on_cleanup.append(close_session)
     sender = SlackSender(client, runtime.settings, runtime.store, runtime.posts, runtime.outbox, runtime.desk.clock)
     state.dispatchers.append(Dispatcher(runtime.outbox, sender, runtime.desk.clock, poll_seconds=poll_seconds))
     bolt = build_app(runtime.desk, client, slack.signing_secret.get_secret_value(), runtime.posts, state.wake,

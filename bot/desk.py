@@ -105,8 +105,8 @@ class Desk:
         ctx.knowledge = self.knowledge
         ctx.directory = self.directory
         reply = self._run(ctx, 0)
-        if reply.ok and ctx.call.spec.writes and self.knowledge is not None:
-            self.knowledge.touch()  # a resolution or a reopen shows in the very next suggestion
+        if reply.ok and ctx.call.spec.writes and self.knowledge is not None and ctx.ticket is not None:
+            self.knowledge.apply(ctx.ticket)  # this process's change shows in the very next suggestion
         return reply
 
     def _failed(self, actor: Actor, text: str) -> Reply:

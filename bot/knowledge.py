@@ -333,14 +333,14 @@ class Knowledge:
     change times before a search, so a resolution committed by another replica shows
     within `max_age` seconds, and this process's own at once."""
 
-    def __init__(self, source: KnowledgeSource, max_age: float = 2.0) -> None:
+    def __init__(self, source: KnowledgeSource, max_age: float = 2.0, categories: dict | None = None) -> None:
         self.source = source
+        self.categories = categories if categories is not None else getattr(getattr(source, "settings", None), "categories", {})
         self.index = KnowledgeIndex()
         self.max_age = max_age
         self.ready = threading.Event()
         self._since: datetime | None = None
         self._checked = 0.0
-        self._dirty = True
         self._refresh_lock = threading.Lock()
         self._closing = threading.Event()
         self._loader: threading.Thread | None = None
@@ -368,17 +368,26 @@ class Knowledge:
         if self._loader is not None:
             self._loader.join(timeout)
 
-    def touch(self) -> None:
-        """This process changed tickets: refresh before the next search."""
-        self._dirty = True
+    def apply(self, ticket) -> None:
+        """A ticket this process just committed: in the index if it is resolved, out if not.
+        (Other processes' changes arrive through `refresh`.)"""
+        if not self.ready.is_set():
+            return
+        if ticket.status.value in ("resolved", "closed") and ticket.resolution:
+            category = self.categories.get(ticket.category)
+            self.index.add(Entry(ticket.id, ticket.description, ticket.resolution, ticket.category,
+                                 category.kb_public if category else False))
+        else:
+            self.index.remove(ticket.id)
 
     def refresh(self, force: bool = False) -> None:
         if not self.ready.is_set():
             return
-        if not (force or self._dirty or time.monotonic() - self._checked >= self.max_age):
+        if not (force or time.monotonic() - self._checked >= self.max_age):
             return
-        with self._refresh_lock:
-            self._dirty = False
+        if not self._refresh_lock.acquire(blocking=force):
+            return  # another thread is refreshing right now; this search uses the index as it is
+        try:
             self._checked = time.monotonic()
             upserts, removals, newest = self.source.changes_since(self._since)
             for entry in upserts:
@@ -387,6 +396,8 @@ class Knowledge:
                 self.index.remove(ticket_id)
             if newest is not None:
                 self._since = newest
+        finally:
+            self._refresh_lock.release()
 
     def search(self, text: str, **kwargs) -> list[Match]:
         if not self.ready.is_set():

@@ -13,7 +13,7 @@ from storage.database import reading
 from storage.schema import tickets
 
 DONE = ("resolved", "closed")
-OVERLAP = timedelta(seconds=30)  # re-read this much before the last change seen: a slow commit is not missed
+OVERLAP = timedelta(seconds=5)  # re-read this much before the last change seen: a slow commit is not missed
 COLUMNS = (tickets.c.id, tickets.c.description, tickets.c.resolution, tickets.c.category, tickets.c.status,
            tickets.c.updated_at)
 
