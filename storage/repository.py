@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, Engine, and_, case, func, insert, literal_column, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, func, insert, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.config import Settings
@@ -16,6 +16,14 @@ from storage.reports import ReportBuilder
 from storage.schema import audit_events, jobs, notes, outbox, seen_requests, tickets
 
 _SEVERITY_ORDER = case({s.value: s.rank for s in Severity}, value=tickets.c.severity, else_=-1)
+
+
+# Built once: building a statement (and its cache key) per write cost more CPU than running it.
+_INSERT_TICKET = insert(tickets).returning(tickets.c.id)
+_UPDATE_TICKET = update(tickets).where(and_(tickets.c.id == bindparam("w_id"), tickets.c.version == bindparam("w_version")))
+_INSERT_NOTE = insert(notes).returning(notes.c.id)
+_INSERT_EVENT = insert(audit_events)
+_INSERT_OUTBOX = insert(outbox)
 
 
 def ticket_row(ticket: Ticket) -> dict[str, Any]:
@@ -75,21 +83,17 @@ class SqlTransaction:
         return ticket_from(row) if row else None
 
     def insert_ticket(self, ticket: Ticket) -> Ticket:
-        new_id = self.conn.execute(insert(tickets).values(ticket_row(ticket)).returning(tickets.c.id)).scalar_one()
+        new_id = self.conn.execute(_INSERT_TICKET, ticket_row(ticket)).scalar_one()
         return ticket.with_changes(id=new_id)
 
     def update_ticket(self, before: Ticket, after: Ticket) -> bool:
-        result = self.conn.execute(
-            update(tickets)
-            .where(and_(tickets.c.id == before.id, tickets.c.version == before.version))
-            .values(ticket_row(after))
-        )
+        result = self.conn.execute(_UPDATE_TICKET, {**ticket_row(after), "w_id": before.id, "w_version": before.version})
         return result.rowcount == 1
 
     def add_note(self, note: Note) -> Note:
-        new_id = self.conn.execute(insert(notes).values(
-            ticket_id=note.ticket_id, author_id=note.author_id, author_name=note.author_name, body=note.body,
-            internal=note.internal, created_at=note.created_at).returning(notes.c.id)).scalar_one()
+        new_id = self.conn.execute(_INSERT_NOTE, {
+            "ticket_id": note.ticket_id, "author_id": note.author_id, "author_name": note.author_name, "body": note.body,
+            "internal": note.internal, "created_at": note.created_at}).scalar_one()
         return Note(note.ticket_id, note.author_id, note.author_name, note.body, note.internal, note.created_at, new_id)
 
     def notes(self, ticket_id: int, include_internal: bool) -> list[Note]:
@@ -100,18 +104,19 @@ class SqlTransaction:
                 for r in self.conn.execute(query)]
 
     def add_event(self, event: AuditEvent) -> None:
-        self.conn.execute(insert(audit_events).values(
-            ticket_id=event.ticket_id, actor_id=event.actor_id, actor_name=event.actor_name,
-            action=event.action, at=event.at, changes=event.changes))
+        self.conn.execute(_INSERT_EVENT, {
+            "ticket_id": event.ticket_id, "actor_id": event.actor_id, "actor_name": event.actor_name,
+            "action": event.action, "at": event.at, "changes": event.changes})
 
     def events(self, ticket_id: int) -> list[AuditEvent]:
         rows = self.conn.execute(select(audit_events).where(audit_events.c.ticket_id == ticket_id).order_by(audit_events.c.id))
         return [AuditEvent(r.ticket_id, r.actor_id, r.actor_name, r.action, r.at, r.changes, r.id) for r in rows]
 
     def enqueue(self, notice: Notice, platform: str, now: datetime) -> None:
-        self.conn.execute(insert(outbox).values(
-            created_at=now, platform=platform, kind=notice.kind, audience=notice.audience, ticket_id=notice.ticket_id,
-            text=notice.text, data=notice.data, status="pending", attempts=0, available_at=now))
+        self.conn.execute(_INSERT_OUTBOX, {
+            "created_at": now, "platform": platform, "kind": notice.kind, "audience": notice.audience,
+            "ticket_id": notice.ticket_id, "text": notice.text, "data": notice.data, "status": "pending", "attempts": 0,
+            "available_at": now})
 
     def first_time(self, key: str, now: datetime) -> bool:
         dialect = self.conn.dialect.name
