@@ -8,9 +8,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from bot.directory import digits_only as digits, same_phone  # one rule for the directory and known requesters
+
 MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PHONE_DIGITS = 6
+MIN_PHONE_DIGITS = 6  # fewer digits than this is not a phone number to open a ticket for
 
 
 @dataclass(frozen=True)
@@ -27,21 +29,12 @@ class Person:
     source: str = "help desk"  # or "directory"
 
 
-def digits(text: str | None) -> str:
-    return re.sub(r"\D", "", text or "")
 
 
 def looks_like_phone(text: str) -> bool:
     return len(digits(text)) >= MIN_PHONE_DIGITS and not re.search(r"[A-Za-z@]", text)
 
 
-def same_phone(a: str | None, b: str | None) -> bool:
-    """Equal digits, or one ends with the other (a local number without its country code)."""
-    da, db = digits(a), digits(b)
-    if not da or not db:
-        return False
-    short, long_ = sorted((da, db), key=len)
-    return len(short) >= MIN_PHONE_DIGITS and long_.endswith(short)
 
 
 def from_directory(entry: Any) -> Person:
