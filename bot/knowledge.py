@@ -38,7 +38,10 @@ BODY_CHARS = 1000  # long pasted logs add noise, not signal
 FUZZ_WEIGHT = 0.4
 CANDIDATES = 200
 MAX_QUERY_TERMS = 40
-SEAL_AT = 50_000  # pending entries before they are sealed into a segment
+SEAL_AT = 50_000  # pending entries before a bulk load seals them into a segment
+SEAL_AT_LIVE = 1_000  # …and in a running process, where the pending area is searched entry by entry
+SMALL_SEGMENTS = 8  # more small segments than this are merged into one
+SMALL_POSTINGS = 200_000  # a segment with fewer postings is small (a live seal holds ~40,000)
 
 STOP = frozenset("""a an the and or of to in on for is are was were be been it this that with as at by from not no can
 cannot when if but into than then there these those which while we i you they he she should would could will may
@@ -140,6 +143,13 @@ class _Pending:
         return _Segment.build(np.concatenate(self.terms), np.concatenate(self.docs), np.concatenate(self.tf), vocab_size)
 
 
+def merge_segments(segments: list[_Segment], vocab_size: int) -> _Segment:
+    """One segment holding the postings of several (CSR back to flat arrays, then rebuilt)."""
+    terms = [np.repeat(np.arange(len(s.ptr) - 1, dtype=np.uint32), np.diff(s.ptr)) for s in segments]
+    return _Segment.build(np.concatenate(terms), np.concatenate([s.docs for s in segments]),
+                          np.concatenate([s.tf for s in segments]), vocab_size)
+
+
 class KnowledgeIndex:
     """Thread-safe: searches run while entries are added, withdrawn or bulk-loaded elsewhere.
 
@@ -203,7 +213,7 @@ class KnowledgeIndex:
             counts[t] += 1.0
         return headline, counts
 
-    def add(self, entry: Entry) -> None:
+    def add(self, entry: Entry, seal_at: int = SEAL_AT_LIVE) -> None:
         """Add or replace an entry (an edited resolution replaces the old one)."""
         headline, counts = self._counts(entry.problem)
         with self._lock:
@@ -218,7 +228,7 @@ class KnowledgeIndex:
             self.slot_of[entry.ticket_id] = slot
             self.total_len += length
             self.count += 1
-            if self.pending.count >= SEAL_AT:
+            if self.pending.count >= seal_at:
                 self.seal()
 
     def remove(self, ticket_id: int) -> bool:
@@ -232,16 +242,20 @@ class KnowledgeIndex:
             return True
 
     def seal(self) -> None:
-        """Turn the pending entries into an immutable segment."""
+        """Turn the pending entries into an immutable segment; fold many small segments into one."""
         with self._lock:
             if self.pending.count:
                 self.segments.append(self.pending.segment(len(self.vocab)))
                 self.pending = _Pending()
+            small = [s for s in self.segments if len(s.docs) < SMALL_POSTINGS]  # live seals, not bulk ones
+            if len(small) > SMALL_SEGMENTS:
+                merged = merge_segments(small, len(self.vocab))
+                self.segments = [s for s in self.segments if len(s.docs) >= SMALL_POSTINGS] + [merged]
 
     def bulk_load(self, entries: Iterable[Entry]) -> int:
         n = 0
         for entry in entries:
-            self.add(entry)
+            self.add(entry, seal_at=SEAL_AT)
             n += 1
         self.seal()
         return n
