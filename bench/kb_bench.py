@@ -517,7 +517,7 @@ def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
                                                 "scorer=fuzz.token_set_ratio, limit=5), no processor")
         say(f"{tag}: brute force p50 {out['baseline_bruteforce_ms']['p50']} ms over {n} queries")
 
-    # Incremental adds after the build (they wait in the pending area), then searches over them
+    # Incremental adds after the build (pending area; a running process seals them now and then), then searches
     adds = []
     for entry in corpus_entries(corpus, size, size + cfg["adds"]):
         t = time.perf_counter()
@@ -527,6 +527,8 @@ def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
     times, _ = timed_searches(idx, texts[: cfg["after_add_queries"]])
     out["search_ms_after_adds"] = dist(times)
     out["search_ms_after_adds"]["pending_entries"] = idx.pending.count
+    out["search_ms_after_adds"]["segments"] = len(idx.segments)
+    out["add_ms"]["slowest"] = [round(x, 1) for x in sorted(adds)[-3:][::-1]]
 
     rng = random.Random(size)
     victims = rng.sample(range(SYNTH_ID0, SYNTH_ID0 + size), min(size, cfg["removes"]))
@@ -559,20 +561,24 @@ def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
         out["quality_in_background"] = result
         say(f"{tag}: replay inside the background: {result}")
 
-    if cfg.get("pending"):
-        # Worst case between seals: SEAL_AT - 1 entries in the pending area, no segment
+    if cfg.get("live"):
+        # A running process that never bulk-loaded: SEAL_AT - 1 (49,999) add() calls into a fresh
+        # index, each timed (seals and segment merges included), then searches over whatever
+        # pending area and segments that left, then seal() and the same searches again.
         from bot import knowledge
 
-        n = knowledge.SEAL_AT - 1
-        say(f"pending: {n:,} incremental adds into a fresh index …")
+        n = cfg["live"]
+        say(f"live adds: {n:,} add() calls into a fresh index …")
         del idx
         gc.collect()
         fresh = KnowledgeIndex()
-        t = time.perf_counter()
+        live_adds = []
         for entry in corpus_entries(corpus, 0, n):
+            t = time.perf_counter()
             fresh.add(entry)
-        add_s = time.perf_counter() - t
-        times, _ = timed_searches(fresh, texts[: cfg["pending_queries"]])
+            live_adds.append((time.perf_counter() - t) * 1000)
+        state = {"pending_entries": fresh.pending.count, "segments": len(fresh.segments)}
+        times, _ = timed_searches(fresh, texts[: cfg["live_queries"]])
         profile_top = None
         if cfg.get("profile"):
             prof = cProfile.Profile()
@@ -581,13 +587,21 @@ def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
         t = time.perf_counter()
         fresh.seal()
         seal_ms = (time.perf_counter() - t) * 1000
-        sealed, _ = timed_searches(fresh, texts[: cfg["pending_queries"]])
-        out["pending_area"] = {"entries": n, "adds_s": round(add_s, 1), "search_ms_unsealed": dist(times),
-                               "seal_ms": round(seal_ms, 1), "search_ms_same_entries_sealed": dist(sealed)}
+        sealed, _ = timed_searches(fresh, texts[: cfg["live_queries"]])
+        slow = sorted(live_adds)[-10:]
+        out["live_adds"] = {
+            "adds": n, "adds_s": round(sum(live_adds) / 1000, 1), "add_ms": dist(live_adds),
+            "slowest_adds_ms": [round(x, 1) for x in reversed(slow)],
+            "adds_over_100ms": sum(x > 100 for x in live_adds),
+            "state_after": state, "search_ms": dist(times),
+            "final_seal_ms": round(seal_ms, 1), "segments_after_seal": len(fresh.segments),
+            "search_ms_after_seal": dist(sealed),
+            "settings": {k: getattr(knowledge, k) for k in ("SEAL_AT", "SEAL_AT_LIVE", "SMALL_SEGMENTS", "SMALL_POSTINGS")
+                         if hasattr(knowledge, k)}}
         if profile_top:
-            out["pending_area"]["search_profile_top_unsealed"] = profile_top
-        say(f"pending: search p95 {out['pending_area']['search_ms_unsealed']['p95']} ms unsealed, "
-            f"{out['pending_area']['search_ms_same_entries_sealed']['p95']} ms sealed")
+            out["live_adds"]["search_profile_top"] = profile_top
+        say(f"live adds: search p95 {out['live_adds']['search_ms']['p95']} ms with {state}, "
+            f"slowest add {slow[-1]:.0f} ms; after seal() p95 {out['live_adds']['search_ms_after_seal']['p95']} ms")
 
     out["loadavg_at_end"] = loadavg()
     if cfg.get("profile"):
@@ -610,6 +624,17 @@ def run_child(cfg: dict[str, Any]) -> dict[str, Any]:
     result = json.loads(proc.stdout)
     result["child_wall_s"] = round(time.perf_counter() - started, 1)
     return result
+
+
+def git_state(path: str) -> dict[str, Any]:
+    """Which bot/knowledge.py was measured (the commit, and whether the file had local edits)."""
+    def git(*a: str) -> str:
+        try:
+            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    return {"commit": git("log", "-1", "--format=%h", "--", path) or None,
+            "modified": bool(git("status", "--porcelain", "--", path))}
 
 
 def loadavg() -> list[float]:
@@ -635,7 +660,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-queries", type=int, default=50,
                         help="brute-force baseline queries at 100k (4x as many at 10k)")
     parser.add_argument("--no-background", action="store_true", help="skip the replay inside 100k synthetic entries")
-    parser.add_argument("--no-pending", action="store_true", help="skip the full-pending-area scenario")
+    parser.add_argument("--no-live", action="store_true",
+                        help="skip the live-adds scenario (SEAL_AT - 1 add() calls into a fresh index)")
     parser.add_argument("--profile", action="store_true", help="cProfile searches and a 10k build in each child")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes generating the corpus")
@@ -668,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
 
     background = BACKGROUND_SIZE if not args.no_background else 0
     total = max(sizes + [background]) + max(EXTRA, args.adds)
-    pending = not args.no_pending and total >= knowledge.SEAL_AT
+    live = 0 if args.no_live else min(total, knowledge.SEAL_AT - 1)
     tmp = None
     if args.corpus_dir:
         folder = Path(args.corpus_dir)
@@ -697,13 +723,13 @@ def main(argv: list[str] | None = None) -> int:
                    "baseline": (args.baseline_queries * 4 if size <= 10_000 else args.baseline_queries)
                    if size in (10_000, 100_000) else 0,
                    "background": size == background,
-                   "pending": pending and size == sizes[0], "pending_queries": min(200, args.queries)}
+                   "live": live if size == sizes[0] else 0, "live_queries": min(200, args.queries)}
             say(f"--- {size:,} entries (fresh process)")
             results[str(size)] = run_child(cfg)
         if background and background not in sizes:
             say(f"--- {background:,}-entry background for the replay (fresh process)")
             cfg = {"size": background, "corpus": str(corpus), "queries": str(queries_path), "adds": 0,
-                   "removes": 0, "after_add_queries": 0, "baseline": 0, "background": True, "pending": False}
+                   "removes": 0, "after_add_queries": 0, "baseline": 0, "background": True, "live": 0}
             results["background"] = run_child(cfg)
     finally:
         if tmp:
@@ -745,8 +771,10 @@ def main(argv: list[str] | None = None) -> int:
                     "rapidfuzz": __import__("rapidfuzz").__version__,
                     "loadavg_before": load_before, "loadavg_after": loadavg()},
         "settings": {"sizes": sizes, "queries": len(held_out), "adds": args.adds, "removes": args.removes,
-                     "seed": args.seed, "SEAL_AT": knowledge.SEAL_AT, "CANDIDATES": knowledge.CANDIDATES,
-                     "MAX_QUERY_TERMS": knowledge.MAX_QUERY_TERMS},
+                     "seed": args.seed, "knowledge": {k: getattr(knowledge, k) for k in (
+                         "SEAL_AT", "SEAL_AT_LIVE", "SMALL_SEGMENTS", "SMALL_POSTINGS", "CANDIDATES",
+                         "MAX_QUERY_TERMS", "BODY_CHARS", "FUZZ_WEIGHT") if hasattr(knowledge, k)},
+                     "knowledge_py_git": git_state("bot/knowledge.py")},
         "corpus": {
             "source": "GitBugs Hadoop (/work/shared/data/gitbugs-hadoop), 2,503 real JIRA reports",
             "queries": (f"{len(held_out)} held-out real reports (summary + '\\n' + description, as a new ticket), "
