@@ -1,22 +1,23 @@
 """Knowledge-base benchmark: suggestion latency, build time, incremental adds and memory
 at 10,000 / 100,000 / 1,000,000 entries, plus replay quality on the real Hadoop reports.
 
-    cd /work/main && .venv/bin/python -m bench.kb_bench              # 10k, 100k, 1M
-    .venv/bin/python -m bench.kb_bench --quick                       # 10k, 100k only
-    .venv/bin/python -m bench.kb_bench --sizes 10000,50000 --queries 200
+    cd /work/main && .venv/bin/python -m bench.kb_bench              # 10k, 100k, 1M: ~10 min on an idle 2-core box
+    .venv/bin/python -m bench.kb_bench --quick                       # 10k, 100k only: ~2-3 min
+    .venv/bin/python -m bench.kb_bench --sizes 10k,300k --queries 200
     .venv/bin/python -m bench.kb_bench --output result.json --profile
 
 Larger corpora are synthesised from the 2,503 real GitBugs Hadoop reports by
-recombining their text (see `Synth`): never verbatim copies, so the postings and the
-vocabulary grow about as a real history would. Each size is built and measured in a
-fresh child process of its own (`--child`), so one size's memory never counts towards
-another's. One JSON document goes to stdout, progress to stderr. No network at all.
-Not a test: nothing here is asserted. See bench/README.md.
+recombining their text (see `Synth`). They are never verbatim copies, so the postings
+and the vocabulary grow about as a real history's would. Each size is built and
+measured in a fresh child process of its own (`--child`), so one size's memory never
+counts towards another's. The smallest size's child also runs the live-adds scenario:
+49,999 `add()` calls into an empty index, as a process that never bulk-loaded sees them.
+One JSON document goes to stdout and progress goes to stderr. Nothing touches the
+network. This is not a test, and nothing here is asserted. See bench/README.md.
 """
 from __future__ import annotations
 
 import argparse
-import bisect
 import csv
 import gc
 import json
