@@ -50,7 +50,3 @@ def duration(delta: timedelta) -> str:
 def ago(then: datetime, now: datetime) -> str:
     delta = now - then
     return "just now" if delta < timedelta(minutes=1) else f"{duration(delta)} ago"
-
-
-def count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"

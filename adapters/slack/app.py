@@ -20,6 +20,7 @@ from adapters.slack import blocks as B
 from adapters.slack.people import SlackPeople
 from bot import messages as M
 from bot.commands import Role
+from bot.commands.lifecycle import not_open
 from bot.desk import Desk
 from bot.forms import action_form, intake_form, main_field, submission
 from bot.model import Actor, Status, Ticket
@@ -256,10 +257,7 @@ def _state_refusal(name: str, ticket: Ticket) -> str | None:
     """Refuse before the form opens when the ticket's state already rules the action out."""
     if name == "reopen" and ticket.status is not Status.RESOLVED:
         return M.REOPEN_NOT_RESOLVED.format(ref=ticket.ref, status=ticket.status.label, id=ticket.id)
-    if name in PAST and not ticket.status.is_open:
-        hint = (M.HINT_REOPEN if ticket.status is Status.RESOLVED else M.HINT_NEW).format(id=ticket.id, ref=ticket.ref)
-        return M.NOT_OPEN.format(ref=ticket.ref, status=ticket.status.label, verb=PAST[name], hint=hint)
-    return None
+    return not_open(ticket, PAST[name]) if name in PAST else None
 
 
 def build_app(desk: Desk, client: AsyncWebClient, signing_secret: str, posts: Posts, wake: Callable[[], None],

@@ -170,12 +170,17 @@ def new(ctx: Context) -> Reply:
                                  headline=headline, target=target), ticket=ticket, suggestions=suggestions, detail=contact)
 
 
-def refuse_unless_open(ctx: Context, verb: str) -> Reply | None:
-    ticket = ctx.ticket
+def not_open(ticket: Ticket, verb: str) -> str | None:
+    """Why a finished ticket cannot be `verb` (claimed, resolved…) and what to do instead; None if open."""
     if ticket.status.is_open:
         return None
     hint = (M.HINT_REOPEN if ticket.status is Status.RESOLVED else M.HINT_NEW).format(id=ticket.id, ref=ticket.ref)
-    return Reply.refuse(M.NOT_OPEN.format(ref=ticket.ref, status=ticket.status.label, verb=verb, hint=hint))
+    return M.NOT_OPEN.format(ref=ticket.ref, status=ticket.status.label, verb=verb, hint=hint)
+
+
+def refuse_unless_open(ctx: Context, verb: str) -> Reply | None:
+    reason = not_open(ctx.ticket, verb)
+    return Reply.refuse(reason) if reason else None
 
 
 def take(ctx: Context, ticket: Ticket, assignee_id: str, assignee_name: str) -> Ticket:
