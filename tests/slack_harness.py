@@ -7,25 +7,15 @@ over Socket Mode instead; the ``socket_*`` helpers then push the same payloads a
 envelopes and return the app's ack payload."""
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import http.client
-import itertools
 import json
-import threading
 import time
-import warnings
-from typing import Any, Callable
 from urllib.parse import urlencode
 
-from aiohttp import web
-
-from adapters.runtime import build
-from adapters.server import STATE, build_web_app
-from bot.config import Settings
 from tests.conftest import SETTINGS
 from tests.fakes.slack_api import ACK_SECONDS, FakeSlack
+from tests.live_server import LiveServer, Response
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test-token"
@@ -33,7 +23,6 @@ APP_TOKEN = "xapp-1-A0APP-1-test"
 TEAM = "T0TEST"
 DESK_CHANNEL = "C0DESK"
 NET_CHANNEL = "C0NET"
-STOP_GRACE = 5.0  # seconds the server's own shutdown gets before LiveSlack.stop steps in
 
 USERS = {
     "U0ALICE": ("alice", "Alice Park", "alice@corp.example", "+1 555 0142"),
@@ -49,33 +38,15 @@ def sign(body: bytes, timestamp: int, secret: str = SECRET) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-class Response:
-    def __init__(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.status, self.body, self.headers = status, body, headers
+class LiveSlack(LiveServer):
+    platform = "slack"
 
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
-
-class LiveSlack:
     def __init__(self, engine, overrides: dict | None = None, *, socket_mode: bool = False,
                  poll_seconds: float = 0.05) -> None:
-        self.engine = engine
-        self.overrides = overrides or {}
+        super().__init__(engine, overrides, poll_seconds=poll_seconds)
         self.socket_mode = socket_mode
-        self.poll_seconds = poll_seconds  # how often the outbox dispatcher looks for work unwoken
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.ids = itertools.count(1)
 
-    # lifecycle
-
-    def start(self) -> "LiveSlack":
-        self.thread.start()
-        self.call(self._start())
-        return self
-
-    async def _start(self) -> None:
+    async def _start_fakes(self) -> dict:
         self.slack = FakeSlack(token=TOKEN, team_id=TEAM, app_token=APP_TOKEN)
         await self.slack.start()
         for uid, (name, real, email, phone) in USERS.items():
@@ -85,51 +56,14 @@ class LiveSlack:
         if self.socket_mode:
             data["slack"]["app_token"] = APP_TOKEN
         data["technicians"][0]["ids"] = ["bob@corp.example", "slack:U0BOB"]
-        data.update(self.overrides)
-        self.settings = Settings.model_validate(data)
-        self.runtime = build(self.settings, engine=self.engine)
-        self.app = build_web_app(self.runtime, poll_seconds=self.poll_seconds)
-        self.runner = web.AppRunner(self.app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self.runner.addresses[0][1]
+        return data
+
+    async def _started(self) -> None:
         if self.socket_mode:
             await self.slack.socket_connected(timeout=10)
 
-    def stop(self) -> list[str]:
-        """Stop the server (its shutdown hooks: dispatchers cancelled, Socket Mode closed), then the fake.
-
-        Returns the names of server tasks that ignored their cancellation and had to be
-        cancelled again after STOP_GRACE seconds (a product bug in Dispatcher.run; see
-        test_slack_socket_mode.py), and warns about them, so that the bug does not hang
-        unrelated tests."""
-        async def _stop() -> list[str]:
-            cleanup = asyncio.ensure_future(self.runner.cleanup())
-            done, _ = await asyncio.wait({cleanup}, timeout=STOP_GRACE)
-            stuck: list[str] = []
-            if not done:
-                tasks = self.app[STATE].tasks[:]
-                stuck = [task.get_name() for task in tasks if not task.done()]
-                while not cleanup.done():  # each cancel can meet the same race again
-                    for task in tasks:
-                        task.cancel()
-                    await asyncio.wait({cleanup}, timeout=0.5)
-            await cleanup
-            await self.slack.stop()
-            if self.runtime.desk.knowledge is not None:
-                await asyncio.to_thread(self.runtime.desk.knowledge.close)
-            return stuck
-        stuck = self.call(_stop(), timeout=STOP_GRACE + 30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        if stuck:
-            warnings.warn(f"server shutdown hung: {stuck} ignored cancellation and was cancelled again "
-                          "(adapters/dispatcher.py waits with asyncio.wait_for)", RuntimeWarning, stacklevel=2)
-        return stuck
-
-    def call(self, coro, timeout: float = 30):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+    async def _stop_fakes(self) -> None:
+        await self.slack.stop()
 
     # raw HTTP, as Slack sends it
 
@@ -139,22 +73,7 @@ class LiveSlack:
         head = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(ts),
                 "X-Slack-Signature": signature if signature is not None else sign(body, ts),
                 "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)", **(headers or {})}
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request("POST", path, body=body, headers=head)
-            r = conn.getresponse()
-            return Response(r.status, r.read(), dict(r.getheaders()))
-        finally:
-            conn.close()
-
-    def get(self, path: str) -> Response:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request("GET", path)
-            r = conn.getresponse()
-            return Response(r.status, r.read(), dict(r.getheaders()))
-        finally:
-            conn.close()
+        return self.request("POST", path, body, head)
 
     def form(self, fields: dict[str, str], **kw) -> Response:
         return self.post(urlencode(fields).encode(), "application/x-www-form-urlencoded", **kw)
@@ -278,22 +197,3 @@ class LiveSlack:
         Returns the message event (to redeliver it) and the ack payload."""
         event = self.posted(user, text, channel, thread_ts, channel_type)
         return event, self.socket_event(event, event_id=event_id, **kw)
-
-    # waiting on the background dispatcher
-
-    def eventually(self, check: Callable[[], Any], timeout: float = 10.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            result = check()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout} s: {check}")
-            time.sleep(0.02)
-
-    def settled(self, timeout: float = 10.0) -> None:
-        """Every queued Slack message delivered (or dead)."""
-        self.eventually(lambda: self.runtime.outbox.pending_count("slack") == 0, timeout)
-
-    def wake(self) -> None:
-        self.loop.call_soon_threadsafe(self.app[STATE].wake)

@@ -1,0 +1,136 @@
+"""The real server (aiohttp + the platform adapters + the outbox dispatchers) on loopback in a
+background event loop, next to a platform's fake; subclasses bring the fake and its settings."""
+from __future__ import annotations
+
+import asyncio
+import http.client
+import itertools
+import json
+import threading
+import time
+import warnings
+from typing import Any, Callable
+
+from aiohttp import web
+
+from adapters.runtime import build
+from adapters.server import STATE, build_web_app
+from bot.config import Settings
+
+STOP_GRACE = 5.0  # seconds the server's own shutdown gets before stop() steps in
+
+
+class Response:
+    def __init__(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.status, self.body, self.headers = status, body, headers
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class LiveServer:
+    platform = ""
+
+    def __init__(self, engine, overrides: dict | None = None, *, poll_seconds: float = 0.05) -> None:
+        self.engine = engine
+        self.overrides = overrides or {}
+        self.poll_seconds = poll_seconds  # how often the outbox dispatcher looks for work unwoken
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.ids = itertools.count(1)
+
+    async def _start_fakes(self) -> dict:
+        """Start the platform's fake; return the settings (as data) that point the server at it."""
+        raise NotImplementedError
+
+    async def _started(self) -> None:
+        """Anything to wait for once the server listens."""
+
+    async def _stop_fakes(self) -> None:
+        raise NotImplementedError
+
+    # lifecycle
+
+    def start(self):
+        self.thread.start()
+        self.call(self._start())
+        return self
+
+    async def _start(self) -> None:
+        data = await self._start_fakes()
+        data.update(self.overrides)
+        self.settings = Settings.model_validate(data)
+        self.runtime = build(self.settings, engine=self.engine)
+        self.app = build_web_app(self.runtime, poll_seconds=self.poll_seconds)
+        self.runner = web.AppRunner(self.app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self.runner.addresses[0][1]
+        await self._started()
+
+    def stop(self) -> list[str]:
+        """Stop the server (its shutdown hooks: dispatchers cancelled, connections closed), then the fake.
+
+        Returns the names of server tasks that ignored their cancellation and had to be
+        cancelled again after STOP_GRACE seconds, and warns about them, so that such a bug
+        does not hang unrelated tests."""
+        async def _stop() -> list[str]:
+            cleanup = asyncio.ensure_future(self.runner.cleanup())
+            done, _ = await asyncio.wait({cleanup}, timeout=STOP_GRACE)
+            stuck: list[str] = []
+            if not done:
+                tasks = self.app[STATE].tasks[:]
+                stuck = [task.get_name() for task in tasks if not task.done()]
+                while not cleanup.done():  # each cancel can meet the same race again
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.wait({cleanup}, timeout=0.5)
+            await cleanup
+            await self._stop_fakes()
+            if self.runtime.desk.knowledge is not None:
+                await asyncio.to_thread(self.runtime.desk.knowledge.close)
+            return stuck
+        stuck = self.call(_stop(), timeout=STOP_GRACE + 30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        if stuck:
+            warnings.warn(f"server shutdown hung: {stuck} ignored cancellation and was cancelled again",
+                          RuntimeWarning, stacklevel=2)
+        return stuck
+
+    def call(self, coro, timeout: float = 30):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    # raw HTTP
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Response:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return Response(r.status, r.read(), dict(r.getheaders()))
+        finally:
+            conn.close()
+
+    def get(self, path: str) -> Response:
+        return self.request("GET", path)
+
+    # waiting on the background dispatcher
+
+    def eventually(self, check: Callable[[], Any], timeout: float = 10.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            result = check()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {timeout} s: {check}")
+            time.sleep(0.02)
+
+    def settled(self, timeout: float = 10.0) -> None:
+        """Every queued message for this platform delivered (or dead)."""
+        self.eventually(lambda: self.runtime.outbox.pending_count(self.platform) == 0, timeout)
+
+    def wake(self) -> None:
+        self.loop.call_soon_threadsafe(self.app[STATE].wake)
