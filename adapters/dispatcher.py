@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import Awaitable, Callable, Protocol
+from typing import Callable, Protocol
 
 from storage.outbox import Message, Outbox
 

@@ -92,6 +92,6 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None, engin
     lookup = build_lookup(settings.directory)
     desk = Desk(settings, store, clock=clock or utcnow, knowledge=knowledge,
                 directory=lookup if lookup.enabled else None)
-    desk.digest_renderer = lambda report: "```\n" + table(report) + "\n```"
+    desk.digest_renderer = table  # plain: each platform's sender sets it as a table
     outbox = Outbox(engine, lease=timedelta(seconds=settings.delivery.lease_seconds))
     return Runtime(settings, engine, desk, outbox, store, Posts(engine), lookup)

@@ -14,7 +14,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -112,3 +113,8 @@ def current_revision(engine: Engine) -> str | None:
 def head_revision() -> str:
     return ScriptDirectory.from_config(alembic_config(None)).get_current_head()
 
+
+
+def upsert(dialect: str, table: Table):
+    """An INSERT that takes ON CONFLICT clauses, on either database we support."""
+    return {"postgresql": postgresql, "sqlite": sqlite}[dialect].insert(table)

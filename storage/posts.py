@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Engine, and_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.database import reading
+from storage.database import reading, upsert
 from storage.schema import ticket_posts
 
 
@@ -16,9 +15,8 @@ class Posts:
         self.engine = engine
 
     def add(self, ticket_id: int, platform: str, kind: str, channel: str, message_id: str, now: datetime) -> None:
-        module = {"postgresql": postgresql, "sqlite": sqlite}[self.engine.dialect.name]
         with self.engine.begin() as conn:
-            conn.execute(module.insert(ticket_posts).values(
+            conn.execute(upsert(self.engine.dialect.name, ticket_posts).values(
                 ticket_id=ticket_id, platform=platform, kind=kind, channel=channel, message_id=message_id,
                 created_at=now).on_conflict_do_nothing())
 

@@ -6,12 +6,12 @@ from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 from sqlalchemy import Connection, Engine, and_, bindparam, case, func, insert, literal_column, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.config import Settings
 from bot.people import Person, looks_like_phone, same_phone
 from bot.reports import Report, ReportQuery
 from bot.model import AuditEvent, Note, Notice, Requester, Severity, Status, Ticket, TicketFilter
+from storage.database import upsert
 from storage.reports import ReportBuilder
 from storage.schema import audit_events, jobs, notes, outbox, seen_requests, tickets
 
@@ -119,9 +119,7 @@ class SqlTransaction:
             "available_at": now})
 
     def first_time(self, key: str, now: datetime) -> bool:
-        dialect = self.conn.dialect.name
-        module = {"postgresql": postgresql, "sqlite": sqlite}[dialect]
-        inserted = self.conn.execute(module.insert(seen_requests).values(key=key[:255], created_at=now)
+        inserted = self.conn.execute(upsert(self.conn.dialect.name, seen_requests).values(key=key[:255], created_at=now)
                                      .on_conflict_do_nothing().returning(seen_requests.c.key)).first()
         return inserted is not None
 
@@ -175,8 +173,7 @@ class SqlTransaction:
 
     def claim_job(self, name: str, due: datetime, now: datetime) -> bool:
         """Take the job's slot if it has not run since `due`; exactly one caller wins per slot."""
-        module = {"postgresql": postgresql, "sqlite": sqlite}[self.conn.dialect.name]
-        self.conn.execute(module.insert(jobs).values(name=name, last_run_at=due - timedelta(days=3650))
+        self.conn.execute(upsert(self.conn.dialect.name, jobs).values(name=name, last_run_at=due - timedelta(days=3650))
                           .on_conflict_do_nothing())
         won = self.conn.execute(update(jobs).where(and_(jobs.c.name == name, jobs.c.last_run_at < due))
                                 .values(last_run_at=now))

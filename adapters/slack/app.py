@@ -16,14 +16,14 @@ from typing import Any, Callable
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.chat_flow import direct_ticket, is_command, state_refusal, thread_line
 from adapters.slack import blocks as B
 from adapters.slack.people import SlackPeople
 from bot import messages as M
 from bot.commands import Role
-from bot.commands.lifecycle import not_open
 from bot.desk import Desk
-from bot.forms import action_form, intake_form, main_field, submission
-from bot.model import Actor, Status, Ticket
+from bot.forms import action_form, intake_form, submission
+from bot.model import Actor
 from bot.replies import Reply
 from storage.posts import Posts
 
@@ -33,7 +33,6 @@ ACK_BUDGET = 2.0  # seconds of work before acking with "working on it" instead
 FORM_BUTTONS = {"note", "escalate", "resolve", "reopen"}
 MENTION = re.compile(r"^\s*<@[A-Z0-9]+>\s*")
 USER_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
-PAST = {"escalate": "escalated", "resolve": "resolved"}
 NOTE_REACTION = {"note": "white_check_mark", "internal": "lock"}
 
 
@@ -58,9 +57,8 @@ class SlackHandlers:
 
     async def slash(self, ack, command: dict, respond) -> None:
         text = (command.get("text") or "").strip()
-        word = text.split(maxsplit=1)[0].lower() if text else ""
         user = command["user_id"]
-        if not text or self.desk.registry.get(word.lstrip("/")) is None:
+        if not is_command(self.desk, text):
             await ack()
             actor = await self.people.actor(user, timeout=1.0)
             form = intake_form(self.desk.settings, actor, description=text, technician=self.desk.is_technician(actor),
@@ -152,7 +150,7 @@ class SlackHandlers:
         if not shown.ok:
             await self._whisper(channel, user, B.escape(shown.text))
             return
-        refusal = _state_refusal(name, shown.ticket)
+        refusal = state_refusal(name, shown.ticket)
         if refusal:
             await self._whisper(channel, user, B.escape(refusal))
             return
@@ -184,12 +182,7 @@ class SlackHandlers:
         text = MENTION.sub("", event.get("text") or "").strip()
         if not text:
             return
-        if text.startswith("//"):
-            line, kind = f"internal {text[2:].strip()}", "internal"
-        elif self.desk.registry.get(text.split(maxsplit=1)[0].lower()):
-            line, kind = text, None
-        else:
-            line, kind = f"note {text}", "note"
+        line, kind = thread_line(self.desk, text)
         actor = await self.people.actor(event["user"])
         reply = await self.run(actor, line, ticket_id=ticket_id, dedupe_key=key)
         await self._acknowledge(event, reply, kind, thread_ts=event.get("thread_ts"))
@@ -199,7 +192,7 @@ class SlackHandlers:
         if not text:
             return
         actor = await self.people.actor(event["user"])
-        if self.desk.registry.get(text.split(maxsplit=1)[0].lower().lstrip("/")):
+        if is_command(self.desk, text):
             reply = await self.run(actor, text, dedupe_key=key)
             if not reply.duplicate:
                 await self.client.chat_postMessage(channel=event["channel"], text=self.answer(reply))
@@ -217,13 +210,7 @@ class SlackHandlers:
             known = await asyncio.to_thread(self.posts.ticket_for, "slack", event["channel"], event["thread_ts"])
             if known is not None:
                 return known
-        tickets = await asyncio.to_thread(self.desk.open_tickets_of, actor)
-        waiting = [t for t in tickets if t.status is Status.WAITING]
-        if len(waiting) == 1 or (not waiting and len(tickets) == 1):
-            return (waiting or tickets)[0].id
-        if not tickets:
-            return M.DM_NO_TICKET
-        return M.DM_WHICH_TICKET.format(refs=", ".join(t.ref for t in (waiting or tickets)))
+        return await asyncio.to_thread(direct_ticket, self.desk, actor)
 
     async def _acknowledge(self, event: dict, reply: Reply, kind: str | None, thread_ts: str | None = None) -> None:
         """A note is confirmed with a reaction; other answers only the author sees."""
@@ -251,13 +238,6 @@ def _main_block(view: dict, form_name: str) -> str:
     ids = [b.get("block_id") for b in view.get("blocks", []) if b.get("type") == "input"]
     preferred = "description" if form_name == "new" else "text"
     return preferred if preferred in ids or not ids else ids[0]
-
-
-def _state_refusal(name: str, ticket: Ticket) -> str | None:
-    """Refuse before the form opens when the ticket's state already rules the action out."""
-    if name == "reopen" and ticket.status is not Status.RESOLVED:
-        return M.REOPEN_NOT_RESOLVED.format(ref=ticket.ref, status=ticket.status.label, id=ticket.id)
-    return not_open(ticket, PAST[name]) if name in PAST else None
 
 
 def build_app(desk: Desk, client: AsyncWebClient, signing_secret: str, posts: Posts, wake: Callable[[], None],

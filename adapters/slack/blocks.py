@@ -8,14 +8,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot import messages as M, sla
+from adapters.chat_text import SEVERITY_ICON, STATUS_ICON, Markup, clip as _clip, reply_text as chat_reply_text
+from bot import messages as M
 from bot.forms import Field, Form
-from bot.model import Severity, Status, Ticket
-from bot.replies import Reply, Section
+from bot.model import Status, Ticket
+from bot.replies import Reply
 from bot.text import duration, one_line
 
-SEVERITY_ICON = {Severity.CRITICAL: "🔴", Severity.HIGH: "🟠", Severity.MEDIUM: "🟡", Severity.LOW: "⚪"}
-STATUS_ICON = {Status.NEW: "🆕", Status.IN_PROGRESS: "🔧", Status.WAITING: "⏳", Status.RESOLVED: "✅", Status.CLOSED: "📦"}
 MODAL_CALLBACK = "helpdesk_form"
 SECTION_LIMIT = 2900
 
@@ -37,7 +36,7 @@ def date(moment: datetime) -> str:
 
 
 def clip(text: str, limit: int = SECTION_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return _clip(text, limit)
 
 
 def button(label: str, action: str, ticket_id: int, style: str | None = None) -> dict[str, Any]:
@@ -127,7 +126,7 @@ def modal(form: Form, private: dict[str, Any]) -> dict[str, Any]:
     for f in form.fields:
         blocks.append(_input(f))
         if f.kind == "person":  # people not in Slack are typed in: name, email or phone
-            blocks.append(_input(Field(f"{f.name}_text", M.FIELD_REQUESTER_TEXT, "text")))
+            blocks.append(_input(Field(f"{f.name}_text", M.FIELD_REQUESTER_TEXT.format(platform="Slack"), "text")))
     return {
         "type": "modal", "callback_id": MODAL_CALLBACK, "private_metadata": json.dumps({**private, "form": form.command}),
         "title": {"type": "plain_text", "text": clip(form.title, 24)},
@@ -188,51 +187,10 @@ def form_values(view: dict[str, Any]) -> dict[str, str | None]:
     return values
 
 
+SLACK = Markup(escape=escape, bold=lambda t: f"*{t}*", italic=lambda t: f"_{t}_", code=lambda t: f"`{escape(t)}`",
+               pre=lambda t: "```" + escape(t) + "```")
+
+
 def reply_text(reply: Reply) -> str:
     """A reply as mrkdwn for an ephemeral message or a DM."""
-    parts = [escape(reply.text)] if reply.text else []
-    if reply.ticket and reply.now:
-        t = reply.ticket
-        parts.append(f"*{t.ref}* {STATUS_ICON[t.status]} {t.status.label} · {SEVERITY_ICON[t.severity]} {t.severity.value}"
-                     f" · {escape(t.category)} · {escape(t.assignee_name) or 'unassigned'}")
-        parts.append(escape(clip(t.description, 1500)))
-        if t.resolution:
-            parts.append("*Resolution:* " + escape(t.resolution))
-        for n in reply.notes:
-            tag = " _(internal)_" if n.internal else ""
-            parts.append(f"• {escape(n.author_name)}{tag}: {escape(one_line(n.body, 300))}")
-    for section in reply.sections:
-        parts.append(_section(section, reply))
-    if reply.suggestions:
-        technician = reply.suggestions[0].show_number
-        parts.append(M.SUGGESTED_FOR_TECH if technician else
-                     M.SUGGESTED_FOR_REQUESTER.format(id=reply.ticket.id if reply.ticket else "<id>"))
-        for g in reply.suggestions:
-            label = f"*#{g.ticket_id}*" if technician else f"*{g.position}.*"
-            parts.append(f"{label} {escape(g.headline)} _({g.likeness})_\n> {escape(g.resolution)}")
-    for person in reply.people:
-        details = " · ".join(escape(x) for x in (person.email, person.phone, person.mobile, person.department, person.office) if x)
-        parts.append(f"• *{escape(person.name)}* {details}")
-    if reply.report is not None:
-        from adapters.report_render import table
-
-        parts.append("```" + escape(table(reply.report)) + "```")
-    for h in reply.help:
-        parts.append(f"`{escape(h.usage)}` {escape(h.summary)}")
-    if reply.detail:
-        parts.append(f"_{escape(reply.detail)}_")
-    return clip("\n".join(parts), 3900)
-
-
-def _section(section: Section, reply: Reply) -> str:
-    if not section.tickets:
-        return f"*{escape(section.title)}*\n{escape(section.empty)}"
-    lines = [f"*{escape(section.title)} ({section.total})*"]
-    for t in section.tickets:
-        age = sla.timing(t, reply.now, section.show_due)
-        warn = reply.flags.get(t.id)
-        lines.append(f"{SEVERITY_ICON[t.severity]} *{t.ref}* {t.status.label} · {escape(t.assignee_name) or 'unassigned'} · {age}"
-                     f" — {escape(one_line(t.description, 80))}" + (f" ⚠️ {', '.join(warn)}" if warn else ""))
-    if section.total > len(section.tickets):
-        lines.append(M.MORE.format(count=section.total - len(section.tickets)))
-    return "\n".join(lines)
+    return chat_reply_text(reply, SLACK)

@@ -15,6 +15,8 @@ from typing import Any, Callable
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.chat_text import group_text
+from adapters.delivery import ChatSender
 from adapters.dispatcher import RetryLater, Undeliverable
 from adapters.slack import blocks as B
 from bot import messages as M, sla
@@ -30,43 +32,22 @@ METADATA_TYPE = "helpdesk_outbox"
 PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "user_not_found", "user_disabled",
              "cannot_dm_bot", "invalid_blocks", "msg_too_long", "no_text", "invalid_auth", "account_inactive"}
 DM_KINDS_WITH_THREADS = {"question", "resolved", "claimed", "note", "opened"}
-QUIET_FROM_THREAD = {"note", "internal_note"}
 
 
-class SlackSender:
+class SlackSender(ChatSender):
     platform = "slack"
+    platform_errors = (SlackApiError,)
 
     def __init__(self, client: AsyncWebClient, settings: Settings, store: SqlStore, posts: Posts, outbox: Outbox,
                  clock: Callable[[], datetime]) -> None:
+        super().__init__(settings, store, posts, outbox, clock)
         self.client = client
-        self.outbox = outbox
-        self.settings = settings
-        self.store = store
-        self.posts = posts
-        self.clock = clock
         self._workspace_url: str | None = None
 
-    async def deliver(self, message: Message) -> None:
-        kind, _, who = message.audience.partition(":")
-        try:
-            if kind == "ticket":
-                await self._ticket_changed(message)
-            elif kind == "group":
-                await self._to_group(message, who)
-            elif kind == "user":
-                await self._to_person(message, who)
-            else:
-                raise Undeliverable(f"unknown audience {message.audience!r}")
-        except SlackApiError as exc:
-            raise _classify(exc) from exc
+    def classify(self, exc: Exception) -> Exception:
+        return _classify(exc)
 
     # Tickets
-
-    async def _ticket(self, ticket_id: int) -> Ticket | None:
-        def read() -> Ticket | None:
-            with self.store.transaction(write=False) as tx:
-                return tx.get_ticket(ticket_id)
-        return await asyncio.to_thread(read)
 
     async def _card_blocks(self, ticket: Ticket) -> list[dict[str, Any]]:
         now = self.clock()
@@ -74,16 +55,12 @@ class SlackSender:
 
     async def _ticket_changed(self, message: Message) -> None:
         """Edit every card of the ticket to its current state, then say what changed in the thread."""
-        cards = await asyncio.to_thread(self.posts.of, message.ticket_id, self.platform, "card")
-        if not cards:
-            if await asyncio.to_thread(self.outbox.has_pending, self.platform, "new_ticket", message.ticket_id):
-                raise RetryLater(5, "the ticket's card is not posted yet")
-            return  # its group has no Slack channel: nothing to edit
-        ticket = await self._ticket(message.ticket_id)
+        cards = await self._cards(message)
+        ticket = await self._ticket(message.ticket_id) if cards else None
         if ticket is None:
             return
         blocks = await self._card_blocks(ticket)
-        quiet = message.data.get("from_thread") and message.data.get("action") in QUIET_FROM_THREAD
+        quiet = self.quiet(message)
         for channel, ts in cards:
             await self.client.chat_update(channel=channel, ts=ts, text=B.card_text(ticket), blocks=blocks)
             if not quiet:
@@ -103,7 +80,7 @@ class SlackSender:
             ts = await self._post_once(message, channel, text=B.card_text(ticket), blocks=await self._card_blocks(ticket))
             await asyncio.to_thread(self.posts.add, ticket.id, self.platform, "card", channel, ts, self.clock())
             return
-        text = B.escape(message.text)
+        text = group_text(message.kind, message.text, B.SLACK)
         if group.mention:
             text = f"{group.mention} {text}"
         link = await self._thread_link(message.ticket_id)
@@ -112,14 +89,12 @@ class SlackSender:
         await self._post_once(message, channel, text=text)
 
     async def _thread_link(self, ticket_id: int | None) -> str | None:
-        if ticket_id is None:
-            return None
-        cards = await asyncio.to_thread(self.posts.of, ticket_id, self.platform, "card")
-        if not cards:
+        card = await self._first_card(ticket_id)
+        if card is None:
             return None
         if self._workspace_url is None:
             self._workspace_url = (await self.client.auth_test()).get("url") or "https://slack.com/"
-        channel, ts = cards[0]
+        channel, ts = card
         return f"{self._workspace_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
 
     # People
