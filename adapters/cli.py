@@ -56,9 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     kb_cli.add_parser(sub)
     directory_cli.add_parser(sub)
 
-    man = sub.add_parser("manifest", help="print a platform's app manifest for your server's address")
-    man.add_argument("platform", choices=["slack"])
-    man.add_argument("--url", required=True, help="your server's public base URL, e.g. https://helpdesk.example.com")
+    man = sub.add_parser("manifest", help="print the Slack app manifest, or build the Teams app package")
+    man.add_argument("platform", choices=["slack", "teams"])
+    man.add_argument("--url", help="your server's public base URL, e.g. https://helpdesk.example.com (Slack: required)")
+    man.add_argument("--app-id", help="Teams: the Azure bot's Microsoft App ID (default $MICROSOFT_APP_ID)")
+    man.add_argument("--out", default="helpdesk-teams.zip", help="Teams: the zip to write (default helpdesk-teams.zip)")
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_cmd", required=True)
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             return config_check(settings)
         if args.cmd == "db":
             return database(settings, args.db_cmd)
+        if args.cmd == "manifest" and args.platform == "teams":
+            return teams_package(args.app_id or settings.teams.app_id, args.out, args.url)
         if args.cmd == "manifest":
             return manifest(args.url, settings.slack.command)
         if args.cmd == "outbox":
@@ -228,10 +232,13 @@ def report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def manifest(url: str, command: str) -> int:
+def manifest(url: str | None, command: str) -> int:
     """The Slack manifest with the request URLs pointing at this server."""
     from pathlib import Path
 
+    if url is None:
+        print("helpdesk: Slack needs --url, your server's public https:// address", file=sys.stderr)
+        return 2
     template = Path(__file__).resolve().parent.parent / "manifest" / "slack" / "manifest.yaml"
     if not template.exists():
         print(f"helpdesk: {template} is missing (install from a source checkout)", file=sys.stderr)
@@ -243,6 +250,20 @@ def manifest(url: str, command: str) -> int:
     text = template.read_text(encoding="utf-8").replace("https://helpdesk.example.com", base)
     print(text.replace("command: /ticket", f"command: {command}"), end="")
     return 0
+
+
+def teams_package(app_id: str | None, out: str, url: str | None) -> int:
+    """The zip a Teams admin uploads: the manifest naming this bot, and its icons."""
+    from pathlib import Path
+
+    from adapters.teams.package import PackageError, write
+
+    try:
+        print(write(Path(out), app_id, url))
+        return 0
+    except PackageError as exc:
+        print(f"helpdesk: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
