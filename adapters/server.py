@@ -1,7 +1,7 @@
 """`helpdesk serve`: one aiohttp server for every platform, plus the outbox dispatchers.
 
 Routes: `GET /healthz`, `POST /slack/events` when Slack is configured (Socket Mode
-instead when SLACK_APP_TOKEN is set).
+instead when SLACK_APP_TOKEN is set), `POST /api/messages` when Teams is.
 """
 from __future__ import annotations
 
@@ -71,6 +71,8 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
     app.router.add_get("/healthz", healthz)
     if runtime.settings.slack.enabled:
         _add_slack(app, runtime, state, poll_seconds or runtime.settings.delivery.poll_seconds)
+    if runtime.settings.teams.enabled:
+        _add_teams(app, runtime, state, poll_seconds or runtime.settings.delivery.poll_seconds)
 
     async def start(_: web.Application) -> None:
         if dispatch:
@@ -131,6 +133,33 @@ def _add_slack(app: web.Application, runtime: Runtime, state: ServerState, poll_
     else:
         app.router.add_post("/slack/events", SlackEndpoint(bolt, slack.signing_secret.get_secret_value()).handle)
         log.info("Slack: HTTP events at /slack/events")
+
+
+def _add_teams(app: web.Application, runtime: Runtime, state: ServerState, poll_seconds: float) -> None:
+    from adapters.teams.adapter import HelpdeskCloudAdapter, authentication
+    from adapters.teams.app import TeamsBot
+    from adapters.teams.endpoint import NO_AUTH_WARNING, TeamsEndpoint
+    from adapters.teams.sender import Connector, TeamsSender
+    from storage.conversations import ConversationRefs, Receipts
+
+    teams = runtime.settings.teams
+    adapter = HelpdeskCloudAdapter(authentication(teams), teams.auth_disabled)
+    refs = ConversationRefs(runtime.engine, "teams")
+    bot = TeamsBot(runtime.desk, runtime.posts, refs, state.wake, enrich=runtime.with_directory)
+    connector = Connector(adapter, teams.app_id or "")
+    sender = TeamsSender(connector, runtime.settings, runtime.store, runtime.posts, runtime.outbox, refs,
+                         Receipts(runtime.engine),
+                         runtime.desk.clock)
+    state.dispatchers.append(Dispatcher(runtime.outbox, sender, runtime.desk.clock, poll_seconds=poll_seconds))
+    app.router.add_post("/api/messages", TeamsEndpoint(adapter, bot, teams.auth_disabled).handle)
+
+    async def close_connector(_: web.Application) -> None:
+        await connector.close()
+
+    app.on_cleanup.append(close_connector)
+    if teams.auth_disabled:
+        log.warning(NO_AUTH_WARNING)
+    log.info("Teams: Bot Framework activities at /api/messages")
 
 
 def serve(runtime: Runtime, host: str, port: int) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -48,6 +48,7 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "MICROSOFT_APP_PASSWORD": ("teams", "app_password"),
     "MICROSOFT_APP_TYPE": ("teams", "app_type"),
     "MICROSOFT_APP_TENANT_ID": ("teams", "tenant_id"),
+    "HELPDESK_TEAMS_NO_AUTH": ("teams", "no_auth"),
 }
 
 
@@ -194,13 +195,31 @@ class SlackSettings(_Strict):
 class TeamsSettings(_Strict):
     app_id: str | None = None
     app_password: SecretStr | None = None
-    app_type: str | None = None
+    app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = "MultiTenant"
     tenant_id: str | None = None
-    service_url: str | None = None
+    service_url: str | None = None  # e.g. https://smba.trafficmanager.net/teams/ : post before hearing from a channel
+    # Bot Framework auth is enforced whenever app_id is set; only without one, and only when this
+    # is set (HELPDESK_TEAMS_NO_AUTH=1, as for the Bot Framework Emulator), does the bot accept
+    # unauthenticated requests, warning at start-up and on every request.
+    no_auth: bool = False
+    # Where the Bot Connector's signing keys are published (sovereign clouds, test doubles).
+    openid_metadata_url: str | None = None
 
     @property
     def enabled(self) -> bool:
-        return bool(self.app_id)
+        return bool(self.app_id) or self.no_auth
+
+    @property
+    def auth_disabled(self) -> bool:
+        return not self.app_id and self.no_auth
+
+    @model_validator(mode="after")
+    def _complete(self) -> "TeamsSettings":
+        if self.app_id and self.app_type != "UserAssignedMSI" and not self.app_password:
+            raise ValueError("app_id is set but app_password (MICROSOFT_APP_PASSWORD) is not")
+        if self.app_type != "MultiTenant" and self.app_id and not self.tenant_id:
+            raise ValueError(f"app_type {self.app_type} needs tenant_id (MICROSOFT_APP_TENANT_ID)")
+        return self
 
 
 class Settings(_Strict):

@@ -10,7 +10,11 @@ from typing import Any, Iterable
 
 from bot.directory import digits_only as digits, same_phone  # one rule for the directory and known requesters
 
-MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")
+MENTION = re.compile(r"^<@([A-Z0-9]+|teams:[\w.:-]+)(?:\|[^>]*)?>$")  # Slack's <@U…>; Teams' adapter writes <@teams:…>
+
+
+def mention_identity(user: str) -> str:
+    return user if user.startswith("teams:") else f"slack:{user}"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PHONE_DIGITS = 6  # fewer digits than this is not a phone number to open a ticket for
 

@@ -160,3 +160,23 @@ jobs = Table(
     Column("name", String(64), primary_key=True),
     Column("last_run_at", UTCDateTime, nullable=False),
 )
+
+# Where the bot can reach someone or some channel on a platform that cannot be addressed
+# by a bare id (Teams: service URL, tenant, conversation id), learnt from incoming activities.
+conversation_refs = Table(
+    "conversation_refs", metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("key", String(300), primary_key=True),  # user:<identity> | member:<identity> | channel:<id>
+    Column("reference", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# What each step of an outbox delivery posted, written the moment the platform answered, so a
+# retried delivery skips the steps already done (platforms without a way to find our own posts).
+delivery_receipts = Table(
+    "delivery_receipts", metadata,
+    Column("outbox_id", Integer, ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True),
+    Column("step", String(300), primary_key=True),
+    Column("message_id", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -27,6 +27,14 @@ def test_no_file_in_bot_imports_an_sdk_a_driver_or_an_adapter():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_every_botbuilder_import_stays_inside_adapters_teams():
+    """The Python Bot Framework SDK is archived upstream: swapping it must touch one folder."""
+    offenders = sorted(str(p.relative_to(ROOT)) for folder in ("bot", "adapters", "storage") for p in (ROOT / folder).rglob("*.py")
+                       if imported_modules(p) & {"botbuilder", "botframework", "msrest"}
+                       and (ROOT / "adapters" / "teams") not in p.parents)
+    assert offenders == []
+
+
 def test_importing_the_core_loads_none_of_them():
     code = ("import sys, bot.desk, bot.commands, bot.config; "
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}))")

@@ -88,3 +88,28 @@ def test_the_slack_form_arrives_prefilled_from_the_directory(engine, directory_s
         assert "Finance" in card and "Manager: Bob Lee" in card
     finally:
         live.stop()
+
+
+def test_the_teams_form_arrives_prefilled_from_the_directory(engine, directory_settings, monkeypatch):
+    from tests.teams_harness import LiveTeams, card_content, inputs, texts
+
+    monkeypatch.setenv("HELPDESK_LDAP_PASSWORD", SERVICE_PASSWORD)
+    live = LiveTeams(engine, {"directory": directory_settings}).start()
+    try:
+        live.post(live.personal("alice", "new"))
+        form = card_content(live.eventually(lambda: live.chat("alice"))[-1])
+        fields = inputs(form)
+        assert fields["location"]["value"] == "Floor 3, Room 12" and fields["phone"]["value"] == "+1 555 0142"
+        assert "Your computers: LT\\-0007, PC\\-0042" in texts(form) or "Your computers: LT-0007, PC-0042" in texts(form)
+        done = live.post(live.invoke("alice", "submit", {"form": "new", "description": "My screen flickers when docked",
+                                                          "device": "PC-0042", "location": "Floor 3, Room 12",
+                                                          "phone": "+1 555 0142", "severity": "medium"}))
+        assert done.status == 200 and done.json()["value"]["body"][0]["text"].startswith("✅ #1 is open")
+        t = stored(engine, 1)
+        assert (t.requester.department, t.requester.manager, t.location, t.device) == (
+            "Finance", "Bob Lee", "Floor 3, Room 12", "PC-0042")
+        live.settled()
+        shown = texts(card_content(live.card()))
+        assert "Finance" in shown and "Manager: Bob Lee" in shown
+    finally:
+        live.stop()

@@ -8,7 +8,7 @@ from bot import messages as M
 from bot.commands.registry import REGISTRY, Role
 from bot.context import Context
 from bot.escalation import page, raise_level
-from bot.people import EMAIL, MENTION, Person, from_directory, looks_like_phone, merge
+from bot.people import EMAIL, MENTION, Person, from_directory, looks_like_phone, mention_identity, merge
 from bot.model import Requester, Severity, Status, Ticket
 from bot.replies import Reply
 from bot.text import DESCRIPTION_MIN, FIELD_MAX, TEXT_MAX, clean, duration, one_line
@@ -54,7 +54,7 @@ def resolve_requester(ctx: Context, who: str) -> Person | Reply:
     """The person a technician opens a ticket for, or the sentence that says why not."""
     who = who.strip()
     mention = MENTION.match(who)
-    identity = f"slack:{mention.group(1)}" if mention else who
+    identity = mention_identity(mention.group(1)) if mention else who
     if identity in ctx.mentioned:
         actor = ctx.mentioned[identity]
         return Person(actor.id, actor.name, actor.email, actor.phone, None, actor.department, actor.office)

@@ -1,0 +1,37 @@
+"""POST /api/messages: the Bot Framework's HTTP entry, wired to the Teams bot."""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from aiohttp import web
+from botbuilder.core import TurnContext
+
+from adapters.teams.adapter import HelpdeskCloudAdapter
+from adapters.teams.app import TeamsBot
+from bot import messages as M
+
+log = logging.getLogger("helpdesk.teams")
+
+NO_AUTH_WARNING = ("Teams: Bot Framework authentication is OFF (HELPDESK_TEAMS_NO_AUTH=1, no MICROSOFT_APP_ID): "
+                   "anyone who can reach /api/messages can act as any user. Use this only with the Emulator.")
+
+
+class TeamsEndpoint:
+    def __init__(self, adapter: HelpdeskCloudAdapter, bot: TeamsBot, auth_disabled: bool) -> None:
+        self.adapter = adapter
+        self.bot = bot
+        self.auth_disabled = auth_disabled
+        adapter.on_turn_error = self._on_turn_error
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.auth_disabled:
+            log.warning("%s (request from %s)", NO_AUTH_WARNING, request.remote)
+        return await self.adapter.process(request, self.bot)
+
+    async def _on_turn_error(self, turn: TurnContext, error: Exception) -> None:
+        """A bug in a handler: logged with a reference the user can quote; a message gets an answer."""
+        ref = uuid.uuid4().hex[:8]
+        log.error("Teams turn failed (reference %s) for a %s activity", ref, turn.activity.type, exc_info=error)
+        if turn.activity.type == "message":
+            await turn.send_activity(M.INTERNAL_ERROR.format(ref=ref))

@@ -1,0 +1,248 @@
+"""Delivers outbox messages to Teams: ticket cards posted to a group's channel as a new
+thread, updated in place with a line in their thread, pings, and personal-chat messages.
+
+Teams offers no way to find our own earlier post, so each step that posts writes a receipt
+the moment the Bot Connector answers; a retried delivery skips the steps with a receipt.
+The window left is between the Connector's answer and that write (milliseconds, where
+Slack's metadata search closes it entirely).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Callable
+
+from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, Mention
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.auth import AuthenticationConstants
+from msrest.exceptions import HttpOperationError
+
+from adapters.chat_text import group_text
+from adapters.delivery import ChatSender
+from adapters.dispatcher import RetryLater, Undeliverable
+from adapters.teams import cards as C
+from adapters.teams.adapter import HelpdeskCloudAdapter
+from bot import messages as M, sla
+from bot.config import Settings
+from bot.model import Ticket
+from storage.conversations import ConversationRefs, Receipts
+from storage.outbox import Message, Outbox
+from storage.posts import Posts
+from storage.repository import SqlStore
+
+log = logging.getLogger("helpdesk.teams")
+
+PERMANENT_STATUS = {400, 403, 404}  # bad activity, bot removed from the team, conversation gone
+
+
+def thread_id(channel: str, root: str) -> str:
+    """The conversation id of a channel thread, as Teams writes it."""
+    return f"{channel};messageid={root}"
+
+
+class Connector:
+    """The one seam to the Bot Connector REST API: a client per service URL, authenticated
+    as the bot (tokens cached by the client's credentials)."""
+
+    def __init__(self, adapter: HelpdeskCloudAdapter, app_id: str) -> None:
+        self.adapter = adapter
+        self.app_id = app_id
+        self._clients: dict[str, ConnectorClient] = {}
+
+    async def client(self, service_url: str) -> ConnectorClient:
+        if service_url not in self._clients:
+            claims = self.adapter.create_claims_identity(self.app_id)
+            claims.claims[AuthenticationConstants.SERVICE_URL_CLAIM] = service_url
+            factory = self.adapter.bot_framework_authentication.create_connector_factory(claims)
+            self._clients[service_url] = await factory.create(service_url, None)
+        return self._clients[service_url]
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.__aexit__(None, None, None)  # msrest's async client closes its session here
+        self._clients.clear()
+
+
+class TeamsSender(ChatSender):
+    platform = "teams"
+    platform_errors = (HttpOperationError,)
+
+    def __init__(self, connector: Connector, settings: Settings, store: SqlStore, posts: Posts, outbox: Outbox,
+                 refs: ConversationRefs, receipts: Receipts, clock: Callable[[], datetime]) -> None:
+        super().__init__(settings, store, posts, outbox, clock)
+        self.connector = connector
+        self.refs = refs
+        self.receipts = receipts
+
+    def classify(self, exc: Exception) -> Exception:
+        return _classify(exc)
+
+    # Where to post
+
+    async def _service(self) -> tuple[str, str | None]:
+        """The service URL and tenant for channels the bot has not heard from yet: the config's,
+        else the last ones Teams used."""
+        teams = self.settings.teams
+        if teams.service_url:
+            return teams.service_url, teams.tenant_id
+        known = await asyncio.to_thread(self.refs.get, "service:default")
+        if not known:
+            raise RetryLater(60, "no Teams service URL yet: set [teams] service_url, or message the bot once")
+        return known["service_url"], teams.tenant_id or known.get("tenant")
+
+    async def _channel_service(self, channel: str) -> tuple[str, str | None]:
+        known = await asyncio.to_thread(self.refs.get, f"channel:{channel}")
+        return (known["service_url"], known.get("tenant")) if known else await self._service()
+
+    def _card_activity(self, ticket: Ticket) -> Activity:
+        now = self.clock()
+        return Activity(type="message", summary=C.card_text(ticket),
+                        attachments=[C.attachment(C.card(ticket, now, sla.flags(self.settings, ticket, now)))])
+
+    # Tickets
+
+    async def _ticket_changed(self, message: Message) -> None:
+        """Update every card of the ticket in place, then say what changed in its thread."""
+        cards = await self._cards(message)
+        ticket = await self._ticket(message.ticket_id) if cards else None
+        if ticket is None:
+            return
+        quiet = self.quiet(message)
+        for channel, root in cards:
+            service_url, _ = await self._channel_service(channel)
+            client = await self.connector.client(service_url)
+            conversation = thread_id(channel, root)
+            activity = self._card_activity(ticket)
+            activity.id = root
+            await client.conversations.update_activity(conversation, root, activity)
+            if not quiet:
+                await self._post_once(message, f"line:{channel}:{root}", service_url, conversation,
+                                      Activity(type="message", text=C.escape(message.text)))
+
+    # Groups
+
+    async def _to_group(self, message: Message, name: str) -> None:
+        group = self.settings.groups.get(name)
+        if group is None or not group.teams_channel:
+            raise Undeliverable(f"group {name!r} has no Teams channel")
+        channel = group.teams_channel
+        service_url, tenant = await self._channel_service(channel)
+        if message.kind == "new_ticket":
+            ticket = await self._ticket(message.ticket_id)
+            if ticket is None:
+                return
+            root = await self._new_thread(message, service_url, tenant, channel, self._card_activity(ticket))
+            await asyncio.to_thread(self.posts.add, ticket.id, self.platform, "card", channel, root, self.clock())
+            return
+        activity = Activity(type="message", text=group_text(message.kind, message.text, C.TEAMS))
+        if message.kind != "digest":  # a weekly summary notifies nobody
+            await self._mention_members(activity, group.members)
+        link = await self._thread_link(message.ticket_id)
+        if link:
+            activity.text += f"\n\n[{C.escape(M.THREAD_LINK)}]({link})"
+        await self._new_thread(message, service_url, tenant, channel, activity)
+
+    async def _new_thread(self, message: Message, service_url: str, tenant: str | None, channel: str,
+                          activity: Activity) -> str:
+        """Post `activity` as a new thread in a channel; returns its message id (the thread's root)."""
+        step = f"thread:{channel}"
+        earlier = await asyncio.to_thread(self.receipts.done, message.id, step)
+        if earlier:
+            return earlier
+        client = await self.connector.client(service_url)
+        params = ConversationParameters(is_group=True, bot=ChannelAccount(id=f"28:{self.connector.app_id}"),
+                                        channel_data={"channel": {"id": channel}, **({"tenant": {"id": tenant}} if tenant else {})},
+                                        activity=activity, tenant_id=tenant)
+        created = await client.conversations.create_conversation(params)
+        root = created.activity_id or created.id.partition(";messageid=")[2]
+        await asyncio.to_thread(self.receipts.record, message.id, step, root, self.clock())
+        return root
+
+    async def _mention_members(self, activity: Activity, members: list[str]) -> None:
+        """@mention the group's members the bot knows on Teams, so on-call people get notified."""
+        ids = list(members)
+        for identity in members:
+            tech = self.settings.technician_for({identity})
+            ids += tech.ids if tech else []
+        found = await asyncio.to_thread(self.refs.get_many, [f"member:{i}" for i in dict.fromkeys(ids)])
+        known = {m["id"]: m for m in found.values()}  # by Teams id: one person known by email and by id
+        mentions = []
+        for member in known.values():
+            tag = f"<at>{C.escape(member['name'])}</at>"
+            mentions.append(tag)
+            activity.entities = (activity.entities or []) + [
+                Mention(mentioned=ChannelAccount(id=member["id"], name=member["name"]), text=tag, type="mention")]
+        if mentions:
+            activity.text = " ".join(mentions) + " " + activity.text
+
+    async def _thread_link(self, ticket_id: int | None) -> str | None:
+        card = await self._first_card(ticket_id)
+        if card is None:
+            return None
+        channel, root = card
+        return f"https://teams.microsoft.com/l/message/{channel}/{root}?parentMessageId={root}"
+
+    # People
+
+    async def _to_person(self, message: Message, identity: str) -> None:
+        reference = await self._personal_chat(identity)
+        ticket = await self._ticket(message.ticket_id) if message.ticket_id else None
+        activity = Activity(type="message", text=C.escape(message.text))
+        if message.kind == "resolved" and ticket:
+            activity = Activity(type="message", attachments=[C.attachment(C.resolved_card(ticket, message.text))])
+        elif message.kind == "opened" and ticket and message.data.get("suggestions"):
+            activity = Activity(type="message", attachments=[C.attachment(
+                C.suggestions_card(ticket.id, message.text, message.data["suggestions"]))])
+        await self._post_once(message, "personal", reference["service_url"], reference["conversation"], activity)
+
+    async def _personal_chat(self, identity: str) -> dict[str, str]:
+        """The person's 1:1 chat with the bot: known from their messages, or created from what a
+        channel told us about them (their Teams id and tenant)."""
+        ids = [identity]
+        tech = self.settings.technician_for({identity})
+        ids += [i for i in (tech.ids if tech else []) if i.startswith("teams:")]
+        keys = [f"{kind}:{i}" for i in ids for kind in ("user", "member")]
+        known = await asyncio.to_thread(self.refs.get_many, keys)
+        for i in ids:
+            if f"user:{i}" in known:
+                return known[f"user:{i}"]
+        member = next((known[f"member:{i}"] for i in ids if f"member:{i}" in known), None)
+        if member is None:
+            raise Undeliverable(f"{identity} has not talked to the bot in Teams yet")
+        client = await self.connector.client(member["service_url"])
+        tenant = member.get("tenant") or self.settings.teams.tenant_id
+        created = await client.conversations.create_conversation(ConversationParameters(
+            is_group=False, bot=ChannelAccount(id=f"28:{self.connector.app_id}"),
+            members=[ChannelAccount(id=member["id"])], tenant_id=tenant,
+            channel_data={"tenant": {"id": tenant}} if tenant else None))
+        reference = {"service_url": member["service_url"], "conversation": created.id, "tenant": tenant}
+        await asyncio.to_thread(self.refs.remember, {f"user:{member['identity']}": reference}, self.clock())
+        return reference
+
+    # Posting at most once
+
+    async def _post_once(self, message: Message, step: str, service_url: str, conversation: str,
+                         activity: Activity) -> str:
+        earlier = await asyncio.to_thread(self.receipts.done, message.id, step)
+        if earlier:
+            log.info("outbox %s step %s was already posted as %s; not posting again", message.id, step, earlier)
+            return earlier
+        client = await self.connector.client(service_url)
+        sent = await client.conversations.send_to_conversation(conversation, activity)
+        posted = (sent.id if sent else None) or "?"
+        await asyncio.to_thread(self.receipts.record, message.id, step, posted, self.clock())
+        return posted
+
+
+def _classify(exc: HttpOperationError) -> Exception:
+    """429 → wait as told; the bot removed or the conversation gone → dead letter; else retry."""
+    response = exc.response
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    if status == 429:
+        headers = getattr(response, "headers", {}) or {}
+        return RetryLater(float(headers.get("Retry-After", 30) or 30), "Teams rate limit")
+    if status in PERMANENT_STATUS:
+        return Undeliverable(f"the Bot Connector answered {status}: {str(exc)[:200]}")
+    return exc
+

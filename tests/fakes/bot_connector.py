@@ -1,0 +1,203 @@
+"""A local Bot Connector (the `serviceUrl` Teams puts in every activity), speaking its REST
+protocol over real HTTP and recording every call the bot makes: replies, sends, card updates,
+new channel threads and personal chats, member look-ups. It also publishes OpenID metadata
+and signing keys, and mints the JWTs Teams would send, so Bot Framework auth runs for real.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+import jwt
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ISSUER = "https://api.botframework.com"
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    conversation: str | None
+    activity_id: str | None
+    body: Any
+    authorization: str | None
+
+
+@dataclass
+class Posted:
+    id: str
+    conversation: str
+    activity: dict[str, Any]
+    reply_to: str | None = None
+    versions: list[dict[str, Any]] = field(default_factory=list)  # earlier contents, oldest first
+
+
+def _key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+class FakeBotConnector:
+    def __init__(self, tenant: str = "tenant-1") -> None:
+        self.tenant = tenant
+        self.calls: list[Call] = []
+        self.posts: dict[str, Posted] = {}  # activity id → what is shown
+        self.members: dict[str, dict[str, Any]] = {}  # by 29: id and by AAD object id
+        self.failures: list[tuple[str, str, int, dict[str, str]]] = []  # (method, path pattern, status, headers)
+        self.ids = itertools.count(int(time.time() * 1000))
+        self.signing_key = _key()
+        self.other_key = _key()  # signs forged tokens: same shape, wrong key
+        self.kid = "helpdesk-test-key"
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    # lifecycle
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v3/conversations", self._create)
+        app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
+        app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._reply)
+        app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._update)
+        app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
+        app.router.add_get("/openid/.well-known/openidconfiguration", self._openid)
+        app.router.add_get("/openid/keys", self._keys)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/"
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    @property
+    def openid_url(self) -> str:
+        return self.url + "openid/.well-known/openidconfiguration"
+
+    # what the test sets up
+
+    def add_member(self, teams_id: str, aad: str, name: str, email: str | None) -> None:
+        given, _, surname = name.partition(" ")
+        member = {"id": teams_id, "name": name, "aadObjectId": aad, "email": email, "userPrincipalName": email,
+                  "givenName": given, "surname": surname, "tenantId": self.tenant, "userRole": "user"}
+        self.members[teams_id] = self.members[aad] = member
+
+    def fail_next(self, method: str, path: str, status: int, headers: dict[str, str] | None = None) -> None:
+        """The next `method` call whose (decoded) path matches the regex `path` answers `status`
+        (429 with Retry-After, 500, 403…). `/v3/conversations` alone is creating a conversation."""
+        self.failures.append((method, path, status, headers or {}))
+
+    def token(self, app_id: str, service_url: str, *, expired: bool = False, forged: bool = False,
+              audience: str | None = None) -> str:
+        """A Bot Framework channel token as Teams sends it in Authorization: Bearer …"""
+        now = int(time.time())
+        claims = {"iss": ISSUER, "aud": audience or app_id, "serviceurl": service_url,  # botbuilder allows 5 min of skew
+                  "nbf": now - 7200 if expired else now - 60, "exp": now - 600 if expired else now + 3600}
+        key = self.other_key if forged else self.signing_key
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": self.kid})
+
+    # what the test reads back
+
+    def new_id(self) -> str:
+        return str(next(self.ids))
+
+    def sent(self, conversation: str | None = None) -> list[Posted]:
+        """Activities the bot posted (in `conversation`, if given), in order."""
+        return [p for p in self.posts.values() if conversation is None or p.conversation == conversation]
+
+    def in_thread(self, channel: str, root: str) -> list[Posted]:
+        return [p for p in self.posts.values() if p.conversation == f"{channel};messageid={root}" and p.id != root]
+
+    def calls_to(self, method: str, fragment: str = "") -> list[Call]:
+        return [c for c in self.calls if c.method == method and fragment in c.path]
+
+    # the protocol
+
+    async def _record(self, request: web.Request) -> tuple[Call, web.Response | None]:
+        body = await request.json() if request.can_read_body else None
+        conversation = unquote(request.match_info["conversation"]) if "conversation" in request.match_info else None
+        call = Call(request.method, request.path, conversation, request.match_info.get("activity"), body,
+                    request.headers.get("Authorization"))
+        self.calls.append(call)
+        for i, (method, pattern, status, headers) in enumerate(self.failures):
+            if method == request.method and re.fullmatch(pattern, unquote(request.path)):
+                del self.failures[i]
+                return call, web.json_response({"error": {"code": "Failed", "message": f"fake {status}"}},
+                                               status=status, headers=headers)
+        return call, None
+
+    def _store(self, conversation: str, activity: dict[str, Any], reply_to: str | None = None, id_: str | None = None) -> str:
+        activity_id = id_ or self.new_id()
+        self.posts[activity_id] = Posted(activity_id, conversation, activity, reply_to)
+        return activity_id
+
+    async def _create(self, request: web.Request) -> web.Response:
+        call, failed = await self._record(request)
+        if failed:
+            return failed
+        params = call.body or {}
+        channel = ((params.get("channelData") or {}).get("channel") or {}).get("id")
+        if channel:  # a new thread in a channel: its first message is the activity
+            root = self.new_id()
+            conversation = f"{channel};messageid={root}"
+            self._store(conversation, params.get("activity") or {}, id_=root)
+            return web.json_response({"id": conversation, "activityId": root, "serviceUrl": self.url}, status=201)
+        members = params.get("members") or []
+        if not members or members[0].get("id") not in self.members:
+            return web.json_response({"error": {"code": "BadArgument", "message": "unknown member"}}, status=400)
+        conversation = f"a:personal-{members[0]['id']}"
+        result: dict[str, Any] = {"id": conversation, "serviceUrl": self.url}
+        if params.get("activity"):
+            result["activityId"] = self._store(conversation, params["activity"])
+        return web.json_response(result, status=201)
+
+    async def _send(self, request: web.Request) -> web.Response:
+        call, failed = await self._record(request)
+        if failed:
+            return failed
+        return web.json_response({"id": self._store(call.conversation, call.body or {})}, status=201)
+
+    async def _reply(self, request: web.Request) -> web.Response:
+        call, failed = await self._record(request)
+        if failed:
+            return failed
+        return web.json_response({"id": self._store(call.conversation, call.body or {}, reply_to=call.activity_id)},
+                                 status=201)
+
+    async def _update(self, request: web.Request) -> web.Response:
+        call, failed = await self._record(request)
+        if failed:
+            return failed
+        posted = self.posts.get(call.activity_id)
+        if posted is None:
+            return web.json_response({"error": {"code": "NotFound", "message": "no such activity"}}, status=404)
+        posted.versions.append(posted.activity)
+        posted.activity = call.body or {}
+        return web.json_response({"id": call.activity_id})
+
+    async def _member(self, request: web.Request) -> web.Response:
+        call, failed = await self._record(request)
+        if failed:
+            return failed
+        member = self.members.get(unquote(request.match_info["member"]))
+        if member is None:
+            return web.json_response({"error": {"code": "MemberNotFoundInConversation", "message": "not found"}}, status=404)
+        return web.json_response(member)
+
+    async def _openid(self, request: web.Request) -> web.Response:
+        return web.json_response({"issuer": ISSUER, "jwks_uri": self.url + "openid/keys",
+                                  "id_token_signing_alg_values_supported": ["RS256"],
+                                  "token_endpoint_auth_methods_supported": ["private_key_jwt"]})
+
+    async def _keys(self, request: web.Request) -> web.Response:
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.signing_key.public_key()))
+        jwk.update({"kid": self.kid, "use": "sig", "endorsements": ["msteams"]})
+        return web.json_response({"keys": [jwk]})

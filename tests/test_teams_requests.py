@@ -1,0 +1,247 @@
+"""Teams requests that go wrong: unauthenticated, forged, malformed, oversized; deliveries
+the Bot Connector refuses or rate-limits; and botbuilder 4.17's invoke fault, kept visible."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import timedelta
+
+import pytest
+from aiohttp import ClientSession, web
+
+from adapters.teams.adapter import HelpdeskCloudAdapter, authentication
+from adapters.teams.app import TeamsBot
+from bot.config import TeamsSettings
+from storage.conversations import ConversationRefs, Receipts
+from tests.conftest import count_rows, outbox_rows, stored, stored_events
+from tests.teams_harness import APP_ID, BOB, DESK, NET, USERS, LiveTeams, card_content, live, texts  # noqa: F401 (live: the fixture)
+
+
+
+@pytest.fixture
+def secured(engine):
+    server = LiveTeams(engine, auth=True).start()
+    yield server
+    server.stop()
+
+
+def open_ticket(live: LiveTeams, user: str = "alice"):
+    assert live.post(live.personal(user, "new The printer on floor 3 jams on every page")).status == 201
+    live.settled()
+    return live.card(index=len(live.cards_in()) - 1)
+
+
+class TestAuthentication:
+    def test_without_a_token_the_request_is_401_and_nothing_is_stored(self, secured, engine):
+        response = secured.post(secured.personal("alice", "new The printer on floor 3 jams on every page"))
+        assert response.status == 401
+        assert count_rows(engine, "tickets") == 0 and count_rows(engine, "conversation_refs") == 0
+        assert secured.connector.calls == []
+
+    @pytest.mark.parametrize("kind", ["forged", "expired", "wrong audience", "garbage"])
+    def test_a_bad_token_is_401_and_nothing_is_stored(self, secured, engine, kind):
+        token = {"forged": lambda: secured.token(forged=True), "expired": lambda: secured.token(expired=True),
+                 "wrong audience": lambda: secured.token(audience="someone-elses-bot"),
+                 "garbage": lambda: "not.a.jwt"}[kind]()
+        response = secured.post(secured.personal("alice", "new The printer on floor 3 jams on every page"), token=token)
+        assert response.status == 401
+        assert count_rows(engine, "tickets") == 0 and count_rows(engine, "seen_requests") == 0
+
+    def test_a_token_for_another_service_url_is_401(self, secured, engine):
+        token = secured.connector.token(APP_ID, "https://smba.trafficmanager.net/evil/")
+        assert secured.post(secured.personal("alice", "new The printer on floor 3 jams"), token=token).status == 401
+        assert count_rows(engine, "tickets") == 0
+
+    def test_a_valid_channel_token_is_accepted(self, secured, engine):
+        """Signed by the Connector's published key, for this bot and this service URL: the claim is
+        answered in the invoke's response (the bot's own outbound calls need Azure AD, offline here)."""
+        alice = secured.runtime.desk.actor("alice@corp.example", name="Alice Park")
+        assert secured.runtime.desk.handle(alice, "new The printer on floor 3 jams on every page").ok
+        claim = secured.invoke("bob", "claim", {"ticket_id": 1})
+        response = secured.post(claim, token=secured.token())
+        assert response.status == 200
+        assert "Assignee: Bob Lee" in texts(response.json()["value"])
+        assert stored(engine, 1).assignee_id == BOB
+
+    def test_auth_is_enforced_whenever_an_app_id_is_set(self):
+        with pytest.raises(ValueError, match="app_password"):
+            TeamsSettings(app_id=APP_ID)
+        both = TeamsSettings(app_id=APP_ID, app_password="x", no_auth=True)
+        assert both.enabled and not both.auth_disabled, "no_auth does not switch auth off when an app id is set"
+        assert TeamsSettings(no_auth=True).auth_disabled and not TeamsSettings().enabled
+
+    def test_without_auth_every_request_logs_a_warning(self, live, caplog):
+        with caplog.at_level(logging.WARNING, logger="helpdesk.teams"):
+            live.post(live.personal("alice", "help"))
+            live.post(live.personal("alice", "mine"))
+        warnings = [r for r in caplog.records if "authentication is OFF" in r.getMessage()]
+        assert len(warnings) == 2
+
+
+class TestMalformed:
+    @pytest.mark.parametrize("body, content_type, status", [
+        (b"{not json", "application/json", 400),
+        (b"[1, 2, 3]", "application/json", 400),
+        (b'{"text": "no type"}', "application/json", 400),
+        (b"type=message", "application/x-www-form-urlencoded", 415),
+    ])
+    def test_bodies_that_are_not_activities_get_a_clear_status(self, live, engine, body, content_type, status):
+        assert live.post(body, content_type=content_type).status == status
+        assert count_rows(engine, "tickets") == 0
+
+    def test_an_oversized_body_is_413(self, live, engine):
+        activity = live.personal("alice", "new " + "x" * (3 * 1024 * 1024))
+        assert live.post(activity).status == 413
+        assert count_rows(engine, "tickets") == 0
+
+    def test_an_overlong_description_is_refused_in_words(self, live, engine):
+        live.post(live.personal("alice", "new " + "printer broken " * 2000))
+        reply = live.eventually(lambda: live.chat("alice"))[-1].activity["text"]
+        assert "characters" in reply and count_rows(engine, "tickets") == 0
+
+    @pytest.mark.parametrize("value", [None, "a string", {"action": "not an object"}, {"action": {"type": "Action.Submit"}}])
+    def test_an_invoke_that_is_not_an_action_execute_is_400(self, live, engine, value):
+        activity = live.invoke("bob", "claim", {"ticket_id": 1})
+        activity["value"] = value
+        response = live.post(activity)
+        assert response.status == 400 and response.json()["statusCode"] == 400
+
+    def test_injection_strings_are_stored_as_text_and_shown_escaped(self, live, engine):
+        nasty = "Robert'); DROP TABLE tickets;-- <at>All</at> **bold** [x](javascript:alert(1))"
+        typed = nasty.replace("<", "&lt;").replace(">", "&gt;")  # what a user typed arrives HTML-escaped
+        live.post(live.personal("alice", f"new {typed}"))
+        assert stored(engine, 1).description == nasty
+        live.settled()
+        shown = texts(card_content(live.card()))
+        assert "&lt;at&gt;All&lt;/at&gt;" in shown and "\\*\\*bold\\*\\*" in shown and "\\[x\\]" in shown
+
+
+class TestDelivery:
+    def test_a_connector_failure_is_retried_and_the_card_posted_once(self, live, engine):
+        live.connector.fail_next("POST", "/v3/conversations", 500)
+        live.post(live.personal("alice", "new The printer on floor 3 jams on every page"))
+        row = live.eventually(lambda: [r for r in outbox_rows(engine) if r["kind"] == "new_ticket"
+                                       and "500" in (r["last_error"] or "")])[0]
+        assert row["status"] == "pending" and live.cards_in(DESK) == []
+        with live.runtime.engine.begin() as conn:  # don't wait out the back-off
+            conn.exec_driver_sql("UPDATE outbox SET available_at = created_at")
+        live.wake()
+        live.settled()
+        assert len(live.cards_in(DESK)) == 1
+
+    def test_a_rate_limit_waits_as_told(self, live, engine):
+        live.connector.fail_next("POST", "/v3/conversations", 429, {"Retry-After": "120"})
+        live.post(live.personal("alice", "new The printer on floor 3 jams on every page"))
+        row = live.eventually(lambda: [r for r in outbox_rows(engine) if r["kind"] == "new_ticket"
+                                       and "rate limit" in (r["last_error"] or "")])[0]
+        assert row["status"] == "pending"
+        assert row["available_at"] - row["created_at"] >= timedelta(seconds=100)
+        assert live.cards_in(DESK) == []
+
+    def test_a_channel_the_bot_was_removed_from_is_a_dead_letter(self, live, engine):
+        live.connector.fail_next("POST", "/v3/conversations", 403)
+        live.post(live.personal("alice", "new The printer on floor 3 jams on every page"))
+        live.eventually(lambda: [r for r in outbox_rows(engine) if r["kind"] == "new_ticket" and r["status"] == "failed"])
+        assert "403" in outbox_rows(engine)[0]["last_error"] and live.cards_in(DESK) == []
+
+    def test_a_step_already_posted_is_not_posted_again(self, live, engine):
+        """A crash after the Connector posted but before the outbox row was marked: the receipt
+        written at once makes the retry skip the post."""
+        card = open_ticket(live)
+        live.post(live.invoke("bob", "claim", {"ticket_id": 1}, card=card))
+        live.settled()
+        line = [r for r in outbox_rows(engine) if r["audience"] == "ticket:1" and r["kind"] != "new_ticket"][-1]
+        with live.runtime.engine.begin() as conn:  # as if the process died before marking it delivered
+            conn.exec_driver_sql(f"UPDATE outbox SET status = 'pending', available_at = created_at WHERE id = {line['id']}")
+        live.wake()
+        live.settled()
+        lines = [p.activity.get("text") for p in live.connector.in_thread(DESK, card.id)]
+        assert lines.count("🙋 Bob Lee claimed it.") == 1
+        assert Receipts(engine).done(line["id"], f"line:{DESK}:{card.id}")
+
+    def test_someone_seen_only_in_a_channel_gets_a_new_personal_chat(self, live, engine):
+        live.post(live.channel("frank", "new The projector in room 4 shows no picture"))
+        assert stored(engine, 1).requester.id == f"teams:{USERS['frank'][1]}"
+        live.settled()
+        card = live.card()
+        live.post(live.invoke("bob", "claim", {"ticket_id": 1}, card=card))
+        live.settled()
+        created = [c for c in live.connector.calls_to("POST", "/v3/conversations") if c.path == "/v3/conversations"
+                   and (c.body or {}).get("members")]
+        assert [m["id"] for m in created[0].body["members"]] == [USERS["frank"][0]]
+        live.post(live.channel("bob", "wait which room exactly?", root=card.id))
+        live.settled()
+        chat = [p.activity.get("text") for p in live.chat("frank")]
+        assert chat[0].startswith("Bob Lee is working on your ticket #1")
+        assert chat[1].startswith("Bob Lee has a question about your ticket #1: which room exactly?")
+        assert len([c for c in live.connector.calls_to("POST", "/v3/conversations") if (c.body or {}).get("members")]) == 1, \
+            "the chat is created once and then reused"
+
+    def test_pings_go_to_a_channel_never_heard_from_using_the_configured_service_url(self, live, engine):
+        card = open_ticket(live)
+        live.post(live.invoke("bob", "escalate", {"ticket_id": 1}, card=card))
+        live.post(live.invoke("bob", "submit", {"ticket_id": 1, "form": "escalate", "group": "network-eng",
+                                                "text": "Needs the network team"}, card=card))
+        live.settled()
+        assert any("Escalated to network-eng" in (p.activity.get("text") or "") for p in live.connector.sent()
+                   if p.conversation.startswith(NET))
+        assert ConversationRefs(engine, "teams").get(f"channel:{NET}") is None
+
+
+def test_the_stock_cloud_adapter_fails_invokes_and_ours_answers(engine, settings):
+    """botbuilder 4.17: CloudAdapter.process() serialises the invoke response twice → 500. When the
+    first assertion fails, upstream has fixed it: drop HelpdeskCloudAdapter."""
+    from botbuilder.integration.aiohttp import CloudAdapter
+
+    from adapters.runtime import build
+    from storage.posts import Posts
+
+    runtime = build(settings, engine=engine)
+    teams = TeamsSettings(no_auth=True)
+    bot = TeamsBot(runtime.desk, Posts(engine), ConversationRefs(engine, "teams"), lambda: None)
+    activity = {"type": "invoke", "name": "adaptiveCard/action", "id": "f:1", "channelId": "msteams",
+                "serviceUrl": "http://127.0.0.1:9/", "from": {"id": "29:1bob", "name": "Bob Lee"},
+                "recipient": {"id": "28:bot"}, "conversation": {"id": "a:1", "conversationType": "personal"},
+                "value": {"action": {"type": "Action.Execute", "verb": "keep", "data": {"ticket_id": 7}}}}
+
+    async def status_with(adapter) -> tuple[int, str]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await adapter.process(request, bot)
+
+        app = web.Application()
+        app.router.add_post("/api/messages", handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            async with ClientSession() as session:
+                url = f"http://127.0.0.1:{runner.addresses[0][1]}/api/messages"
+                async with session.post(url, data=json.dumps(activity), headers={"Content-Type": "application/json"}) as r:
+                    return r.status, await r.text()
+        finally:
+            await runner.cleanup()
+
+    logging.getLogger("aiohttp.server").disabled = True  # the stock adapter's traceback is the point, not noise
+    try:
+        stock = asyncio.run(status_with(CloudAdapter(authentication(teams))))
+    finally:
+        logging.getLogger("aiohttp.server").disabled = False
+    fixed = asyncio.run(status_with(HelpdeskCloudAdapter(authentication(teams), auth_disabled=True)))
+    assert stock[0] == 500, "upstream fixed the double serialisation: HelpdeskCloudAdapter can go"
+    assert fixed[0] == 200 and "will be in touch" in json.loads(fixed[1])["value"]["body"][0]["text"]
+    runtime.close()
+
+
+def test_two_technicians_pressing_claim_at_once_get_one_claim(live, engine):
+    from concurrent.futures import ThreadPoolExecutor
+
+    card = open_ticket(live)
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda who: live.post(live.invoke(who, "claim", {"ticket_id": 1}, card=card)), ["bob", "dave"]))
+    kinds = sorted(a.json()["type"] for a in answers)
+    assert kinds == ["application/vnd.microsoft.activity.message", "application/vnd.microsoft.card.adaptive"]
+    refused = next(a.json()["value"] for a in answers if a.json()["type"].endswith("message"))
+    assert "already" in refused.lower()
+    assert [e.action for e in stored_events(engine, 1)] == ["opened", "claimed"]
