@@ -143,7 +143,7 @@ def _add_teams(app: web.Application, runtime: Runtime, state: ServerState, poll_
     from storage.conversations import ConversationRefs, Receipts
 
     teams = runtime.settings.teams
-    adapter = HelpdeskCloudAdapter(authentication(teams), teams.auth_disabled)
+    adapter = HelpdeskCloudAdapter(authentication(teams), teams.auth_disabled, teams.tenant_id)
     refs = ConversationRefs(runtime.engine, "teams")
     bot = TeamsBot(runtime.desk, runtime.posts, refs, state.wake, enrich=runtime.with_directory)
     connector = Connector(adapter, teams.app_id or "")
@@ -159,6 +159,9 @@ def _add_teams(app: web.Application, runtime: Runtime, state: ServerState, poll_
     app.on_cleanup.append(close_connector)
     if teams.auth_disabled:
         log.warning(NO_AUTH_WARNING)
+    elif not teams.tenant_id:
+        log.warning("Teams: MICROSOFT_APP_TENANT_ID is not set, so people of any Microsoft 365 organisation that "
+                    "installs this app can use the help desk; set it to serve yours only")
     log.info("Teams: Bot Framework activities at /api/messages")
 
 

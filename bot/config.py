@@ -6,8 +6,10 @@ first ticket that happens to touch the broken part.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
+from urllib.parse import unquote
 from typing import Any, Literal, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -82,6 +84,18 @@ class Group(_Strict):
     @classmethod
     def _normalise_members(cls, members: list[str]) -> list[str]:
         return [normalise_identity(m) for m in members]
+
+    @field_validator("teams_channel")
+    @classmethod
+    def _teams_channel(cls, channel: str | None) -> str | None:
+        """Teams' "Get link to channel" gives the id URL-encoded (19%3a…%40thread.tacv2): accept both."""
+        if channel is None:
+            return None
+        channel = unquote(channel.strip())
+        if not re.fullmatch(r"19:[^\s;/]+@thread\.(tacv2|skype)", channel):
+            raise ValueError(f"{channel[:80]!r} is not a Teams channel id like 19:…@thread.tacv2 "
+                             "(from the channel's link: the part after /channel/)")
+        return channel
 
 
 class Category(_Strict):

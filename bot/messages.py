@@ -164,6 +164,7 @@ BAD_BUTTON = "That button does not name a ticket; use `show <id>` instead."
 TEAMS_WELCOME = "Hi! I'm the IT help desk. Type `new` to open a ticket (or `new <what is wrong>`), `mine` to see yours, `help` for everything else."
 TEAMS_OPENED_CARD = "{ref} is open: {headline}. You'll hear from the help desk here."
 TEAMS_CANCEL = "Cancel"
+TEAMS_TURN_FAILED = "Something went wrong answering you (reference {ref}). What you asked may have been done: check with `mine` or `show <id>` before trying again."
 TEAMS_BAD_CARD = "This card is out of date; type `show <id>` for the ticket's current state."
 
 SYSTEM_NAME = "Help desk"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from bot.model import Status
 from tests.conftest import stored, stored_events, stored_notes
-from tests.teams_harness import ALICE, BOB, DAVE, DESK, NET, USERS, LiveTeams, card_content, inputs, live, texts, verbs  # noqa: F401 (live: the fixture)
+from urllib.parse import quote
+
+from tests.teams_harness import ALICE, BOB, DAVE, DESK, NET, TENANT, USERS, LiveTeams, card_content, inputs, live, texts, verbs  # noqa: F401 (live: the fixture)
 
 
 def invoke_card(response) -> dict:
@@ -72,7 +74,8 @@ def test_the_whole_ticket_flow(live, engine):
     shown = texts(card_content(card))
     assert "#1 · The printer on floor 3 jams" in shown and "HP-4050" in shown and "Floor 3" in shown
     assert "alice@corp.example" in shown
-    assert "&lt;at&gt;Everyone&lt;/at&gt;" in shown and "\\[click\\]" in shown, "user text can neither mention nor link"
+    assert "<at>Everyone</at>" in shown and not card_content(card).get("msteams", {}).get("entities"), "no mention"
+    assert "[click]\u200b(http://evil.example)" in shown and "](" not in shown, "no link"
     assert verbs(card_content(card)) == ["claim", "note", "escalate", "resolve"]
     assert chat_texts(live, "alice")[-1].startswith("Your ticket #1 is open: The printer on floor 3 jams")
 
@@ -112,7 +115,8 @@ def test_the_whole_ticket_flow(live, engine):
     ping = [p for p in live.connector.sent() if p.conversation.startswith(NET) and "Escalated" in (p.activity.get("text") or "")]
     assert len(ping) == 1
     assert "Escalated to network-eng (level 2): #1 (high) from Alice Park" in ping[0].activity["text"]
-    assert f"teams.microsoft.com/l/message/{DESK}/{card.id}" in ping[0].activity["text"], "the ping links to the card"
+    assert f"teams.microsoft.com/l/message/{quote(DESK, safe='')}/{card.id}?tenantId={TENANT}" in ping[0].activity["text"], \
+        "the ping links to the card's thread"
     assert "<at>Dave Kim</at>" in ping[0].activity["text"]
     assert [e["mentioned"]["id"] for e in ping[0].activity["entities"]] == [USERS["dave"][0]]
 
@@ -224,6 +228,12 @@ def test_a_known_problem_is_answered_with_past_fixes_in_teams(live, engine):
 
 
 def test_a_technician_logs_a_call_with_the_people_picker(live, engine):
+    """In Bob's 1:1 chat the Connector cannot look Alice up (she is not in it): the bot uses what
+    it learnt when she last wrote to it; someone it never heard of is refused, not invented."""
+    unknown = invoke_card(live.post(live.invoke("bob", "submit", {
+        "form": "new", "requester": USERS["frank"][1], "description": "Needs a second monitor for the new desk"})))
+    assert "could not look up" in texts(unknown) and stored(engine, 1) is None
+    live.post(live.personal("alice", "mine"))
     assert live.post(live.personal("bob", "new")).status == 201
     form = card_content(live.eventually(lambda: live.chat("bob"))[-1])
     picker = inputs(form)["requester"]
@@ -234,7 +244,8 @@ def test_a_technician_logs_a_call_with_the_people_picker(live, engine):
         "description": "Needs a second monitor for the new desk"})))
     assert texts(done).startswith("✅ #1 is open")
     t = stored(engine, 1)
-    assert (t.requester.id, t.requester.name, t.logged_by_id, t.via) == (ALICE, "Alice Park", BOB, "walk-in")
+    assert (t.requester.id, t.requester.name, t.requester.email, t.logged_by_id, t.via) == (
+        ALICE, "Alice Park", "alice@corp.example", BOB, "walk-in")
     # someone not in Teams is typed in instead, and found among known requesters or refused clearly
     refused = invoke_card(live.post(live.invoke("bob", "submit", {
         "form": "new", "requester_text": "nobody@nowhere.example", "description": "Printer out of toner again"})))

@@ -114,7 +114,10 @@ class TestMalformed:
         assert stored(engine, 1).description == nasty
         live.settled()
         shown = texts(card_content(live.card()))
-        assert "&lt;at&gt;All&lt;/at&gt;" in shown and "\\*\\*bold\\*\\*" in shown and "\\[x\\]" in shown
+        assert "](" not in shown and "[x]\u200b(javascript:alert(1))" in shown, "no link in the card"
+        assert "<at>All</at>" in shown and "entities" not in card_content(live.card()).get("msteams", {}), "no mention"
+        answer = live.chat("alice")[0].activity["text"]
+        assert "&lt;at&gt;All&lt;/at&gt;" in answer and "](" not in answer, "in a message, markup shows as typed"
 
 
 class TestDelivery:
@@ -245,3 +248,63 @@ def test_two_technicians_pressing_claim_at_once_get_one_claim(live, engine):
     refused = next(a.json()["value"] for a in answers if a.json()["type"].endswith("message"))
     assert "already" in refused.lower()
     assert [e.action for e in stored_events(engine, 1)] == ["opened", "claimed"]
+
+
+class TestTeamsShapes:
+    def test_another_organisations_activity_is_403_and_nothing_is_stored(self, live, engine):
+        foreign = live.personal("alice", "new The printer on floor 3 jams on every page")
+        foreign["conversation"]["tenantId"] = foreign["channelData"]["tenant"]["id"] = "another-tenant"
+        assert live.post(foreign).status == 403
+        assert count_rows(engine, "tickets") == 0 and count_rows(engine, "conversation_refs") == 0
+
+    def test_the_same_activity_id_in_two_conversations_is_two_requests(self, live, engine):
+        """Teams' ids are unique per conversation only: two people can send the same id."""
+        live.post(live.personal("alice", "new The printer on floor 3 jams on every page", activity_id="1700000000001"))
+        live.post(live.personal("frank", "new The projector in room 4 shows no picture", activity_id="1700000000001"))
+        assert stored(engine, 1).requester.name == "Alice Park" and stored(engine, 2).requester.name == "Frank Ode"
+
+    def test_a_name_mentioned_word_by_word_is_one_person(self, live, engine):
+        """The new Teams client sends one mention entity per word of a name."""
+        activity = live.channel("bob", "new for=@alice via=phone Her laptop screen flickers on the dock")
+        name = USERS["alice"][2]
+        first, last = name.split()
+        activity["text"] = activity["text"].replace("@alice", f"<at>{first}</at> <at>{last}</at>")
+        activity["entities"] += [{"type": "mention", "mentioned": {"id": USERS["alice"][0], "name": name},
+                                  "text": f"<at>{part}</at>"} for part in (first, last)]
+        assert live.post(activity).status == 201
+        t = stored(engine, 1)
+        assert (t.requester.name, t.description) == ("Alice Park", "Her laptop screen flickers on the dock")
+
+    def test_a_form_submitted_twice_opens_one_ticket_and_cancel_needs_no_input(self, live, engine):
+        live.post(live.personal("alice", "new"))
+        form = card_content(live.eventually(lambda: live.chat("alice"))[-1])
+        submit = next(a for a in form["actions"] if a["verb"] == "submit")
+        data = {**submit["data"], "description": "The printer on floor 3 jams on every page"}
+        first = live.post(live.invoke("alice", "submit", data))
+        again = live.post(live.invoke("alice", "submit", data))  # a second press, or the card on her phone
+        assert first.status == again.status == 200 and count_rows(engine, "tickets") == 1
+        card = open_ticket(live, "frank")
+        note_form = live.post(live.invoke("bob", "note", {"ticket_id": 2}, card=card)).json()["value"]
+        cancel = next(a for a in note_form["actions"] if a["verb"] == "cancel")
+        assert cancel["associatedInputs"] == "none", "Cancel must not demand the required note first"
+
+    def test_a_command_in_a_card_thread_is_announced_once(self, live, engine):
+        card = open_ticket(live)
+        live.post(live.channel("bob", "claim", root=card.id))
+        live.settled()
+        lines = [p.activity.get("text") for p in live.connector.in_thread(DESK, card.id)]
+        assert lines == ["🙋 Bob Lee claimed it."], "the outbox's line, not also a reply saying the same"
+
+    def test_when_the_answer_cannot_be_posted_the_person_is_told_it_may_be_done(self, live, engine):
+        live.connector.fail_next("POST", r"/v3/conversations/a:personal-29:1alice/activities/.+", 400)
+        live.post(live.personal("alice", "new The printer on floor 3 jams on every page"))
+        assert count_rows(engine, "tickets") == 1
+        told = [p.activity.get("text") for p in live.chat("alice")]
+        assert len(told) == 1 and "may have been done" in told[0] and "`mine`" in told[0]
+
+    def test_channel_ids_are_checked_and_taken_as_teams_links_give_them(self):
+        from bot.config import Group
+
+        assert Group(teams_channel="19%3aA1b2%40thread.tacv2").teams_channel == "19:A1b2@thread.tacv2"
+        with pytest.raises(ValueError, match="not a Teams channel id"):
+            Group(teams_channel="General")

@@ -6,6 +6,7 @@ Teams' 5 seconds, with the refreshed card), and leaves the rest to the outbox.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import logging
 import re
@@ -34,10 +35,11 @@ log = logging.getLogger("helpdesk.teams")
 MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
 FORM_VERBS = {"note", "escalate", "resolve", "reopen"}
 DIRECT_VERBS = {"claim", "close", "confirm", "solved", "keep"}
-CONTEXT_KEYS = {"ticket_id", "form", "where", "position", "msteams"}
+CONTEXT_KEYS = {"ticket_id", "form", "form_id", "where", "position", "msteams"}
 AT_TAG = re.compile(r"<at>(.*?)</at>", re.S)
 TAG = re.compile(r"<[^>]+>")
 HELD = re.compile(r"\x00(\d+)\x00")
+SAME_MENTION = re.compile(r"(<@teams:[^>]+>)(?:\s*\1)+")
 
 
 class TeamsBot(ActivityHandler):
@@ -46,7 +48,7 @@ class TeamsBot(ActivityHandler):
         self.desk = desk
         self.posts = posts
         self.refs = refs
-        self.people = TeamsPeople(desk, enrich=enrich)
+        self.people = TeamsPeople(desk, refs, enrich=enrich)
         self.wake = wake
         self._linked: set[str] = set()  # identities whose email already leads to their Teams account
 
@@ -55,14 +57,16 @@ class TeamsBot(ActivityHandler):
         await super().on_turn(turn)
 
     async def actor(self, turn: TurnContext) -> Actor:
-        """The sender. Once their email is known they can be reached by it too: groups and
-        technicians are often configured by email."""
+        """The sender. Once their email is known the bot keeps it: they can then be reached by it
+        (groups and technicians are often configured by email) and named when a look-up fails."""
         actor = await self.people.actor(turn)
         if actor.email and actor.email != actor.id and actor.id not in self._linked:
             member = await asyncio.to_thread(self.refs.get, f"member:{actor.id}")
+            refs = {f"person:{actor.id}": {"name": actor.name, "email": actor.email}}
             if member:
-                await asyncio.to_thread(self.refs.remember, {f"member:{actor.email}": member}, self.desk.clock())
-                self._linked.add(actor.id)
+                refs[f"member:{actor.email}"] = member
+            await asyncio.to_thread(self.refs.remember, refs, self.desk.clock())
+            self._linked.add(actor.id)
         return actor
 
     async def run(self, actor: Actor, text: str, **kwargs: Any) -> Reply:
@@ -79,7 +83,7 @@ class TeamsBot(ActivityHandler):
     async def on_message_activity(self, turn: TurnContext) -> None:
         activity = turn.activity
         text, mentioned = await self._read(turn)
-        key = f"teams:activity:{activity.id}"
+        key = request_key(activity)
         if activity.conversation.conversation_type == "channel":
             channel, _, root = activity.conversation.id.partition(";messageid=")
             if root and root != activity.id:
@@ -98,7 +102,7 @@ class TeamsBot(ActivityHandler):
             return
         ticket_id = await asyncio.to_thread(direct_ticket, self.desk, actor)
         if isinstance(ticket_id, str):
-            await self.say(turn, C.escape(ticket_id))
+            await self.say(turn, C.html_safe(ticket_id))
             return
         reply = await self.run(actor, f"note {ticket_id} {text}", dedupe_key=key)
         if not reply.duplicate:
@@ -109,11 +113,15 @@ class TeamsBot(ActivityHandler):
         """An @mention reply in a card's thread: a note (`//`: internal), or a command on its ticket."""
         if not text:
             return
-        line, _ = thread_line(self.desk, text)
+        line, kind = thread_line(self.desk, text)
         actor = await self.actor(turn)
         reply = await self.run(actor, line, ticket_id=ticket_id, dedupe_key=key, mentioned=mentioned)
-        if not reply.duplicate:
-            await self.say(turn, reply)
+        if reply.duplicate:
+            return
+        answered = reply.sections or reply.notes or reply.suggestions or reply.help or reply.people or reply.report
+        if reply.ok and kind is None and not answered:
+            return  # a change made from the thread: the outbox's line in the thread says it, once
+        await self.say(turn, reply)
 
     async def _send_intake(self, turn: TurnContext, actor: Actor, description: str) -> None:
         form = self._intake_form(actor, description)
@@ -141,13 +149,16 @@ class TeamsBot(ActivityHandler):
             if who.get("id") == (activity.recipient.id if activity.recipient else None):
                 text = text.replace(tag, " ")
                 continue
-            actor = await self.people.actor(turn, ChannelAccount(id=who.get("id"), name=who.get("name")))
-            mentioned[actor.id] = actor
-            tokens.append(f"<@{actor.id}>")
+            actor = await self.people.actor(turn, ChannelAccount(id=who.get("id"), name=who.get("name")), strict=True)
+            if actor is not None:
+                mentioned[actor.id] = actor
+            tokens.append(f"<@{actor.id if actor else 'teams:' + str(who.get('id'))}>")
             text = text.replace(tag, f"\x00{len(tokens) - 1}\x00")
         text = AT_TAG.sub(lambda m: m.group(1), text)  # mentions without an entity: just the name
         text = html.unescape(TAG.sub(" ", text)).replace("\xa0", " ")
-        return HELD.sub(lambda m: tokens[int(m.group(1))], text).strip(), mentioned
+        text = HELD.sub(lambda m: tokens[int(m.group(1))], text)
+        # the new Teams client sends one mention per word of a name: one person, one token
+        return SAME_MENTION.sub(r"\1", text).strip(), mentioned
 
     # Card buttons and forms (Action.Execute)
 
@@ -174,7 +185,7 @@ class TeamsBot(ActivityHandler):
             ticket_id = int(data.get("ticket_id"))
         except (TypeError, ValueError):
             return _message(M.BAD_BUTTON)
-        key = f"teams:activity:{turn.activity.id}"
+        key = request_key(turn.activity)
         if verb in FORM_VERBS:
             return await self._open_form(actor, verb, ticket_id, data)
         if verb == "submit":
@@ -194,7 +205,10 @@ class TeamsBot(ActivityHandler):
         if data.get("where") == "chat":
             return _card(C.notice_card("👍 " + reply.text))
         if reply.suggestions:  # similar past tickets, for the technicians in the card's thread
-            await self.say(turn, replace(reply, text=""))
+            try:
+                await self.say(turn, replace(reply, text=""))
+            except Exception as exc:  # a hint; the claim itself is done and is answered below
+                log.warning("Teams: could not post similar tickets for #%s: %s", ticket_id, exc)
         return await self._card_or_notice(actor, ticket_id, data, reply)
 
     async def _open_form(self, actor: Actor, verb: str, ticket_id: int, data: dict) -> dict[str, Any]:
@@ -218,7 +232,8 @@ class TeamsBot(ActivityHandler):
             return _message(M.FORM_BROKEN)
         values = _values(data)
         command, text, options = submission(form_name, values)
-        reply = await asyncio.to_thread(self.desk.submit, actor, command, text, options, ticket_id=ticket_id, dedupe_key=key)
+        reply = await asyncio.to_thread(self.desk.submit, actor, command, text, options, ticket_id=ticket_id,
+                                        dedupe_key=form_key(data) or key)
         self.wake()
         if reply.duplicate or reply.ok:
             if data.get("where") == "chat":
@@ -235,12 +250,13 @@ class TeamsBot(ActivityHandler):
         mentioned: dict[str, Actor] = {}
         picked = values.get("requester")
         if picked:  # the people picker gives the Azure AD object id
-            person = await self.people.actor(turn, ChannelAccount(id=picked, aad_object_id=picked))
-            mentioned[person.id] = person
-            values["requester"] = f"<@{person.id}>"
+            person = await self.people.actor(turn, ChannelAccount(id=picked, aad_object_id=picked), strict=True)
+            if person is not None:
+                mentioned[person.id] = person
+            values["requester"] = f"<@{person.id if person else 'teams:' + picked}>"
         command, text, options = submission("new", values)
         reply = await asyncio.to_thread(self.desk.submit, actor, command, text, options,
-                                        dedupe_key=f"teams:activity:{turn.activity.id}", mentioned=mentioned)
+                                        dedupe_key=form_key(data) or request_key(turn.activity), mentioned=mentioned)
         self.wake()
         if reply.ok or reply.duplicate:
             ticket = reply.ticket
@@ -273,7 +289,7 @@ class TeamsBot(ActivityHandler):
             return
         bot_id = turn.activity.recipient.id if turn.activity.recipient else None
         if any(m.id != bot_id for m in members_added):
-            await self.say(turn, C.escape(M.TEAMS_WELCOME))
+            await self.say(turn, C.html_safe(M.TEAMS_WELCOME))
 
     async def _remember(self, turn: TurnContext) -> None:
         """Keep how to reach this person and this channel later, proactively (cards, pings, DMs)."""
@@ -288,11 +304,24 @@ class TeamsBot(ActivityHandler):
         if sender is not None and sender.id and sender.id != (a.recipient.id if a.recipient else None):
             identity = identity_of(sender)
             refs[f"member:{identity}"] = {**where, "id": sender.id, "name": sender.name or "", "identity": identity}
+            refs[f"account:{sender.id}"] = {"identity": identity}
             if a.conversation.conversation_type == "personal":
                 refs[f"user:{identity}"] = {**where, "conversation": a.conversation.id}
         if a.conversation.conversation_type == "channel":
-            refs[f"channel:{a.conversation.id.partition(';messageid=')[0]}"] = where
+            group = (channel_data.get("team") or {}).get("aadGroupId")  # for deep links to threads
+            refs[f"channel:{a.conversation.id.partition(';messageid=')[0]}"] = {**where, **({"group": group} if group else {})}
         await asyncio.to_thread(self.refs.remember, refs, self.desk.clock())
+
+
+def request_key(activity: Activity) -> str:
+    """Teams' activity ids are unique within a conversation only; a retry repeats both."""
+    conversation = hashlib.sha1(activity.conversation.id.encode()).hexdigest()[:16] if activity.conversation else "-"
+    return f"teams:{conversation}:{activity.id}"
+
+
+def form_key(data: dict) -> str | None:
+    form_id = data.get("form_id")
+    return f"teams:form:{form_id}"[:255] if isinstance(form_id, str) and form_id else None
 
 
 def _context(data: dict) -> dict[str, Any]:

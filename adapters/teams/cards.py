@@ -3,12 +3,13 @@ resolution and suggestion cards, and replies as Teams markdown.
 
 Buttons are `Action.Execute` (Universal Actions): Teams sends them to the bot as an
 `adaptiveCard/action` invoke whose `verb` names the command and whose `data` carries the
-ticket id, the form's inputs merged in. User text is escaped, so it cannot format, link or
-look like a mention.
+ticket id, the form's inputs merged in. User text cannot become a link, and in messages
+cannot look like markup or a mention.
 """
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,15 +23,24 @@ from bot.text import duration, one_line
 CARD_VERSION = "1.4"  # Action.Execute needs 1.4; Teams renders it on every client
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-_MARKDOWN = re.compile(r"([\\`*_\[\]~])")
-_LINE_START = re.compile(r"^(\s*)([#>+\-]|\d+\.)", re.MULTILINE)
+_LINK = re.compile(r"\]\s*\(")
 _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
+def unlinked(text: str | None) -> str:
+    """Text for a card: `[x](url)` cannot become a link (a zero-width space parts the brackets).
+    Nothing else is escaped: a card cannot mention anyone, and backslashes show on some clients."""
+    return _LINK.sub("]\u200b(", text or "")
+
+
 def escape(text: str | None) -> str:
-    """Backslash every markdown character and encode `<`, so `<at>` or `[x](url)` shows as typed."""
-    text = _MARKDOWN.sub(r"\\\1", (text or "").translate(_HTML))
-    return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    """Text for a message: no links, and `<at>` or other markup shows as typed."""
+    return unlinked(text).translate(_HTML)
+
+
+def html_safe(text: str) -> str:
+    """Our own sentences for a message: their `code` spans kept, `<placeholders>` shown."""
+    return text.translate(_HTML)
 
 
 TEAMS = Markup(escape=escape, bold=lambda t: f"**{t}**", italic=lambda t: f"_{t}_",
@@ -68,7 +78,7 @@ def execute(title: str, verb: str, data: dict[str, Any], style: str | None = Non
 
 def notice_card(text: str) -> dict[str, Any]:
     """A card with one line: what replaces buttons once they have been used."""
-    return _card([text_block(escape(text))])
+    return _card([text_block(unlinked(text))])
 
 
 # The ticket card
@@ -80,32 +90,32 @@ def date(moment: datetime) -> str:
 
 
 def _person(name: str | None) -> str:
-    return escape(name) or "—"
+    return unlinked(name) or "—"
 
 
 def card(ticket: Ticket, now: datetime, flags: tuple[str, ...] = ()) -> dict[str, Any]:
     """The ticket card in its group's channel; updated in place on every change."""
     r = ticket.requester
-    contact = " · ".join(escape(x) for x in (r.email, r.phone, r.department, r.office) if x)
+    contact = " · ".join(unlinked(x) for x in (r.email, r.phone, r.department, r.office) if x)
     facts = [
         ("Severity", f"{SEVERITY_ICON[ticket.severity]} {ticket.severity.value}"),
         ("Status", f"{STATUS_ICON[ticket.status]} {ticket.status.label}"),
-        ("Category", escape(ticket.category)),
+        ("Category", unlinked(ticket.category)),
         ("Assignee", _person(ticket.assignee_name) if ticket.assignee_id else "_unassigned_"),
         ("Requester", _person(r.name) + (f" · {contact}" if contact else "")),
     ]
     if r.manager:
-        facts.append(("Manager", escape(r.manager)))
-    facts += [("Group", f"{escape(ticket.group)} · level {ticket.escalation_level}"),
-              ("Device", escape(ticket.device) or "—"), ("Location", escape(ticket.location) or "—")]
+        facts.append(("Manager", unlinked(r.manager)))
+    facts += [("Group", f"{unlinked(ticket.group)} · level {ticket.escalation_level}"),
+              ("Device", unlinked(ticket.device) or "—"), ("Location", unlinked(ticket.location) or "—")]
     body: list[dict[str, Any]] = [
-        text_block(f"{ticket.ref} · {escape(one_line(ticket.description, 140))}", size="Medium", weight="Bolder"),
-        text_block(escape(clip(ticket.description, 3000))),
+        text_block(f"{ticket.ref} · {unlinked(one_line(ticket.description, 140))}", size="Medium", weight="Bolder"),
+        text_block(unlinked(clip(ticket.description, 3000))),
         {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in facts]},
     ]
     if ticket.resolution:
-        body.append(text_block("**Resolution**\n\n" + escape(clip(ticket.resolution, 3000))))
-    logged = f" by {_person(ticket.logged_by_name)} ({escape(ticket.via)})" if ticket.logged_by_name else ""
+        body.append(text_block("**Resolution**\n\n" + unlinked(clip(ticket.resolution, 3000))))
+    logged = f" by {_person(ticket.logged_by_name)} ({unlinked(ticket.via)})" if ticket.logged_by_name else ""
     opened = f"Opened{logged} {date(ticket.created_at)}"
     if ticket.status.is_open:
         opened += f" · waiting {duration(now - ticket.created_at)}"
@@ -135,17 +145,17 @@ def card_text(ticket: Ticket) -> str:
 
 def resolved_card(ticket: Ticket, text: str) -> dict[str, Any]:
     data = {"ticket_id": ticket.id, "where": "chat"}
-    return _card([text_block(escape(text))], [execute(M.BUTTON_FIXED, "confirm", data, "positive"),
+    return _card([text_block(unlinked(text))], [execute(M.BUTTON_FIXED, "confirm", data, "positive"),
                                               execute(M.BUTTON_STILL_BROKEN, "reopen", data)])
 
 
 def suggestions_card(ticket_id: int, text: str, suggestions: list[dict[str, Any]]) -> dict[str, Any]:
     """The requester's confirmation with past fixes to try, each with "This solved it"."""
-    body: list[dict[str, Any]] = [text_block(escape(text))]
+    body: list[dict[str, Any]] = [text_block(unlinked(text))]
     for g in suggestions:
         body.append({"type": "Container", "separator": True, "items": [
-            text_block(f"**{escape(g['headline'])}** _({escape(g['likeness'])})_"),
-            text_block(escape(g["resolution"])),
+            text_block(f"**{unlinked(g['headline'])}** _({unlinked(g['likeness'])})_"),
+            text_block(unlinked(g["resolution"])),
             {"type": "ActionSet", "actions": [execute(M.BUTTON_SOLVED, "solved", {
                 "ticket_id": ticket_id, "position": g["position"], "where": "chat"})]}]})
     return _card(body, [execute(M.BUTTON_STILL_NEED_HELP, "keep", {"ticket_id": ticket_id, "where": "chat"})])
@@ -159,22 +169,24 @@ def form_card(form: Form, context: dict[str, Any], values: dict[str, str | None]
     submitting sends verb `submit` with `context` (which form, which ticket) and the inputs."""
     values, errors = values or {}, errors or {}
     body: list[dict[str, Any]] = list(above or [])
-    body.append(text_block(f"**{escape(form.title)}**", size="Medium"))
+    body.append(text_block(f"**{unlinked(form.title)}**", size="Medium"))
     if form.intro:
-        body.append(text_block(escape(form.intro), isSubtle=True))
+        body.append(text_block(unlinked(form.intro), isSubtle=True))
     if errors.get("_form"):
-        body.append(text_block(escape(errors["_form"]), color="Attention"))
+        body.append(text_block(unlinked(errors["_form"]), color="Attention"))
     for f in form.fields:
         body.append(_input(f, values))
         if f.kind == "person":  # people not in Teams are typed in: name, email or phone
             body.append(_input(Field(f"{f.name}_text", M.FIELD_REQUESTER_TEXT.format(platform="Teams")), values))
         if f.hint and f.kind != "checkbox":
-            body.append(text_block(escape(f.hint), isSubtle=True, size="Small", spacing="None"))
+            body.append(text_block(unlinked(f.hint), isSubtle=True, size="Small", spacing="None"))
         if errors.get(f.name):
-            body.append(text_block("⚠️ " + escape(errors[f.name]), color="Attention", spacing="None"))
-    actions = [execute(form.submit, "submit", {**context, "form": form.command}, "positive")]
-    if form.command != "new":
-        actions.append(execute(M.TEAMS_CANCEL, "cancel", {**context, "form": form.command}))
+            body.append(text_block("⚠️ " + unlinked(errors[f.name]), color="Attention", spacing="None"))
+    # each rendering gets its own id: pressing its submit twice (or on a second device) counts once
+    submit = {**context, "form": form.command, "form_id": uuid.uuid4().hex}
+    actions = [execute(form.submit, "submit", submit, "positive")]
+    if form.command != "new":  # Cancel must work on an empty form: skip the client's required-field check
+        actions.append({**execute(M.TEAMS_CANCEL, "cancel", {**context, "form": form.command}), "associatedInputs": "none"})
     return _card(body, actions)
 
 

@@ -5,10 +5,12 @@ import logging
 import uuid
 
 from aiohttp import web
-from botbuilder.core import TurnContext
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.schema import Activity, ActivityTypes
 
 from adapters.teams.adapter import HelpdeskCloudAdapter
 from adapters.teams.app import TeamsBot
+from adapters.teams.cards import html_safe
 from bot import messages as M
 
 log = logging.getLogger("helpdesk.teams")
@@ -30,8 +32,17 @@ class TeamsEndpoint:
         return await self.adapter.process(request, self.bot)
 
     async def _on_turn_error(self, turn: TurnContext, error: Exception) -> None:
-        """A bug in a handler: logged with a reference the user can quote; a message gets an answer."""
+        """A failure after the request was taken (often the Connector, answering back): logged with
+        a reference; the person is told it may have been done, and an invoke still gets its answer."""
         ref = uuid.uuid4().hex[:8]
         log.error("Teams turn failed (reference %s) for a %s activity", ref, turn.activity.type, exc_info=error)
+        text = M.TEAMS_TURN_FAILED.format(ref=ref)
+        if turn.activity.type == "invoke":
+            body = {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": text}
+            await turn.send_activity(Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=200, body=body)))
+            return
         if turn.activity.type == "message":
-            await turn.send_activity(M.INTERNAL_ERROR.format(ref=ref))
+            try:
+                await turn.send_activity(Activity(type="message", text=html_safe(text)))
+            except Exception as exc:  # the Connector is what failed: nothing more to say, and a retry is deduped
+                log.warning("Teams: could not tell the user about failure %s either: %s", ref, exc)

@@ -13,6 +13,7 @@ from botbuilder.schema import ChannelAccount
 
 from bot.desk import Desk
 from bot.model import Actor
+from storage.conversations import ConversationRefs
 
 log = logging.getLogger("helpdesk.teams")
 
@@ -23,18 +24,23 @@ def identity_of(account: ChannelAccount) -> str:
 
 
 class TeamsPeople:
-    def __init__(self, desk: Desk, ttl_seconds: float = 600,
+    def __init__(self, desk: Desk, refs: ConversationRefs, ttl_seconds: float = 600,
                  enrich: Callable[[Actor], tuple[Actor, tuple[str, ...]]] | None = None) -> None:
         self.desk = desk
+        self.refs = refs
         self.enrich = enrich
         self.ttl = ttl_seconds
         self.devices: dict[str, tuple[str, ...]] = {}
         self._cache: dict[str, tuple[float, Actor]] = {}
-        self.accounts: dict[str, str] = {}  # identity → the Teams (29:…) id, to mention or message them
 
-    async def actor(self, turn: TurnContext, account: ChannelAccount | None = None, timeout: float = 1.5) -> Actor:
-        """Who sent this activity (or `account`: someone they mentioned or picked); on a slow or
-        failing look-up, the name Teams sent (not cached)."""
+    async def actor(self, turn: TurnContext, account: ChannelAccount | None = None, timeout: float = 1.5,
+                    strict: bool = False) -> Actor | None:
+        """Who sent this activity, or `account` (someone they mentioned or picked).
+
+        Asked of the conversation's roster first; when that fails (the Connector slow, or the
+        person not in this conversation, as a people-picker choice in a 1:1 chat is not), what
+        the bot learnt of them before. Failing both: the sender as Teams named them, or, with
+        `strict`, None (a person we cannot name must not become a ticket's requester)."""
         account = account or turn.activity.from_property
         key = account.aad_object_id or account.id
         hit = self._cache.get(key)
@@ -42,9 +48,9 @@ class TeamsPeople:
             return hit[1]
         try:
             member = await asyncio.wait_for(TeamsInfo.get_member(turn, account.id or account.aad_object_id), timeout)
-        except Exception as exc:  # the Connector slow or refusing: the request still gets answered
-            log.warning("Teams member look-up for %s failed (%s); continuing with the name Teams sent", key, exc)
-            return self.desk.actor(identity_of(account), name=account.name or key, platform="teams")
+        except Exception as exc:
+            log.info("Teams member look-up for %s failed (%s); trying what the bot knows of them", key, exc)
+            return await self._known(account, strict)
         email = member.email or member.user_principal_name
         identity = identity_of(ChannelAccount(id=member.id or account.id, aad_object_id=member.aad_object_id or account.aad_object_id))
         actor = self.desk.actor(identity, name=member.name or account.name or identity,
@@ -52,5 +58,16 @@ class TeamsPeople:
         if self.enrich is not None:  # the directory answers within its own time limit or not at all
             actor, self.devices[identity] = await asyncio.to_thread(self.enrich, actor)
         self._cache[key] = (time.monotonic() + self.ttl, actor)
-        self.accounts[identity] = member.id or account.id
         return actor
+
+    async def _known(self, account: ChannelAccount, strict: bool) -> Actor | None:
+        identity = identity_of(account)
+        if not account.aad_object_id and account.id:  # a mention names the Teams id only
+            linked = await asyncio.to_thread(self.refs.get, f"account:{account.id}")
+            identity = linked["identity"] if linked else identity
+        person = await asyncio.to_thread(self.refs.get, f"person:{identity}")
+        if person:
+            return self.desk.actor(identity, name=person["name"], email=person.get("email"), platform="teams")
+        if strict:
+            return None
+        return self.desk.actor(identity, name=account.name or identity, platform="teams")

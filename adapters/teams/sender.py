@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import quote, urlencode
 from datetime import datetime
 from typing import Callable
 
@@ -177,11 +178,16 @@ class TeamsSender(ChatSender):
             activity.text = " ".join(mentions) + " " + activity.text
 
     async def _thread_link(self, ticket_id: int | None) -> str | None:
+        """A deep link to the card's thread; Teams opens it best with the tenant and the team's group id."""
         card = await self._first_card(ticket_id)
         if card is None:
             return None
         channel, root = card
-        return f"https://teams.microsoft.com/l/message/{channel}/{root}?parentMessageId={root}"
+        known = await asyncio.to_thread(self.refs.get, f"channel:{channel}") or {}
+        query = {"tenantId": known.get("tenant") or self.settings.teams.tenant_id, "groupId": known.get("group"),
+                 "parentMessageId": root}
+        return (f"https://teams.microsoft.com/l/message/{quote(channel, safe='')}/{root}?"
+                + urlencode({k: v for k, v in query.items() if v}))
 
     # People
 

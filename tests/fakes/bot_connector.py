@@ -54,6 +54,8 @@ class FakeBotConnector:
         self.signing_key = _key()
         self.other_key = _key()  # signs forged tokens: same shape, wrong key
         self.kid = "helpdesk-test-key"
+        # As Teams: a member look-up in a 1:1 chat knows only that chat's user (channels: the whole team)
+        self.rosters = True
         self.runner: web.AppRunner | None = None
         self.url = ""
 
@@ -188,6 +190,9 @@ class FakeBotConnector:
         if failed:
             return failed
         member = self.members.get(unquote(request.match_info["member"]))
+        personal = call.conversation.startswith("a:personal-")
+        if member is not None and self.rosters and personal and call.conversation != f"a:personal-{member['id']}":
+            member = None
         if member is None:
             return web.json_response({"error": {"code": "MemberNotFoundInConversation", "message": "not found"}}, status=404)
         return web.json_response(member)
