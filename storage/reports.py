@@ -6,8 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.types import Float, String
 
@@ -37,7 +41,8 @@ def _seconds_sqlite(element, compiler, **kw):
 @compiles(seconds_between, "postgresql")
 def _seconds_pg(element, compiler, **kw):
     start, end = list(element.clauses)
-    return f"EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - {compiler.process(start, **kw)}))"
+    # date_part gives a double; EXTRACT gives numeric on PostgreSQL 14+, several times slower to sort
+    return f"date_part('epoch', {compiler.process(end, **kw)} - {compiler.process(start, **kw)})"
 
 
 class hour_of(FunctionElement):
@@ -70,8 +75,19 @@ def _filters(q: ReportQuery, technician_ids: list[str]) -> list[ColumnElement]:
     return found
 
 
-def _between(column, q: ReportQuery) -> ColumnElement:
+def _between(column, q: ReportQuery, scan: bool = False) -> ColumnElement:
+    """The period on `column`; `scan` (SQLite) keeps its index out of it: for a period holding much
+    of the table, reading rows in index order costs a random lookup each, many times a scan."""
+    if scan:
+        column = UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
     return and_(column >= q.since, column < q.until)
+
+
+WIDE = 0.1  # a period holding more than this share of the tickets is read by a scan on SQLite
+
+
+def _each(keys: list[str], found: dict, empty: Any) -> dict:
+    return {k: found.get(k, empty) for k in keys}
 
 
 class ReportBuilder:
@@ -79,32 +95,72 @@ class ReportBuilder:
         self.conn = conn
         self.settings = settings
         self.technician_ids = technician_ids or []
+        self._wide: dict[tuple, bool] = {}
+
+    def wide(self, q: ReportQuery) -> bool:
+        """SQLite only: does the period hold so much of the table that statements reading more than
+        the indexed column should scan? (Two index-only counts, cheap.)"""
+        if self.conn.dialect.name != "sqlite":
+            return False
+        key = (q.since, q.until)
+        if key not in self._wide:
+            total = self.count()
+            self._wide[key] = bool(total) and self.count(_between(T.created_at, q)) > WIDE * total
+        return self._wide[key]
 
     def count(self, *where) -> int:
         return self.conn.execute(select(func.count()).select_from(tickets).where(*where)).scalar_one()
 
+    def counts(self, by, *where) -> dict[Any, int]:
+        """Matching tickets per value of `by` (None: all of them under the key None)."""
+        if by is None:
+            return {None: self.count(*where)}
+        return dict(self.conn.execute(select(by, func.count()).select_from(tickets).where(*where).group_by(by)).all())
+
     def spread(self, duration, *where) -> Spread:
-        """Median and p90 by nearest rank, each a single-row ORDER BY … OFFSET in the database."""
+        """Count, median and p90 by nearest rank (the ceil(q·n)-th value), from one statement."""
+        return self.spreads(duration, None, *where).get(None, Spread())
+
+    def spreads(self, duration, by, *where) -> dict[Any, Spread]:
+        """`spread` for each value of the column `by` (None: all rows as one), still one statement."""
         where = (*where, duration.is_not(None))
-        n = self.count(*where)
-        if n == 0:
-            return Spread()
-        values = []
-        for q in (0.5, 0.9):
-            query = select(duration.label("d")).where(*where).order_by(duration).limit(1).offset(nearest_rank(n, q))
-            values.append(round(float(self.conn.execute(query).scalar_one()), 1))
-        return Spread(n, values[0], values[1])
+        keys = [by] if by is not None else []
+        if self.conn.dialect.name == "postgresql":
+            pick = func.percentile_disc(array([0.5, 0.9])).within_group(duration)  # nearest rank, as defined
+            rows = self.conn.execute(select(*keys, func.count(), pick).select_from(tickets).where(*where).group_by(*keys))
+            found = {(r[0] if keys else None): (r[-2], list(r[-1] or [])) for r in rows}
+        else:  # SQLite's window sort is several times slower than taking the ranks from the values here
+            by_key: dict[Any, list[float]] = {}
+            result = self.conn.execute(select(*keys, duration).select_from(tickets).where(*where))
+            for row in result.cursor.fetchall():  # plain numbers and strings: the driver's rows, 3x faster than Row objects
+                by_key.setdefault(row[0] if keys else None, []).append(row[-1])
+            found = {}
+            for key, listed in by_key.items():
+                values = np.asarray(listed, dtype=np.float64)
+                ranks = [nearest_rank(len(values), 0.5), nearest_rank(len(values), 0.9)]
+                picked = np.partition(values, ranks)
+                found[key] = (len(values), [picked[r] for r in ranks])
+        return {k: Spread(n, round(float(v[0]), 1), round(float(v[-1]), 1)) for k, (n, v) in found.items() if n}
 
     def compliance(self, done, due, until: datetime, *where) -> Compliance:
+        return self.compliances(done, due, until, None, *where).get(None, Compliance(0, 0))
+
+    def compliances(self, done, due, until: datetime, by, *where) -> dict[Any, Compliance]:
+        """Targets met and breached (an open ticket past its due time counts as breached), per `by`."""
         met = func.sum(case((and_(done.is_not(None), done <= due), 1), else_=0))
         breached = func.sum(case((or_(done > due, and_(done.is_(None), due < until)), 1), else_=0))
-        row = self.conn.execute(select(met, breached).select_from(tickets).where(*where, due.is_not(None))).one()
-        return Compliance(int(row[0] or 0), int(row[1] or 0))
+        keys = [by] if by is not None else []
+        rows = self.conn.execute(select(*keys, met, breached).select_from(tickets).where(*where, due.is_not(None))
+                                 .group_by(*keys))
+        return {(r[0] if keys else None): Compliance(int(r[-2] or 0), int(r[-1] or 0)) for r in rows}
 
-    def actions(self, names: tuple[str, ...], q: ReportQuery, filters) -> int:
-        query = (select(func.count()).select_from(audit_events.join(tickets, tickets.c.id == audit_events.c.ticket_id))
-                 .where(audit_events.c.action.in_(names), _between(audit_events.c.at, q), *filters))
-        return self.conn.execute(query).scalar_one()
+    def actions(self, names: tuple[str, ...], q: ReportQuery, filters, by=None) -> Any:
+        """How many such audit events the period's tickets had (per value of `by`, when given)."""
+        keys = [by] if by is not None else []
+        source = audit_events.join(tickets, tickets.c.id == audit_events.c.ticket_id) if filters or keys else audit_events
+        query = (select(*keys, func.count()).select_from(source)  # no ticket filter: the (action, at) index alone
+                 .where(audit_events.c.action.in_(names), _between(audit_events.c.at, q), *filters).group_by(*keys))
+        return dict(self.conn.execute(query).all()) if keys else self.conn.execute(query).scalar_one()
 
     def top(self, column, where, limit: int = 5) -> list[tuple[str, int]]:
         n = func.count().label("n")
@@ -112,33 +168,55 @@ class ReportBuilder:
                                  .group_by(column).order_by(n.desc(), column).limit(limit))
         return [(r[0], r[1]) for r in rows]
 
-    def figures(self, q: ReportQuery, *, full: bool = True) -> Figures:
+    def summaries(self, q: ReportQuery, by=None, target: bool = True) -> dict[Any, dict[str, Any]]:
+        """The headline figures (counts, age of what is open, resolution spread and target), per
+        value of the column `by`, each figure one grouped statement whatever the number of values."""
         f = _filters(q, self.technician_ids)
         created = (_between(T.created_at, q), *f)
         resolved = (_between(T.resolved_at, q), *f)
-        response_time = seconds_between(T.created_at, T.first_response_at)
         resolution_time = seconds_between(T.created_at, T.resolved_at)
+        scan = self.wide(q) and bool(f)  # unfiltered, the covering indexes answer; filtered, rows are read
+        created_rows = (_between(T.created_at, q, scan), *f)
+        resolved_rows = (_between(T.resolved_at, q, scan), *f)
         still_open = {}
         upper = q.until
         for label, days in AGE_BUCKETS:
             lower = q.until - timedelta(days=days) if days else None
             age = [T.created_at < upper] + ([T.created_at >= lower] if lower else [])
-            still_open[label] = self.count(T.status.in_(OPEN), *age, *f)
+            still_open[label] = self.counts(by, T.status.in_(OPEN), *age, *f)
             upper = lower
-        figures: dict[str, Any] = {
-            "opened": self.count(*created),
-            "resolved": self.count(*resolved),
-            "closed": self.count(_between(T.closed_at, q), *f),
-            "reopened": self.actions(("reopened",), q, f),
-            "still_open": still_open,
-            "resolution": self.spread(resolution_time, *resolved),
+        columns = {
+            "opened": self.counts(by, *created),
+            "resolved": self.counts(by, *resolved),
+            "closed": self.counts(by, _between(T.closed_at, q), *f),
+            "reopened": self.actions(("reopened",), q, f, by) if by is not None else {None: self.actions(("reopened",), q, f)},
+            "resolution": self.spreads(resolution_time, by, *resolved_rows),
+            "sla_all": self.compliances(T.resolved_at, T.resolution_due_at, q.until, by, *created_rows) if target else {},
         }
-        if not full:
-            return Figures(**figures, sla_resolution={"all": self.compliance(T.resolved_at, T.resolution_due_at, q.until, *created)})
+        keys = set().union(*columns.values(), *still_open.values()) if by is not None else {None}
+        return {key: {
+            "opened": columns["opened"].get(key, 0), "resolved": columns["resolved"].get(key, 0),
+            "closed": columns["closed"].get(key, 0), "reopened": columns["reopened"].get(key, 0),
+            "still_open": {label: counts.get(key, 0) for label, counts in still_open.items()},
+            "resolution": columns["resolution"].get(key, Spread()),
+            **({"sla_resolution": {"all": columns["sla_all"].get(key, Compliance(0, 0))}} if target else {}),
+        } for key in keys}
+
+    def figures(self, q: ReportQuery) -> Figures:
+        f = _filters(q, self.technician_ids)
+        created = (_between(T.created_at, q), *f)
+        response_time = seconds_between(T.created_at, T.first_response_at)
+        resolution_time = seconds_between(T.created_at, T.resolved_at)
+        figures = self.summaries(q, target=False)[None]  # the full report has targets per severity instead
+        scan = self.wide(q) and bool(f)  # as in summaries
+        created_rows = (_between(T.created_at, q, scan), *f)
+        resolved_rows = (_between(T.resolved_at, q, scan), *f)
+        created_scan = (_between(T.created_at, q, self.wide(q)), *f)  # device and location are in no index
         escalations: dict[int, int] = {}
         level = audit_events.c.changes["escalation_level"][1].as_integer()
         rows = self.conn.execute(
-            select(level, func.count()).select_from(audit_events.join(tickets, tickets.c.id == audit_events.c.ticket_id))
+            select(level, func.count()).select_from(audit_events.join(tickets, tickets.c.id == audit_events.c.ticket_id)
+                                                    if f else audit_events)
             .where(audit_events.c.action.in_(("escalated", "auto_escalated")), _between(audit_events.c.at, q), *f)
             .group_by(level).order_by(level))
         for lvl, n in rows:
@@ -158,18 +236,18 @@ class ReportBuilder:
         hours = [(datetime.strptime(h, "%Y-%m-%d %H").replace(tzinfo=timezone.utc), o, r) for h, (o, r) in hourly.items()]
         severities = [s.value for s in Severity]
         figures.update(
-            first_response=self.spread(response_time, *created),
-            resolution_by_severity={s: self.spread(resolution_time, *resolved, T.severity == s) for s in severities},
-            sla_response={s: self.compliance(T.first_response_at, T.response_due_at, q.until, *created, T.severity == s)
-                          for s in severities},
-            sla_resolution={s: self.compliance(T.resolved_at, T.resolution_due_at, q.until, *created, T.severity == s)
-                            for s in severities},
+            first_response=self.spread(response_time, *created_rows),
+            resolution_by_severity=_each(severities, self.spreads(resolution_time, T.severity, *resolved_rows), Spread()),
+            sla_response=_each(severities, self.compliances(T.first_response_at, T.response_due_at, q.until, T.severity,
+                                                            *created_rows), Compliance(0, 0)),
+            sla_resolution=_each(severities, self.compliances(T.resolved_at, T.resolution_due_at, q.until, T.severity,
+                                                              *created_rows), Compliance(0, 0)),
             escalations=escalations,
             deflected=self.actions(("deflected",), q, f),
             confirmed=self.actions(("confirmed",), q, f),
             reopened_after_resolution=figures["reopened"],
-            busiest_devices=self.top(T.device, created),
-            busiest_locations=self.top(T.location, created),
+            busiest_devices=self.top(T.device, created_scan),
+            busiest_locations=self.top(T.location, created_scan),
             trending=trending,
             daily=local_days(hours, self.settings.zone, q.since, q.until),
         )
@@ -182,9 +260,6 @@ class ReportBuilder:
             keys = self.conn.execute(select(column).where(
                 or_(_between(T.created_at, q), _between(T.resolved_at, q)), column.is_not(None),
                 *_filters(q, self.technician_ids)).distinct().order_by(column)).scalars().all()
-            for key in keys:
-                sub = ReportQuery(q.since, q.until, **{**{k: getattr(q, k) for k in ("category", "severity", "group", "technician")},
-                                                       q.by: key})
-                builder = ReportBuilder(self.conn, self.settings, [key] if q.by == "technician" else self.technician_ids)
-                breakdown.append((key, builder.figures(sub, full=False)))
+            summaries = self.summaries(q, by=column)  # every key opened or resolved something: it is there
+            breakdown = [(key, Figures(**summaries[key])) for key in keys]
         return Report(q, self.settings.timezone, self.figures(q), breakdown)

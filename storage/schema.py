@@ -84,8 +84,12 @@ tickets = Table(
     Column("resolution_due_at", UTCDateTime),
     Index("ix_tickets_status_created", "status", "created_at"),
     Index("ix_tickets_status_due", "status", "due_at"),
-    Index("ix_tickets_created_at", "created_at"),
-    Index("ix_tickets_resolved_at", "resolved_at"),
+    # Covering the reports' per-period figures, so they read the index, not the rows:
+    # targets met per severity over the tickets opened in a period…
+    Index("ix_tickets_created_targets", "created_at", "severity", "first_response_at", "response_due_at",
+          "resolved_at", "resolution_due_at"),
+    # …and the time to resolution of those resolved in it.
+    Index("ix_tickets_resolved_spread", "resolved_at", "created_at", "severity"),
     Index("ix_tickets_closed_at", "closed_at"),
 )
 
