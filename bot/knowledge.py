@@ -17,8 +17,9 @@ from __future__ import annotations
 import math
 import re
 import threading
+from array import array
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import time
 from datetime import datetime
 from typing import Iterable, Protocol
@@ -122,25 +123,29 @@ class _Segment:
 
 
 class _Pending:
-    """Postings not yet in a segment, as flat growable arrays (no per-posting Python objects)."""
+    """Postings not yet in a segment, in flat typed buffers (4 bytes a field, no per-posting
+    objects); `searchable` also indexes them by term, for the live area searches read."""
 
-    def __init__(self) -> None:
-        self.terms: list[np.ndarray] = []
-        self.docs: list[np.ndarray] = []
-        self.tf: list[np.ndarray] = []
-        self.by_term: dict[int, list[tuple[int, float]]] = {}
+    def __init__(self, searchable: bool = True) -> None:
+        self.terms = array("I")
+        self.docs = array("I")
+        self.tf = array("f")
+        self.by_term: dict[int, list[tuple[int, float]]] | None = {} if searchable else None
         self.count = 0
 
     def add(self, slot: int, pairs: list[tuple[int, float]]) -> None:
-        self.terms.append(np.fromiter((t for t, _ in pairs), dtype=np.uint32, count=len(pairs)))
-        self.docs.append(np.full(len(pairs), slot, dtype=np.uint32))
-        self.tf.append(np.fromiter((f for _, f in pairs), dtype=np.float32, count=len(pairs)))
         for tid, tf in pairs:
-            self.by_term.setdefault(tid, []).append((slot, tf))
+            self.terms.append(tid)
+            self.docs.append(slot)
+            self.tf.append(tf)
+        if self.by_term is not None:
+            for tid, tf in pairs:
+                self.by_term.setdefault(tid, []).append((slot, tf))
         self.count += 1
 
     def segment(self, vocab_size: int) -> _Segment:
-        return _Segment.build(np.concatenate(self.terms), np.concatenate(self.docs), np.concatenate(self.tf), vocab_size)
+        return _Segment.build(np.frombuffer(self.terms, dtype=np.uint32), np.frombuffer(self.docs, dtype=np.uint32),
+                              np.frombuffer(self.tf, dtype=np.float32), vocab_size)
 
 
 def merge_segments(segments: list[_Segment], vocab_size: int) -> _Segment:
@@ -217,19 +222,22 @@ class KnowledgeIndex:
         """Add or replace an entry (an edited resolution replaces the old one)."""
         headline, counts = self._counts(entry.problem)
         with self._lock:
-            self.remove(entry.ticket_id)
-            slot = len(self.headlines)
-            self._grow(slot + 1)
-            self.pending.add(slot, self._term_ids(counts))
-            length = float(sum(counts.values()))
-            self.doc_len[slot], self.alive[slot], self.public[slot] = length, True, entry.public
-            self.ticket_of[slot] = entry.ticket_id
-            self.headlines.append(one_line(headline, 160))
-            self.slot_of[entry.ticket_id] = slot
-            self.total_len += length
-            self.count += 1
+            self._place(entry, headline, counts, self.pending)
             if self.pending.count >= seal_at:
                 self.seal()
+
+    def _place(self, entry: Entry, headline: str, counts: Counter, pending: _Pending) -> None:
+        self.remove(entry.ticket_id)
+        slot = len(self.headlines)
+        self._grow(slot + 1)
+        pending.add(slot, self._term_ids(counts))
+        length = float(sum(counts.values()))
+        self.doc_len[slot], self.alive[slot], self.public[slot] = length, True, entry.public
+        self.ticket_of[slot] = entry.ticket_id
+        self.headlines.append(one_line(headline, 160))
+        self.slot_of[entry.ticket_id] = slot
+        self.total_len += length
+        self.count += 1
 
     def remove(self, ticket_id: int) -> bool:
         """Withdraw an entry (a reopened ticket) until it is resolved again."""
@@ -253,10 +261,21 @@ class KnowledgeIndex:
                 self.segments = [s for s in self.segments if len(s.docs) >= SMALL_POSTINGS] + [merged]
 
     def bulk_load(self, entries: Iterable[Entry]) -> int:
+        """Load many entries, staged in a buffer no search reads (cheaper than the live pending
+        area) and sealed every SEAL_AT; until sealed, a staged entry is not found yet."""
         n = 0
+        staged = _Pending(searchable=False)
         for entry in entries:
-            self.add(entry, seal_at=SEAL_AT)
+            headline, counts = self._counts(entry.problem)
+            with self._lock:
+                self._place(entry, headline, counts, staged)
+                if staged.count >= SEAL_AT:
+                    self.segments.append(staged.segment(len(self.vocab)))
+                    staged = _Pending(searchable=False)
             n += 1
+        with self._lock:
+            if staged.count:
+                self.segments.append(staged.segment(len(self.vocab)))
         self.seal()
         return n
 
@@ -284,7 +303,7 @@ class KnowledgeIndex:
             best_possible = sum(w for w, _, _ in weighted) * (K1 + 1)
             scores = np.zeros(slots, dtype=np.float32)
             norm = (K1 * (1 - B)) + (K1 * B / avg) * self.doc_len[:slots]
-            segments, pending = list(self.segments), self.pending.by_term
+            segments, pending = list(self.segments), self.pending.by_term or {}
             for weight, tid, _ in weighted:
                 for segment in segments:
                     found = segment.postings(tid)
