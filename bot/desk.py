@@ -186,6 +186,11 @@ class Desk:
                 done += send_if_due(ctx, self.digest_renderer)
         return done
 
+    def first_time(self, dedupe_key: str) -> bool:
+        """Record a platform request that runs no command (a form being shown); False for a retry."""
+        with self.store.transaction() as tx:
+            return tx.first_time(dedupe_key, self.clock())
+
     def open_tickets_of(self, actor: Actor) -> list[Ticket]:
         """The requester's open tickets, most urgent first: what a free-text message may be about."""
         with self.store.transaction(write=False) as tx:

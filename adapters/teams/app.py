@@ -93,7 +93,8 @@ class TeamsBot(ActivityHandler):
                     return
         actor = await self.actor(turn)
         if not text or text.lower() in ("new", "/new"):
-            await self._send_intake(turn, actor, "")
+            if await asyncio.to_thread(self.desk.first_time, key):  # a retried "new" shows one form
+                await self._send_intake(turn, actor, "")
             return
         if is_command(self.desk, text) or activity.conversation.conversation_type != "personal":
             reply = await self.run(actor, text, dedupe_key=key, mentioned=mentioned)
