@@ -6,12 +6,17 @@ from dataclasses import dataclass
 from typing import Callable
 
 from bot import messages as M, sla
-from bot.model import Severity, Status
+from bot.model import Severity, Status, Ticket
 from bot.replies import Reply, Section
 from bot.text import one_line
 
 SEVERITY_ICON = {Severity.CRITICAL: "🔴", Severity.HIGH: "🟠", Severity.MEDIUM: "🟡", Severity.LOW: "⚪"}
 STATUS_ICON = {Status.NEW: "🆕", Status.IN_PROGRESS: "🔧", Status.WAITING: "⏳", Status.RESOLVED: "✅", Status.CLOSED: "📦"}
+
+
+def card_summary(ticket: Ticket) -> str:
+    """A card's notification text, shown where the card is not (push, activity feed, search)."""
+    return f"{ticket.ref} ({ticket.severity.value}, {ticket.status.label}): {one_line(ticket.description, 150)}"
 
 
 def clip(text: str, limit: int) -> str:

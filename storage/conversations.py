@@ -15,21 +15,24 @@ class ConversationRefs:
     def __init__(self, engine: Engine, platform: str) -> None:
         self.engine = engine
         self.platform = platform
+        self._seen: dict[str, dict[str, Any]] = {}  # what this process last stored or found, per key
 
     def remember(self, refs: dict[str, dict[str, Any]], now: datetime) -> None:
-        """Store or refresh references; unchanged ones are not rewritten (every message carries them)."""
+        """Store or refresh references. Every activity carries them, so those this process has
+        already seen cost nothing, and unchanged ones are not rewritten."""
+        refs = {k: v for k, v in refs.items() if self._seen.get(k) != v}
         if not refs:
             return
         known = self.get_many(list(refs))
         fresh = {k: v for k, v in refs.items() if known.get(k) != v}
-        if not fresh:
-            return
-        insert = upsert(self.engine.dialect.name, conversation_refs)
-        with self.engine.begin() as conn:
-            for key, reference in fresh.items():
-                conn.execute(insert.values(platform=self.platform, key=key, reference=reference, updated_at=now)
-                             .on_conflict_do_update(index_elements=["platform", "key"],
-                                                    set_={"reference": reference, "updated_at": now}))
+        if fresh:
+            insert = upsert(self.engine.dialect.name, conversation_refs)
+            with self.engine.begin() as conn:
+                for key, reference in fresh.items():
+                    conn.execute(insert.values(platform=self.platform, key=key, reference=reference, updated_at=now)
+                                 .on_conflict_do_update(index_elements=["platform", "key"],
+                                                        set_={"reference": reference, "updated_at": now}))
+        self._seen.update(refs)  # only once stored: a failed write is tried again next time
 
     def get(self, key: str) -> dict[str, Any] | None:
         return self.get_many([key]).get(key)

@@ -92,11 +92,6 @@ def card_buttons(ticket: Ticket) -> list[dict[str, Any]]:
                       button("Resolve", "resolve", ticket.id, None if ticket.assignee_id is None else "primary")]
 
 
-def card_text(ticket: Ticket) -> str:
-    """Notification text for the card (shown where blocks are not: push, search)."""
-    return f"{ticket.ref} ({ticket.severity.value}, {ticket.status.label}): {one_line(ticket.description, 150)}"
-
-
 def resolved_dm(ticket: Ticket, text: str) -> list[dict[str, Any]]:
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": clip(escape(text))}},

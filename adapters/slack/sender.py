@@ -15,7 +15,7 @@ from typing import Any, Callable
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.chat_text import group_text
+from adapters.chat_text import card_summary, group_text
 from adapters.delivery import ChatSender
 from adapters.dispatcher import RetryLater, Undeliverable
 from adapters.slack import blocks as B
@@ -62,7 +62,7 @@ class SlackSender(ChatSender):
         blocks = await self._card_blocks(ticket)
         quiet = self.quiet(message)
         for channel, ts in cards:
-            await self.client.chat_update(channel=channel, ts=ts, text=B.card_text(ticket), blocks=blocks)
+            await self.client.chat_update(channel=channel, ts=ts, text=card_summary(ticket), blocks=blocks)
             if not quiet:
                 await self._post_once(message, channel, text=B.escape(message.text), thread_ts=ts)
 
@@ -77,7 +77,7 @@ class SlackSender(ChatSender):
             ticket = await self._ticket(message.ticket_id)
             if ticket is None:
                 return
-            ts = await self._post_once(message, channel, text=B.card_text(ticket), blocks=await self._card_blocks(ticket))
+            ts = await self._post_once(message, channel, text=card_summary(ticket), blocks=await self._card_blocks(ticket))
             await asyncio.to_thread(self.posts.add, ticket.id, self.platform, "card", channel, ts, self.clock())
             return
         text = group_text(message.kind, message.text, B.SLACK)

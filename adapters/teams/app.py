@@ -19,6 +19,7 @@ from botbuilder.schema import Activity, ChannelAccount
 
 from adapters.chat_flow import direct_ticket, is_command, state_refusal, thread_line
 from adapters.teams import cards as C
+from adapters.teams.adapter import tenant_of
 from adapters.teams.people import TeamsPeople, identity_of
 from bot import messages as M, sla
 from bot.commands import Role
@@ -299,8 +300,7 @@ class TeamsBot(ActivityHandler):
         if not a.service_url or a.conversation is None:
             return
         channel_data = a.channel_data if isinstance(a.channel_data, dict) else {}
-        tenant = a.conversation.tenant_id or (channel_data.get("tenant") or {}).get("id")
-        where = {"service_url": a.service_url, "tenant": tenant}
+        where = {"service_url": a.service_url, "tenant": tenant_of(a)}
         refs: dict[str, dict] = {"service:default": where}
         if sender is not None and sender.id and sender.id != (a.recipient.id if a.recipient else None):
             identity = identity_of(sender)

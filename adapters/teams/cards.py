@@ -136,11 +136,6 @@ def card_actions(ticket: Ticket) -> list[dict[str, Any]]:
                     execute("Resolve", "resolve", data, None if ticket.assignee_id is None else "positive")]
 
 
-def card_text(ticket: Ticket) -> str:
-    """The card's notification text (activity feed, search)."""
-    return f"{ticket.ref} ({ticket.severity.value}, {ticket.status.label}): {one_line(ticket.description, 150)}"
-
-
 # The requester's cards in their personal chat
 
 def resolved_card(ticket: Ticket, text: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import AuthenticationConstants
 from msrest.exceptions import HttpOperationError
 
-from adapters.chat_text import group_text
+from adapters.chat_text import card_summary, group_text
 from adapters.delivery import ChatSender
 from adapters.dispatcher import RetryLater, Undeliverable
 from adapters.teams import cards as C
@@ -98,7 +98,7 @@ class TeamsSender(ChatSender):
 
     def _card_activity(self, ticket: Ticket) -> Activity:
         now = self.clock()
-        return Activity(type="message", summary=C.card_text(ticket),
+        return Activity(type="message", summary=card_summary(ticket),
                         attachments=[C.attachment(C.card(ticket, now, sla.flags(self.settings, ticket, now)))])
 
     # Tickets
@@ -110,11 +110,11 @@ class TeamsSender(ChatSender):
         if ticket is None:
             return
         quiet = self.quiet(message)
+        activity = self._card_activity(ticket)
         for channel, root in cards:
             service_url, _ = await self._channel_service(channel)
             client = await self.connector.client(service_url)
             conversation = thread_id(channel, root)
-            activity = self._card_activity(ticket)
             activity.id = root
             await client.conversations.update_activity(conversation, root, activity)
             if not quiet:
@@ -148,7 +148,7 @@ class TeamsSender(ChatSender):
                           activity: Activity) -> str:
         """Post `activity` as a new thread in a channel; returns its message id (the thread's root)."""
         step = f"thread:{channel}"
-        earlier = await asyncio.to_thread(self.receipts.done, message.id, step)
+        earlier = await self._earlier(message, step)
         if earlier:
             return earlier
         client = await self.connector.client(service_url)
@@ -228,9 +228,15 @@ class TeamsSender(ChatSender):
 
     # Posting at most once
 
+    async def _earlier(self, message: Message, step: str) -> str | None:
+        """What an earlier attempt posted for this step; a first attempt has none to look for."""
+        if message.attempts <= 1:
+            return None
+        return await asyncio.to_thread(self.receipts.done, message.id, step)
+
     async def _post_once(self, message: Message, step: str, service_url: str, conversation: str,
                          activity: Activity) -> str:
-        earlier = await asyncio.to_thread(self.receipts.done, message.id, step)
+        earlier = await self._earlier(message, step)
         if earlier:
             log.info("outbox %s step %s was already posted as %s; not posting again", message.id, step, earlier)
             return earlier
