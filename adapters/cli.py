@@ -8,16 +8,18 @@ import logging
 import os
 import sys
 
-from bot.config import ConfigError, Settings, load_settings
 from adapters import kb_cli
 from adapters.ldap import cli as directory_cli
-from bot.directory import DirectoryConfigError
 from adapters.runtime import NotMigrated, build
+from adapters.settings import load as load_settings
+from bot.config import ConfigError, Settings
+from bot.directory import DirectoryConfigError
 
 log = logging.getLogger("helpdesk")
 
 
 def default_identity() -> str:
+    """Who the terminal user is when `--as` is not given: $HELPDESK_AS, else `<login>@localhost`."""
     return os.environ.get("HELPDESK_AS") or f"{getpass.getuser()}@localhost"
 
 
@@ -74,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `helpdesk` command: parse `argv`, load the configuration, run the subcommand; returns the
+    exit code (0 done, 1 refused or not found, 2 bad configuration or usage)."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -111,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def config_check(settings: Settings) -> int:
+    """`helpdesk config check`: print the effective configuration as JSON, secrets masked; 0."""
     print(json.dumps(settings.masked(), indent=2))
     techs = settings.all_technicians()
     print(f"OK: {len(settings.categories)} categories, {len(settings.groups)} groups, {len(techs)} technicians.",
@@ -121,6 +126,7 @@ def config_check(settings: Settings) -> int:
 
 
 def database(settings: Settings, action: str) -> int:
+    """`helpdesk db upgrade|current`: apply the migrations, or say the schema revision; 0."""
     from storage.database import current_revision, head_revision, make_engine, upgrade
 
     engine = make_engine(settings.database_url)
@@ -136,7 +142,7 @@ def database(settings: Settings, action: str) -> int:
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """`shell` is the terminal; `serve` the chat server; `run` picks by what is configured."""
-    serving = args.cmd == "serve" or (args.cmd in (None, "run") and (settings.slack.enabled or settings.teams.enabled))
+    serving = args.cmd == "serve" or (args.cmd in (None, "run") and bool(settings.chat_platforms()))
     runtime = build(settings)
     try:
         if serving:
@@ -155,12 +161,13 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def outbox(settings: Settings, args: argparse.Namespace) -> int:
+    """`helpdesk outbox list [--failed]` and `retry [IDS…]`: undelivered messages and dead letters."""
     from datetime import datetime, timezone
 
     from storage.outbox import Outbox
 
     runtime = build(settings)
-    box = Outbox(runtime.engine)
+    box = Outbox(runtime.store)
     try:
         if args.outbox_cmd == "retry":
             count = box.requeue(datetime.now(timezone.utc), args.ids or None)
@@ -179,6 +186,7 @@ def outbox(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def sla_board(settings: Settings) -> int:
+    """`helpdesk sla`: take due SLA steps, then list open tickets by time left; 0 (1 if refused)."""
     from adapters.console.render import Style, TextRenderer
     from bot.model import SYSTEM_ID
 
@@ -193,6 +201,8 @@ def sla_board(settings: Settings) -> int:
 
 
 def report(settings: Settings, args: argparse.Namespace) -> int:
+    """`helpdesk report`: a period's figures as a table, JSON or CSV, and a chart if asked; 2 for a
+    period that cannot be read."""
     from datetime import datetime, timezone
 
     from adapters.report_render import chart, csv_text, table

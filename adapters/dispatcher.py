@@ -30,7 +30,9 @@ class Undeliverable(Exception):
 class Sender(Protocol):
     platform: str
 
-    async def deliver(self, message: Message) -> None: ...
+    async def deliver(self, message: Message) -> None:
+        """Deliver one message; raises RetryLater, Undeliverable, or anything else to be retried later."""
+        ...
 
 
 class Dispatcher:
@@ -48,6 +50,7 @@ class Dispatcher:
         self._wake.set()
 
     async def run(self) -> None:
+        """Deliver until cancelled: everything due, then wait to be woken or for the next poll."""
         while True:
             try:
                 while await self.deliver_due():

@@ -20,6 +20,7 @@ def _spread(s: Spread) -> str:
 
 
 def table(report: Report) -> str:
+    """A report as a text table: the period and filters, each figure, and the breakdown if any."""
     zone = ZoneInfo(report.zone)
     q, f = report.query, report.figures
     fmt = "%Y-%m-%d %H:%M"
@@ -87,6 +88,7 @@ def rows(report: Report) -> list[dict[str, object]]:
 
 
 def csv_text(report: Report) -> str:
+    """A report as CSV: one row per figure (per breakdown value when there is a breakdown)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=["group", "metric", "value"])
     writer.writeheader()

@@ -9,17 +9,16 @@ from typing import Callable
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from bot.config import Settings
-from adapters.report_render import table
 from adapters.ldap import build_lookup
+from adapters.ldap.lookup import Lookup
+from adapters.report_render import table
+from bot.config import Settings
 from bot.desk import Desk, utcnow
-from bot.directory import Lookup
 from bot.model import Actor
 from bot.knowledge import Knowledge
 from storage.database import current_revision, head_revision, make_engine, normalise_url, upgrade
 from storage.knowledge import TicketKnowledge
 from storage.outbox import Outbox
-from storage.posts import Posts
 from storage.repository import SqlStore
 
 log = logging.getLogger("helpdesk")
@@ -31,12 +30,14 @@ class NotMigrated(Exception):
 
 @dataclass
 class Runtime:
+    """What every entry point shares: the settings (adapters.settings.AppSettings), the
+    database, the desk, this process's view of the outbox, and the directory."""
+
     settings: Settings
     engine: Engine
     desk: Desk
     outbox: Outbox
     store: SqlStore
-    posts: Posts
     directory: Lookup | None = None
 
     def with_directory(self, actor: Actor) -> tuple[Actor, tuple[str, ...]]:
@@ -53,7 +54,9 @@ class Runtime:
         return replace(actor, name=name, phone=actor.phone or person.telephone or person.mobile,
                        department=person.department, office=profile.location, manager=person.manager_name), \
             tuple(c.name for c in profile.computers)
+
     def close(self) -> None:
+        """Stop background work (the knowledge loader, directory look-ups) and close the database."""
         if self.desk.knowledge is not None:
             self.desk.knowledge.close()
         if self.directory is not None:
@@ -62,11 +65,14 @@ class Runtime:
 
 
 def is_sqlite(url: str) -> bool:
+    """Whether a database URL names SQLite (the embedded default)."""
     return make_url(normalise_url(url)).get_backend_name() == "sqlite"
 
 
 def prepare_database(engine: Engine, url: str) -> None:
-    """SQLite (the embedded default) upgrades itself; a shared server needs `helpdesk db upgrade`."""
+    """SQLite (the embedded default) upgrades itself; a shared server needs `helpdesk db upgrade`.
+
+    Raises NotMigrated, saying what to run, when a PostgreSQL database is behind the code."""
     current, head = current_revision(engine), head_revision()
     if current == head:
         return
@@ -89,9 +95,9 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None, engin
     if settings.knowledge.enabled:
         knowledge = Knowledge(TicketKnowledge(engine, settings))
         knowledge.load_in_background()  # a big history must not hold up serving
-    lookup = build_lookup(settings.directory)
+    lookup = build_lookup(getattr(settings, "directory", None))
     desk = Desk(settings, store, clock=clock or utcnow, knowledge=knowledge,
                 directory=lookup if lookup.enabled else None)
     desk.digest_renderer = table  # plain: each platform's sender sets it as a table
-    outbox = Outbox(engine, lease=timedelta(seconds=settings.delivery.lease_seconds))
-    return Runtime(settings, engine, desk, outbox, store, Posts(engine), lookup)
+    outbox = Outbox(store, lease=timedelta(seconds=settings.delivery.lease_seconds))
+    return Runtime(settings, engine, desk, outbox, store, lookup)

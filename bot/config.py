@@ -6,16 +6,13 @@ first ticket that happens to touch the broken part.
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from pathlib import Path
-from urllib.parse import unquote
-from typing import Any, Literal, Mapping
+from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.directory import DirectorySettings
 from bot.model import Severity
 
 DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = {
@@ -38,19 +35,11 @@ DEFAULT_SEVERITIES: dict[str, dict[str, Any]] = {
 
 DEFAULT_GROUP = "service-desk"
 
-# Environment variables that override or complete the file, and where they land.
+# Environment variables that override or complete the file, and where they land. Each
+# adapter adds its own (tokens, secrets) when it composes the full settings.
 ENV_KEYS: dict[str, tuple[str, ...]] = {
     "DATABASE_URL": ("database_url",),
     "HELPDESK_TIMEZONE": ("timezone",),
-    "SLACK_BOT_TOKEN": ("slack", "bot_token"),
-    "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
-    "SLACK_APP_TOKEN": ("slack", "app_token"),
-    "SLACK_API_URL": ("slack", "api_url"),
-    "MICROSOFT_APP_ID": ("teams", "app_id"),
-    "MICROSOFT_APP_PASSWORD": ("teams", "app_password"),
-    "MICROSOFT_APP_TYPE": ("teams", "app_type"),
-    "MICROSOFT_APP_TENANT_ID": ("teams", "tenant_id"),
-    "HELPDESK_TEAMS_NO_AUTH": ("teams", "no_auth"),
 }
 
 
@@ -73,29 +62,20 @@ class Technician(_Strict):
 
 
 class Group(_Strict):
+    """An assignment group: who is in it, and where it is reached on each chat platform
+    (`channels` and `mentions` map a platform's name to its channel id and to the mention that
+    pages the group there; each platform's adapter checks the values' shape)."""
+
     description: str = ""
     members: list[str] = Field(default_factory=list)
     ack_timeout_minutes: float | None = Field(default=None, gt=0)  # overrides [escalation] for this level
-    slack_channel: str | None = None
-    teams_channel: str | None = None
-    mention: str | None = None
+    channels: dict[str, str] = Field(default_factory=dict)
+    mentions: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("members")
     @classmethod
     def _normalise_members(cls, members: list[str]) -> list[str]:
         return [normalise_identity(m) for m in members]
-
-    @field_validator("teams_channel")
-    @classmethod
-    def _teams_channel(cls, channel: str | None) -> str | None:
-        """Teams' "Get link to channel" gives the id URL-encoded (19%3a…%40thread.tacv2): accept both."""
-        if channel is None:
-            return None
-        channel = unquote(channel.strip())
-        if not re.fullmatch(r"19:[^\s;/]+@thread\.(tacv2|skype)", channel):
-            raise ValueError(f"{channel[:80]!r} is not a Teams channel id like 19:…@thread.tacv2 "
-                             "(from the channel's link: the part after /channel/)")
-        return channel
 
 
 class Category(_Strict):
@@ -194,48 +174,6 @@ class BusinessHours(_Strict):
         return self
 
 
-class SlackSettings(_Strict):
-    bot_token: SecretStr | None = None
-    signing_secret: SecretStr | None = None
-    app_token: SecretStr | None = None
-    api_url: str | None = None
-    command: str = Field(default="/ticket", pattern=r"^/[a-z0-9_-]{1,31}$")
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.bot_token and self.signing_secret)
-
-
-class TeamsSettings(_Strict):
-    app_id: str | None = None
-    app_password: SecretStr | None = None
-    app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = "MultiTenant"
-    tenant_id: str | None = None
-    service_url: str | None = None  # e.g. https://smba.trafficmanager.net/teams/ : post before hearing from a channel
-    # Bot Framework auth is enforced whenever app_id is set; only without one, and only when this
-    # is set (HELPDESK_TEAMS_NO_AUTH=1, as for the Bot Framework Emulator), does the bot accept
-    # unauthenticated requests, warning at start-up and on every request.
-    no_auth: bool = False
-    # Where the Bot Connector's signing keys are published (sovereign clouds, test doubles).
-    openid_metadata_url: str | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.app_id) or self.no_auth
-
-    @property
-    def auth_disabled(self) -> bool:
-        return not self.app_id and self.no_auth
-
-    @model_validator(mode="after")
-    def _complete(self) -> "TeamsSettings":
-        if self.app_id and self.app_type != "UserAssignedMSI" and not self.app_password:
-            raise ValueError("app_id is set but app_password (MICROSOFT_APP_PASSWORD) is not")
-        if self.app_type != "MultiTenant" and self.app_id and not self.tenant_id:
-            raise ValueError(f"app_type {self.app_type} needs tenant_id (MICROSOFT_APP_TENANT_ID)")
-        return self
-
-
 class Settings(_Strict):
     database_url: str = "sqlite:///helpdesk.db"
     timezone: str = "UTC"
@@ -250,9 +188,6 @@ class Settings(_Strict):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     business_hours: BusinessHours | None = None
-    slack: SlackSettings = Field(default_factory=SlackSettings)
-    teams: TeamsSettings = Field(default_factory=TeamsSettings)
-    directory: DirectorySettings | None = None  # Active Directory / LDAP; None: requesters give their details
 
     @field_validator("severities", mode="before")
     @classmethod
@@ -300,11 +235,18 @@ class Settings(_Strict):
 
     # Derived views, computed once per settings object.
 
+    def chat_platforms(self) -> list[str]:
+        """The chat platforms that are set up and deliver messages, by name. The core knows of
+        none: the adapters' settings (adapters/settings.py) list those configured."""
+        return []
+
     @property
     def zone(self) -> ZoneInfo:
+        """The help desk's time zone, for dates shown and days counted in reports."""
         return ZoneInfo(self.timezone)
 
     def policy(self, severity: Severity) -> SeverityPolicy:
+        """The first-response and resolution targets (minutes) and the guidance for a severity."""
         return self.severities[severity]
 
     def all_technicians(self) -> list[Technician]:
@@ -318,17 +260,20 @@ class Settings(_Strict):
         return [*self.technicians, *extra.values()]
 
     def technician_for(self, ids: frozenset[str] | set[str]) -> Technician | None:
+        """The technician any of these identities belongs to (listed, or a member of a group); None if nobody's."""
         for tech in self.all_technicians():
             if ids.intersection(tech.ids):
                 return tech
         return None
 
     def groups_of(self, ids: frozenset[str] | set[str]) -> list[str]:
+        """The groups a person (any of their identities, or their technician entry's) is a member of, in config order."""
         tech = self.technician_for(ids)
         all_ids = set(ids) | set(tech.ids if tech else [])
         return [name for name, group in self.groups.items() if all_ids.intersection(group.members)]
 
     def chain(self, category: str) -> list[str]:
+        """The escalation chain of a category: group names, level 1 first. Raises KeyError for an unknown category."""
         return self.categories[category].escalation
 
     def ack_timeout(self, group: str | None) -> float:
@@ -345,7 +290,7 @@ class Settings(_Strict):
 
 
 def normalise_identity(identity: str) -> str:
-    """Emails compare case-insensitively; platform ids (slack:U123) keep their case."""
+    """Emails compare case-insensitively; platform ids (`<platform>:<id>`) keep their case."""
     identity = identity.strip()
     if ":" not in identity and "@" in identity:
         return identity.lower()
@@ -380,6 +325,7 @@ def _describe(error: ValidationError, source: str) -> str:
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path | None:
+    """The configuration file to read: $HELPDESK_CONFIG, else ./helpdesk.toml when it exists, else None."""
     env = os.environ if env is None else env
     if env.get("HELPDESK_CONFIG"):
         return Path(env["HELPDESK_CONFIG"])
@@ -387,8 +333,12 @@ def config_path(env: Mapping[str, str] | None = None) -> Path | None:
     return default if default.exists() else None
 
 
-def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read the TOML file (if any), lay the environment over it, validate everything."""
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None, *, model: type[Settings] = Settings,
+                  env_keys: Mapping[str, tuple[str, ...]] = ENV_KEYS) -> Settings:
+    """Read the TOML file (if any), lay the environment over it, validate everything into
+    `model` (the core's Settings, or the adapters' fuller one with their sections).
+
+    Raises ConfigError naming the file, the key and the reason when anything is wrong."""
     env = os.environ if env is None else env
     path = path if path is not None else config_path(env)
     data: dict[str, Any] = {}
@@ -400,10 +350,10 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             raise ConfigError(f"{path}: the configuration file does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    for var, key_path in ENV_KEYS.items():
+    for var, key_path in env_keys.items():
         if env.get(var):
             _set_path(data, key_path, env[var])
     try:
-        return Settings.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None

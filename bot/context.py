@@ -1,13 +1,13 @@
 """Everything a command handler sees, and the one way it changes a ticket."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Mapping
 
 from bot import messages as M, sla
-from bot.commands.registry import Call
+from bot.commands.registry import Call, CommandSpec
 from bot.config import Settings
 from bot.knowledge import likeness_words
 from bot.model import Actor, AuditEvent, Note, Notice, Ticket
@@ -43,25 +43,45 @@ def diff(before: Ticket | None, after: Ticket) -> dict[str, list[Any]]:
 
 @dataclass
 class Context:
+    """One unit of work: who asks (`actor`), what (`call` and its `spec`; both None for the
+    help desk's own work, such as the SLA sweep), when (`now`, UTC), and the open transaction
+    `tx` through which every read and write of this unit goes."""
+
     settings: Settings
     actor: Actor
     is_technician: bool
     now: datetime
-    call: Call
     router: Router
-    from_thread: bool = False  # the command was typed in the ticket's own conversation
-    reply_visible: bool = True  # False for a submitted form: the reply has nowhere to show
+    call: Call | None = None
+    spec: CommandSpec | None = None
     dedupe_key: str | None = None
     knowledge: Any = None  # bot.knowledge.Knowledge, when the knowledge base is on
-    directory: Any = None  # the directory port (bot.directory), when one is configured
-    mentioned: dict[str, Actor] = field(default_factory=dict)  # people the adapter resolved from @mentions
+    directory: Any = None  # bot.directory.DirectoryPort, when one is configured
     tx: Transaction | None = None
     ticket: Ticket | None = None
+
+    @property
+    def from_thread(self) -> bool:
+        """The call was made in the ticket's own conversation (a card's thread)."""
+        return self.call is not None and self.call.in_thread
+
+    @property
+    def reply_visible(self) -> bool:
+        """False for a submitted form: the reply has nowhere to show, so the person is told by message."""
+        return self.call is None or self.call.answered
+
+    @property
+    def mentioned(self) -> Mapping[str, Actor]:
+        """People the adapter resolved from @mentions in the call, by identity."""
+        return self.call.people if self.call is not None else {}
 
     def record(self, action: str, before: Ticket | None, after: Ticket, extra: dict[str, list[Any]] | None = None,
                summary: str | None = None) -> Ticket:
         """Store `after` (conditionally on `before`'s version) and its audit event, and
-        tell the ticket's cards to refresh with a one-line summary of the change."""
+        tell the ticket's cards to refresh with a one-line summary of the change.
+
+        Raises Conflict when someone else changed the ticket since `before` was read (the unit
+        of work then runs again on fresh data)."""
         assert self.tx is not None
         after = sla.plan(self.settings, after, self.now)
         if before is None:
@@ -109,6 +129,7 @@ class Context:
         return M.CHANGED[action].format(actor=self.actor.name, **values)
 
     def note(self, ticket: Ticket, body: str, internal: bool) -> Note:
+        """Store a note by the actor on `ticket`; returns it with its id."""
         assert self.tx is not None
         return self.tx.add_note(Note(ticket.id, self.actor.id, self.actor.name, body, internal, self.now))
 
@@ -126,14 +147,18 @@ class Context:
             self.notify(kind, audience, ticket, text, **data)
 
     def notify_requester(self, kind: str, ticket: Ticket, text: str, **data: Any) -> None:
+        """Tell the ticket's requester, unless they are the one acting."""
         if not self.actor.is_(ticket.requester.id):
             self.notify(kind, f"user:{ticket.requester.id}", ticket, text, **data)
 
     def is_requester(self, ticket: Ticket) -> bool:
+        """Whether the actor (any of their identities) opened the ticket or had it opened for them."""
         return self.actor.is_(ticket.requester.id)
 
     def response_due(self, ticket: Ticket) -> datetime:
+        """When the first response is due (UTC), under this ticket's severity and business hours."""
         return sla.response_due(self.settings, ticket)
 
     def flags(self, ticket: Ticket) -> tuple[str, ...]:
+        """The SLA targets the ticket has missed, as sentences for lists and cards."""
         return sla.flags(self.settings, ticket, self.now)

@@ -1,38 +1,47 @@
-"""The help desk: the one entry point every adapter calls with (actor, text).
+"""The help desk: the one entry point every adapter calls.
 
-Cross-cutting checks are middleware around the registry: a guard that turns any
-failure into one sentence, the permission check, the transaction (retried when a
-concurrent change wins), and loading the ticket the command names.
+`Desk.execute(actor, call)` runs a typed call; `Desk.handle(actor, line)` parses a line a
+person typed into one and runs it. Cross-cutting checks are middleware around the
+command's handler, in this order:
+
+    transaction (retried when a concurrent change wins) → dedupe → identify the person →
+    permission → load the ticket → the command's preconditions → handler
+
+and `execute` turns any failure into one sentence with a log reference.
 """
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, TypeVar
 
-from bot import messages as M
+from bot import identity, messages as M
 from bot.commands import REGISTRY, Role
-from bot.commands.registry import ParseError, Registry
+from bot.commands.registry import Call, CommandSpec, ParseError, Registry, Source
 from bot.config import Settings, normalise_identity
 from bot.context import Context
 from bot.digest import send_if_due
 from bot.escalation import run_due_step
 from bot.knowledge import Knowledge
 from bot.model import SYSTEM_ID, Actor, Ticket, TicketFilter
-from bot.ports import Conflict, Store
+from bot.ports import Conflict, Store, Transaction
 from bot.routing import Router
-from bot.replies import Reply
+from bot.replies import Reply, ReplyKind
+from bot.text import TEXT_MAX, clean
 
 log = logging.getLogger("helpdesk")
 
 Handler = Callable[[Context], Reply]
 Middleware = Callable[[Context, Handler], Reply]
+T = TypeVar("T")
 
 MAX_ATTEMPTS = 5
 
 
 def utcnow() -> datetime:
+    """The current time as an aware UTC datetime (the desk's default clock)."""
     return datetime.now(timezone.utc)
 
 
@@ -42,6 +51,11 @@ class _Rollback(Exception):
 
 
 class Desk:
+    """The core: commands, their middleware, the SLA sweep. Thread-safe; one per process.
+
+    `store` is the storage port, `knowledge` the index of past resolutions (optional),
+    `directory` the directory port (optional), `clock` returns aware UTC datetimes."""
+
     def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime] = utcnow, registry: Registry = REGISTRY,
                  knowledge: Knowledge | None = None, directory: Any = None) -> None:
         self.settings = settings
@@ -52,62 +66,90 @@ class Desk:
         self.clock = clock
         self.registry = registry
         self.router = Router(settings)
-        self.middleware: list[Middleware] = [self._transaction, self._dedupe, self._permission, self._load_ticket]
+        self.people = identity.People()
+        self.middleware: list[Middleware] = [self._transaction, self._dedupe, self._identify, self._permission,
+                                             self._load_ticket, self._preconditions]
 
-    def actor(self, identity: str, name: str | None = None, **details: str | None) -> Actor:
-        """An Actor for a platform identity, with every id config knows them by."""
-        identity = normalise_identity(identity)
-        ids = {identity}
-        email = details.pop("email", None) or (identity if "@" in identity and ":" not in identity else None)
+    # Who is asking
+
+    def actor(self, identity_: str, name: str | None = None, **details: Any) -> Actor:
+        """An Actor for an identity (an email, or `<platform>:<id>`), with every id the config
+        knows them by; `details` are Actor fields (email, platform, phone, department…).
+        Identities linked to the same person in the store are added when they act."""
+        identity_ = normalise_identity(identity_)
+        ids = {identity_}
+        email = details.pop("email", None) or (identity_ if "@" in identity_ and ":" not in identity_ else None)
         if email:
-            ids.add(normalise_identity(email))
+            email = normalise_identity(email)
+            ids.add(email)
         tech = self.settings.technician_for(ids)
         if tech:
             ids.update(tech.ids)
-        display = name or (tech.name if tech else None) or identity.split("@")[0].split(":")[-1]
-        return Actor(id=identity, name=display, ids=frozenset(ids), email=email, **details)
+        display = name or (tech.name if tech else None) or identity_.split("@")[0].split(":")[-1]
+        return Actor(id=identity_, name=display, ids=frozenset(ids), email=email, **details)
 
     def is_technician(self, actor: Actor) -> bool:
+        """Whether the actor (any of their identities) is a configured technician or group member."""
         return actor.id == SYSTEM_ID or self.settings.technician_for(actor.ids) is not None
 
+    def whoami(self, actor: Actor) -> Actor:
+        """The actor with every identity their person has on any platform (read only: links nothing)."""
+        with self.store.transaction(write=False) as tx:
+            return self.people.resolve(tx, actor, self.clock(), create=False)
+
+    # Running calls
+
     def handle(self, actor: Actor, text: str, *, ticket_id: int | None = None, dedupe_key: str | None = None,
-               mentioned: dict[str, Actor] | None = None) -> Reply:
-        """Run one line of the grammar as `actor`; always answers, never raises.
+               people: Mapping[str, Actor] | None = None) -> Reply:
+        """Run one command line a person typed; always answers, never raises.
 
-        `ticket_id` is the ticket whose conversation the line was typed in (a card's
-        thread); `dedupe_key` is the platform's id for the request, so a retried
-        delivery is answered with a `duplicate` reply and changes nothing."""
+        `ticket_id` is the ticket whose conversation the line was typed in (a card's thread);
+        `dedupe_key` is the platform's id for the request (a retry is answered DUPLICATE and
+        changes nothing); `people` are the people the adapter resolved from @mentions."""
         try:
-            try:
-                call = self.registry.parse(text, default_ticket=ticket_id)
-            except ParseError as exc:
-                return Reply.refuse(str(exc), draft=exc.draft)
-            ctx = Context(self.settings, actor, self.is_technician(actor), self.clock(), call, self.router,
-                          from_thread=ticket_id is not None, mentioned=mentioned or {})
-            return self._guarded(ctx, dedupe_key)
+            call = self.registry.parse(text, default_ticket=ticket_id, people=people)
+        except ParseError as exc:
+            return Reply.refuse(str(exc), draft=exc.draft)
         except Exception:
             return self._failed(actor, text)
+        return self.execute(actor, call, dedupe_key=dedupe_key)
 
-    def submit(self, actor: Actor, command: str, text: str, options: dict[str, str], *,
-               ticket_id: int | None = None, dedupe_key: str | None = None,
-               mentioned: dict[str, Actor] | None = None) -> Reply:
-        """Run a command filled in through a form; `Reply.field_errors` names the bad fields."""
+    def execute(self, actor: Actor, call: Call, *, dedupe_key: str | None = None) -> Reply:
+        """Run a typed call (a button, a form, a thread reply, a direct message, a parsed line);
+        always answers, never raises. The reply's `kind` says whether something changed."""
         try:
-            call = self.registry.form_call(command, text, options, ticket_id)
-            ctx = Context(self.settings, actor, self.is_technician(actor), self.clock(), call, self.router,
-                          reply_visible=False, mentioned=mentioned or {})
-            return self._guarded(ctx, dedupe_key)
+            spec = self.registry.spec(call.command)
+            call = replace(call, text=clean(call.text), options={k: clean(v) for k, v in call.options.items()
+                                                                  if k in spec.options and v is not None})
+            ctx = self._context(actor, call, spec)
+            ctx.dedupe_key = dedupe_key
+            reply = self._run(ctx, 0)
+            if reply.ok and spec.writes and self.knowledge is not None and ctx.ticket is not None:
+                self.knowledge.apply(ctx.ticket)  # this process's change shows in the very next suggestion
+            if reply.kind is ReplyKind.ANSWER and spec.writes:
+                reply = replace(reply, kind=ReplyKind.CHANGED)
+            return reply
         except Exception:
-            return self._failed(actor, text)
+            return self._failed(actor, call.raw or call.text)
 
-    def _guarded(self, ctx: Context, dedupe_key: str | None) -> Reply:
-        ctx.dedupe_key = dedupe_key
-        ctx.knowledge = self.knowledge
-        ctx.directory = self.directory
-        reply = self._run(ctx, 0)
-        if reply.ok and ctx.call.spec.writes and self.knowledge is not None and ctx.ticket is not None:
-            self.knowledge.apply(ctx.ticket)  # this process's change shows in the very next suggestion
-        return reply
+    def check(self, actor: Actor, call: Call) -> Reply:
+        """Whether `call` may run now, without running it: the permission, the ticket's visibility
+        and the command's preconditions (what a button checks before opening its form). Answers
+        the ticket (ok) or the refusal the command itself would give."""
+        spec = self.registry.spec(call.command)
+        ctx = self._context(actor, call, spec)
+
+        def look(c: Context) -> Reply:
+            return Reply("", ticket=c.ticket)
+
+        with self.store.transaction(write=False) as tx:
+            ctx.tx, ctx.now = tx, self.clock()
+            chain = [self._identify, self._permission, self._load_ticket, self._preconditions]
+            return self._chain(ctx, chain, look)
+
+    def _context(self, actor: Actor, call: Call, spec: CommandSpec) -> Context:
+        return Context(self.settings, actor, self.is_technician(actor), self.clock(), self.router, call, spec,
+                       knowledge=self.knowledge, directory=self.directory)
 
     def _failed(self, actor: Actor, text: str) -> Reply:
         ref = uuid.uuid4().hex[:8]
@@ -115,75 +157,134 @@ class Desk:
         return Reply.refuse(M.INTERNAL_ERROR.format(ref=ref), draft=text if len(text) <= 8000 else None)
 
     def _run(self, ctx: Context, index: int) -> Reply:
-        if index == len(self.middleware):
-            return ctx.call.spec.handler(ctx)
-        return self.middleware[index](ctx, lambda c: self._run(c, index + 1))
+        return self._chain(ctx, self.middleware[index:], ctx.spec.handler)
+
+    def _chain(self, ctx: Context, chain: list[Middleware], handler: Handler) -> Reply:
+        if not chain:
+            return handler(ctx)
+        return chain[0](ctx, lambda c: self._chain(c, chain[1:], handler))
+
+    # One unit of work, retried when a concurrent writer wins
+
+    def unit_of_work(self, work: Callable[[Transaction], T], write: bool = True) -> T:
+        """Run `work(tx)` in one transaction; a `Conflict` (a concurrent change won) runs it
+        again on fresh data, up to MAX_ATTEMPTS times. Raises Conflict when every attempt lost,
+        and whatever `work` raises otherwise (the transaction is rolled back)."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self.store.transaction(write=write) as tx:
+                    return work(tx)
+            except Conflict:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     # Middleware
 
-    def _permission(self, ctx: Context, nxt: Handler) -> Reply:
-        spec = ctx.call.spec
-        if spec.role is Role.TECHNICIAN and not ctx.is_technician:
-            return Reply.refuse(M.TECHNICIANS_ONLY.format(verb=spec.verb or f"use `{spec.name}`"))
-        return nxt(ctx)
-
     def _transaction(self, ctx: Context, nxt: Handler) -> Reply:
-        """One transaction per command; a refusal rolls back; a lost race runs again."""
-        for _ in range(MAX_ATTEMPTS):
-            try:
-                with self.store.transaction(write=ctx.call.spec.writes) as tx:
-                    ctx.tx, ctx.ticket, ctx.now = tx, None, self.clock()
-                    reply = nxt(ctx)
-                    if not reply.ok:
-                        raise _Rollback(reply)
-                    return reply
-            except _Rollback as rollback:
-                if ctx.dedupe_key:  # a refusal is an answer too: a retry must not repeat it
-                    with self.store.transaction() as tx:
-                        tx.first_time(ctx.dedupe_key, ctx.now)
-                return rollback.reply
-            except Conflict:
-                continue
-            finally:
-                ctx.tx = None
-        return Reply.refuse(M.BUSY.format(ref=f"#{ctx.call.ticket_id}"))
+        """One transaction per command; a refusal rolls it back; a lost race runs it again."""
+        def work(tx: Transaction) -> Reply:
+            ctx.tx, ctx.ticket, ctx.now = tx, None, self.clock()
+            reply = nxt(ctx)
+            if not reply.ok:
+                raise _Rollback(reply)
+            return reply
+
+        try:
+            return self.unit_of_work(work, write=ctx.spec.writes)
+        except _Rollback as rollback:
+            if ctx.dedupe_key and ctx.call.source is not Source.FORM:
+                # a refusal is an answer too: a retry must not repeat it (a refused form, though,
+                # is corrected and sent again under the same id)
+                with self.store.transaction() as tx:
+                    tx.first_time(ctx.dedupe_key, ctx.now)
+            return rollback.reply
+        except Conflict:
+            return Reply.refuse(M.BUSY.format(ref=f"#{ctx.call.ticket_id}"))
+        finally:
+            ctx.tx = None
 
     def _dedupe(self, ctx: Context, nxt: Handler) -> Reply:
-        """A platform retry of a request already handled does nothing, on any replica."""
+        """A platform retry of a request already handled does nothing, on any replica, and
+        answers with what the first one made (the ticket it opened or changed)."""
         if ctx.dedupe_key and not ctx.tx.first_time(ctx.dedupe_key, ctx.now):
-            return Reply("", duplicate=True)
+            earlier = ctx.tx.seen_result(ctx.dedupe_key)
+            ticket = ctx.tx.get_ticket(earlier) if earlier else None
+            return Reply("", kind=ReplyKind.DUPLICATE, ticket=ticket)
+        reply = nxt(ctx)
+        if ctx.dedupe_key and reply.ok and ctx.ticket is not None and ctx.ticket.id is not None:
+            ctx.tx.remember_result(ctx.dedupe_key, ctx.ticket.id)
+        return reply
+
+    def _identify(self, ctx: Context, nxt: Handler) -> Reply:
+        """The actor as one person: identities linked on any platform become theirs (a writing
+        command links new ones, so Alice in a chat app and alice@corp.example are one requester)."""
+        if ctx.actor.id != SYSTEM_ID:
+            if not ctx.spec.writes and self.people.unlinked(ctx.tx, ctx.actor):
+                ctx.actor = self.unit_of_work(lambda tx: self.people.resolve(tx, ctx.actor, ctx.now, create=True))
+            else:
+                ctx.actor = self.people.resolve(ctx.tx, ctx.actor, ctx.now, create=ctx.spec.writes)
+        return nxt(ctx)
+
+    def _permission(self, ctx: Context, nxt: Handler) -> Reply:
+        spec = ctx.spec
+        if spec.role is Role.TECHNICIAN and not ctx.is_technician:
+            return Reply.refuse(M.TECHNICIANS_ONLY.format(verb=spec.verb or f"use `{spec.name}`"))
         return nxt(ctx)
 
     def _load_ticket(self, ctx: Context, nxt: Handler) -> Reply:
         """Find the named ticket; people who may not see it are told it does not exist."""
         if ctx.call.ticket_id is None:
+            if ctx.spec.takes_ticket:
+                return Reply.refuse(M.NEED_TICKET.format(usage=ctx.spec.usage, example=ctx.spec.example))
             return nxt(ctx)
-        ticket = ctx.tx.get_ticket(ctx.call.ticket_id, lock=ctx.call.spec.writes)
+        ticket = ctx.tx.get_ticket(ctx.call.ticket_id, lock=ctx.spec.writes)
         if ticket is None or not self.may_see(ctx, ticket):
             refusal = M.NOT_PARTICIPANT if ctx.from_thread else M.NOT_VISIBLE  # a thread's ticket is no secret
             return Reply.refuse(refusal.format(ref=f"#{ctx.call.ticket_id}"))
         ctx.ticket = ticket
         return nxt(ctx)
 
+    def _preconditions(self, ctx: Context, nxt: Handler) -> Reply:
+        """What the command's spec requires: a ticket in a state it can act on, text within its limit."""
+        spec, call = ctx.spec, ctx.call
+        if ctx.ticket is not None and spec.guard is not None:
+            refusal = spec.guard(ctx.ticket)
+            if refusal:
+                return Reply.refuse(refusal)
+        if spec.text and spec.text_limit is not None and len(call.text) > spec.text_limit:
+            draft = call.raw if call.raw and len(call.raw) <= 2 * TEXT_MAX else None
+            return Reply.refuse(M.TOO_LONG.format(what=spec.text.capitalize(), length=len(call.text),
+                                                  limit=spec.text_limit), draft=draft)
+        return nxt(ctx)
+
+    # The help desk's own work
+
     def sweep(self, limit: int = 200) -> int:
         """Take every SLA step that is due (warnings, automatic escalations, repeat pages,
-        overdue flags), one ticket per transaction; returns how many steps were taken."""
+        overdue flags), one ticket per unit of work, then the weekly digest if it is due;
+        returns how many steps were taken."""
         system = self.actor(SYSTEM_ID, M.SYSTEM_NAME, platform="system")
         done = 0
+
+        def step(tx: Transaction) -> bool | None:
+            ticket = tx.next_due(self.clock())
+            if ticket is None:
+                return None
+            ctx = Context(self.settings, system, True, self.clock(), self.router, tx=tx, ticket=ticket,
+                          knowledge=self.knowledge, directory=self.directory)
+            return bool(run_due_step(ctx, ticket))
+
         for _ in range(limit):
-            with self.store.transaction() as tx:
-                ticket = tx.next_due(self.clock())
-                if ticket is None:
-                    break
-                call = self.registry.form_call("show", "", {}, ticket.id)
-                ctx = Context(self.settings, system, True, self.clock(), call, self.router, tx=tx, ticket=ticket)
-                if run_due_step(ctx, ticket):
-                    done += 1
+            taken = self.unit_of_work(step)
+            if taken is None:
+                break
+            done += taken
         if self.settings.reports.digest and self.digest_renderer is not None:
-            with self.store.transaction() as tx:
-                call = self.registry.form_call("report", "", {})
-                ctx = Context(self.settings, system, True, self.clock(), call, self.router, tx=tx)
-                done += send_if_due(ctx, self.digest_renderer)
+            def digest(tx: Transaction) -> int:
+                ctx = Context(self.settings, system, True, self.clock(), self.router, tx=tx)
+                return send_if_due(ctx, self.digest_renderer)
+            done += self.unit_of_work(digest)
         return done
 
     def first_time(self, dedupe_key: str) -> bool:
@@ -191,11 +292,13 @@ class Desk:
         with self.store.transaction() as tx:
             return tx.first_time(dedupe_key, self.clock())
 
-    def open_tickets_of(self, actor: Actor) -> list[Ticket]:
-        """The requester's open tickets, most urgent first: what a free-text message may be about."""
-        with self.store.transaction(write=False) as tx:
-            return tx.find_tickets(TicketFilter(requester_ids=actor.ids))[0]
-
     @staticmethod
     def may_see(ctx: Context, ticket: Ticket) -> bool:
+        """Technicians see every ticket; anyone else only those they requested."""
         return ctx.is_technician or ctx.is_requester(ticket)
+
+    def open_tickets_of(self, actor: Actor) -> list[Ticket]:
+        """The requester's open tickets (as one person, on every platform), most urgent first."""
+        with self.store.transaction(write=False) as tx:
+            person = self.people.resolve(tx, actor, self.clock(), create=False)
+            return tx.find_tickets(TicketFilter(requester_ids=person.ids))[0]

@@ -35,7 +35,7 @@ def send_if_due(ctx: Context, render) -> int:
         return 0  # not its day (a replica down all day does not send a stale digest), or already sent
     sent = 0
     for name, group in settings.groups.items():
-        if not (group.slack_channel or group.teams_channel):
+        if not any(group.channels.get(p) for p in settings.chat_platforms()):
             continue
         report = ctx.tx.report(ReportQuery(slot - timedelta(days=7), slot, group=name), settings)
         ctx.notify("digest", f"group:{name}", None, f"{M.DIGEST_TITLE.format(group=name)}\n{render(report)}")

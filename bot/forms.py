@@ -1,5 +1,6 @@
-"""Forms the core asks adapters to show: plain field lists that Slack renders as a modal
-and Teams as an Adaptive Card. Submitting one runs the named command (Desk.submit)."""
+"""Forms the core asks adapters to show: plain field lists each chat platform renders its own
+way (a modal, a card). Submitting one runs the named command, with the values `submission`
+turns into the command's text and options."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ class Choice:
 class Field:
     name: str
     label: str
-    kind: str = "text"  # text | multiline | select | checkbox
+    kind: str = "text"  # text | multiline | select | checkbox | person (a platform's people picker)
     required: bool = False
     choices: tuple[Choice, ...] = ()
     initial: str | None = None
@@ -33,7 +34,10 @@ class Field:
 
 @dataclass(frozen=True)
 class Form:
-    command: str  # what Desk.submit runs
+    """A form: the command its submission runs, its title, submit label and fields, and the
+    ticket it acts on (None for the intake form)."""
+
+    command: str
     title: str
     submit: str
     fields: tuple[Field, ...]
@@ -50,6 +54,7 @@ def intake_form(settings: Settings, actor: Actor, description: str = "", technic
     if technician:
         for_caller = (
             Field("requester", M.FIELD_REQUESTER, "person", hint=M.FIELD_REQUESTER_HINT),
+            Field("requester_text", M.FIELD_REQUESTER_TEXT),
             Field("via", M.FIELD_VIA, "select", initial="phone", choices=tuple(Choice(v, v.capitalize()) for v in ("phone", "walk-in", "chat"))),
         )
     return Form("new", M.FORM_NEW_TITLE, M.FORM_NEW_SUBMIT, for_caller + (
@@ -85,7 +90,7 @@ def action_form(command: str, ticket: Ticket, settings: Settings, is_technician:
 
 
 def submission(form: str, values: dict[str, str | None]) -> tuple[str, str, dict[str, str]]:
-    """Turn a submitted form's values into (command, text, options) for Desk.submit."""
+    """A submitted form's values (by field name; empty ones ignored) as (command, text, options)."""
     values = {k: v for k, v in values.items() if v not in (None, "")}
     if form == "new":
         text = values.pop("description", "")

@@ -151,21 +151,10 @@ FORM_TEXT_PLACEHOLDER = {
     "reopen": "What happens now",
 }
 
-# Chat platforms
-BUTTON_FIXED = "That fixed it"
-BUTTON_STILL_BROKEN = "Still broken"
-WORKING = "Working on it…"
+# Conversations (a ticket's thread, a direct message)
 NOT_PARTICIPANT = "Only the requester of {ref} and technicians can work on it here; your message was not recorded."
 DM_WHICH_TICKET = "Which ticket is this about? Reply with `note <id> <text>`; your open tickets: {refs}."
-DM_NO_TICKET = "You have no open tickets. Type `new <description>` here to open one (in Slack, `/ticket` too)."
-THREAD_LINK = "Open the ticket's thread"
-FORM_BROKEN = "This form could not be read; close it and press the button again."
-BAD_BUTTON = "That button does not name a ticket; use `show <id>` instead."
-TEAMS_WELCOME = "Hi! I'm the IT help desk. Type `new` to open a ticket (or `new <what is wrong>`), `mine` to see yours, `help` for everything else."
-TEAMS_OPENED_CARD = "{ref} is open: {headline}. You'll hear from the help desk here."
-TEAMS_CANCEL = "Cancel"
-TEAMS_TURN_FAILED = "Something went wrong answering you (reference {ref}). What you asked may have been done: check with `mine` or `show <id>` before trying again."
-TEAMS_BAD_CARD = "This card is out of date; type `show <id>` for the ticket's current state."
+DM_NO_TICKET = "You have no open tickets. Type `new <description>` here to open one."
 
 SYSTEM_NAME = "Help desk"
 DUE_IN = "due in {left}"
@@ -185,9 +174,6 @@ NO_SUGGESTIONS = "{ref} was offered no past resolutions; nothing to mark as solv
 DEFLECTED = "Glad it is fixed! {ref} is closed as solved by a past resolution."
 DEFLECTED_RESOLUTION = "Solved by the requester with the resolution of {source}: {resolution}"
 DEFLECTED_FOR_HANDLERS = "{name} solved {ref} with a past resolution; it is closed."
-BUTTON_SOLVED = "This solved it"
-BUTTON_STILL_NEED_HELP = "No, still need help"
-KEPT = "OK, the help desk has your ticket {ref} and will be in touch."
 
 # Opening tickets for callers
 FOR_TECHNICIANS_ONLY = "Only technicians can open tickets for someone else; to open it for yourself, type `new {text}`."
@@ -203,7 +189,7 @@ WHOIS_FOUND = "{count} match(es):"
 WHOIS_NONE = "Nobody matches `{who}`; try part of the name, the email, or the phone number."
 FIELD_REQUESTER = "Requester (for a call or walk-in)"
 FIELD_REQUESTER_HINT = "Pick the caller, or leave empty to open it for yourself."
-FIELD_REQUESTER_TEXT = "…or, if they are not in {platform}: name, email or phone"
+FIELD_REQUESTER_TEXT = "…or, if they cannot be picked here: name, email or phone"
 FIELD_VIA = "How they reached you"
 
 # Reports

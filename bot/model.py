@@ -31,10 +31,12 @@ class Status(str, enum.Enum):
 
     @property
     def is_open(self) -> bool:
+        """Whether work on the ticket is still to do (new, in progress, waiting on the requester)."""
         return self in OPEN_STATUSES
 
     @property
     def label(self) -> str:
+        """The status as people read it: "in progress", not "in_progress"."""
         return self.value.replace("_", " ")
 
 
@@ -43,7 +45,9 @@ OPEN_STATUSES = frozenset({Status.NEW, Status.IN_PROGRESS, Status.WAITING})
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is asking. `ids` holds every identity we know them by (email, slack:U…)."""
+    """Who is asking. `ids` holds every identity we know the person by (an email, and their
+    ids on each chat platform, `<platform>:<id>`); `person_id` is the help desk's own number
+    for the person once the store has linked those identities (None before)."""
 
     id: str
     name: str
@@ -54,11 +58,13 @@ class Actor:
     department: str | None = None
     office: str | None = None
     manager: str | None = None
+    person_id: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ids", frozenset(self.ids) | {self.id})
 
     def is_(self, identity: str | None) -> bool:
+        """Whether `identity` is one of this person's."""
         return identity is not None and identity in self.ids
 
 
@@ -77,6 +83,7 @@ class Requester:
 
     @classmethod
     def from_actor(cls, actor: Actor) -> "Requester":
+        """The requester as the actor who opens the ticket for themselves."""
         return cls(actor.id, actor.name, actor.email, actor.phone, actor.department, actor.office, actor.manager)
 
 
@@ -119,9 +126,11 @@ class Ticket:
 
     @property
     def ref(self) -> str:
+        """"#12": how a ticket is named to people."""
         return f"#{self.id}"
 
     def with_changes(self, **changes: Any) -> "Ticket":
+        """A copy with the given fields changed (tickets are immutable values)."""
         return replace(self, **changes)
 
 

@@ -10,18 +10,16 @@ from typing import Any, Iterable
 
 from bot.directory import digits_only as digits, same_phone  # one rule for the directory and known requesters
 
-MENTION = re.compile(r"^<@([A-Z0-9]+|teams:[\w.:-]+)(?:\|[^>]*)?>$")  # Slack's <@U…>; Teams' adapter writes <@teams:…>
-
-
-def mention_identity(user: str) -> str:
-    return user if user.startswith("teams:") else f"slack:{user}"
+# A person @mentioned in a line, as every chat adapter writes it before the core sees it:
+# `<@identity>` (the identity is `<platform>:<id>`), optionally `<@identity|name>`.
+MENTION = re.compile(r"^<@([^\s<>|]+)(?:\|[^>]*)?>$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PHONE_DIGITS = 6  # fewer digits than this is not a phone number to open a ticket for
 
 
 @dataclass(frozen=True)
 class Person:
-    identity: str  # how the help desk knows them: an email, or slack:U…
+    identity: str  # how the help desk knows them: an email, or <platform>:<id>
     name: str
     email: str | None = None
     phone: str | None = None
@@ -33,12 +31,9 @@ class Person:
     source: str = "help desk"  # or "directory"
 
 
-
-
 def looks_like_phone(text: str) -> bool:
+    """Whether `text` is a phone number to look someone up by: six digits or more, no letters."""
     return len(digits(text)) >= MIN_PHONE_DIGITS and not re.search(r"[A-Za-z@]", text)
-
-
 
 
 def from_directory(entry: Any) -> Person:

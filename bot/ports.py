@@ -1,4 +1,8 @@
-"""What the core needs from storage. `storage/` implements it with SQLAlchemy."""
+"""What the core and the adapters need from storage: one transaction API for everything.
+
+`storage/` implements it with SQLAlchemy. Commands, the SLA sweep, the outbox senders and
+the chat adapters all work through `Store.transaction()`; nothing reaches the database
+another way."""
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
@@ -14,7 +18,7 @@ from bot.model import AuditEvent, Note, Notice, Ticket, TicketFilter
 
 
 class Conflict(Exception):
-    """The ticket changed between reading and writing; the command is run again."""
+    """The ticket changed between reading and writing; the unit of work is run again."""
 
 
 class Transaction(Protocol):
@@ -22,7 +26,9 @@ class Transaction(Protocol):
         """`lock` holds the row until commit, so concurrent writers queue instead of retrying."""
         ...
 
-    def insert_ticket(self, ticket: Ticket) -> Ticket: ...
+    def insert_ticket(self, ticket: Ticket) -> Ticket:
+        """Store a new ticket; returns it with its id (its number, counting from 1)."""
+        ...
 
     def next_due(self, now: datetime) -> Ticket | None:
         """The open ticket whose SLA step is most overdue, locked; rows another process
@@ -33,18 +39,93 @@ class Transaction(Protocol):
         """Write `after` only if the stored row is still at `before.version`."""
         ...
 
-    def add_note(self, note: Note) -> Note: ...
+    def add_note(self, note: Note) -> Note:
+        """Store a note; returns it with its id."""
+        ...
 
-    def notes(self, ticket_id: int, include_internal: bool) -> list[Note]: ...
+    def notes(self, ticket_id: int, include_internal: bool) -> list[Note]:
+        """A ticket's notes, oldest first; internal ones only with `include_internal`."""
+        ...
 
-    def add_event(self, event: AuditEvent) -> None: ...
+    def add_event(self, event: AuditEvent) -> None:
+        """Store an audit event."""
+        ...
 
-    def events(self, ticket_id: int) -> list[AuditEvent]: ...
+    def events(self, ticket_id: int) -> list[AuditEvent]:
+        """A ticket's audit events, oldest first."""
+        ...
 
-    def enqueue(self, notice: Notice, platform: str, now: datetime) -> None: ...
+    def enqueue(self, notice: Notice, platform: str, now: datetime) -> None:
+        """Queue a notice for delivery on one platform (an outbox row), committed with this transaction."""
+        ...
 
     def first_time(self, key: str, now: datetime) -> bool:
         """Remember a platform request id; False if it was seen before (a retry)."""
+        ...
+
+    def remember_result(self, key: str, ticket_id: int) -> None:
+        """The ticket a remembered request opened or changed, for answering its retries."""
+        ...
+
+    def seen_result(self, key: str) -> int | None:
+        """What `remember_result` stored for a request id (None: nothing, or not seen)."""
+        ...
+
+    # People: one person, several identities (an email, an id on each chat platform)
+
+    def people_of(self, identities: list[str]) -> dict[str, int]:
+        """The person each known identity belongs to (unknown identities are left out)."""
+        ...
+
+    def identities_of(self, person_id: int) -> set[str]:
+        """Every identity linked to the person."""
+        ...
+
+    def add_person(self, name: str, now: datetime) -> int:
+        """A new person; returns their id."""
+        ...
+
+    def link_identities(self, person_id: int, identities: list[str], now: datetime) -> None:
+        """Link identities to the person (an identity already linked elsewhere moves)."""
+        ...
+
+    def merge_people(self, into: int, others: list[int]) -> None:
+        """Persons found to be one: every identity of `others` moves to `into`, the others go."""
+        ...
+
+    # Where the chat platforms put things (the outbox senders and the chat adapters)
+
+    def record_post(self, ticket_id: int, platform: str, kind: str, channel: str, message_id: str,
+                    now: datetime) -> None:
+        """Remember where a ticket's card (kind "card") or a message about it ("dm") was posted."""
+        ...
+
+    def ticket_for_post(self, platform: str, channel: str, message_id: str) -> int | None:
+        """The ticket whose card or message this is (a reply in its thread belongs to it)."""
+        ...
+
+    def posts_of(self, ticket_id: int, platform: str, kind: str = "card") -> list[tuple[str, str]]:
+        """(channel, message id) of the ticket's posts of one kind on a platform, oldest first."""
+        ...
+
+    def conversation_refs(self, platform: str, keys: list[str]) -> dict[str, dict]:
+        """How to reach people and channels proactively (a platform's own reference values), by key."""
+        ...
+
+    def remember_refs(self, platform: str, refs: dict[str, dict], now: datetime) -> None:
+        """Store or refresh conversation references, by key."""
+        ...
+
+    def receipt(self, outbox_id: int, step: str) -> str | None:
+        """What an earlier attempt of an outbox message's step posted (the platform's id), if any."""
+        ...
+
+    def record_receipt(self, outbox_id: int, step: str, message_id: str, now: datetime) -> None:
+        """Remember that a step of an outbox message reached the platform."""
+        ...
+
+    def has_pending(self, platform: str, kind: str, ticket_id: int) -> bool:
+        """Whether an outbox message of this kind for the ticket still waits for delivery."""
         ...
 
     def report(self, query: "ReportQuery", settings: "Settings", technician_ids: list[str] | None = None) -> "Report":

@@ -1,6 +1,7 @@
-"""What the core answers; each adapter renders it (text, Block Kit, Adaptive Card)."""
+"""What the core answers; each adapter renders it (terminal text, chat messages, cards)."""
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 from datetime import datetime
@@ -37,13 +38,22 @@ class Suggestion:
     show_number: bool = False
 
 
+class ReplyKind(str, enum.Enum):
+    """What kind of answer a reply is, so adapters need not guess from its contents."""
+
+    CHANGED = "changed"  # a command changed something (the ticket's conversation will say so)
+    ANSWER = "answer"  # information for the caller: a ticket, a list, help, a report
+    REFUSED = "refused"  # nothing was done; `text` says why and what to type instead
+    DUPLICATE = "duplicate"  # a platform's retry of a request already handled: nothing was done again
+
+
 @dataclass(frozen=True)
 class Reply:
-    """`ok` is False for a refusal. `draft` hands back what the user typed so a
-    refused request loses nothing: adapters offer it for editing."""
+    """The core's answer to one call. `kind` says what it is; `draft` hands back what the
+    user typed so a refused request loses nothing (adapters offer it for editing)."""
 
     text: str
-    ok: bool = True
+    kind: ReplyKind = ReplyKind.ANSWER
     ticket: Ticket | None = None
     notes: tuple[Note, ...] = ()
     events: tuple[AuditEvent, ...] = ()
@@ -54,11 +64,21 @@ class Reply:
     now: datetime | None = None
     flags: dict[int, tuple[str, ...]] = field(default_factory=dict)
     field_errors: dict[str, str] = field(default_factory=dict)  # form field → what is wrong with it
-    duplicate: bool = False  # a platform retry of a request already handled: say nothing
     suggestions: tuple[Suggestion, ...] = ()
     report: Any = None  # bot.reports.Report
     people: tuple[Any, ...] = ()  # bot.people.Person rows (whois)
 
+    @property
+    def ok(self) -> bool:
+        """False for a refusal: nothing was done."""
+        return self.kind is not ReplyKind.REFUSED
+
+    @property
+    def duplicate(self) -> bool:
+        """A retry of a request already handled: adapters say nothing (or what the first time made)."""
+        return self.kind is ReplyKind.DUPLICATE
+
     @classmethod
-    def refuse(cls, text: str, draft: str | None = None) -> "Reply":
-        return cls(text=text, ok=False, draft=draft)
+    def refuse(cls, text: str, draft: str | None = None, **fields: Any) -> "Reply":
+        """A refusal: one sentence saying why, and the typed line back for editing."""
+        return cls(text=text, kind=ReplyKind.REFUSED, draft=draft, **fields)

@@ -20,7 +20,10 @@ class PeriodError(ValueError):
 
 
 def parse_moment(text: str, now: datetime, zone: tzinfo, *, end: bool = False) -> datetime:
-    """`7d`, `24h`, `2w` back from now, or a date (YYYY-MM-DD, local midnight) or a date and time."""
+    """`7d`, `24h`, `2w` back from now, or a date (YYYY-MM-DD, local midnight in `zone`; with
+    `end`, the end of that day) or a date and time; as an aware UTC datetime.
+
+    Raises PeriodError, with what to type instead, for anything else."""
     text = text.strip().lower()
     match = _RELATIVE.match(text)
     if match:
@@ -74,6 +77,7 @@ class Compliance:
 
     @property
     def percent(self) -> float | None:
+        """The share of targets met, in percent to one decimal; None when there were none."""
         total = self.met + self.breached
         return round(100 * self.met / total, 1) if total else None
 
@@ -101,6 +105,7 @@ class Figures:
 
     @property
     def still_open_total(self) -> int:
+        """Open tickets of every age."""
         return sum(self.still_open.values())
 
 
@@ -112,6 +117,7 @@ class Report:
     breakdown: list[tuple[str, Figures]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready data: the period and filters, the figures, and any breakdown."""
         def plain(value: Any) -> Any:
             if isinstance(value, datetime):
                 return value.isoformat()

@@ -1,24 +1,33 @@
 """Which platforms carry a notice: decided when it is written, one outbox row each,
-so Slack and Teams deliver (and retry) independently."""
+so each chat platform delivers (and retries) independently.
+
+The core names no platform: the settings list the chat platforms that are set up
+(`Settings.chat_platforms()`), an identity names its platform as `<platform>:<id>`, and a
+group names its channel on each platform. Identities of no chat platform (an email typed in
+the terminal) are the terminal's, CONSOLE."""
 from __future__ import annotations
 
 from bot.config import Settings
 
-CHAT_PLATFORMS = ("slack", "teams")
 CONSOLE = "console"
 
 
-def platform_of(identity: str) -> str:
-    prefix, sep, _ = identity.partition(":")
-    return prefix if sep and prefix in CHAT_PLATFORMS else CONSOLE
-
-
 class Router:
+    """Decides, for an audience (`user:<identity>`, `group:<name>`, `ticket:<id>`), the platforms
+    whose outbox rows carry a notice."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.enabled = [p for p in CHAT_PLATFORMS if getattr(settings, p).enabled]
+        self.enabled = list(settings.chat_platforms())
+
+    def platform_of(self, identity: str) -> str:
+        """The platform an identity belongs to: its `<platform>:` prefix when that platform is
+        set up, else the terminal."""
+        prefix, sep, _ = identity.partition(":")
+        return prefix if sep and prefix in self.enabled else CONSOLE
 
     def platforms(self, audience: str) -> list[str]:
+        """The platforms that carry a notice for `audience`. Raises ValueError for an unknown kind."""
         kind, _, who = audience.partition(":")
         if kind == "user":
             return [self._person(who)]
@@ -26,8 +35,7 @@ class Router:
             group = self.settings.groups.get(who)
             if group is None:
                 return []
-            channels = {"slack": group.slack_channel, "teams": group.teams_channel}
-            return [p for p in self.enabled if channels[p]]
+            return [p for p in self.enabled if group.channels.get(p)]
         if kind == "ticket":
             return list(self.enabled)
         raise ValueError(f"unknown audience {audience!r}")
@@ -37,6 +45,6 @@ class Router:
         tech = self.settings.technician_for({identity})
         ids = [identity, *(tech.ids if tech else [])]
         for platform in self.enabled:
-            if any(platform_of(i) == platform for i in ids):
+            if any(self.platform_of(i) == platform for i in ids):
                 return platform
-        return platform_of(identity)
+        return self.platform_of(identity)

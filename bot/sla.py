@@ -24,7 +24,10 @@ def _clock(hhmm: str) -> time:
 
 
 def add_business_minutes(start: datetime, minutes: float, hours: BusinessHours) -> datetime:
-    """`start` plus `minutes` of working time: the clock runs only inside business hours."""
+    """`start` plus `minutes` of working time: the clock runs only inside business hours.
+
+    Raises ValueError when the target does not fit in three years of business hours (a
+    configuration with almost no working time)."""
     zone = ZoneInfo(hours.timezone)
     open_at, close_at = _clock(hours.start), _clock(hours.end)
     days = {WEEKDAYS.index(d) for d in hours.days}
@@ -45,6 +48,8 @@ def add_business_minutes(start: datetime, minutes: float, hours: BusinessHours) 
 
 
 def add_target(settings: Settings, ticket: Ticket, start: datetime, minutes: float) -> datetime:
+    """`start` plus `minutes` of the ticket's clock: business minutes for the severities that run on
+    business hours, wall-clock minutes otherwise (UTC in and out)."""
     hours = settings.business_hours
     if hours is not None and ticket.severity in hours.severities:
         return add_business_minutes(start, minutes, hours)
@@ -52,10 +57,12 @@ def add_target(settings: Settings, ticket: Ticket, start: datetime, minutes: flo
 
 
 def response_due(settings: Settings, ticket: Ticket) -> datetime:
+    """When the ticket's first response is due (UTC)."""
     return add_target(settings, ticket, ticket.created_at, settings.policy(ticket.severity).first_response_minutes)
 
 
 def resolution_due(settings: Settings, ticket: Ticket) -> datetime:
+    """When the ticket's resolution is due (UTC)."""
     return add_target(settings, ticket, ticket.created_at, settings.policy(ticket.severity).resolution_minutes)
 
 

@@ -31,6 +31,7 @@ def one_line(text: str, width: int = 80) -> str:
 
 
 def parse_ticket_ref(token: str) -> int | None:
+    """The number in `12` or `#12` (up to nine digits); None for anything else."""
     match = _TICKET_REF.match(token.strip())
     return int(match.group(1)) if match else None
 
@@ -48,5 +49,6 @@ def duration(delta: timedelta) -> str:
 
 
 def ago(then: datetime, now: datetime) -> str:
+    """How long before `now` `then` was, in words: "just now", "5 min ago", "2 d 3 h ago"."""
     delta = now - then
     return "just now" if delta < timedelta(minutes=1) else f"{duration(delta)} ago"

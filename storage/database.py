@@ -31,6 +31,8 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs) -> Engine:
+    """An engine for a database URL: SQLite set up for the help desk (WAL, foreign keys, one writer at
+    a time), or PostgreSQL through psycopg 3; `kwargs` go to SQLAlchemy."""
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, **kwargs)
@@ -91,6 +93,7 @@ def reading(engine: Engine) -> Iterator[Connection]:
 
 
 def alembic_config(engine: Engine) -> Config:
+    """Alembic's configuration for our migrations, run on `engine`."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -98,19 +101,23 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to `revision` (the newest by default)."""
     command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    """Undo migrations down to `revision` ("base": all of them)."""
     command.downgrade(alembic_config(engine), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at; None for an empty one."""
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision() -> str:
+    """The newest schema revision this code knows."""
     return ScriptDirectory.from_config(alembic_config(None)).get_current_head()
 
 

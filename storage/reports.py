@@ -109,6 +109,7 @@ class ReportBuilder:
         return self._wide[key]
 
     def count(self, *where) -> int:
+        """How many tickets match `where`."""
         return self.conn.execute(select(func.count()).select_from(tickets).where(*where)).scalar_one()
 
     def counts(self, by, *where) -> dict[Any, int]:
@@ -143,6 +144,7 @@ class ReportBuilder:
         return {k: Spread(n, round(float(v[0]), 1), round(float(v[-1]), 1)) for k, (n, v) in found.items() if n}
 
     def compliance(self, done, due, until: datetime, *where) -> Compliance:
+        """Targets met and breached over every matching ticket (see `compliances`)."""
         return self.compliances(done, due, until, None, *where).get(None, Compliance(0, 0))
 
     def compliances(self, done, due, until: datetime, by, *where) -> dict[Any, Compliance]:
@@ -163,6 +165,7 @@ class ReportBuilder:
         return dict(self.conn.execute(query).all()) if keys else self.conn.execute(query).scalar_one()
 
     def top(self, column, where, limit: int = 5) -> list[tuple[str, int]]:
+        """The `limit` most frequent non-empty values of `column` among matching tickets, with counts."""
         n = func.count().label("n")
         rows = self.conn.execute(select(column, n).where(*where, column.is_not(None), column != "")
                                  .group_by(column).order_by(n.desc(), column).limit(limit))
@@ -203,6 +206,7 @@ class ReportBuilder:
         } for key in keys}
 
     def figures(self, q: ReportQuery) -> Figures:
+        """Every figure of the report for the query's period and filters, in this transaction's snapshot."""
         f = _filters(q, self.technician_ids)
         created = (_between(T.created_at, q), *f)
         response_time = seconds_between(T.created_at, T.first_response_at)
@@ -254,6 +258,7 @@ class ReportBuilder:
         return Figures(**figures)
 
     def report(self, q: ReportQuery) -> Report:
+        """The report: its figures, and the same per value of `q.by` when a breakdown is asked."""
         breakdown = []
         if q.by:
             column = BREAKDOWN_COLUMN[q.by]

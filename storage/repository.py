@@ -1,4 +1,5 @@
-"""The core's Store port on SQLAlchemy Core: rows in, plain dataclasses out."""
+"""The Store port on SQLAlchemy Core: rows in, plain dataclasses out. One transaction type
+serves the commands, the SLA sweep, the outbox and the chat adapters."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -11,7 +12,10 @@ from bot.config import Settings
 from bot.people import Person, looks_like_phone, same_phone
 from bot.reports import Report, ReportQuery
 from bot.model import AuditEvent, Note, Notice, Requester, Severity, Status, Ticket, TicketFilter
+from storage.conversations import ChatRows
 from storage.database import upsert
+from storage.outbox import OutboxRows
+from storage.people import PeopleRows
 from storage.reports import ReportBuilder
 from storage.schema import audit_events, jobs, notes, outbox, seen_requests, tickets
 
@@ -27,6 +31,7 @@ _INSERT_OUTBOX = insert(outbox)
 
 
 def ticket_row(ticket: Ticket) -> dict[str, Any]:
+    """A ticket as the tickets table's columns."""
     r = ticket.requester
     return {
         "requester_id": r.id, "requester_name": r.name, "requester_email": r.email, "requester_phone": r.phone,
@@ -47,6 +52,7 @@ def ticket_row(ticket: Ticket) -> dict[str, Any]:
 
 
 def ticket_from(row: Any) -> Ticket:
+    """A tickets row as a Ticket."""
     m = row._mapping
     return Ticket(
         id=m["id"],
@@ -65,11 +71,15 @@ def ticket_from(row: Any) -> Ticket:
     )
 
 
-class SqlTransaction:
+class SqlTransaction(PeopleRows, ChatRows, OutboxRows):
+    """Everything one unit of work reads and writes, on one connection inside one transaction
+    (the port: bot.ports.Transaction)."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def get_ticket(self, ticket_id: int, lock: bool = False) -> Ticket | None:
+        """See bot.ports.Transaction.get_ticket (ids outside 1…2³¹ are simply not found)."""
         if not 0 < ticket_id < 2**31:
             return None
         query = select(tickets).where(tickets.c.id == ticket_id)
@@ -77,26 +87,31 @@ class SqlTransaction:
         return ticket_from(row) if row else None
 
     def next_due(self, now: datetime) -> Ticket | None:
+        """See bot.ports.Transaction.next_due (FOR UPDATE SKIP LOCKED)."""
         query = (select(tickets).where(and_(tickets.c.sla_next_at.is_not(None), tickets.c.sla_next_at <= now))
                  .order_by(tickets.c.sla_next_at).limit(1).with_for_update(skip_locked=True))
         row = self.conn.execute(query).first()
         return ticket_from(row) if row else None
 
     def insert_ticket(self, ticket: Ticket) -> Ticket:
+        """See bot.ports.Transaction.insert_ticket."""
         new_id = self.conn.execute(_INSERT_TICKET, ticket_row(ticket)).scalar_one()
         return ticket.with_changes(id=new_id)
 
     def update_ticket(self, before: Ticket, after: Ticket) -> bool:
+        """See bot.ports.Transaction.update_ticket (UPDATE … WHERE id AND version)."""
         result = self.conn.execute(_UPDATE_TICKET, {**ticket_row(after), "w_id": before.id, "w_version": before.version})
         return result.rowcount == 1
 
     def add_note(self, note: Note) -> Note:
+        """See bot.ports.Transaction.add_note."""
         new_id = self.conn.execute(_INSERT_NOTE, {
             "ticket_id": note.ticket_id, "author_id": note.author_id, "author_name": note.author_name, "body": note.body,
             "internal": note.internal, "created_at": note.created_at}).scalar_one()
         return Note(note.ticket_id, note.author_id, note.author_name, note.body, note.internal, note.created_at, new_id)
 
     def notes(self, ticket_id: int, include_internal: bool) -> list[Note]:
+        """See bot.ports.Transaction.notes."""
         query = select(notes).where(notes.c.ticket_id == ticket_id).order_by(notes.c.id)
         if not include_internal:
             query = query.where(notes.c.internal.is_(False))
@@ -104,21 +119,25 @@ class SqlTransaction:
                 for r in self.conn.execute(query)]
 
     def add_event(self, event: AuditEvent) -> None:
+        """See bot.ports.Transaction.add_event."""
         self.conn.execute(_INSERT_EVENT, {
             "ticket_id": event.ticket_id, "actor_id": event.actor_id, "actor_name": event.actor_name,
             "action": event.action, "at": event.at, "changes": event.changes})
 
     def events(self, ticket_id: int) -> list[AuditEvent]:
+        """See bot.ports.Transaction.events."""
         rows = self.conn.execute(select(audit_events).where(audit_events.c.ticket_id == ticket_id).order_by(audit_events.c.id))
         return [AuditEvent(r.ticket_id, r.actor_id, r.actor_name, r.action, r.at, r.changes, r.id) for r in rows]
 
     def enqueue(self, notice: Notice, platform: str, now: datetime) -> None:
+        """See bot.ports.Transaction.enqueue."""
         self.conn.execute(_INSERT_OUTBOX, {
             "created_at": now, "platform": platform, "kind": notice.kind, "audience": notice.audience,
             "ticket_id": notice.ticket_id, "text": notice.text, "data": notice.data, "status": "pending", "attempts": 0,
             "available_at": now})
 
     def first_time(self, key: str, now: datetime) -> bool:
+        """See bot.ports.Transaction.first_time (INSERT … ON CONFLICT DO NOTHING: one caller wins)."""
         inserted = self.conn.execute(upsert(self.conn.dialect.name, seen_requests).values(key=key[:255], created_at=now)
                                      .on_conflict_do_nothing().returning(seen_requests.c.key)).first()
         return inserted is not None
@@ -149,6 +168,7 @@ class SqlTransaction:
         return people[:limit]
 
     def find_tickets(self, query: TicketFilter) -> tuple[list[Ticket], int]:
+        """See bot.ports.Transaction.find_tickets."""
         conditions = [tickets.c.status.in_([s.value for s in query.statuses])]
         if query.severity:
             conditions.append(tickets.c.severity == query.severity.value)
@@ -169,6 +189,7 @@ class SqlTransaction:
 
 
     def report(self, query: ReportQuery, settings: Settings, technician_ids: list[str] | None = None) -> Report:
+        """See bot.ports.Transaction.report."""
         return ReportBuilder(self.conn, settings, technician_ids).report(query)
 
     def claim_job(self, name: str, due: datetime, now: datetime) -> bool:
@@ -181,11 +202,15 @@ class SqlTransaction:
 
 
 class SqlStore:
+    """The store: transactions on an engine (SQLite or PostgreSQL)."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[SqlTransaction]:
+        """See bot.ports.Store.transaction: on PostgreSQL a read-only one is REPEATABLE READ (one snapshot);
+        on SQLite a writing one starts with BEGIN IMMEDIATE."""
         with self.engine.connect() as conn:
             conn.execution_options(helpdesk_write=write)
             if not write and conn.dialect.name == "postgresql":

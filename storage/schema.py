@@ -25,6 +25,7 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        """An aware datetime as stored (UTC; naive for SQLite). Raises ValueError for a naive datetime."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -33,6 +34,7 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        """A stored datetime as an aware UTC datetime."""
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
@@ -156,6 +158,22 @@ seen_requests = Table(
     "seen_requests", metadata,
     Column("key", String(255), primary_key=True),
     Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("ticket_id", Integer),  # what the request opened or changed: a retry is answered with it
+)
+
+# One person, several identities: an email, and an id on each chat platform (<platform>:<id>).
+people = Table(
+    "people", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", NAME, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+identities = Table(
+    "identities", metadata,
+    Column("identity", ID, primary_key=True),
+    Column("person_id", Integer, ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 # Scheduled jobs that must run once per slot across replicas (the weekly digest).

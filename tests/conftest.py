@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from bot.config import Settings
+from adapters.settings import AppSettings as Settings
 from bot.desk import Desk
 from bot.model import Actor
 from storage.database import make_engine, normalise_url, upgrade
@@ -41,8 +41,8 @@ SETTINGS = {
         {"name": "Dave Kim", "ids": ["dave@corp.example"]},
     ],
     "groups": {
-        "service-desk": {"members": ["bob@corp.example", "carol@corp.example"], "slack_channel": "C0DESK"},
-        "network-eng": {"members": ["dave@corp.example"], "slack_channel": "C0NET"},
+        "service-desk": {"members": ["bob@corp.example", "carol@corp.example"], "channels": {"slack": "C0DESK"}},
+        "network-eng": {"members": ["dave@corp.example"], "channels": {"slack": "C0NET"}},
         "network-vendor": {"members": ["eve@vendor.example"]},
         "security-ops": {"members": ["dave@corp.example"]},
     },

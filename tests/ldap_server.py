@@ -283,7 +283,7 @@ class Slapd:
 
     def settings(self, **overrides):
         """DirectorySettings for this server: StartTLS with the test CA, the service account."""
-        from bot.directory import DirectorySettings
+        from adapters.ldap.settings import DirectorySettings
 
         data = {"servers": [self.ldap_url], "base_dn": BASE, "user_base": PEOPLE, "computer_base": COMPUTERS,
                 "bind_dn": SERVICE_DN, "ca_file": str(self.certs.ca), "connect_timeout_seconds": 2,

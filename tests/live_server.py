@@ -15,7 +15,7 @@ from aiohttp import web
 
 from adapters.runtime import build
 from adapters.server import STATE, build_web_app
-from bot.config import Settings
+from adapters.settings import AppSettings as Settings
 
 STOP_GRACE = 5.0  # seconds the server's own shutdown gets before stop() steps in
 

@@ -101,7 +101,15 @@ class LiveSlack(LiveServer):
 
     def button_payload(self, user: str, action: str, ticket_id: int | str, channel: str = DESK_CHANNEL,
                        message_ts: str = "1.1") -> dict:
+        """A press of the button `action` on the message at `message_ts`: with the value and block
+        the bot gave that button when the message is found, else shaped as an old card's button."""
         n = next(self.ids)
+        value, block_id = str(ticket_id), f"ticket_actions:{ticket_id}"
+        posted = self.slack._find(channel, message_ts)
+        for block in (posted or {}).get("blocks") or []:
+            for element in block.get("elements", []) + ([block["accessory"]] if block.get("accessory") else []):
+                if element.get("action_id") == f"ticket:{action}":
+                    value, block_id = element["value"], block.get("block_id", block_id)
         return {
             "type": "block_actions", "user": {"id": user, "username": USERS[user][0], "team_id": TEAM},
             "api_app_id": "A0APP", "token": "legacy", "trigger_id": f"{n}.trigger.{user}",
@@ -110,8 +118,8 @@ class LiveSlack(LiveServer):
             "channel": {"id": channel, "name": "service-desk"},
             "message": {"type": "message", "ts": message_ts, "text": "card", "user": "UBOT"},
             "response_url": self.slack.response_url(f"act{n}"),
-            "actions": [{"action_id": f"ticket:{action}", "block_id": f"ticket_actions:{ticket_id}", "type": "button",
-                         "value": str(ticket_id), "action_ts": f"{time.time():.6f}",
+            "actions": [{"action_id": f"ticket:{action}", "block_id": block_id, "type": "button",
+                         "value": value, "action_ts": f"{time.time():.6f}",
                          "text": {"type": "plain_text", "text": action}}]}
 
     def submit(self, user: str, view: dict, values: dict[str, str | None], **kw) -> Response:

@@ -64,8 +64,8 @@ class LiveTeams(LiveServer):
             self.connector.add_member(teams_id, aad, name, email)
         data = json.loads(json.dumps(SETTINGS))
         data.pop("slack")
-        data["groups"]["service-desk"].update(slack_channel=None, teams_channel=DESK)
-        data["groups"]["network-eng"].update(slack_channel=None, teams_channel=NET)
+        data["groups"]["service-desk"].update(channels={"teams": DESK})
+        data["groups"]["network-eng"].update(channels={"teams": NET})
         data["teams"] = {"service_url": self.connector.url, "tenant_id": TENANT}
         if self.auth:
             data["teams"].update(app_id=APP_ID, app_password="test-password", openid_metadata_url=self.connector.openid_url)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +54,27 @@ def test_every_command_is_registered_once_with_help_and_an_example():
         assert spec.summary and spec.usage.startswith(spec.name)
         if spec.takes_ticket:
             assert spec.example, spec.name
+
+
+PLATFORM_NAMES = re.compile(r"(?i)\b(slack|teams|msteams|bolt|botbuilder|bot ?framework|block ?kit|adaptive ?cards?|"
+                            r"mrkdwn|ldap3?|active directory)\b")
+PLATFORM_FORMATS = re.compile(r"<@[UW][A-Z0-9]{2,}|<!(here|channel|everyone|subteam)|xox[abp]-|19:[^\s\"']*@thread|"
+                              r"\b28:[0-9a-f-]{8,}|\baad-|userAccountControl")
+
+
+def test_the_core_names_no_platform_and_no_platform_format():
+    """Not only no imports: no platform's name, id shape or markup anywhere in bot/ (code,
+    strings or comments); adapters translate before the core sees anything."""
+    found = []
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            for pattern in (PLATFORM_NAMES, PLATFORM_FORMATS):
+                match = pattern.search(line)
+                if match:
+                    found.append(f"{path.relative_to(ROOT)}:{number}: {match.group(0)!r}")
+    assert found == []
+
+
+def test_directory_settings_and_worker_threads_live_in_the_ldap_adapter():
+    modules = imported_modules(ROOT / "bot" / "directory.py")
+    assert not modules & {"pydantic", "concurrent", "threading", "logging", "os"}

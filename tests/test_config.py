@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings, mask_url
+from adapters.settings import load as load_settings
+from bot.config import ConfigError, mask_url
 from bot.model import Severity
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "helpdesk.example.toml"
@@ -32,7 +33,8 @@ def test_the_shipped_example_is_valid_and_complete():
     s = load_settings(EXAMPLE, env={})
     assert [t.name for t in s.all_technicians()] == ["Bob Lee", "Carol Diaz", "Dave Kim"]
     assert s.chain("network") == ["service-desk", "network-eng"]
-    assert s.groups["service-desk"].slack_channel == "C0SERVICEDESK"
+    assert s.groups["service-desk"].channels == {"slack": "C0SERVICEDESK", "teams": "19:servicedesk@thread.tacv2"}
+    assert s.groups["service-desk"].mentions == {"slack": "<!subteam^S0SERVICEDESK>"}
     assert s.groups_of({"carol@corp.example"}) == ["service-desk", "desktop-support"]
 
 

@@ -23,8 +23,9 @@ from adapters.ldap import build_lookup
 from adapters.ldap.cli import NOT_CONFIGURED, run_directory
 from adapters.ldap.directory import LdapDirectory
 from adapters.ldap.dn import dn_key, rdn_value, same_dn
-from bot.directory import (Computer, Directory, DirectoryConfigError, DirectoryError, DirectorySettings, Lookup,
-                           Person, same_phone)
+from adapters.ldap.lookup import Lookup
+from adapters.ldap.settings import DirectorySettings
+from bot.directory import Computer, Directory, DirectoryConfigError, DirectoryError, Person, same_phone
 from tests.conftest import missing_service
 from tests.ldap_server import (BASE, BLIND_DN, BLIND_PASSWORD, COMPUTERS, LAB_COMPUTERS, LOOKALIKE_PHONES, PEOPLE,
                                SERVICE_DN, SERVICE_PASSWORD, SIZE_LIMIT, BlackHole, Certs, Slapd, SlowProxy,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from adapters.runtime import build
-from bot.config import Settings
+from adapters.settings import AppSettings as Settings
 from tests.conftest import SETTINGS, stored
 from tests.ldap_server import SERVICE_PASSWORD
 from tests.slack_harness import LiveSlack
@@ -84,8 +84,9 @@ def test_the_slack_form_arrives_prefilled_from_the_directory(engine, directory_s
         assert (t.requester.department, t.requester.manager, t.location, t.device) == (
             "Finance", "Bob Lee", "Floor 3, Room 12", "PC-0042")
         live.settled()
-        card = str(live.slack.messages("C0DESK")[0]["blocks"])
-        assert "Finance" in card and "Manager: Bob Lee" in card
+        fields = [f["text"] for b in live.slack.messages("C0DESK")[0]["blocks"] for f in b.get("fields", [])]
+        assert any(f.startswith("*Requester*\n<@U0ALICE>\n") and "Finance" in f for f in fields)
+        assert "*Manager*\nBob Lee" in fields
     finally:
         live.stop()
 

@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import BusinessHours, Settings
+from adapters.settings import AppSettings as Settings
+from bot.config import BusinessHours
 from bot.desk import Desk
 from bot.model import Status
 from bot.sla import add_business_minutes, timing
@@ -18,7 +19,7 @@ POLICY = {"ack_timeout_minutes": 30, "repeat": 2, "warning_minutes": 5}
 
 def desk_with(engine, clock, group_overrides: dict | None = None, **overrides) -> tuple[Desk, People]:
     data = {**SETTINGS, "escalation": {**POLICY, **overrides.pop("escalation", {})}, **overrides}
-    data["groups"] = {**SETTINGS["groups"], "network-vendor": {"members": ["eve@vendor.example"], "slack_channel": "C0VENDOR"}}
+    data["groups"] = {**SETTINGS["groups"], "network-vendor": {"members": ["eve@vendor.example"], "channels": {"slack": "C0VENDOR"}}}
     for name, extra in (group_overrides or {}).items():
         data["groups"][name] = {**data["groups"][name], **extra}
     desk = Desk(Settings.model_validate(data), SqlStore(engine), clock=clock)

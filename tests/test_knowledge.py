@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
+from adapters.settings import AppSettings as Settings
 from bot.desk import Desk
 from bot.knowledge import Entry, Knowledge, KnowledgeIndex, tokens
 from bot.model import Status

@@ -5,7 +5,8 @@ import threading
 
 import pytest
 
-from bot.config import Settings
+from adapters.settings import AppSettings as Settings
+from bot.commands import Call, Source
 from bot.model import Status
 from bot.routing import Router
 from tests.conftest import SETTINGS, count_rows, outbox_rows, say, stored, stored_notes
@@ -63,16 +64,18 @@ class TestThreadContext:
 
 class TestForms:
     def test_a_form_reports_each_bad_field_by_name(self, desk, people, engine):
-        reply = desk.submit(people.alice, "new", "short", {"severity": "urgent", "category": "plumbing", "device": "x" * 201})
+        reply = desk.execute(people.alice, Call("new", None, "short", {"severity": "urgent", "category": "plumbing",
+                                                                        "device": "x" * 201}, Source.FORM))
         assert not reply.ok
         assert set(reply.field_errors) == {"description", "severity", "category", "device"}
         assert reply.field_errors["severity"] == "Severity `urgent` is not one of low, medium, high, critical."
         assert count_rows(engine, "tickets") == 0
 
     def test_a_valid_form_opens_the_ticket_and_confirms_by_message(self, desk, people, engine):
-        reply = desk.submit(people.alice, "new", "The docking station does not detect my second screen",
-                            {"severity": "high", "category": "hardware", "device": "LT-0042", "location": "Floor 3",
-                             "phone": "+44 20 7946 0000", "ignored": "x"})
+        reply = desk.execute(people.alice, Call("new", None, "The docking station does not detect my second screen",
+                                                {"severity": "high", "category": "hardware", "device": "LT-0042",
+                                                 "location": "Floor 3", "phone": "+44 20 7946 0000", "ignored": "x"},
+                                                Source.FORM))
         assert reply.ok
         t = stored(engine, 1)
         assert (t.severity.value, t.category, t.device, t.location) == ("high", "hardware", "LT-0042", "Floor 3")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.config import load_settings
+from adapters.settings import load as load_settings
 from bot.desk import Desk
 from storage.database import make_engine, upgrade
 from storage.outbox import Outbox

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
+from adapters.settings import AppSettings as Settings
 from bot.desk import Desk
 from bot.knowledge import Knowledge
 from bot.reports import Compliance, ReportQuery, Spread, parse_moment, PeriodError

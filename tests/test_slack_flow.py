@@ -193,7 +193,8 @@ def test_a_known_problem_is_answered_with_past_fixes_in_slack(live, engine):
     dm = slack.messages(dm_channel)[-1]
     text = card_text(dm)
     assert "Removed the stale credentials from Credential Manager" in text
-    assert "ticket:solved:1" in text and "ticket:keep" in text
+    assert '"action_id": "ticket:solved", "value": "{\\"ticket_id\\":2,\\"where\\":\\"dm\\",\\"position\\":1}"' in text
+    assert "ticket:keep" in text
     assert "#1" not in mrkdwn(dm), "requesters are not shown other people's ticket numbers"
 
     # Carol claims it from the card and privately sees the similar ticket, with its number
@@ -202,7 +203,8 @@ def test_a_known_problem_is_answered_with_past_fixes_in_slack(live, engine):
     live.eventually(lambda: slack.ephemerals)
     assert "*#1*" in slack.ephemerals[-1]["text"] and slack.ephemerals[-1]["user"] == "U0CAROL"
 
-    # Alice presses "This solved it": the ticket closes as deflected and the buttons go
+    # Alice presses "This solved it" (on a message sent before buttons carried their data as JSON, as
+    # older messages still in people's DMs do): the ticket closes as deflected and the buttons go
     live.interactive({
         "type": "block_actions", "user": {"id": "U0ALICE", "username": "alice", "team_id": "T0TEST"},
         "api_app_id": "A0APP", "token": "legacy", "trigger_id": "9.trigger", "team": {"id": "T0TEST"},

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from storage.repository import SqlStore
 from tests.conftest import count_rows, outbox_rows, stored, stored_notes
 from tests.slack_harness import DESK_CHANNEL, LiveSlack, sign
 
@@ -202,7 +203,7 @@ class TestDelivery:
         live.call(_pause_dispatchers(live))
         live.slash("U0ALICE", "new the printer on floor 3 jams on every page")
         sender = live.app[__import__("adapters.server", fromlist=["STATE"]).STATE].dispatchers[0].sender
-        crashed = Outbox(engine, "crashed-replica", lease=__import__("datetime").timedelta(seconds=0))
+        crashed = Outbox(SqlStore(engine), "crashed-replica", lease=__import__("datetime").timedelta(seconds=0))
         [message] = [m for m in crashed.claim("slack", live.runtime.desk.clock()) if m.kind == "new_ticket"] or [None]
         live.call(sender.deliver(message))  # posted; never marked: the process "died" here
         assert len(live.slack.messages(DESK_CHANNEL)) == 1
@@ -222,7 +223,7 @@ class TestDelivery:
         failed = next(r for r in outbox_rows(engine) if r["status"] == "failed")
         assert failed["kind"] == "new_ticket" and failed["last_error"] == "Slack said channel_not_found"
         from storage.outbox import Outbox
-        assert Outbox(engine).requeue(live.runtime.desk.clock()) == 1
+        assert Outbox(SqlStore(engine)).requeue(live.runtime.desk.clock()) == 1
         live.wake()
         live.eventually(lambda: live.slack.messages(DESK_CHANNEL))
         live.settled()

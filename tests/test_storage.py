@@ -98,7 +98,7 @@ class TestOutbox:
     def test_messages_are_written_with_the_change_and_claimed_once(self, desk, people, engine, clock):
         say(desk, people.alice, "new the printer on floor 3 jams on every page")
         say(desk, people.bob, "claim 1")
-        a, b = Outbox(engine, "replica-a"), Outbox(engine, "replica-b")
+        a, b = Outbox(SqlStore(engine), "replica-a"), Outbox(SqlStore(engine), "replica-b")
         first = a.claim("slack", clock.now)
         assert [(m.kind, m.audience) for m in first] == [("new_ticket", "group:service-desk"), ("ticket_changed", "ticket:1")]
         assert b.claim("slack", clock.now) == [], "a claimed message is leased to its worker"
@@ -108,10 +108,10 @@ class TestOutbox:
 
     def test_a_worker_that_dies_leaves_its_messages_to_the_others(self, desk, people, engine, clock):
         say(desk, people.alice, "new the printer on floor 3 jams on every page")
-        dead = Outbox(engine, "dead-replica", lease=timedelta(seconds=30))
+        dead = Outbox(SqlStore(engine), "dead-replica", lease=timedelta(seconds=30))
         taken = dead.claim("slack", clock.now)
         assert len(taken) == 1
-        alive = Outbox(engine, "alive-replica")
+        alive = Outbox(SqlStore(engine), "alive-replica")
         assert alive.claim("slack", clock.now + timedelta(seconds=29)) == []
         again = alive.claim("slack", clock.now + timedelta(seconds=31))
         assert [m.id for m in again] == [taken[0].id] and again[0].attempts == 2
@@ -121,7 +121,7 @@ class TestOutbox:
 
     def test_failures_back_off_then_give_up(self, desk, people, engine, clock):
         say(desk, people.alice, "new the printer on floor 3 jams on every page")
-        box = Outbox(engine, "w")
+        box = Outbox(SqlStore(engine), "w")
         now = clock.now
         for attempt in range(1, MAX_ATTEMPTS + 1):
             [message] = box.claim("slack", now)
@@ -134,7 +134,7 @@ class TestOutbox:
 
     def test_retry_after_is_honoured(self, desk, people, engine, clock):
         say(desk, people.alice, "new the printer on floor 3 jams on every page")
-        box = Outbox(engine, "w")
+        box = Outbox(SqlStore(engine), "w")
         [message] = box.claim("slack", clock.now)
         box.retry_later(message.id, clock.now, "429", delay=timedelta(seconds=7))
         assert box.claim("slack", clock.now + timedelta(seconds=6)) == []
@@ -143,7 +143,7 @@ class TestOutbox:
     def test_concurrent_claimers_split_the_work_without_overlap(self, desk, people, engine, clock):
         for i in range(30):
             say(desk, people.alice, f"new printer number {i} jams on every page")
-        boxes = [Outbox(engine, f"replica-{i}") for i in range(4)]
+        boxes = [Outbox(SqlStore(engine), f"replica-{i}") for i in range(4)]
         got: dict[str, list[int]] = {}
         barrier = threading.Barrier(len(boxes))
 
@@ -163,7 +163,7 @@ class TestOutbox:
     def test_audience_filter_takes_only_that_persons_messages(self, desk, people, engine, clock):
         say(desk, people.alice, "new the printer on floor 3 jams on every page")
         say(desk, people.bob, "claim 1")
-        mine = Outbox(engine, "console").claim("console", clock.now, audiences=["user:alice@corp.example"])
+        mine = Outbox(SqlStore(engine), "console").claim("console", clock.now, audiences=["user:alice@corp.example"])
         assert [m.kind for m in mine] == ["claimed"]
 
 
@@ -179,7 +179,7 @@ def test_postgres_claims_skip_rows_locked_by_another_replica(pg_schema, settings
     with eng.connect() as holder:
         holder.begin()
         held = holder.execute(text("SELECT id FROM outbox ORDER BY id LIMIT 2 FOR UPDATE")).scalars().all()
-        taken = Outbox(eng, "other").claim("slack", START, limit=10)
+        taken = Outbox(SqlStore(eng), "other").claim("slack", START, limit=10)
         assert [m.id for m in taken] == [3, 4] and held == [1, 2]
         holder.rollback()
     eng.dispose()

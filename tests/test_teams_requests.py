@@ -12,8 +12,9 @@ from aiohttp import ClientSession, web
 
 from adapters.teams.adapter import HelpdeskCloudAdapter, authentication
 from adapters.teams.app import TeamsBot
-from bot.config import TeamsSettings
-from storage.conversations import ConversationRefs, Receipts
+from adapters.teams.settings import TeamsSettings
+from storage.conversations import ConversationRefs
+from storage.repository import SqlStore
 from tests.conftest import count_rows, outbox_rows, stored, stored_events
 from tests.teams_harness import APP_ID, BOB, DESK, NET, USERS, LiveTeams, card_content, live, texts  # noqa: F401 (live: the fixture)
 
@@ -161,7 +162,8 @@ class TestDelivery:
         live.settled()
         lines = [p.activity.get("text") for p in live.connector.in_thread(DESK, card.id)]
         assert lines.count("🙋 Bob Lee claimed it.") == 1
-        assert Receipts(engine).done(line["id"], f"line:{DESK}:{card.id}")
+        with SqlStore(engine).transaction(write=False) as tx:
+            assert tx.receipt(line["id"], f"line:{DESK}:{card.id}")
 
     def test_someone_seen_only_in_a_channel_gets_a_new_personal_chat(self, live, engine):
         live.post(live.channel("frank", "new The projector in room 4 shows no picture"))
@@ -189,7 +191,7 @@ class TestDelivery:
         live.settled()
         assert any("Escalated to network-eng" in (p.activity.get("text") or "") for p in live.connector.sent()
                    if p.conversation.startswith(NET))
-        assert ConversationRefs(engine, "teams").get(f"channel:{NET}") is None
+        assert ConversationRefs(SqlStore(engine), "teams", live.runtime.desk.clock).get(f"channel:{NET}") is None
 
 
 def test_the_stock_cloud_adapter_fails_invokes_and_ours_answers(engine, settings):
@@ -197,12 +199,13 @@ def test_the_stock_cloud_adapter_fails_invokes_and_ours_answers(engine, settings
     first assertion fails, upstream has fixed it: drop HelpdeskCloudAdapter."""
     from botbuilder.integration.aiohttp import CloudAdapter
 
+    from adapters.chat.interactions import Interactions
     from adapters.runtime import build
-    from storage.posts import Posts
+    from adapters.teams.people import TeamsPeople
 
     runtime = build(settings, engine=engine)
     teams = TeamsSettings(no_auth=True)
-    bot = TeamsBot(runtime.desk, Posts(engine), ConversationRefs(engine, "teams"), lambda: None)
+    bot = TeamsBot(Interactions(runtime.desk), TeamsPeople(runtime.desk, ConversationRefs(runtime.store, "teams", runtime.desk.clock)))
     activity = {"type": "invoke", "name": "adaptiveCard/action", "id": "f:1", "channelId": "msteams",
                 "serviceUrl": "http://127.0.0.1:9/", "from": {"id": "29:1bob", "name": "Bob Lee"},
                 "recipient": {"id": "28:bot"}, "conversation": {"id": "a:1", "conversationType": "personal"},
@@ -306,8 +309,12 @@ class TestTeamsShapes:
         assert len(told) == 1 and "may have been done" in told[0] and "`mine`" in told[0]
 
     def test_channel_ids_are_checked_and_taken_as_teams_links_give_them(self):
-        from bot.config import Group
+        from adapters.settings import validate
 
-        assert Group(teams_channel="19%3aA1b2%40thread.tacv2").teams_channel == "19:A1b2@thread.tacv2"
-        with pytest.raises(ValueError, match="not a Teams channel id"):
-            Group(teams_channel="General")
+        def group(**keys):
+            return validate({"groups": {"service-desk": keys}}).groups["service-desk"]
+
+        assert group(channels={"teams": "19%3aA1b2%40thread.tacv2"}).channels == {"teams": "19:A1b2@thread.tacv2"}
+        assert group(teams_channel="19%3aA1b2%40thread.tacv2").channels == {"teams": "19:A1b2@thread.tacv2"}
+        with pytest.raises(ValueError, match="groups.service-desk.channels.teams: 'General' is not a Teams channel id"):
+            group(channels={"teams": "General"})

@@ -26,6 +26,7 @@ class Style:
 
     @classmethod
     def for_stream(cls, stream) -> "Style":
+        """Colour only for a terminal, and not when NO_COLOR is set."""
         return cls(hasattr(stream, "isatty") and stream.isatty() and not os.environ.get("NO_COLOR"))
 
 
@@ -35,9 +36,12 @@ class TextRenderer:
         self.s = style
 
     def when(self, moment: datetime) -> str:
+        """A moment as local "YYYY-MM-DD HH:MM" in the help desk's time zone."""
         return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
 
     def reply(self, reply: Reply) -> str:
+        """A reply as terminal text: ✓ or ✗ and its sentence, then the ticket, lists, suggestions, people,
+        report, help and detail it carries."""
         out: list[str] = []
         if reply.text:
             out.append(self.s("✓ ", "green") + reply.text if reply.ok else self.s("✗ " + reply.text, "red"))
@@ -65,6 +69,8 @@ class TextRenderer:
 
     def ticket(self, t: Ticket, notes: tuple[Note, ...], events: tuple[AuditEvent, ...], now: datetime | None,
                flags: tuple[str, ...]) -> str:
+        """A ticket in full: description, status and contact, times, SLA flags, resolution, notes and
+        (for technicians) its history."""
         s = self.s
         r = t.requester
         contact = ", ".join(filter(None, [r.email, r.phone, r.department, r.office]))
@@ -108,6 +114,7 @@ class TextRenderer:
         return "\n".join(lines)
 
     def suggestions(self, reply: Reply) -> str:
+        """Past resolutions offered: numbered for a requester, by ticket number for a technician."""
         s = self.s
         technician = reply.suggestions[0].show_number
         lines = [s(M.SUGGESTED_FOR_TECH if technician else M.SUGGESTED_FOR_REQUESTER.format(
@@ -119,6 +126,7 @@ class TextRenderer:
         return "\n".join(lines)
 
     def section(self, section: Section, now: datetime | None, flags: dict[int, tuple[str, ...]]) -> str:
+        """A list of tickets as aligned columns: number, severity, status, assignee, time, headline."""
         s = self.s
         if not section.tickets:
             return s(section.title, "bold") + "\n  " + section.empty

@@ -37,12 +37,16 @@ class Shell:
     def _actor(self, identity: str) -> Actor:
         """Who is typing, with their directory details (phone, office, manager) when there is one."""
         actor = self.desk.actor(identity, platform=PLATFORM)
-        return self.enrich(actor)[0] if self.enrich else actor
+        actor = self.enrich(actor)[0] if self.enrich else actor
+        return self.desk.whoami(actor)  # the same person on every platform: their tickets, their messages
 
     def say(self, text: str) -> None:
+        """Print a line for the user."""
         print(text, file=self.out, flush=True)
 
     def run_one(self, line: str) -> Reply:
+        """Run one command line (after taking any due SLA steps: the terminal keeps the clocks when no
+        server runs) and print its reply."""
         self.desk.sweep()  # with no server running, the terminal keeps the SLA clocks
         reply = self.desk.handle(self.actor, line)
         self.say(self.render.reply(reply))
@@ -58,6 +62,7 @@ class Shell:
             self.outbox.delivered(message.id, now)
 
     def banner(self) -> None:
+        """Who is signed in, in which role, and how to switch or leave."""
         role = "technician" if self.desk.is_technician(self.actor) else "employee"
         self.say(self.style(f"helpdesk — signed in as {self.actor.name} <{self.actor.id}> ({role}).", "bold")
                  + " Type `help`, `:as <email>` to switch user, `exit` to leave.")
@@ -91,6 +96,7 @@ class Shell:
         return 1 if failed else 0
 
     def interact(self) -> int:
+        """The interactive prompt: history, a refused line offered again for editing; 0 at end of input."""
         from prompt_toolkit import PromptSession
         from prompt_toolkit.history import FileHistory, InMemoryHistory
 
@@ -120,6 +126,8 @@ class Shell:
 def run_shell(desk: Desk, outbox: Outbox | None, identity: str, command: str | None = None,
               stdin: IO[str] = sys.stdin, out: IO[str] = sys.stdout,
               enrich: Callable[[Actor], tuple[Actor, tuple[str, ...]]] | None = None) -> int:
+    """Run the terminal for `identity`: one command (`command`), an interactive prompt on a terminal,
+    or the lines of a pipe; the exit code is 1 if any line was refused."""
     shell = Shell(desk, outbox, identity, out, enrich)
     if command is not None:
         return shell.run_lines([command])

@@ -1,7 +1,7 @@
 """Active Directory (or any LDAP server) as the core's Directory, through ldap3.
 
 `LdapDirectory` (adapters/ldap/directory.py) implements `bot.directory.Directory`;
-`build_lookup(settings)` wires it into the time-limited, cached `bot.directory.Lookup`
+`build_lookup(settings)` wires it into the time-limited, cached `Lookup` (adapters/ldap/lookup.py)
 the core calls; `adapters/ldap/cli.py` holds `helpdesk directory whois|search|check`.
 Every ldap3 import stays inside this package, and none happens until a directory is
 actually configured and used, so `helpdesk` starts as fast without one.
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from bot.directory import DirectorySettings, Lookup
+from adapters.ldap.lookup import Lookup
+from adapters.ldap.settings import DirectorySettings
 
 if TYPE_CHECKING:
     from adapters.ldap.directory import LdapDirectory
 
-__all__ = ["LdapDirectory", "build_lookup"]
+__all__ = ["DirectorySettings", "LdapDirectory", "Lookup", "build_lookup"]
 
 
 def build_lookup(settings: DirectorySettings | None, env: Mapping[str, str] | None = None, **kw: Any) -> Lookup:

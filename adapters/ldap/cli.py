@@ -13,13 +13,15 @@ import time
 from dataclasses import asdict
 from typing import Any, Mapping, TextIO
 
-from bot.directory import DirectoryConfigError, DirectoryError, DirectorySettings, Person, PASSWORD_ENV
+from adapters.ldap.settings import PASSWORD_ENV, DirectorySettings
+from bot.directory import DirectoryConfigError, DirectoryError, Person
 
 NOT_CONFIGURED = ("no directory is configured: add a [directory] section to the configuration (see "
                   "helpdesk.example.toml). Without one the bot works and asks requesters for their contact details.")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """`helpdesk directory whois|search|check`: the subcommands and their options."""
     directory = sub.add_parser("directory", help="Active Directory (LDAP): look people up, check the connection")
     dir_sub = directory.add_subparsers(dest="directory_cmd", required=True)
     whois = dir_sub.add_parser("whois", help="what the bot knows about a person")
@@ -62,6 +64,7 @@ def _field(out: TextIO, label: str, value: str | None) -> None:
 
 
 def whois(directory: Any, key: str, as_json: bool, out: TextIO) -> int:
+    """Print what the directory holds about one person (by email, user name or DOMAIN\name)."""
     started = time.perf_counter()
     try:
         person = directory.find_person(key)
@@ -111,6 +114,7 @@ def _one_line(p: Person) -> str:
 
 
 def search(directory: Any, fragment: str, limit: int, out: TextIO) -> int:
+    """Print the people whose name, address, account name or phone number matches."""
     started = time.perf_counter()
     try:
         people = directory.search_people(fragment, limit)
@@ -125,6 +129,7 @@ def search(directory: Any, fragment: str, limit: int, out: TextIO) -> int:
 
 
 def check(directory: Any, out: TextIO) -> int:
+    """Bind and search on every server in turn, timing each step, and say in plain words what failed."""
     settings: DirectorySettings = directory.settings
     who = f"as {settings.bind_dn} (password from {PASSWORD_ENV})" if settings.bind_dn else "anonymously"
     print(f"Checking {len(settings.servers)} server(s) in failover order, binding {who}, "

@@ -32,8 +32,9 @@ from ldap3.core import exceptions as lx
 from ldap3.core.results import RESULT_REFERRAL, RESULT_SIZE_LIMIT_EXCEEDED, RESULT_TIME_LIMIT_EXCEEDED
 from ldap3.utils.conv import escape_filter_chars
 
-from bot.directory import (SUFFIX_DIGITS, PASSWORD_ENV, SEARCH_LIMIT, Computer, DirectoryConfigError,
-                           DirectoryError, DirectorySettings, Person, digits_only, looks_like_phone, same_phone)
+from adapters.ldap.settings import PASSWORD_ENV, DirectorySettings
+from bot.directory import (SUFFIX_DIGITS, SEARCH_LIMIT, Computer, DirectoryConfigError, DirectoryError, Person,
+                           digits_only, looks_like_phone, same_phone)
 
 from adapters.ldap.dn import dn_key, rdn_value, same_dn
 from adapters.ldap.errors import Endpoint, explain
@@ -71,6 +72,7 @@ class ServerReport:
 
     @property
     def ok(self) -> bool:
+        """Whether every step on this server worked."""
         return bool(self.steps) and all(s.ok for s in self.steps)
 
 
@@ -168,6 +170,8 @@ class LdapDirectory:
 
     @classmethod
     def from_settings(cls, settings: DirectorySettings, env: Mapping[str, str] | None = None) -> "LdapDirectory":
+        """The directory for `[directory]`, the bind password from the environment. Raises
+        DirectoryConfigError when a bind DN is set without its password."""
         return cls(settings, settings.password(os.environ if env is None else env))
 
     def __repr__(self) -> str:
@@ -188,12 +192,15 @@ class LdapDirectory:
     # ------------------------------------------------------------------ the Directory port
 
     def find_person(self, key: str) -> Person | None:
+        """A person by email, userPrincipalName or account name (DOMAIN\name too); None if nobody.
+        Raises DirectoryError when no server answers."""
         key = _clean(key)
         if key is None:
             return None
         return self._run(lambda conn: self._find_person(conn, key, {}))
 
     def computers_of(self, person: Person) -> list[Computer]:
+        """The computers the person manages (managedBy), by name, at most MAX_COMPUTERS. Raises DirectoryError."""
         if not self._a.managed_by:
             return []
 
@@ -220,6 +227,7 @@ class LdapDirectory:
         return self._run(op)
 
     def find_computer(self, name: str) -> Computer | None:
+        """A computer by name, host name or account name (NAME$); None if none. Raises DirectoryError."""
         name = _clean(name)
         if name is not None and name.endswith("$"):
             name = name[:-1]
@@ -240,6 +248,8 @@ class LdapDirectory:
         return self._run(op)
 
     def search_people(self, fragment: str, limit: int = SEARCH_LIMIT) -> list[Person]:
+        """People by name prefix, address, account name or phone digits, sorted by name, at most `limit`.
+        Raises DirectoryError when no server answers."""
         fragment = _clean(fragment)
         limit = max(0, min(limit, MAX_SEARCH))
         if fragment is None or not limit:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from ldap3.core import exceptions as lx
 
-from bot.directory import PASSWORD_ENV, DirectoryError, DirectorySettings
+from adapters.ldap.settings import PASSWORD_ENV, DirectorySettings
+from bot.directory import DirectoryError
 
 # Active Directory puts the reason for a refused bind in the message: "… data 52e, v4563".
 AD_BIND_REASONS = {
@@ -36,6 +37,7 @@ class Endpoint:
 
     @property
     def where(self) -> str:
+        """"host:port", for messages."""
         return f"{self.host}:{self.port}"
 
 
@@ -49,6 +51,7 @@ def _tls_reason(text: str) -> str:
 
 
 def is_tls_problem(exc: BaseException) -> bool:
+    """Whether a failure is about TLS (StartTLS refused, a certificate not trusted or not matching)."""
     text = str(exc)
     return isinstance(exc, (lx.LDAPStartTLSError, lx.LDAPCertificateError)) or "ssl" in text.lower() or "certificate" in text.lower()
 

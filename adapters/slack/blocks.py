@@ -1,22 +1,30 @@
-"""Block Kit for the core's plain values: ticket cards, forms as modals, replies as text.
+"""Block Kit for the chat layer's views: ticket cards, messages with buttons, forms as modals,
+replies as mrkdwn. Within Block Kit's limits (header 150 characters, a section's text 3,000,
+a field 2,000, a button's label 75 and value 2,000, a modal's title 24).
 
-Everything a user typed is escaped, so a description holding `<!channel>` pings nobody.
+One escaping rule: every string of a view is escaped here (`&`, `<`, `>`), whatever field of
+the payload it lands in, so user text can never mention, broadcast or link; only what this
+module writes itself (a mention of a person by their Slack id, a date, a group's configured
+mention) stays live.
 """
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
-from adapters.chat_text import SEVERITY_ICON, STATUS_ICON, Markup, clip as _clip, reply_text as chat_reply_text
-from bot import messages as M
+from adapters.chat import messages as CM
+from adapters.chat.interactions import opened_text
+from adapters.chat.outcomes import Opened
+from adapters.chat.text import Markup, clip, reply_text as chat_reply_text
+from adapters.chat.views import Action, CardView, Fact, FormContext, MessageView, Who
 from bot.forms import Field, Form
-from bot.model import Status, Ticket
 from bot.replies import Reply
-from bot.text import duration, one_line
 
 MODAL_CALLBACK = "helpdesk_form"
-SECTION_LIMIT = 2900
+ACTION_PREFIX = "ticket:"
+HEADER_MAX, SECTION_MAX, FIELD_MAX, CONTEXT_MAX, BUTTON_MAX, VALUE_MAX = 150, 3000, 2000, 2000, 75, 2000
+MODAL_TITLE_MAX, INPUT_MAX, OPTION_MAX, PLACEHOLDER_MAX, TEXT_MAX = 24, 3000, 75, 150, 39_000
 
 
 def escape(text: str | None) -> str:
@@ -24,125 +32,136 @@ def escape(text: str | None) -> str:
     return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def person(identity: str | None, name: str | None) -> str:
-    if identity and identity.startswith("slack:"):
-        return f"<@{identity.removeprefix('slack:')}>"
-    return escape(name) or "—"
+def person(who: Who | None, fallback: str = "—") -> str:
+    """A person as mrkdwn: a live mention when they have a Slack id, else their name (escaped)."""
+    if who is not None and who.identity and who.identity.startswith("slack:"):
+        return f"<@{who.identity.removeprefix('slack:')}>"
+    return escape(who.name if who else "") or fallback
 
 
 def date(moment: datetime) -> str:
+    """A moment each reader sees in their own time zone (Slack's date formatting)."""
     ts = int(moment.timestamp())
     return f"<!date^{ts}^{{date_short_pretty}} {{time}}|{moment.isoformat(timespec='minutes')}>"
 
 
-def clip(text: str, limit: int = SECTION_LIMIT) -> str:
-    return _clip(text, limit)
+def mrkdwn(text: str) -> dict[str, Any]:
+    """A mrkdwn text object (`text`: already escaped where it holds user text)."""
+    return {"type": "mrkdwn", "text": text}
 
 
-def button(label: str, action: str, ticket_id: int, style: str | None = None) -> dict[str, Any]:
-    block = {"type": "button", "text": {"type": "plain_text", "text": label}, "action_id": f"ticket:{action}",
-             "value": str(ticket_id)}
-    if style:
-        block["style"] = style
+def plain(text: str, limit: int) -> dict[str, Any]:
+    """A plain_text object: Slack shows it as typed (nothing in it is parsed), clipped to `limit`."""
+    return {"type": "plain_text", "text": clip(text or " ", limit)}
+
+
+def button(action: Action) -> dict[str, Any]:
+    """A button whose action id names its verb and whose value carries the action's data back."""
+    block = {"type": "button", "text": plain(action.label, BUTTON_MAX), "action_id": ACTION_PREFIX + action.verb,
+             "value": json.dumps(dict(action.data), separators=(",", ":"))[:VALUE_MAX]}
+    if action.style == "primary":
+        block["style"] = "primary"
     return block
 
 
-def card(ticket: Ticket, now: datetime, flags: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """The ticket card in its group's channel; edited in place on every change."""
-    r = ticket.requester
-    contact = " · ".join(escape(x) for x in (r.email, r.phone, r.department, r.office) if x)
-    if r.manager:
-        contact += f"\nManager: {escape(r.manager)}"
-    fields = [
-        f"*Severity*\n{SEVERITY_ICON[ticket.severity]} {ticket.severity.value}",
-        f"*Status*\n{STATUS_ICON[ticket.status]} {ticket.status.label}",
-        f"*Category*\n{escape(ticket.category)}",
-        f"*Assignee*\n{person(ticket.assignee_id, ticket.assignee_name) if ticket.assignee_id else '_unassigned_'}",
-        f"*Requester*\n{person(ticket.requester.id, r.name)}" + (f"\n{contact}" if contact else ""),
-        f"*Group*\n{escape(ticket.group)} · level {ticket.escalation_level}",
-        f"*Device*\n{escape(ticket.device) or '—'}",
-        f"*Location*\n{escape(ticket.location) or '—'}",
-    ]
+def read_button(action: Mapping[str, Any]) -> tuple[str, Any]:
+    """(verb, data) of a pressed button; data is None when its value cannot be read."""
+    verb = str(action.get("action_id", "")).removeprefix(ACTION_PREFIX).partition(":")[0]
+    value = str(action.get("value") or "")
+    try:
+        data = json.loads(value) if value.startswith("{") else None
+    except ValueError:
+        data = None
+    if data is None:  # a card posted before buttons carried their data as JSON: "12" or "12:2"
+        ticket, _, position = value.partition(":")
+        data = {"ticket_id": ticket, **({"position": position} if position else {})}
+    return verb, data if isinstance(data, dict) else None
+
+
+def _fact(f: Fact) -> str:
+    value = person(f.who, escape(f.value)) if f.who is not None else escape(f.value)
+    if f.detail:
+        value += "\n" + escape(f.detail)
+    return clip(f"*{escape(f.label)}*\n{value}", FIELD_MAX)
+
+
+def card(view: CardView) -> tuple[str, list[dict[str, Any]]]:
+    """A ticket's card: (notification text, blocks)."""
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": clip(f"{ticket.ref} · {one_line(ticket.description, 140)}", 150)}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": clip(escape(ticket.description))}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        {"type": "header", "text": plain(view.title, HEADER_MAX)},
+        {"type": "section", "text": mrkdwn(clip(escape(view.body), SECTION_MAX))},
+        {"type": "section", "fields": [mrkdwn(_fact(f)) for f in view.facts[:10]]},
     ]
-    if ticket.resolution:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip("*Resolution*\n" + escape(ticket.resolution))}})
-    logged = f" by {person(ticket.logged_by_id, ticket.logged_by_name)} ({escape(ticket.via)})" if ticket.logged_by_name else ""
-    context = f"Opened{logged} {date(ticket.created_at)} · waiting {duration(now - ticket.created_at)}" if ticket.status.is_open \
-        else f"Opened{logged} {date(ticket.created_at)}"
-    if flags:
-        context += " · ⚠️ " + ", ".join(flags)
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    actions = card_buttons(ticket)
-    if actions:
-        blocks.append({"type": "actions", "block_id": f"ticket_actions:{ticket.id}", "elements": actions})
-    return blocks
+    if view.resolution:
+        blocks.append({"type": "section", "text": mrkdwn(clip("*Resolution*\n" + escape(view.resolution), SECTION_MAX))})
+    footer = escape(CM.OPENED)
+    if view.opened_by is not None:
+        footer += " " + CM.OPENED_BY.format(who=person(view.opened_by), via=escape(view.via))
+    footer += f" {date(view.opened_at)}{escape(view.footer_after)}"
+    blocks.append({"type": "context", "elements": [mrkdwn(clip(footer, CONTEXT_MAX))]})
+    if view.actions:
+        blocks.append({"type": "actions", "block_id": f"ticket_actions:{view.ticket_id}",
+                       "elements": [button(a) for a in view.actions]})
+    return escape(view.summary), blocks
 
 
-def card_buttons(ticket: Ticket) -> list[dict[str, Any]]:
-    if ticket.status is Status.CLOSED:
-        return []
-    if ticket.status is Status.RESOLVED:
-        return [button("Reopen", "reopen", ticket.id), button("Close", "close", ticket.id)]
-    buttons = [] if ticket.assignee_id else [button("Claim", "claim", ticket.id, "primary")]
-    return buttons + [button("Add note", "note", ticket.id), button("Escalate", "escalate", ticket.id),
-                      button("Resolve", "resolve", ticket.id, None if ticket.assignee_id is None else "primary")]
+def message(view: MessageView, prefix: str = "") -> tuple[str, list[dict[str, Any]] | None]:
+    """A message: (text, blocks or None when plain text says it all). `prefix` is mrkdwn this
+    module's caller wrote itself (a group's configured mention)."""
+    text = prefix + escape(view.text)
+    if not view.items and not view.actions:
+        return clip(text, TEXT_MAX), None
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(clip(text, SECTION_MAX))}]
+    for item in view.items:
+        section: dict[str, Any] = {"type": "section", "text": mrkdwn(clip(
+            f"*{escape(item.title)}* _({escape(item.note)})_\n> {escape(item.body)}", SECTION_MAX))}
+        if item.action is not None:
+            section["accessory"] = button(item.action)
+        blocks.append(section)
+    if view.actions:
+        blocks.append({"type": "actions", "elements": [button(a) for a in view.actions]})
+    return clip(text, TEXT_MAX), blocks
 
 
-def resolved_dm(ticket: Ticket, text: str) -> list[dict[str, Any]]:
-    return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": clip(escape(text))}},
-        {"type": "actions", "block_id": f"ticket_confirm:{ticket.id}", "elements": [
-            button(M.BUTTON_FIXED, "confirm", ticket.id, "primary"), button(M.BUTTON_STILL_BROKEN, "reopen", ticket.id)]},
-    ]
+def notice(text: str) -> list[dict[str, Any]]:
+    """One line replacing a message's buttons once they have been used."""
+    return [{"type": "section", "text": mrkdwn(clip(escape(text), SECTION_MAX))}]
 
 
-def suggestions_dm(ticket_id: int, text: str, suggestions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The requester's confirmation, with past fixes they can try, each with "This solved it"."""
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": clip(escape(text))}}]
-    for g in suggestions:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(
-            f"*{escape(g['headline'])}* _({g['likeness']})_\n> {escape(g['resolution'])}")},
-            "accessory": {"type": "button", "text": {"type": "plain_text", "text": M.BUTTON_SOLVED},
-                          "action_id": f"ticket:solved:{g['position']}", "value": f"{ticket_id}:{g['position']}"}})
-    blocks.append({"type": "actions", "block_id": f"ticket_keep:{ticket_id}", "elements": [
-        button(M.BUTTON_STILL_NEED_HELP, "keep", ticket_id)]})
-    return blocks
+# Forms as modals
+
+def notice_modal(outcome: Opened) -> dict[str, Any]:
+    """A modal that only says something (an intake form submitted again: already opened)."""
+    return {"type": "modal", "title": plain(CM.OPENED_TITLE, MODAL_TITLE_MAX), "close": plain(CM.BUTTON_CLOSE, MODAL_TITLE_MAX),
+            "blocks": [{"type": "section", "text": mrkdwn(clip(escape(opened_text(outcome)), SECTION_MAX))}]}
 
 
-def modal(form: Form, private: dict[str, Any]) -> dict[str, Any]:
+def modal(form: Form, context: FormContext, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A form as a modal; block ids are field names, so errors land on the right field."""
+    values = values or {}
     blocks: list[dict[str, Any]] = []
     if form.intro:
-        blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": clip(form.intro, 1900)}]})
-    for f in form.fields:
-        blocks.append(_input(f))
-        if f.kind == "person":  # people not in Slack are typed in: name, email or phone
-            blocks.append(_input(Field(f"{f.name}_text", M.FIELD_REQUESTER_TEXT.format(platform="Slack"), "text")))
+        blocks.append({"type": "context", "elements": [plain(form.intro, 1900)]})
+    blocks += [_input(f, values.get(f.name, f.initial)) for f in form.fields]
     return {
-        "type": "modal", "callback_id": MODAL_CALLBACK, "private_metadata": json.dumps({**private, "form": form.command}),
-        "title": {"type": "plain_text", "text": clip(form.title, 24)},
-        "submit": {"type": "plain_text", "text": clip(form.submit, 24)},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": blocks,
+        "type": "modal", "callback_id": MODAL_CALLBACK, "private_metadata": json.dumps(context.as_data())[:3000],
+        "title": plain(form.title, MODAL_TITLE_MAX), "submit": plain(form.submit, MODAL_TITLE_MAX),
+        "close": plain(CM.BUTTON_CANCEL, MODAL_TITLE_MAX), "blocks": blocks,
     }
 
 
 def _option(value: str, label: str, hint: str = "") -> dict[str, Any]:
-    option = {"text": {"type": "plain_text", "text": clip(label, 75)}, "value": value}
+    option = {"text": plain(label, OPTION_MAX), "value": value}
     if hint:
-        option["description"] = {"type": "plain_text", "text": clip(hint, 75)}
+        option["description"] = plain(hint, OPTION_MAX)
     return option
 
 
-def _input(f: Field) -> dict[str, Any]:
+def _input(f: Field, initial: str | None) -> dict[str, Any]:
     if f.kind == "select":
         element: dict[str, Any] = {"type": "static_select", "action_id": "value",
                                    "options": [_option(c.value, c.label, c.hint) for c in f.choices]}
-        chosen = next((c for c in f.choices if c.value == f.initial), None)
+        chosen = next((c for c in f.choices if c.value == initial), None)
         if chosen:
             element["initial_option"] = _option(chosen.value, chosen.label, chosen.hint)
     elif f.kind == "person":
@@ -151,22 +170,22 @@ def _input(f: Field) -> dict[str, Any]:
         element = {"type": "checkboxes", "action_id": "value", "options": [_option("yes", f.hint or f.label)]}
     else:
         element = {"type": "plain_text_input", "action_id": "value", "multiline": f.kind == "multiline",
-                   "max_length": min(f.max_length, 3000)}
+                   "max_length": min(f.max_length, INPUT_MAX)}
         if f.min_length:
             element["min_length"] = f.min_length
-        if f.initial:
-            element["initial_value"] = f.initial[:3000]
+        if initial:
+            element["initial_value"] = initial[:INPUT_MAX]
     if f.placeholder and f.kind not in ("checkbox", "person"):
-        element["placeholder"] = {"type": "plain_text", "text": clip(f.placeholder, 150)}
-    block = {"type": "input", "block_id": f.name, "label": {"type": "plain_text", "text": f.label},
-             "element": element, "optional": not f.required}
+        element["placeholder"] = plain(f.placeholder, PLACEHOLDER_MAX)
+    block = {"type": "input", "block_id": f.name, "label": plain(f.label, 2000), "element": element,
+             "optional": not f.required}
     if f.hint and f.kind != "checkbox":
-        block["hint"] = {"type": "plain_text", "text": clip(f.hint, 2000)}
+        block["hint"] = plain(f.hint, 2000)
     return block
 
 
-def form_values(view: dict[str, Any]) -> dict[str, str | None]:
-    """The submitted values of a modal, by field name."""
+def form_values(view: Mapping[str, Any]) -> dict[str, str | None]:
+    """The submitted values of a modal, by field name; a picked person as `<@slack:U…>`."""
     values: dict[str, str | None] = {}
     for block_id, actions in (view.get("state") or {}).get("values", {}).items():
         state = actions.get("value") or {}
@@ -174,12 +193,22 @@ def form_values(view: dict[str, Any]) -> dict[str, str | None]:
         if kind == "static_select":
             values[block_id] = (state.get("selected_option") or {}).get("value")
         elif kind == "users_select":
-            values[block_id] = f"<@{state['selected_user']}>" if state.get("selected_user") else None
+            values[block_id] = f"<@slack:{state['selected_user']}>" if state.get("selected_user") else None
         elif kind == "checkboxes":
             values[block_id] = "yes" if state.get("selected_options") else None
         else:
             values[block_id] = state.get("value")
     return values
+
+
+def form_errors(view: Mapping[str, Any], errors: Mapping[str, str]) -> dict[str, str]:
+    """Errors by block id: each on its field when the modal has it, else on its main input."""
+    ids = [b.get("block_id") for b in view.get("blocks", []) if b.get("type") == "input"]
+    shown: dict[str, str] = {}
+    for name, text in errors.items():
+        target = name if name in ids else next((i for i in ("description", "text") if i in ids), ids[0] if ids else name)
+        shown[target] = (shown[target] + " " if target in shown else "") + text
+    return {k: clip(v, 2000) for k, v in shown.items()}
 
 
 SLACK = Markup(escape=escape, bold=lambda t: f"*{t}*", italic=lambda t: f"_{t}_", code=lambda t: f"`{escape(t)}`",

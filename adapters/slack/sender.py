@@ -1,13 +1,12 @@
-"""Delivers outbox messages to Slack: cards, card updates with a line in their thread,
-DMs and on-call pings.
+"""Delivers outbox messages to Slack: cards, card updates with a line in their thread, DMs and
+on-call pings, each rendered from the chat layer's views.
 
-A message is at least once in the outbox's eyes; here it is at most once on Slack:
-each post carries its outbox id in message metadata, and a retried delivery looks
-for that post before posting again (a crash between posting and marking delivered).
+A message is at least once in the outbox's eyes; here it is at most once on Slack: each post
+carries its outbox id in message metadata, and a retried delivery looks for that post before
+posting again (a crash between posting and marking delivered).
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -15,16 +14,15 @@ from typing import Any, Callable
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.chat_text import card_summary, group_text
-from adapters.delivery import ChatSender
+from adapters.chat import messages as CM
+from adapters.chat.sender import ChatSender
+from adapters.chat.text import group_text
+from adapters.chat.views import MessageView
 from adapters.dispatcher import RetryLater, Undeliverable
 from adapters.slack import blocks as B
-from bot import messages as M, sla
 from bot.config import Settings
-from bot.model import Ticket
-from storage.outbox import Message, Outbox
-from storage.posts import Posts
-from storage.repository import SqlStore
+from bot.ports import Store
+from storage.outbox import Message
 
 log = logging.getLogger("helpdesk.slack")
 
@@ -38,20 +36,14 @@ class SlackSender(ChatSender):
     platform = "slack"
     platform_errors = (SlackApiError,)
 
-    def __init__(self, client: AsyncWebClient, settings: Settings, store: SqlStore, posts: Posts, outbox: Outbox,
-                 clock: Callable[[], datetime]) -> None:
-        super().__init__(settings, store, posts, outbox, clock)
+    def __init__(self, client: AsyncWebClient, settings: Settings, store: Store, clock: Callable[[], datetime]) -> None:
+        super().__init__(settings, store, clock)
         self.client = client
         self._workspace_url: str | None = None
 
     def classify(self, exc: Exception) -> Exception:
+        """Slack's errors: 429 → RetryLater; permanent ones (an unknown channel…) → Undeliverable."""
         return _classify(exc)
-
-    # Tickets
-
-    async def _card_blocks(self, ticket: Ticket) -> list[dict[str, Any]]:
-        now = self.clock()
-        return B.card(ticket, now, sla.flags(self.settings, ticket, now))
 
     async def _ticket_changed(self, message: Message) -> None:
         """Edit every card of the ticket to its current state, then say what changed in the thread."""
@@ -59,33 +51,28 @@ class SlackSender(ChatSender):
         ticket = await self._ticket(message.ticket_id) if cards else None
         if ticket is None:
             return
-        blocks = await self._card_blocks(ticket)
-        quiet = self.quiet(message)
+        summary, blocks = B.card(self.card(ticket))
         for channel, ts in cards:
-            await self.client.chat_update(channel=channel, ts=ts, text=card_summary(ticket), blocks=blocks)
-            if not quiet:
+            await self.client.chat_update(channel=channel, ts=ts, text=summary, blocks=blocks)
+            if not self.quiet(message):
                 await self._post_once(message, channel, text=B.escape(message.text), thread_ts=ts)
 
-    # Groups
-
     async def _to_group(self, message: Message, name: str) -> None:
-        group = self.settings.groups.get(name)
-        if group is None or not group.slack_channel:
-            raise Undeliverable(f"group {name!r} has no Slack channel")
-        channel = group.slack_channel
+        channel, mention = self.channel_of(name)
         if message.kind == "new_ticket":
             ticket = await self._ticket(message.ticket_id)
             if ticket is None:
                 return
-            ts = await self._post_once(message, channel, text=card_summary(ticket), blocks=await self._card_blocks(ticket))
-            await asyncio.to_thread(self.posts.add, ticket.id, self.platform, "card", channel, ts, self.clock())
+            summary, blocks = B.card(self.card(ticket))
+            ts = await self._post_once(message, channel, text=summary, blocks=blocks)
+            await self.record_post(ticket.id, "card", channel, ts)
             return
         text = group_text(message.kind, message.text, B.SLACK)
-        if group.mention:
-            text = f"{group.mention} {text}"
+        if mention:
+            text = f"{mention} {text}"  # the group's mention, from the configuration: meant to notify
         link = await self._thread_link(message.ticket_id)
         if link:
-            text += f"\n<{link}|{B.escape(M.THREAD_LINK)}>"
+            text += f"\n<{link}|{B.escape(CM.THREAD_LINK)}>"
         await self._post_once(message, channel, text=text)
 
     async def _thread_link(self, ticket_id: int | None) -> str | None:
@@ -97,8 +84,6 @@ class SlackSender(ChatSender):
         channel, ts = card
         return f"{self._workspace_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
 
-    # People
-
     async def _to_person(self, message: Message, identity: str) -> None:
         user = self._slack_user(identity)
         if user is None:
@@ -106,15 +91,11 @@ class SlackSender(ChatSender):
         opened = await self.client.conversations_open(users=user)
         channel = opened["channel"]["id"]
         ticket = await self._ticket(message.ticket_id) if message.ticket_id else None
-        text = B.escape(message.text)
-        blocks = None
-        if message.kind == "resolved" and ticket:
-            blocks = B.resolved_dm(ticket, message.text)
-        elif message.kind == "opened" and ticket and message.data.get("suggestions"):
-            blocks = B.suggestions_dm(ticket.id, message.text, message.data["suggestions"])
+        view: MessageView = self.message(message, ticket)
+        text, blocks = B.message(view)
         ts = await self._post_once(message, channel, text=text, blocks=blocks)
         if ticket and message.kind in DM_KINDS_WITH_THREADS:
-            await asyncio.to_thread(self.posts.add, ticket.id, self.platform, "dm", channel, ts, self.clock())
+            await self.record_post(ticket.id, "dm", channel, ts)
 
     def _slack_user(self, identity: str) -> str | None:
         if identity.startswith("slack:"):

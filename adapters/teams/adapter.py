@@ -19,7 +19,7 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 from botbuilder.schema import Activity
 from botframework.connector.auth import AuthenticationConstants, BotFrameworkAuthentication
 
-from bot.config import TeamsSettings
+from adapters.teams.settings import TeamsSettings
 
 log = logging.getLogger("helpdesk.teams")
 

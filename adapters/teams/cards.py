@@ -1,5 +1,5 @@
-"""Adaptive Cards for the core's plain values: the ticket card, forms, the requester's
-resolution and suggestion cards, and replies as Teams markdown.
+"""Adaptive Cards for the chat layer's views: the ticket card, messages with buttons, forms,
+and replies as Teams markdown.
 
 Buttons are `Action.Execute` (Universal Actions): Teams sends them to the bot as an
 `adaptiveCard/action` invoke whose `verb` names the command and whose `data` carries the
@@ -13,12 +13,11 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from adapters.chat_text import SEVERITY_ICON, STATUS_ICON, Markup, clip, reply_text as chat_reply_text
-from bot import messages as M
-from bot.forms import Field, Form
-from bot.model import Status, Ticket
+from adapters.chat import messages as CM
+from adapters.chat.text import Markup, clip, reply_text as chat_reply_text
+from adapters.chat.views import Action, CardView, Fact, FormContext, MessageView
+from bot.forms import Form
 from bot.replies import Reply
-from bot.text import duration, one_line
 
 CARD_VERSION = "1.4"  # Action.Execute needs 1.4; Teams renders it on every client
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -54,6 +53,7 @@ def reply_text(reply: Reply) -> str:
 
 
 def attachment(card: dict[str, Any]) -> dict[str, Any]:
+    """A card as a message attachment."""
     return {"contentType": CONTENT_TYPE, "content": card}
 
 
@@ -66,14 +66,21 @@ def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = Non
 
 
 def text_block(text: str, **style: Any) -> dict[str, Any]:
+    """A wrapping TextBlock (`text`: Teams markdown, already made safe)."""
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
 def execute(title: str, verb: str, data: dict[str, Any], style: str | None = None) -> dict[str, Any]:
+    """An Action.Execute button: pressing it sends the bot `verb` and `data` (with the inputs)."""
     action = {"type": "Action.Execute", "title": title, "verb": verb, "data": data}
     if style:
         action["style"] = style
     return action
+
+
+def action(a: Action) -> dict[str, Any]:
+    """A view's button as an Action.Execute: its verb, and its data carried back when pressed."""
+    return execute(a.label, a.verb, dict(a.data), "positive" if a.style == "primary" else None)
 
 
 def notice_card(text: str) -> dict[str, Any]:
@@ -89,80 +96,48 @@ def date(moment: datetime) -> str:
     return f"{{{{DATE({stamp}, SHORT)}}}} {{{{TIME({stamp})}}}}"
 
 
-def _person(name: str | None) -> str:
-    return unlinked(name) or "—"
+def _fact(f: Fact) -> dict[str, str]:
+    value = unlinked(f.value) or "—"
+    if f.detail:
+        value += " · " + unlinked(f.detail)
+    return {"title": unlinked(f.label), "value": value}
 
 
-def card(ticket: Ticket, now: datetime, flags: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The ticket card in its group's channel; updated in place on every change."""
-    r = ticket.requester
-    contact = " · ".join(unlinked(x) for x in (r.email, r.phone, r.department, r.office) if x)
-    facts = [
-        ("Severity", f"{SEVERITY_ICON[ticket.severity]} {ticket.severity.value}"),
-        ("Status", f"{STATUS_ICON[ticket.status]} {ticket.status.label}"),
-        ("Category", unlinked(ticket.category)),
-        ("Assignee", _person(ticket.assignee_name) if ticket.assignee_id else "_unassigned_"),
-        ("Requester", _person(r.name) + (f" · {contact}" if contact else "")),
-    ]
-    if r.manager:
-        facts.append(("Manager", unlinked(r.manager)))
-    facts += [("Group", f"{unlinked(ticket.group)} · level {ticket.escalation_level}"),
-              ("Device", unlinked(ticket.device) or "—"), ("Location", unlinked(ticket.location) or "—")]
+def card(view: CardView) -> dict[str, Any]:
+    """A ticket's card, updated in place on every change."""
     body: list[dict[str, Any]] = [
-        text_block(f"{ticket.ref} · {unlinked(one_line(ticket.description, 140))}", size="Medium", weight="Bolder"),
-        text_block(unlinked(clip(ticket.description, 3000))),
-        {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in facts]},
+        text_block(unlinked(view.title), size="Medium", weight="Bolder"),
+        text_block(unlinked(clip(view.body, 3000))),
+        {"type": "FactSet", "facts": [_fact(f) for f in view.facts]},
     ]
-    if ticket.resolution:
-        body.append(text_block("**Resolution**\n\n" + unlinked(clip(ticket.resolution, 3000))))
-    logged = f" by {_person(ticket.logged_by_name)} ({unlinked(ticket.via)})" if ticket.logged_by_name else ""
-    opened = f"Opened{logged} {date(ticket.created_at)}"
-    if ticket.status.is_open:
-        opened += f" · waiting {duration(now - ticket.created_at)}"
-    if flags:
-        opened += " · ⚠️ " + ", ".join(flags)
-    body.append(text_block(opened, isSubtle=True, size="Small"))
-    return _card(body, card_actions(ticket))
+    if view.resolution:
+        body.append(text_block(f"**{CM.FACT_RESOLUTION}**\n\n" + unlinked(clip(view.resolution, 3000))))
+    footer = CM.OPENED
+    if view.opened_by is not None:
+        footer += " " + CM.OPENED_BY.format(who=unlinked(view.opened_by.name), via=unlinked(view.via))
+    body.append(text_block(f"{footer} {date(view.opened_at)}{unlinked(view.footer_after)}", isSubtle=True, size="Small"))
+    return _card(body, [action(a) for a in view.actions])
 
 
-def card_actions(ticket: Ticket) -> list[dict[str, Any]]:
-    data = {"ticket_id": ticket.id}
-    if ticket.status is Status.CLOSED:
-        return []
-    if ticket.status is Status.RESOLVED:
-        return [execute("Reopen", "reopen", data), execute("Close", "close", data)]
-    claim = [] if ticket.assignee_id else [execute("Claim", "claim", data, "positive")]
-    return claim + [execute("Note", "note", data), execute("Escalate", "escalate", data),
-                    execute("Resolve", "resolve", data, None if ticket.assignee_id is None else "positive")]
-
-
-# The requester's cards in their personal chat
-
-def resolved_card(ticket: Ticket, text: str) -> dict[str, Any]:
-    data = {"ticket_id": ticket.id, "where": "chat"}
-    return _card([text_block(unlinked(text))], [execute(M.BUTTON_FIXED, "confirm", data, "positive"),
-                                              execute(M.BUTTON_STILL_BROKEN, "reopen", data)])
-
-
-def suggestions_card(ticket_id: int, text: str, suggestions: list[dict[str, Any]]) -> dict[str, Any]:
-    """The requester's confirmation with past fixes to try, each with "This solved it"."""
-    body: list[dict[str, Any]] = [text_block(unlinked(text))]
-    for g in suggestions:
-        body.append({"type": "Container", "separator": True, "items": [
-            text_block(f"**{unlinked(g['headline'])}** _({unlinked(g['likeness'])})_"),
-            text_block(unlinked(g["resolution"])),
-            {"type": "ActionSet", "actions": [execute(M.BUTTON_SOLVED, "solved", {
-                "ticket_id": ticket_id, "position": g["position"], "where": "chat"})]}]})
-    return _card(body, [execute(M.BUTTON_STILL_NEED_HELP, "keep", {"ticket_id": ticket_id, "where": "chat"})])
+def message_card(view: MessageView) -> dict[str, Any]:
+    """A message with buttons (a resolution to confirm, past fixes to try)."""
+    body: list[dict[str, Any]] = [text_block(unlinked(view.text))]
+    for item in view.items:
+        entries: list[dict[str, Any]] = [text_block(f"**{unlinked(item.title)}** _({unlinked(item.note)})_"),
+                                         text_block(unlinked(item.body))]
+        if item.action is not None:
+            entries.append({"type": "ActionSet", "actions": [action(item.action)]})
+        body.append({"type": "Container", "separator": True, "items": entries})
+    return _card(body, [action(a) for a in view.actions])
 
 
 # Forms
 
-def form_card(form: Form, context: dict[str, Any], values: dict[str, str | None] | None = None,
+def form_card(form: Form, context: FormContext, values: dict[str, Any] | None = None,
               errors: dict[str, str] | None = None, above: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A form as a card: `values` keep what was typed, `errors` show next to their field;
     submitting sends verb `submit` with `context` (which form, which ticket) and the inputs."""
-    values, errors = values or {}, errors or {}
+    values, errors = dict(values or {}), dict(errors or {})
     body: list[dict[str, Any]] = list(above or [])
     body.append(text_block(f"**{unlinked(form.title)}**", size="Medium"))
     if form.intro:
@@ -171,21 +146,19 @@ def form_card(form: Form, context: dict[str, Any], values: dict[str, str | None]
         body.append(text_block(unlinked(errors["_form"]), color="Attention"))
     for f in form.fields:
         body.append(_input(f, values))
-        if f.kind == "person":  # people not in Teams are typed in: name, email or phone
-            body.append(_input(Field(f"{f.name}_text", M.FIELD_REQUESTER_TEXT.format(platform="Teams")), values))
         if f.hint and f.kind != "checkbox":
             body.append(text_block(unlinked(f.hint), isSubtle=True, size="Small", spacing="None"))
         if errors.get(f.name):
             body.append(text_block("⚠️ " + unlinked(errors[f.name]), color="Attention", spacing="None"))
     # each rendering gets its own id: pressing its submit twice (or on a second device) counts once
-    submit = {**context, "form": form.command, "form_id": uuid.uuid4().hex}
+    submit = {**context.as_data(), "form_id": uuid.uuid4().hex}
     actions = [execute(form.submit, "submit", submit, "positive")]
     if form.command != "new":  # Cancel must work on an empty form: skip the client's required-field check
-        actions.append({**execute(M.TEAMS_CANCEL, "cancel", {**context, "form": form.command}), "associatedInputs": "none"})
+        actions.append({**execute(CM.BUTTON_CANCEL, "cancel", context.as_data()), "associatedInputs": "none"})
     return _card(body, actions)
 
 
-def _input(f: Field, values: dict[str, str | None]) -> dict[str, Any]:
+def _input(f: Any, values: dict[str, Any]) -> dict[str, Any]:
     value = values[f.name] if f.name in values else f.initial
     if f.kind == "select":
         element: dict[str, Any] = {"type": "Input.ChoiceSet", "style": "compact",

@@ -9,9 +9,9 @@ from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 
 from adapters.teams.adapter import HelpdeskCloudAdapter
+from adapters.chat import messages as CM
 from adapters.teams.app import TeamsBot
 from adapters.teams.cards import html_safe
-from bot import messages as M
 
 log = logging.getLogger("helpdesk.teams")
 
@@ -36,7 +36,7 @@ class TeamsEndpoint:
         a reference; the person is told it may have been done, and an invoke still gets its answer."""
         ref = uuid.uuid4().hex[:8]
         log.error("Teams turn failed (reference %s) for a %s activity", ref, turn.activity.type, exc_info=error)
-        text = M.TEAMS_TURN_FAILED.format(ref=ref)
+        text = CM.TURN_FAILED.format(ref=ref)
         if turn.activity.type == "invoke":
             body = {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": text}
             await turn.send_activity(Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=200, body=body)))

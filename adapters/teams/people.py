@@ -1,40 +1,29 @@
-"""Teams users as the core's Actors: name and email from the Bot Connector's member look-up
-(`TeamsInfo.get_member`), completed from the directory, cached."""
+"""Teams users as Actors: name and email from the Bot Connector's member look-up
+(`TeamsInfo.get_member`), through the chat layer's cache; when the look-up fails, what the bot
+learnt of them before (their conversation references)."""
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
-from typing import Callable
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import ChannelAccount
 
+from adapters.chat.people import Enrich, PeopleCache, Profile
+from adapters.teams.text import identity_of
 from bot.desk import Desk
 from bot.model import Actor
 from storage.conversations import ConversationRefs
 
-log = logging.getLogger("helpdesk.teams")
 
-
-def identity_of(account: ChannelAccount) -> str:
-    """`teams:<Azure AD object id>`: stable across teams, chats and bots (the 29:… id is per bot)."""
-    return f"teams:{account.aad_object_id or account.id}"
-
-
-class TeamsPeople:
-    def __init__(self, desk: Desk, refs: ConversationRefs, ttl_seconds: float = 600,
-                 enrich: Callable[[Actor], tuple[Actor, tuple[str, ...]]] | None = None) -> None:
-        self.desk = desk
+class TeamsPeople(PeopleCache):
+    def __init__(self, desk: Desk, refs: ConversationRefs, enrich: Enrich | None = None, ttl: float = 600) -> None:
+        super().__init__(desk, "teams", enrich, ttl)
         self.refs = refs
-        self.enrich = enrich
-        self.ttl = ttl_seconds
-        self.devices: dict[str, tuple[str, ...]] = {}
-        self._cache: dict[str, tuple[float, Actor]] = {}
+        self._linked: set[str] = set()  # identities whose email already leads to their Teams account
 
-    async def actor(self, turn: TurnContext, account: ChannelAccount | None = None, timeout: float = 1.5,
-                    strict: bool = False) -> Actor | None:
+    async def get(self, turn: TurnContext, account: ChannelAccount | None = None, timeout: float = 1.5,
+                  strict: bool = False) -> Actor | None:
         """Who sent this activity, or `account` (someone they mentioned or picked).
 
         Asked of the conversation's roster first; when that fails (the Connector slow, or the
@@ -42,23 +31,29 @@ class TeamsPeople:
         the bot learnt of them before. Failing both: the sender as Teams named them, or, with
         `strict`, None (a person we cannot name must not become a ticket's requester)."""
         account = account or turn.activity.from_property
-        key = account.aad_object_id or account.id
-        hit = self._cache.get(key)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        try:
-            member = await asyncio.wait_for(TeamsInfo.get_member(turn, account.id or account.aad_object_id), timeout)
-        except Exception as exc:
-            log.info("Teams member look-up for %s failed (%s); trying what the bot knows of them", key, exc)
-            return await self._known(account, strict)
-        email = member.email or member.user_principal_name
-        identity = identity_of(ChannelAccount(id=member.id or account.id, aad_object_id=member.aad_object_id or account.aad_object_id))
-        actor = self.desk.actor(identity, name=member.name or account.name or identity,
-                                email=email.lower() if email else None, platform="teams")
-        if self.enrich is not None:  # the directory answers within its own time limit or not at all
-            actor, self.devices[identity] = await asyncio.to_thread(self.enrich, actor)
-        self._cache[key] = (time.monotonic() + self.ttl, actor)
+
+        async def fetch() -> Profile:
+            member = await TeamsInfo.get_member(turn, account.id or account.aad_object_id)
+            email = member.email or member.user_principal_name
+            identity = identity_of(ChannelAccount(id=member.id or account.id,
+                                                  aad_object_id=member.aad_object_id or account.aad_object_id))
+            return Profile(identity, member.name or account.name or identity, email.lower() if email else None)
+
+        actor = await self.actor(account.aad_object_id or account.id, fetch, timeout=timeout,
+                                 fallback=lambda: self._known(account, strict))
+        if actor is not None and actor.email and actor.email != actor.id and actor.id not in self._linked:
+            await self._link(actor)
         return actor
+
+    async def _link(self, actor: Actor) -> None:
+        """Once their email is known the bot keeps it: they can then be reached by it (groups and
+        technicians are often configured by email) and named when a look-up fails."""
+        member = await asyncio.to_thread(self.refs.get, f"member:{actor.id}")
+        refs = {f"person:{actor.id}": {"name": actor.name, "email": actor.email}}
+        if member:
+            refs[f"member:{actor.email}"] = member
+        await asyncio.to_thread(self.refs.remember, refs)
+        self._linked.add(actor.id)
 
     async def _known(self, account: ChannelAccount, strict: bool) -> Actor | None:
         identity = identity_of(account)

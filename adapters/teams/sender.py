@@ -19,18 +19,17 @@ from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import AuthenticationConstants
 from msrest.exceptions import HttpOperationError
 
-from adapters.chat_text import card_summary, group_text
-from adapters.delivery import ChatSender
+from adapters.chat import messages as CM
+from adapters.chat.sender import ChatSender
+from adapters.chat.text import group_text
 from adapters.dispatcher import RetryLater, Undeliverable
 from adapters.teams import cards as C
 from adapters.teams.adapter import HelpdeskCloudAdapter
-from bot import messages as M, sla
 from bot.config import Settings
 from bot.model import Ticket
-from storage.conversations import ConversationRefs, Receipts
-from storage.outbox import Message, Outbox
-from storage.posts import Posts
-from storage.repository import SqlStore
+from bot.ports import Store
+from storage.conversations import ConversationRefs
+from storage.outbox import Message
 
 log = logging.getLogger("helpdesk.teams")
 
@@ -52,6 +51,7 @@ class Connector:
         self._clients: dict[str, ConnectorClient] = {}
 
     async def client(self, service_url: str) -> ConnectorClient:
+        """The Connector client for a service URL, authenticated as the bot (made once, then reused)."""
         if service_url not in self._clients:
             claims = self.adapter.create_claims_identity(self.app_id)
             claims.claims[AuthenticationConstants.SERVICE_URL_CLAIM] = service_url
@@ -60,6 +60,7 @@ class Connector:
         return self._clients[service_url]
 
     async def close(self) -> None:
+        """Close every client's connections."""
         for client in self._clients.values():
             await client.__aexit__(None, None, None)  # msrest's async client closes its session here
         self._clients.clear()
@@ -69,14 +70,14 @@ class TeamsSender(ChatSender):
     platform = "teams"
     platform_errors = (HttpOperationError,)
 
-    def __init__(self, connector: Connector, settings: Settings, store: SqlStore, posts: Posts, outbox: Outbox,
-                 refs: ConversationRefs, receipts: Receipts, clock: Callable[[], datetime]) -> None:
-        super().__init__(settings, store, posts, outbox, clock)
+    def __init__(self, connector: Connector, settings: Settings, store: Store, refs: ConversationRefs,
+                 clock: Callable[[], datetime]) -> None:
+        super().__init__(settings, store, clock)
         self.connector = connector
         self.refs = refs
-        self.receipts = receipts
 
     def classify(self, exc: Exception) -> Exception:
+        """The Connector's errors: 429 → RetryLater; 400, 403, 404 → Undeliverable; the rest retried."""
         return _classify(exc)
 
     # Where to post
@@ -97,9 +98,8 @@ class TeamsSender(ChatSender):
         return (known["service_url"], known.get("tenant")) if known else await self._service()
 
     def _card_activity(self, ticket: Ticket) -> Activity:
-        now = self.clock()
-        return Activity(type="message", summary=card_summary(ticket),
-                        attachments=[C.attachment(C.card(ticket, now, sla.flags(self.settings, ticket, now)))])
+        view = self.card(ticket)
+        return Activity(type="message", summary=view.summary, attachments=[C.attachment(C.card(view))])
 
     # Tickets
 
@@ -124,24 +124,22 @@ class TeamsSender(ChatSender):
     # Groups
 
     async def _to_group(self, message: Message, name: str) -> None:
-        group = self.settings.groups.get(name)
-        if group is None or not group.teams_channel:
-            raise Undeliverable(f"group {name!r} has no Teams channel")
-        channel = group.teams_channel
+        channel, _ = self.channel_of(name)
+        group = self.settings.groups[name]
         service_url, tenant = await self._channel_service(channel)
         if message.kind == "new_ticket":
             ticket = await self._ticket(message.ticket_id)
             if ticket is None:
                 return
             root = await self._new_thread(message, service_url, tenant, channel, self._card_activity(ticket))
-            await asyncio.to_thread(self.posts.add, ticket.id, self.platform, "card", channel, root, self.clock())
+            await self.record_post(ticket.id, "card", channel, root)
             return
         activity = Activity(type="message", text=group_text(message.kind, message.text, C.TEAMS))
         if message.kind != "digest":  # a weekly summary notifies nobody
             await self._mention_members(activity, group.members)
         link = await self._thread_link(message.ticket_id)
         if link:
-            activity.text += f"\n\n[{C.escape(M.THREAD_LINK)}]({link})"
+            activity.text += f"\n\n[{C.escape(CM.THREAD_LINK)}]({link})"
         await self._new_thread(message, service_url, tenant, channel, activity)
 
     async def _new_thread(self, message: Message, service_url: str, tenant: str | None, channel: str,
@@ -157,7 +155,7 @@ class TeamsSender(ChatSender):
                                         activity=activity, tenant_id=tenant)
         created = await client.conversations.create_conversation(params)
         root = created.activity_id or created.id.partition(";messageid=")[2]
-        await asyncio.to_thread(self.receipts.record, message.id, step, root, self.clock())
+        await self._receipt(message, step, root)
         return root
 
     async def _mention_members(self, activity: Activity, members: list[str]) -> None:
@@ -194,12 +192,10 @@ class TeamsSender(ChatSender):
     async def _to_person(self, message: Message, identity: str) -> None:
         reference = await self._personal_chat(identity)
         ticket = await self._ticket(message.ticket_id) if message.ticket_id else None
-        activity = Activity(type="message", text=C.escape(message.text))
-        if message.kind == "resolved" and ticket:
-            activity = Activity(type="message", attachments=[C.attachment(C.resolved_card(ticket, message.text))])
-        elif message.kind == "opened" and ticket and message.data.get("suggestions"):
-            activity = Activity(type="message", attachments=[C.attachment(
-                C.suggestions_card(ticket.id, message.text, message.data["suggestions"]))])
+        view = self.message(message, ticket)
+        activity = Activity(type="message", text=C.escape(view.text))
+        if view.items or view.actions:
+            activity = Activity(type="message", attachments=[C.attachment(C.message_card(view))])
         await self._post_once(message, "personal", reference["service_url"], reference["conversation"], activity)
 
     async def _personal_chat(self, identity: str) -> dict[str, str]:
@@ -223,7 +219,7 @@ class TeamsSender(ChatSender):
             members=[ChannelAccount(id=member["id"])], tenant_id=tenant,
             channel_data={"tenant": {"id": tenant}} if tenant else None))
         reference = {"service_url": member["service_url"], "conversation": created.id, "tenant": tenant}
-        await asyncio.to_thread(self.refs.remember, {f"user:{member['identity']}": reference}, self.clock())
+        await asyncio.to_thread(self.refs.remember, {f"user:{member['identity']}": reference})
         return reference
 
     # Posting at most once
@@ -232,7 +228,11 @@ class TeamsSender(ChatSender):
         """What an earlier attempt posted for this step; a first attempt has none to look for."""
         if message.attempts <= 1:
             return None
-        return await asyncio.to_thread(self.receipts.done, message.id, step)
+        return await self.read(lambda tx: tx.receipt(message.id, step))
+
+    async def _receipt(self, message: Message, step: str, posted: str) -> None:
+        now = self.clock()
+        await self.write(lambda tx: tx.record_receipt(message.id, step, posted, now))
 
     async def _post_once(self, message: Message, step: str, service_url: str, conversation: str,
                          activity: Activity) -> str:
@@ -243,7 +243,7 @@ class TeamsSender(ChatSender):
         client = await self.connector.client(service_url)
         sent = await client.conversations.send_to_conversation(conversation, activity)
         posted = (sent.id if sent else None) or "?"
-        await asyncio.to_thread(self.receipts.record, message.id, step, posted, self.clock())
+        await self._receipt(message, step, posted)
         return posted
 
 

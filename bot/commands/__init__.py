@@ -1,7 +1,10 @@
-"""The command grammar: registered once, the same from every adapter."""
-from bot.commands.registry import REGISTRY, Call, CommandSpec, Role
+"""The command grammar: registered once, the same from every adapter.
 
-# Importing the modules registers their commands.
-from bot.commands import lifecycle, listing, helping  # noqa: E402,F401
+Grouped as people think of them: opening a ticket, working it, escalating it, closing it,
+the knowledge base, and the read-only lists and help."""
+from bot.commands.registry import REGISTRY, Call, CommandSpec, Role, Source
 
-__all__ = ["REGISTRY", "Call", "CommandSpec", "Role"]
+# Importing the modules registers their commands (help lists them in this order).
+from bot.commands import opening, working, knowledge, closing, escalating, listing, helping  # noqa: E402,F401
+
+__all__ = ["REGISTRY", "Call", "CommandSpec", "Role", "Source"]

@@ -15,6 +15,7 @@ RECENTLY_DONE = frozenset({Status.RESOLVED})
 
 
 def flagged(ctx: Context, tickets: list[Ticket]) -> dict[int, tuple[str, ...]]:
+    """The SLA flags of each listed ticket that has any, by ticket id."""
     return {t.id: f for t in tickets if (f := ctx.flags(t))}
 
 

@@ -1,7 +1,9 @@
-"""Commands register here with their grammar, help text and who may run them.
+"""Commands register here with their grammar, help text, who may run them and what they
+require of the ticket, so every command refuses the same mistake with the same sentence.
 
-Parsing is driven by the spec (does it take a ticket id, is text required), so
-every command refuses malformed input with the same clear sentences.
+Two ways in: `Registry.parse(line)` for a command line a person typed, and a `Call` built
+with typed values (a button, a form, a reply in a ticket's thread, a direct message, the
+SLA sweep), which is never written out as text and parsed again.
 """
 from __future__ import annotations
 
@@ -9,13 +11,14 @@ import difflib
 import enum
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from bot import messages as M
-from bot.text import clean, one_line, parse_ticket_ref
+from bot.text import TEXT_MAX, clean, one_line, parse_ticket_ref
 
 if TYPE_CHECKING:
     from bot.context import Context
+    from bot.model import Ticket
     from bot.replies import Reply
 
 
@@ -25,33 +28,77 @@ class Role(enum.Enum):
     TECHNICIAN = "technicians"
 
 
+class Source(str, enum.Enum):
+    """Where a call came from; decides what the caller sees and what the ticket's conversation says."""
+
+    LINE = "line"  # a command line a person typed (terminal, slash command, DM, mention)
+    THREAD = "thread"  # a message in the ticket's own conversation (a card's thread)
+    FORM = "form"  # a submitted form: the reply has nowhere to show, the person is told by message
+    BUTTON = "button"  # a button on a card or a message
+    DIRECT = "direct"  # a free-text direct message from a requester
+    SYSTEM = "system"  # the help desk itself (the SLA sweep)
+
+
+Guard = Callable[["Ticket"], "str | None"]
+
+
 @dataclass(frozen=True)
 class CommandSpec:
+    """A command as registered: its grammar and help, who may run it, and its preconditions.
+
+    `guard(ticket)` returns why the ticket's state rules the command out (None: it may run);
+    `text_limit` is the longest free text accepted (characters), checked before the handler;
+    `hidden` commands are reached only through typed calls, never typed or listed in help."""
+
     name: str
     usage: str
     summary: str
     handler: Callable[["Context"], "Reply"]
     role: Role = Role.ANYONE
     takes_ticket: bool = False
-    text: str | None = None  # what the free text is called, when required
+    text: str | None = None  # what the free text is called ("the note"), when it takes text
     optional_text: bool = False
     options: tuple[str, ...] = ()
     verb: str = ""  # "claim tickets": used in the technicians-only refusal
     example: str = ""
     writes: bool = True
     aliases: tuple[str, ...] = ()
+    guard: Guard | None = None
+    text_limit: int | None = TEXT_MAX
+    hidden: bool = False
 
 
 @dataclass(frozen=True)
 class Call:
-    spec: CommandSpec
-    raw: str
+    """One request to the core as plain values: the command's name, the ticket it is about,
+    its free text and options, and where it came from.
+
+    `raw` is the line as the person typed it, handed back for editing when it is refused
+    (None for calls that were never a line); `people` are the people an adapter resolved from
+    @mentions in it, by identity (values: bot.model.Actor)."""
+
+    command: str
     ticket_id: int | None = None
     text: str = ""
-    options: dict[str, str] = field(default_factory=dict)
+    options: Mapping[str, str] = field(default_factory=dict)
+    source: Source = Source.LINE
+    raw: str | None = None
+    people: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_thread(self) -> bool:
+        """Made in the ticket's own conversation: the change needs no line there about itself."""
+        return self.source is Source.THREAD
+
+    @property
+    def answered(self) -> bool:
+        """Whether the reply is shown to the caller (a submitted form closes without one)."""
+        return self.source is not Source.FORM
 
 
 class ParseError(Exception):
+    """A command line that cannot be read; the message says what to type, `draft` hands the line back."""
+
     def __init__(self, message: str, draft: str | None = None) -> None:
         super().__init__(message)
         self.draft = draft
@@ -65,15 +112,21 @@ PERSON_OPTIONS = ("for",)
 
 
 class Registry:
+    """Every command, by name and alias; parsing and the refusals for malformed lines."""
+
     def __init__(self) -> None:
         self._specs: dict[str, CommandSpec] = {}
         self._names: dict[str, str] = {}
 
-    def command(self, name: str, **kwargs) -> Callable[[Callable], Callable]:
+    def command(self, name: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        """Decorator registering a handler `(ctx) -> Reply` under `name`.
+
+        Raises ValueError when `name` (or an alias) is registered twice."""
         def register(handler: Callable) -> Callable:
-            if name in self._names:
-                raise ValueError(f"command {name!r} registered twice")
             spec = CommandSpec(name=name, handler=handler, **kwargs)
+            for alias in (name, *spec.aliases):
+                if alias in self._names:
+                    raise ValueError(f"command {alias!r} registered twice")
             self._specs[name] = spec
             for alias in (name, *spec.aliases):
                 self._names[alias] = name
@@ -81,23 +134,38 @@ class Registry:
 
         return register
 
-    def __iter__(self):
-        return iter(self._specs.values())
+    def __iter__(self) -> Iterator[CommandSpec]:
+        """The commands people may type, in registration order (hidden ones left out)."""
+        return iter([s for s in self._specs.values() if not s.hidden])
 
     def get(self, word: str) -> CommandSpec | None:
+        """The command a typed word names (name or alias, any case); None for hidden or unknown ones."""
         name = self._names.get(word.lower())
-        return self._specs[name] if name else None
+        spec = self._specs[name] if name else None
+        return spec if spec is not None and not spec.hidden else None
+
+    def spec(self, name: str) -> CommandSpec:
+        """The command a typed call names, hidden ones included. Raises KeyError for an unknown name."""
+        return self._specs[name]
+
+    def is_command(self, text: str) -> bool:
+        """Whether a line starts with a command word (`/claim` counts: people type slashes)."""
+        words = text.split(maxsplit=1)
+        return bool(words) and self.get(words[0].lstrip("/")) is not None
 
     def closest(self, word: str) -> str | None:
-        found = difflib.get_close_matches(word.lower(), list(self._names), n=1, cutoff=0.75)
+        """The command a mistyped word most likely meant (name or alias, 75 % alike at least), or None."""
+        found = difflib.get_close_matches(word.lower(), [n for n, s in self._names.items()
+                                                         if not self._specs[s].hidden], n=1, cutoff=0.75)
         return self._names[found[0]] if found else None
 
-    def parse(self, raw: str, default_ticket: int | None = None) -> Call:
-        """Split a line into command, ticket id, options and free text.
+    def parse(self, raw: str, default_ticket: int | None = None, people: Mapping[str, Any] | None = None) -> Call:
+        """Split a typed line into command, ticket id, options and free text.
 
-        `default_ticket` is the ticket whose conversation the line was typed in: there
-        the id may be left out (`claim`, `wait which room?`), and is never guessed from
-        a leading number that is part of the text (`wait 2 more days?`)."""
+        `default_ticket` is the ticket whose conversation the line was typed in: there the id
+        may be left out (`claim`, `wait which room?`), and a leading number that is part of the
+        text is never taken for it (`wait 2 more days?`). Raises ParseError with the sentence
+        to show (and the line as `draft`) when the line cannot be read."""
         text = clean(raw)
         if not text:
             raise ParseError(M.EMPTY)
@@ -127,9 +195,9 @@ class Registry:
             rest = (more + " " + after).strip() if more else after.strip()
         options: dict[str, str] = {}
         if spec.options:
-            people = [k for k in spec.options if k in PERSON_OPTIONS]
+            people_keys = [k for k in spec.options if k in PERSON_OPTIONS]
             others = [k for k in spec.options if k not in PERSON_OPTIONS]
-            for keys, phone in ((people, _PHONE), (others, "")):
+            for keys, phone in ((people_keys, _PHONE), (others, "")):
                 if not keys:
                     continue
                 pattern = re.compile(_OPTION.format(keys="|".join(keys), phone=phone), re.IGNORECASE)
@@ -142,13 +210,8 @@ class Registry:
         if not spec.text and rest:
             message = M.UNEXPECTED_TEXT if spec.takes_ticket else M.NOTHING_EXPECTED
             raise ParseError(message.format(name=spec.name, usage=spec.usage, text=one_line(text, 200)), draft=text)
-        return Call(spec=spec, raw=text, ticket_id=ticket_id, text=rest, options=options)
-
-    def form_call(self, name: str, text: str, options: dict[str, str], ticket_id: int | None = None) -> Call:
-        """A command filled in through a form: fields arrive already separated."""
-        spec = self._specs[name]
-        return Call(spec=spec, raw=clean(text), ticket_id=ticket_id, text=clean(text),
-                    options={k: v for k, v in options.items() if k in spec.options and v is not None})
+        source = Source.THREAD if default_ticket is not None else Source.LINE
+        return Call(spec.name, ticket_id, rest, options, source, raw=text, people=dict(people or {}))
 
     def _unknown(self, word: str, text: str) -> str:
         close = self.closest(word)

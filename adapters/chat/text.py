@@ -5,21 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from adapters.chat.views import SEVERITY_ICON, STATUS_ICON
 from bot import messages as M, sla
-from bot.model import Severity, Status, Ticket
 from bot.replies import Reply, Section
 from bot.text import one_line
 
-SEVERITY_ICON = {Severity.CRITICAL: "🔴", Severity.HIGH: "🟠", Severity.MEDIUM: "🟡", Severity.LOW: "⚪"}
-STATUS_ICON = {Status.NEW: "🆕", Status.IN_PROGRESS: "🔧", Status.WAITING: "⏳", Status.RESOLVED: "✅", Status.CLOSED: "📦"}
-
-
-def card_summary(ticket: Ticket) -> str:
-    """A card's notification text, shown where the card is not (push, activity feed, search)."""
-    return f"{ticket.ref} ({ticket.severity.value}, {ticket.status.label}): {one_line(ticket.description, 150)}"
-
 
 def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, an ellipsis marking the cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -72,6 +65,7 @@ def reply_text(reply: Reply, m: Markup) -> str:
 
 
 def section_text(section: Section, reply: Reply, m: Markup) -> str:
+    """A list of tickets (mine, queue, sla) as chat text."""
     e = m.escape
     if not section.tickets:
         return f"{m.bold(e(section.title))}{m.line_break}{e(section.empty)}"

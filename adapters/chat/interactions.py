@@ -1,0 +1,217 @@
+"""The chat layer: what a message, a button or a form means, decided once for every platform.
+
+Each platform's listener maps its payload to one of these calls (who, what, the platform's id
+for the request so retries count once) and renders the Outcome it gets back. Every call runs
+the core off the event loop and wakes the outbox when something changed.
+
+- `line`: a command line typed to the bot outside a ticket's thread (a slash command, a direct
+  message, a mention). `new` alone opens the intake form; free text opens the form pre-filled
+  (`free="form"`), becomes the requester's answer on their ticket (`free="answer"`), or is
+  answered by the grammar (`free="grammar"`).
+- `thread_reply`: a message in a ticket's thread: a public note, `//…` an internal one, a
+  command acting on that ticket.
+- `press`: a button on a card or a message.
+- `submit`: a submitted form.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any, Callable, Mapping
+
+from adapters.chat import messages as CM
+from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refusal, Replaced,
+                                    ShowForm)
+from adapters.chat.views import CARD, DIRECT_VERBS, DM, FORM_VERBS, CardView, FormContext, current_card, read_action
+from bot.commands.registry import Call, Source
+from bot.desk import Desk
+from bot.forms import Form, action_form, intake_form, main_field, submission
+from bot.model import Actor, Ticket
+from bot.replies import Reply, ReplyKind
+from bot.text import clean, one_line
+
+People = Mapping[str, Actor]
+
+
+class Interactions:
+    """The chat layer over one Desk. `wake` is called after anything that may have queued
+    messages (the outbox dispatchers deliver at once instead of at their next poll);
+    `devices(actor)` names the computers the directory says the actor manages."""
+
+    def __init__(self, desk: Desk, wake: Callable[[], None] = lambda: None,
+                 devices: Callable[[Actor], tuple[str, ...]] = lambda actor: ()) -> None:
+        self.desk = desk
+        self.wake = wake
+        self.devices = devices
+
+    # Running the core
+
+    async def execute(self, actor: Actor, call: Call, key: str | None = None) -> Reply:
+        """Run a typed call off the event loop; wakes the outbox when it changed something."""
+        reply = await asyncio.to_thread(self.desk.execute, actor, call, dedupe_key=key)
+        if reply.kind is ReplyKind.CHANGED:
+            self.wake()
+        return reply
+
+    async def run_line(self, actor: Actor, text: str, key: str | None = None, ticket_id: int | None = None,
+                       people: People | None = None) -> Reply:
+        """Run a command line a person typed, off the event loop."""
+        reply = await asyncio.to_thread(self.desk.handle, actor, text, ticket_id=ticket_id, dedupe_key=key,
+                                        people=people)
+        if reply.kind is ReplyKind.CHANGED:
+            self.wake()
+        return reply
+
+    def card(self, ticket: Ticket) -> CardView:
+        """A ticket's card as it stands now (the one a button's answer shows the presser)."""
+        return current_card(ticket, self.desk.settings, self.desk.clock())
+
+    def may_open_form(self, text: str) -> bool:
+        """Whether a slash command's text may be answered with the intake form (it is not a
+        command line), so the platform leaves itself time to open one."""
+        return not self.desk.registry.is_command(text)
+
+    async def ticket_of(self, platform: str, channel: str, message_id: str) -> int | None:
+        """The ticket whose card or message this is, so a reply in its thread belongs to it."""
+        def find() -> int | None:
+            with self.desk.store.transaction(write=False) as tx:
+                return tx.ticket_for_post(platform, channel, message_id)
+        return await asyncio.to_thread(find)
+
+    def intake(self, actor: Actor, description: str = "") -> Form:
+        """The new-ticket form for `actor`, pre-filled with what is known of them."""
+        return intake_form(self.desk.settings, actor, description=description,
+                           technician=self.desk.is_technician(actor), devices=self.devices(actor))
+
+    # Lines typed to the bot
+
+    async def line(self, actor: Actor, text: str, *, key: str | None = None, people: People | None = None,
+                   free: str = "grammar", thread_ticket: int | None = None) -> Outcome:
+        """A command line outside a ticket's thread (see the module's docstring for `free`);
+        `thread_ticket` is the ticket a direct message's thread belongs to, if any."""
+        text = text.strip()
+        if not text or text.lower() in ("new", "/new"):
+            if key and not await asyncio.to_thread(self.desk.first_time, key):
+                return Nothing()  # a retried message shows one form, not two
+            return ShowForm(self.intake(actor), FormContext("new"))
+        if self.desk.registry.is_command(text) or free == "grammar":
+            reply = await self.run_line(actor, text, key, people=people)
+            return Nothing() if reply.duplicate else Answer(reply)
+        if free == "form":
+            return ShowForm(self.intake(actor, text), FormContext("new"))
+        call = (Call("note", thread_ticket, text, source=Source.DIRECT) if thread_ticket is not None
+                else Call("answer", None, text, source=Source.DIRECT))
+        reply = await self.execute(actor, call, key)
+        return self._acknowledged(reply, "note", echoed=False)
+
+    async def thread_reply(self, actor: Actor, ticket_id: int, text: str, *, key: str | None = None,
+                           people: People | None = None) -> Outcome:
+        """A message in a ticket's thread: `//…` an internal note, a command line acting on the
+        ticket, anything else a public note (its text stored exactly as written)."""
+        text = text.strip()
+        if not text:
+            return Nothing()
+        if text.startswith("//"):
+            reply = await self.execute(actor, Call("internal", ticket_id, text[2:], source=Source.THREAD, people=people or {}), key)
+            return self._acknowledged(reply, "internal", echoed=False)
+        if self.desk.registry.is_command(text):
+            reply = await self.run_line(actor, text, key, ticket_id=ticket_id, people=people)
+            return self._acknowledged(reply, "done", echoed=True)
+        reply = await self.execute(actor, Call("note", ticket_id, text, source=Source.THREAD, people=people or {}), key)
+        return self._acknowledged(reply, "note", echoed=False)
+
+    @staticmethod
+    def _acknowledged(reply: Reply, mark: str, echoed: bool) -> Outcome:
+        if reply.duplicate:
+            return Nothing()
+        if reply.kind is not ReplyKind.CHANGED:
+            return Answer(reply)
+        aside = replace(reply, text="", ticket=None) if reply.suggestions else None
+        return Acknowledged(mark, reply.text, echoed, aside)
+
+    # Buttons
+
+    async def press(self, actor: Actor, verb: str, data: Any, *, key: str | None = None) -> Outcome:
+        """A button: `verb` as the button's view named it, `data` what it carried back."""
+        if verb == "intake":  # "Open the form", offered where a form cannot open by itself
+            return ShowForm(self.intake(actor), FormContext("new"))
+        action = read_action(data)
+        if action is None:
+            return Refusal(CM.BAD_BUTTON)
+        ticket_id, where, position = action
+        if verb == "keep":
+            return Replaced(CM.KEPT.format(ref=f"#{ticket_id}"))
+        if verb == "cancel":  # a form shown in place of a card or a message: back to what was there
+            return await self._done(actor, Reply(""), ticket_id, where)
+        if verb in FORM_VERBS:
+            return await self.open_form(actor, verb, ticket_id, where)
+        if verb not in DIRECT_VERBS:
+            return Refusal(CM.BAD_CARD)
+        text = str(position) if verb == "solved" and position is not None else ""
+        reply = await self.execute(actor, Call(verb, ticket_id, text, source=Source.BUTTON), key)
+        if not reply.ok:
+            return Refusal(reply.text)
+        return await self._done(actor, reply, ticket_id, where)
+
+    async def open_form(self, actor: Actor, verb: str, ticket_id: int, where: str = CARD) -> Outcome:
+        """The form behind a button, if the person may use it on this ticket in its state now."""
+        checked = await asyncio.to_thread(self.desk.check, actor, Call(verb, ticket_id, source=Source.BUTTON))
+        if not checked.ok:
+            return Refusal(checked.text)
+        form = action_form(verb, checked.ticket, self.desk.settings, self.desk.is_technician(actor))
+        return ShowForm(form, FormContext(verb, ticket_id, where))
+
+    async def _done(self, actor: Actor, reply: Reply, ticket_id: int, where: str) -> Outcome:
+        """What a button or form that worked (or was a repeat) shows: on a message, a line in
+        place of its buttons; on a card, the card as it is now."""
+        ticket = reply.ticket if reply.ticket is not None and reply.ticket.id == ticket_id else None
+        if where == DM:
+            if reply.duplicate or not reply.text:
+                ticket = ticket or await self._ticket(actor, ticket_id)
+                return Replaced(CM.STATUS_NOW.format(ref=f"#{ticket_id}", status=ticket.status.label) if ticket else
+                                CM.KEPT.format(ref=f"#{ticket_id}"))
+            return Replaced(CM.DONE.format(text=reply.text))
+        ticket = ticket or await self._ticket(actor, ticket_id)
+        if ticket is None:
+            return Nothing()
+        aside = replace(reply, text="", ticket=None) if reply.suggestions else None
+        return CardRefreshed(ticket, aside)
+
+    async def _ticket(self, actor: Actor, ticket_id: int):
+        checked = await asyncio.to_thread(self.desk.check, actor, Call("show", ticket_id, source=Source.BUTTON))
+        return checked.ticket if checked.ok else None
+
+    # Forms
+
+    async def submit(self, actor: Actor, context: Any, values: Mapping[str, Any], *, key: str | None = None,
+                     people: People | None = None) -> Outcome:
+        """A submitted form: `context` what the shown form carried (FormContext.as_data), `values`
+        the fields by name (a person picked in a picker written `<@identity>`, resolved in `people`)."""
+        form_context = context if isinstance(context, FormContext) else FormContext.read(context)
+        if form_context is None or (form_context.form != "new" and (form_context.form not in FORM_VERBS
+                                                                    or form_context.ticket_id is None)):
+            return Refusal(CM.FORM_BROKEN)
+        values = {k: (clean(str(v)) if v is not None else None) for k, v in values.items()}
+        command, text, options = submission(form_context.form, dict(values))
+        call = Call(command, form_context.ticket_id, text, options, Source.FORM, people=people or {})
+        reply = await self.execute(actor, call, key)
+        if form_context.form == "new":
+            if reply.ok and reply.ticket is not None:
+                return Opened(reply.ticket, again=reply.duplicate)
+            if reply.duplicate:
+                return Nothing()
+            form = self.intake(actor)
+            return ShowForm(form, form_context, values, dict(reply.field_errors) or {main_field(form): reply.text})
+        if reply.ok:
+            return await self._done(actor, reply, form_context.ticket_id, form_context.where)
+        shown = await self.open_form(actor, form_context.form, form_context.ticket_id, form_context.where)
+        if not isinstance(shown, ShowForm):
+            return Refusal(reply.text)
+        return replace(shown, values=values, errors=dict(reply.field_errors) or {main_field(shown.form): reply.text})
+
+
+def opened_text(outcome: Opened) -> str:
+    """What a person sees once their intake form went through (or went through before)."""
+    ticket = outcome.ticket
+    sentence = CM.ALREADY_OPENED if outcome.again else CM.OPENED_CARD
+    return sentence.format(ref=ticket.ref, headline=one_line(ticket.description, 80))

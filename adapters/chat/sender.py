@@ -1,0 +1,126 @@
+"""What every chat platform's outbox sender shares: routing a message by its audience, the views
+it shows (a ticket's card, a message with its buttons), and where the ticket's cards are
+(or waiting for the first one). A platform's sender renders and posts; it decides nothing.
+
+Everything goes through the store's transactions, as commands do."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any, Callable
+
+from adapters.chat.views import CardView, MessageView, current_card, message_view
+from adapters.dispatcher import RetryLater, Undeliverable
+from bot.config import Settings
+from bot.model import Ticket
+from bot.ports import Store
+from storage.outbox import Message
+
+QUIET_FROM_THREAD = {"note", "internal_note"}  # typed in the card's thread: no line about it there
+
+
+class ChatSender:
+    """A platform's outbox sender: `deliver(message)` routes it to `_ticket_changed`,
+    `_to_group` or `_to_person`, which the platform implements.
+
+    Raises RetryLater (wait and try again), Undeliverable (a dead letter at once), or the
+    platform's own error (backed off and retried), as `classify` decides."""
+
+    platform = ""
+    platform_errors: tuple[type[Exception], ...] = ()
+
+    def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime]) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+
+    async def deliver(self, message: Message) -> None:
+        """Deliver one outbox message by its audience (`ticket:`, `group:` or `user:`).
+
+        Raises Undeliverable for an audience of no known kind, and what `classify` makes of the
+        platform's own errors: RetryLater (wait as told), Undeliverable, or the error itself (retried)."""
+        kind, _, who = message.audience.partition(":")
+        route = {"ticket": lambda: self._ticket_changed(message), "group": lambda: self._to_group(message, who),
+                 "user": lambda: self._to_person(message, who)}.get(kind)
+        if route is None:
+            raise Undeliverable(f"unknown audience {message.audience!r}")
+        try:
+            await route()
+        except self.platform_errors as exc:
+            raise self.classify(exc) from exc
+
+    def classify(self, exc: Exception) -> Exception:
+        """A platform error as RetryLater (wait as told), Undeliverable (dead letter) or itself (back off)."""
+        return exc
+
+    async def _ticket_changed(self, message: Message) -> None: ...
+
+    async def _to_group(self, message: Message, name: str) -> None: ...
+
+    async def _to_person(self, message: Message, identity: str) -> None: ...
+
+    # Reading and writing through the store, off the event loop
+
+    async def read(self, work: Callable[[Any], Any]) -> Any:
+        """`work(tx)` in a read-only transaction, in a worker thread."""
+        def run() -> Any:
+            with self.store.transaction(write=False) as tx:
+                return work(tx)
+        return await asyncio.to_thread(run)
+
+    async def write(self, work: Callable[[Any], Any]) -> Any:
+        """`work(tx)` in a transaction, in a worker thread."""
+        def run() -> Any:
+            with self.store.transaction() as tx:
+                return work(tx)
+        return await asyncio.to_thread(run)
+
+    async def _ticket(self, ticket_id: int) -> Ticket | None:
+        return await self.read(lambda tx: tx.get_ticket(ticket_id))
+
+    async def record_post(self, ticket_id: int, kind: str, channel: str, message_id: str) -> None:
+        """Remember where a card (kind "card") or a message about the ticket ("dm") went."""
+        now = self.clock()
+        await self.write(lambda tx: tx.record_post(ticket_id, self.platform, kind, channel, message_id, now))
+
+    async def _cards(self, message: Message) -> list[tuple[str, str]]:
+        """Where the ticket's cards are; waits (RetryLater) while its first card is still queued."""
+        def find(tx: Any) -> tuple[list[tuple[str, str]], bool]:
+            cards = tx.posts_of(message.ticket_id, self.platform, "card")
+            return cards, not cards and tx.has_pending(self.platform, "new_ticket", message.ticket_id)
+        cards, waiting = await self.read(find)
+        if waiting:
+            raise RetryLater(5, "the ticket's card is not posted yet")
+        return cards  # none: its group has no channel on this platform, nothing to edit
+
+    async def _first_card(self, ticket_id: int | None) -> tuple[str, str] | None:
+        """(channel, message id) of the ticket's first card: what pings link to."""
+        if ticket_id is None:
+            return None
+        cards = await self.read(lambda tx: tx.posts_of(ticket_id, self.platform, "card"))
+        return cards[0] if cards else None
+
+    # Views
+
+    def card(self, ticket: Ticket) -> CardView:
+        """The ticket's card as it stands now."""
+        return current_card(ticket, self.settings, self.clock())
+
+    @staticmethod
+    def message(message: Message, ticket: Ticket | None) -> MessageView:
+        """An outbox message for a person, with the buttons its kind comes with."""
+        return message_view(message.kind, message.text, ticket, message.data)
+
+    def channel_of(self, name: str) -> tuple[str, str | None]:
+        """A group's channel on this platform and the mention that pages the group there.
+        Raises Undeliverable when the group has no channel here."""
+        group = self.settings.groups.get(name)
+        channel = group.channels.get(self.platform) if group else None
+        if not channel:
+            raise Undeliverable(f"group {name!r} has no {self.platform} channel")
+        return channel, group.mentions.get(self.platform)
+
+    @staticmethod
+    def quiet(message: Message) -> bool:
+        """A change made in the card's own thread needs no line there about itself."""
+        return bool(message.data.get("from_thread")) and message.data.get("action") in QUIET_FROM_THREAD

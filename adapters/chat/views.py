@@ -1,0 +1,215 @@
+"""What a chat platform shows, as plain values: a ticket's card, the messages the outbox sends
+(with their buttons), and the buttons themselves. Decided here once; each platform only
+renders these views in its own format (Block Kit, an Adaptive Card).
+
+Every string in a view is plain text exactly as a person typed it or as bot/messages.py says
+it: renderers escape all of it, once, on the way out. People appear as `Who` (an identity and
+a name), so a renderer can mention someone it knows on its platform and show the name otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+from adapters.chat import messages as CM
+from bot import sla
+from bot.config import Settings
+from bot.model import Severity, Status, Ticket
+from bot.text import duration, one_line
+
+SEVERITY_ICON = {Severity.CRITICAL: "🔴", Severity.HIGH: "🟠", Severity.MEDIUM: "🟡", Severity.LOW: "⚪"}
+STATUS_ICON = {Status.NEW: "🆕", Status.IN_PROGRESS: "🔧", Status.WAITING: "⏳", Status.RESOLVED: "✅", Status.CLOSED: "📦"}
+
+CARD = "card"  # where a button is: on a ticket's card in a group's channel…
+DM = "dm"  # …or on a message to the requester
+
+# Which buttons need words first: pressing them opens the command's form.
+FORM_VERBS = frozenset({"note", "escalate", "resolve", "reopen"})
+# Which buttons run their command at once.
+DIRECT_VERBS = frozenset({"claim", "close", "confirm", "solved"})
+
+
+@dataclass(frozen=True)
+class Who:
+    identity: str | None
+    name: str
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button: the command (`verb`) it runs, its label and style ("primary" or ""), whether it
+    opens a form first, and the values it carries back when pressed (ticket id, position, where)."""
+
+    verb: str
+    label: str
+    data: Mapping[str, Any]
+    style: str = ""
+
+    @property
+    def needs_form(self) -> bool:
+        """Whether pressing it opens the command's form first (note, escalate, resolve, reopen)."""
+        return self.verb in FORM_VERBS
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One labelled value on a card; `who` (when set) is the person the value names, whom a
+    platform may mention instead; `detail` is more about them (contact details)."""
+
+    label: str
+    value: str
+    who: Who | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CardView:
+    """A ticket's card: edited in place on every change.
+
+    `summary` is the one line shown where the card is not (notifications, search); the footer
+    reads "Opened [by `opened_by` (`via`)] `opened_at``footer_after`", the moment shown in
+    each reader's own time zone."""
+
+    ticket_id: int
+    title: str
+    body: str
+    facts: tuple[Fact, ...]
+    resolution: str | None
+    opened_by: Who | None
+    via: str
+    opened_at: datetime
+    footer_after: str
+    actions: tuple[Action, ...]
+    summary: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One entry in a message: a past fix offered to a requester, with its button."""
+
+    title: str
+    note: str
+    body: str
+    action: Action | None = None
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """A message for a person or a group: its text, entries, and buttons under it."""
+
+    text: str
+    items: tuple[Item, ...] = ()
+    actions: tuple[Action, ...] = ()
+
+
+def button(verb: str, label: str, ticket_id: int, where: str = CARD, style: str = "", **data: Any) -> Action:
+    """A button for `verb` on `ticket_id`'s card (`where` CARD) or on a message to the requester (DM)."""
+    return Action(verb, label, {"ticket_id": ticket_id, "where": where, **data}, style)
+
+
+def card_actions(ticket: Ticket) -> tuple[Action, ...]:
+    """The buttons a ticket's card shows in its state: none once closed; reopen or close once
+    resolved; otherwise claim (while nobody has), note, escalate and resolve."""
+    if ticket.status is Status.CLOSED:
+        return ()
+    if ticket.status is Status.RESOLVED:
+        return (button("reopen", CM.BUTTON_REOPEN, ticket.id), button("close", CM.BUTTON_CLOSE, ticket.id))
+    claim = () if ticket.assignee_id else (button("claim", CM.BUTTON_CLAIM, ticket.id, style="primary"),)
+    return claim + (button("note", CM.BUTTON_NOTE, ticket.id), button("escalate", CM.BUTTON_ESCALATE, ticket.id),
+                    button("resolve", CM.BUTTON_RESOLVE, ticket.id, style="primary" if ticket.assignee_id else ""))
+
+
+def card_summary(ticket: Ticket) -> str:
+    """A card's notification text, shown where the card is not (push, activity feed, search)."""
+    return f"{ticket.ref} ({ticket.severity.value}, {ticket.status.label}): {one_line(ticket.description, 150)}"
+
+
+def card_view(ticket: Ticket, now: datetime, flags: tuple[str, ...] = ()) -> CardView:
+    """The card of `ticket` as it stands at `now` (UTC); `flags` are the SLA targets it missed."""
+    r = ticket.requester
+    contact = " · ".join(x for x in (r.email, r.phone, r.department, r.office) if x)
+    facts = [
+        Fact(CM.FACT_SEVERITY, f"{SEVERITY_ICON[ticket.severity]} {ticket.severity.value}"),
+        Fact(CM.FACT_STATUS, f"{STATUS_ICON[ticket.status]} {ticket.status.label}"),
+        Fact(CM.FACT_CATEGORY, ticket.category),
+        Fact(CM.FACT_ASSIGNEE, ticket.assignee_name or ticket.assignee_id, Who(ticket.assignee_id, ticket.assignee_name or ""))
+        if ticket.assignee_id else Fact(CM.FACT_ASSIGNEE, CM.UNASSIGNED),
+        Fact(CM.FACT_REQUESTER, r.name, Who(r.id, r.name), contact),
+    ]
+    if r.manager:
+        facts.append(Fact(CM.FACT_MANAGER, r.manager))
+    facts += [Fact(CM.FACT_GROUP, f"{ticket.group} · level {ticket.escalation_level}"),
+              Fact(CM.FACT_DEVICE, ticket.device or "—"), Fact(CM.FACT_LOCATION, ticket.location or "—")]
+    opened_by = Who(ticket.logged_by_id, ticket.logged_by_name) if ticket.logged_by_name else None
+    after = ""
+    if ticket.status.is_open:
+        after += " · " + CM.WAITING.format(duration=duration(now - ticket.created_at))
+    if flags:
+        after += " · ⚠️ " + ", ".join(flags)
+    return CardView(ticket.id, f"{ticket.ref} · {one_line(ticket.description, 140)}", ticket.description, tuple(facts),
+                    ticket.resolution, opened_by, ticket.via, ticket.created_at, after, card_actions(ticket),
+                    card_summary(ticket))
+
+
+def current_card(ticket: Ticket, settings: Settings, now: datetime) -> CardView:
+    """The ticket's card at `now`, with the SLA targets it has missed by then."""
+    return card_view(ticket, now, sla.flags(settings, ticket, now))
+
+
+def message_view(kind: str, text: str, ticket: Ticket | None, data: Mapping[str, Any]) -> MessageView:
+    """An outbox message as a person reads it: a resolution comes with *That fixed it* and
+    *Still broken*; a confirmation with past fixes offers *This solved it* on each."""
+    if kind == "resolved" and ticket is not None:
+        return MessageView(text, actions=(button("confirm", CM.BUTTON_FIXED, ticket.id, DM, "primary"),
+                                          button("reopen", CM.BUTTON_STILL_BROKEN, ticket.id, DM)))
+    if kind == "opened" and ticket is not None and data.get("suggestions"):
+        items = tuple(Item(g["headline"], g["likeness"], g["resolution"],
+                           button("solved", CM.BUTTON_SOLVED, ticket.id, DM, position=g["position"]))
+                      for g in data["suggestions"])
+        return MessageView(text, items, (button("keep", CM.BUTTON_STILL_NEED_HELP, ticket.id, DM),))
+    return MessageView(text)
+
+
+def read_action(data: Any) -> tuple[int, str, int | None] | None:
+    """(ticket id, where, position) from what a pressed button carried back; None when it does
+    not name a ticket (an old or forged button)."""
+    if not isinstance(data, Mapping):
+        return None
+    try:
+        ticket_id = int(data.get("ticket_id"))
+        position = int(data["position"]) if data.get("position") not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+    where = DM if data.get("where") in (DM, "chat") else CARD
+    return ticket_id, where, position
+
+
+@dataclass(frozen=True)
+class FormContext:
+    """What a shown form carries to its submission: which form, which ticket, where it was opened."""
+
+    form: str
+    ticket_id: int | None = None
+    where: str = CARD
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_data(self) -> dict[str, Any]:
+        """The context as the plain data a shown form carries (a modal's metadata, a card's action data)."""
+        data: dict[str, Any] = {"form": self.form, "where": self.where, **self.extra}
+        if self.ticket_id is not None:
+            data["ticket_id"] = self.ticket_id
+        return data
+
+    @classmethod
+    def read(cls, data: Any) -> "FormContext | None":
+        """The context a submission carries back; None when it cannot be read."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("form"), str):
+            return None
+        ticket_id = data.get("ticket_id")
+        try:
+            ticket_id = int(ticket_id) if ticket_id not in (None, "") else None
+        except (TypeError, ValueError):
+            return None
+        where = DM if data.get("where") in (DM, "chat") else CARD
+        return cls(data["form"], ticket_id, where)

@@ -1,0 +1,82 @@
+"""How each outcome of the chat layer shows in Slack, where a person acted: an ephemeral message,
+a modal, a reaction on their message, a message edited in place."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.chat import messages as CM
+from adapters.chat.interactions import opened_text
+from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refusal, Replaced,
+                                    ShowForm)
+from adapters.chat.views import Action, MessageView
+from adapters.slack import blocks as B
+
+REACTION = {"note": "white_check_mark", "internal": "lock", "done": "white_check_mark"}
+
+
+@dataclass
+class Place:
+    """Where the person acted: the channel (and thread), the message they wrote or pressed on,
+    the trigger that may open a modal, and `say`, set when the answer goes back in the response
+    to their request (a slash command's ack or response_url) instead of as a message."""
+
+    user: str
+    channel: str | None = None
+    thread_ts: str | None = None
+    message_ts: str | None = None
+    trigger_id: str | None = None
+    direct: bool = False  # their direct message with the bot: answers are plain messages there
+    say: Callable[..., Awaitable[Any]] | None = None
+
+
+class SlackAnswers:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def show(self, outcome: Outcome, at: Place) -> None:
+        """Show `outcome` to the person at `at`."""
+        if isinstance(outcome, Nothing):
+            return
+        if isinstance(outcome, Refusal):
+            await self.text(at, B.escape(outcome.text))
+        elif isinstance(outcome, Answer):
+            await self.text(at, B.reply_text(outcome.reply))
+        elif isinstance(outcome, ShowForm):
+            await self.form(outcome, at)
+        elif isinstance(outcome, Acknowledged):
+            await self.client.reactions_add(channel=at.channel, timestamp=at.message_ts, name=REACTION[outcome.mark])
+            if outcome.aside is not None:
+                await self.text(at, B.reply_text(outcome.aside))
+        elif isinstance(outcome, CardRefreshed):
+            if outcome.aside is not None:  # the card itself is edited by the outbox, for everyone
+                await self.text(at, B.reply_text(outcome.aside))
+        elif isinstance(outcome, Replaced):
+            if at.channel and at.message_ts:
+                await self.client.chat_update(channel=at.channel, ts=at.message_ts, text=B.escape(outcome.text),
+                                              blocks=B.notice(outcome.text))
+        elif isinstance(outcome, Opened):
+            await self.text(at, B.escape(opened_text(outcome)))
+
+    async def text(self, at: Place, mrkdwn: str, blocks: list | None = None) -> None:
+        """Answer only the person (`mrkdwn` already escaped): in the response to their request,
+        as a message in their direct chat, else as an ephemeral message where they are."""
+        extra = {"blocks": blocks} if blocks else {}
+        if at.say is not None:
+            await at.say(response_type="ephemeral", text=mrkdwn, **extra)
+        elif at.direct and at.channel:
+            await self.client.chat_postMessage(channel=at.channel, text=mrkdwn, **extra)
+        elif at.channel:
+            kwargs = {"thread_ts": at.thread_ts} if at.thread_ts else {}
+            await self.client.chat_postEphemeral(channel=at.channel, user=at.user, text=mrkdwn, **kwargs, **extra)
+
+    async def form(self, outcome: ShowForm, at: Place) -> None:
+        """A modal when Slack gave a trigger for one; otherwise a message with a button that opens it."""
+        if at.trigger_id:
+            await self.client.views_open(trigger_id=at.trigger_id, view=B.modal(outcome.form, outcome.context,
+                                                                                outcome.values))
+            return
+        text, blocks = B.message(MessageView(CM.FORM_OFFER, actions=(Action("intake", CM.BUTTON_OPEN_FORM, {}),)))
+        await self.text(at, text, blocks)

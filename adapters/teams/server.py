@@ -1,0 +1,39 @@
+"""Teams on the help desk's server: botbuilder's CloudAdapter behind POST /api/messages, and the
+outbox sender with its dispatcher."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from adapters.chat.interactions import Interactions
+from adapters.dispatcher import Dispatcher
+from adapters.teams.adapter import HelpdeskCloudAdapter, authentication
+from adapters.teams.app import TeamsBot
+from adapters.teams.endpoint import NO_AUTH_WARNING, TeamsEndpoint
+from adapters.teams.people import TeamsPeople
+from adapters.teams.sender import Connector, TeamsSender
+from storage.conversations import ConversationRefs
+
+log = logging.getLogger("helpdesk.teams")
+
+
+def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -> None:
+    """Add Teams' route, its sender and dispatcher to the server."""
+    teams = runtime.settings.teams
+    adapter = HelpdeskCloudAdapter(authentication(teams), teams.auth_disabled, teams.tenant_id)
+    refs = ConversationRefs(runtime.store, "teams", runtime.desk.clock)
+    people = TeamsPeople(runtime.desk, refs, enrich=runtime.with_directory)
+    bot = TeamsBot(Interactions(runtime.desk, state.wake, devices=people.devices), people)
+    connector = Connector(adapter, teams.app_id or "")
+    sender = TeamsSender(connector, runtime.settings, runtime.store, refs, runtime.desk.clock)
+    state.dispatchers.append(Dispatcher(runtime.outbox, sender, runtime.desk.clock, poll_seconds=poll_seconds))
+    app.router.add_post("/api/messages", TeamsEndpoint(adapter, bot, teams.auth_disabled).handle)
+    state.closers.append(connector.close)
+    if teams.auth_disabled:
+        log.warning(NO_AUTH_WARNING)
+    elif not teams.tenant_id:
+        log.warning("Teams: MICROSOFT_APP_TENANT_ID is not set, so people of any Microsoft 365 organisation that "
+                    "installs this app can use the help desk; set it to serve yours only")
+    log.info("Teams: Bot Framework activities at /api/messages")

@@ -1,0 +1,96 @@
+"""Closing a ticket: the technician's resolution, the requester's confirmation (or reopening),
+closing for good, and a requester solving it with a past resolution they were offered."""
+from __future__ import annotations
+
+from bot import messages as M
+from bot.commands.guards import must_be_open, must_be_resolved
+from bot.commands.registry import REGISTRY, Role
+from bot.commands.working import take
+from bot.context import Context
+from bot.model import Status, Ticket
+from bot.replies import Reply
+from bot.text import one_line
+
+command = REGISTRY.command
+
+RESOLUTION_MIN = 10
+
+
+@command("resolve", usage="resolve <id> <resolution>", summary="Record what fixed it; the requester is told.",
+         role=Role.TECHNICIAN, takes_ticket=True, text="the resolution", verb="resolve tickets",
+         example="resolve 12 replaced the fuser unit; test page prints clean", aliases=("solve",),
+         guard=must_be_open("resolved"))
+def resolve(ctx: Context) -> Reply:
+    ticket = ctx.ticket
+    resolution = ctx.call.text
+    if len(resolution) < RESOLUTION_MIN:
+        return Reply.refuse(M.RESOLUTION_SHORT.format(min=RESOLUTION_MIN, id=ticket.id), draft=ctx.call.raw)
+    after = take(ctx, ticket, ticket.assignee_id or ctx.actor.id, ticket.assignee_name or ctx.actor.name)
+    ticket = ctx.record("resolved", ticket, after.with_changes(status=Status.RESOLVED, resolution=resolution, resolved_at=ctx.now))
+    ctx.notify_requester("resolved", ticket, M.RESOLVED_FOR_REQUESTER.format(ref=ticket.ref, resolution=one_line(resolution, 500), id=ticket.id))
+    return Reply(M.RESOLVED.format(ref=ticket.ref), ticket=ticket)
+
+
+@command("reopen", usage="reopen <id> <why>", summary="The problem is back: the ticket returns to in progress.",
+         role=Role.PARTICIPANT, takes_ticket=True, text="the reason", example="reopen 12 it jams again since this morning",
+         guard=must_be_resolved)
+def reopen(ctx: Context) -> Reply:
+    ticket = ctx.ticket
+    why = ctx.call.text
+    note = ctx.note(ticket, M.REOPEN_NOTE.format(why=why), internal=False)
+    ticket = ctx.record("reopened", ticket, ticket.with_changes(status=Status.IN_PROGRESS, resolution=None, resolved_at=None),
+                        {"note": [None, note.id], "previous_resolution": [ticket.resolution, None]},
+                        summary=ctx.line("reopened", reason=one_line(why, 300)))
+    text = M.REOPENED_FOR_TECH.format(name=ctx.actor.name, ref=ticket.ref, why=one_line(why, 300))
+    ctx.notify_handlers("reopened", ticket, text)
+    ctx.notify_requester("reopened", ticket, text)
+    return Reply(M.REOPENED.format(ref=ticket.ref), ticket=ticket)
+
+
+def must_be_closable(not_resolved: str):
+    """The guard of `close` and `confirm`: resolved → closed; `not_resolved` says what to do first."""
+    def guard(ticket: Ticket) -> str | None:
+        if ticket.status is Status.CLOSED:
+            return M.ALREADY_CLOSED.format(ref=ticket.ref)
+        if ticket.status is not Status.RESOLVED:
+            return not_resolved.format(ref=ticket.ref, status=ticket.status.label, id=ticket.id)
+        return None
+    return guard
+
+
+@command("close", usage="close <id>", summary="Close a resolved ticket for good.",
+         role=Role.TECHNICIAN, takes_ticket=True, verb="close tickets", example="close 12",
+         guard=must_be_closable(M.CLOSE_NOT_RESOLVED))
+def close(ctx: Context) -> Reply:
+    closed = ctx.record("closed", ctx.ticket, ctx.ticket.with_changes(status=Status.CLOSED, closed_at=ctx.now))
+    return Reply(M.CLOSED.format(ref=closed.ref), ticket=closed)
+
+
+@command("confirm", usage="confirm <id>", summary="The fix works: close your resolved ticket.",
+         role=Role.PARTICIPANT, takes_ticket=True, example="confirm 12", aliases=("fixed",),
+         guard=must_be_closable(M.CONFIRM_NOT_RESOLVED))
+def confirm(ctx: Context) -> Reply:
+    closed = ctx.record("confirmed", ctx.ticket, ctx.ticket.with_changes(status=Status.CLOSED, closed_at=ctx.now))
+    ctx.notify_handlers("confirmed", closed, M.CONFIRMED_FOR_TECH.format(name=ctx.actor.name, ref=closed.ref))
+    return Reply(M.CONFIRMED.format(ref=closed.ref), ticket=closed)
+
+
+@command("solved", usage="solved <id> <suggestion number>",
+         summary="A suggested past resolution fixed it: close your ticket.", role=Role.PARTICIPANT, takes_ticket=True,
+         text="the suggestion number", example="solved 12 1", guard=must_be_open("marked solved"))
+def solved(ctx: Context) -> Reply:
+    ticket = ctx.ticket
+    offered = next((e.changes["suggestions"][1] for e in reversed(ctx.tx.events(ticket.id)) if e.action == "suggested"), [])
+    if not offered:
+        return Reply.refuse(M.NO_SUGGESTIONS.format(ref=ticket.ref))
+    value = ctx.call.text.strip().lstrip("#")
+    if not value.isdigit() or not 1 <= int(value) <= len(offered):
+        return Reply.refuse(M.BAD_SUGGESTION.format(ref=ticket.ref, value=one_line(value, 20),
+                                                    choices=", ".join(str(i) for i in range(1, len(offered) + 1))))
+    source = ctx.tx.get_ticket(offered[int(value) - 1])
+    resolution = M.DEFLECTED_RESOLUTION.format(source=f"#{source.id}", resolution=one_line(source.resolution or "", 500))
+    ticket = ctx.record("deflected", ticket, ticket.with_changes(
+        status=Status.CLOSED, resolution=resolution, resolved_at=ctx.now, closed_at=ctx.now),
+        {"source": [None, source.id]})
+    ctx.notify_handlers("deflected", ticket, M.DEFLECTED_FOR_HANDLERS.format(name=ctx.actor.name, ref=ticket.ref))
+    return Reply(M.DEFLECTED.format(ref=ticket.ref), ticket=ticket)
