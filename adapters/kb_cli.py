@@ -91,7 +91,8 @@ def _progress(done: int, total: int | None, started: float) -> None:
     width = 30
     filled = int(width * done / total) if total else 0
     bar = "█" * filled + "·" * (width - filled)
-    print(f"\r{bar} {done:,}/{total or '?':,} ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
+    of = "?" if total is None else f"{total:,}"  # `total or '?'` with `:,` broke on a file of no rows
+    print(f"\r{bar} {done:,}/{of} ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
 
 
 def import_csv(runtime, args: argparse.Namespace) -> int:
