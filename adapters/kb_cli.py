@@ -2,86 +2,102 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
-from typing import Iterator
+from pathlib import Path
 
+from adapters.csv_export import CsvExport, DateColumns, ExportError
 from bot.config import Settings
 from bot.kb_eval import Report, replay
 from bot.knowledge import Knowledge
 from bot.text import clean
 
-csv.field_size_limit(16 * 1024 * 1024)
+ENCODING_HELP = ("text encoding of the file(s), e.g. cp1252 or utf-16 (default: detected: a byte-order mark, "
+                 "else UTF-8 when the whole file is valid UTF-8, else Windows-1252 as Excel writes it)")
+DELIMITER_HELP = "column separator: , ; or tab (default: whichever of them the header row uses most)"
+DATE_FORMAT_HELP = ("strptime pattern of the date columns, e.g. '%%d/%%m/%%Y %%H:%%M'; dates without an offset "
+                    "are UTC (default: detected once per file: ISO 8601, Jira's 30/Sep/21 17:20, "
+                    "2021-09-30 17:20:00, 09/30/2021 17:20, 30/09/2021 17:20, 30.09.2021 17:20, "
+                    "with or without seconds)")
+
+
+def _delimiter(text: str) -> str:
+    value = "\t" if text.lower() in ("tab", "\\t") else text
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one character; use , or ; or tab")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     kb = sub.add_parser("kb", help="the knowledge base of past resolutions")
     kb_sub = kb.add_subparsers(dest="kb_cmd", required=True)
 
-    def columns(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--id-column", default="Issue id")
-        p.add_argument("--summary-column", default="Summary")
-        p.add_argument("--description-column", default="Description")
-        p.add_argument("--created-column", default="Created")
-        p.add_argument("--date-format", default="%d/%b/%y %H:%M", help="strptime format of the date columns (UTC)")
+    def file_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--encoding", default=None, help=ENCODING_HELP)
+        p.add_argument("--delimiter", type=_delimiter, default=None, help=DELIMITER_HELP)
 
-    imp = kb_sub.add_parser("import", help="load resolved tickets from a CSV export (idempotent on the source id)")
-    imp.add_argument("file")
+    def columns(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--id-column", default="Issue id", help="column of the ticket's id (default: %(default)s)")
+        p.add_argument("--summary-column", default="Summary", help="column of the one-line problem (default: %(default)s)")
+        p.add_argument("--description-column", default="Description",
+                       help="column of the full problem text (default: %(default)s)")
+        p.add_argument("--created-column", default="Created", help="column of the date it was filed (default: %(default)s)")
+        p.add_argument("--date-format", default=None, help=DATE_FORMAT_HELP)
+        file_options(p)
+
+    imp = kb_sub.add_parser("import", help="load resolved tickets from a CSV export (idempotent on the source id)",
+                            description="Load resolved tickets from another help desk's CSV export. "
+                                        "Importing the same file again adds only the rows not there yet.")
+    imp.add_argument("file", help="the CSV export")
     columns(imp)
-    imp.add_argument("--resolution-column", default="Resolution")
-    imp.add_argument("--category-column", default=None, help="default: every ticket gets --category")
-    imp.add_argument("--category", default=None, help="category for rows without one (default: the configured default)")
-    imp.add_argument("--resolved-column", default="Resolved")
-    imp.add_argument("--source", default=None, help="prefix for source ids (default: the file name)")
+    imp.add_argument("--resolution-column", default="Resolution",
+                     help="column of how it was resolved (default: %(default)s)")
+    imp.add_argument("--resolved-column", default="Resolved", help="column of the date it was resolved (default: %(default)s)")
+    imp.add_argument("--category-column", default=None, help="column of the category (default: none; every ticket gets --category)")
+    imp.add_argument("--category", default=None, help="category for rows without a known one (default: the configured default)")
+    imp.add_argument("--source", default=None, help="prefix for source ids (default: the file name without its extension)")
 
     sim = kb_sub.add_parser("similar", help="what would be suggested for a problem, and why")
-    sim.add_argument("text")
-    sim.add_argument("--json", action="store_true")
-    sim.add_argument("--limit", type=int, default=5)
-    sim.add_argument("--requester", action="store_true", help="as a requester sees it (floor, public categories)")
+    sim.add_argument("text", help="the problem, as a new ticket would describe it")
+    sim.add_argument("--json", action="store_true", help="print JSON instead of lines (default: lines)")
+    sim.add_argument("--limit", type=int, default=5, help="how many matches at most (default: %(default)s)")
+    sim.add_argument("--requester", action="store_true",
+                     help="as a requester sees it: their floor and public categories only (default: as a technician)")
 
-    ev = kb_sub.add_parser("eval", help="replay duplicate-labelled history and print R@k and MRR as JSON")
-    ev.add_argument("--tickets", required=True)
-    ev.add_argument("--duplicates", required=True)
+    ev = kb_sub.add_parser("eval", help="replay duplicate-labelled history and print R@k and MRR as JSON",
+                           description="Replay each ticket that has an earlier labelled duplicate as a new ticket "
+                                       "against the tickets filed before it; print R@1, R@5, R@10 and MRR as JSON.")
+    ev.add_argument("--tickets", required=True, help="CSV of the tickets")
+    ev.add_argument("--duplicates", required=True, help="CSV of duplicate pairs: an id and the ids it duplicates")
     columns(ev)
-    ev.add_argument("--duplicate-id-column", default="Duplicate id")
+    ev.add_argument("--duplicate-id-column", default="Duplicate id",
+                    help="column of the duplicates' ids, several separated by commas (default: %(default)s)")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    if args.kb_cmd == "eval":
-        return evaluate(args)
-    from adapters.runtime import build
-
-    runtime = build(settings.model_copy(update={"knowledge": settings.knowledge.model_copy(update={"enabled": False})}))
+    """Run `helpdesk kb …`; a file that cannot be read is one sentence on stderr and exit code 2."""
     try:
-        if args.kb_cmd == "import":
-            return import_csv(runtime, args)
-        return similar(runtime, args)
-    finally:
-        runtime.close()
+        if args.kb_cmd == "eval":
+            return evaluate(args)
+        export = _read_import(args) if args.kb_cmd == "import" else None  # a bad file never touches the database
+        from adapters.runtime import build
+
+        runtime = build(settings.model_copy(update={"knowledge": settings.knowledge.model_copy(update={"enabled": False})}))
+        try:
+            if export is not None:
+                return import_csv(runtime, args, *export)
+            return similar(runtime, args)
+        finally:
+            runtime.close()
+    except ExportError as exc:
+        print(f"helpdesk: {exc}", file=sys.stderr)
+        return 2
 
 
-def _date(value: str | None, fmt: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.strptime(value.strip(), fmt).replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
-
-
-def _rows(path: str, needed: list[str]) -> Iterator[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in needed if c and c not in (reader.fieldnames or [])]
-        if missing:
-            raise SystemExit(f"helpdesk: {path} has no column {', '.join(repr(m) for m in missing)}; "
-                             f"its columns are {', '.join(reader.fieldnames or [])}")
-        yield from reader
+def _note(text: str) -> None:
+    print(f"helpdesk: note: {text}", file=sys.stderr)
 
 
 def _progress(done: int, total: int | None, started: float) -> None:
@@ -91,33 +107,53 @@ def _progress(done: int, total: int | None, started: float) -> None:
     width = 30
     filled = int(width * done / total) if total else 0
     bar = "█" * filled + "·" * (width - filled)
-    print(f"\r{bar} {done:,}/{total or '?':,} ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
+    of = "?" if total is None else f"{total:,}"  # `total or '?'` with `:,` broke on a file of no rows
+    print(f"\r{bar} {done:,}/{of} ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
 
 
-def import_csv(runtime, args: argparse.Namespace) -> int:
+def _read_import(args: argparse.Namespace) -> tuple[CsvExport, DateColumns, int]:
+    """Read the whole file once before anything is written: its encoding, columns and date format, and its size."""
+    export = CsvExport(args.file, {
+        args.id_column: "--id-column", args.summary_column: "--summary-column",
+        args.description_column: "--description-column", args.resolution_column: "--resolution-column",
+        args.created_column: "--created-column", args.resolved_column: "--resolved-column",
+        **({args.category_column: "--category-column"} if args.category_column else {})},
+        args.encoding, args.delimiter)
+    dates = DateColumns(args.file, {args.created_column: "--created-column", args.resolved_column: "--resolved-column"},
+                        args.date_format)
+    total = 0
+    for row in export.rows():
+        dates.see(row)
+        total += 1
+    for note in dates.decide():
+        _note(note)
+    return export, dates, total
+
+
+def import_csv(runtime, args: argparse.Namespace, export: CsvExport, dates: DateColumns, total: int) -> int:
     from storage.importer import import_tickets
 
-    source = args.source or args.file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    needed = [args.id_column, args.summary_column, args.description_column, args.resolution_column,
-              args.created_column, args.resolved_column, args.category_column]
-    total = sum(1 for _ in _rows(args.file, needed))
+    source = args.source or Path(args.file).stem
     category_default = args.category or runtime.settings.default_category
     started = time.monotonic()
 
     def tickets():
-        for row in _rows(args.file, needed):
+        for row in export.rows():
             category = (row.get(args.category_column) or "").strip().lower() if args.category_column else ""
             yield {
-                "external_id": f"{source}:{row[args.id_column].strip()}",
+                "external_id": f"{source}:{(row[args.id_column] or '').strip()}",
                 "summary": clean(row.get(args.summary_column)), "description": clean(row.get(args.description_column)),
                 "resolution": clean(row.get(args.resolution_column)) or None,
                 "category": category if category in runtime.settings.categories else category_default,
-                "created": _date(row.get(args.created_column), args.date_format),
-                "resolved": _date(row.get(args.resolved_column), args.date_format),
+                "created": dates.parse(args.created_column, row.get(args.created_column)),
+                "resolved": dates.parse(args.resolved_column, row.get(args.resolved_column)),
             }
 
     added, seen = import_tickets(runtime.engine, tickets(), lambda n: _progress(n, total, started))
     print(file=sys.stderr)
+    for note in dates.failures({args.created_column: "those tickets were imported as created now",
+                                args.resolved_column: "those tickets were imported as resolved when created"}):
+        _note(note)
     print(f"imported {added:,} new ticket(s); {seen - added:,} were already there")
     return 0
 
@@ -148,19 +184,37 @@ def similar(runtime, args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    tickets = CsvExport(args.tickets, {
+        args.id_column: "--id-column", args.summary_column: "--summary-column",
+        args.description_column: "--description-column", args.created_column: "--created-column"},
+        args.encoding, args.delimiter)
+    pairs = CsvExport(args.duplicates, {args.id_column: "--id-column", args.duplicate_id_column: "--duplicate-id-column"},
+                      args.encoding, args.delimiter)
+    rows = list(tickets.rows())
+    dates = DateColumns(args.tickets, {args.created_column: "--created-column"}, args.date_format)
+    for row in rows:
+        dates.see(row)
+    for note in dates.decide(required=[args.created_column]):
+        _note(note)
     reports = []
-    for row in _rows(args.tickets, [args.id_column, args.summary_column, args.description_column, args.created_column]):
-        created = _date(row[args.created_column], args.date_format)
-        if created is None:
-            continue
-        reports.append(Report(row[args.id_column].strip(), created, row[args.summary_column] or "",
-                              row[args.description_column] or ""))
+    for row in rows:
+        created = dates.parse(args.created_column, row.get(args.created_column))
+        if created is not None:
+            reports.append(Report((row[args.id_column] or "").strip(), created, row[args.summary_column] or "",
+                                  row[args.description_column] or ""))
+    for note in dates.failures({args.created_column: "those tickets were left out of the replay"}):
+        _note(note)
     duplicates: dict[str, set[str]] = defaultdict(set)
-    for row in _rows(args.duplicates, [args.id_column, args.duplicate_id_column]):
-        a = row[args.id_column].strip()
+    for row in pairs.rows():
+        a = (row[args.id_column] or "").strip()
         for b in (row[args.duplicate_id_column] or "").split(","):
-            if b.strip():
+            if a and b.strip():
                 duplicates[a].add(b.strip())
                 duplicates[b.strip()].add(a)
-    print(json.dumps(replay(reports, duplicates), indent=2))
+    result = replay(reports, duplicates)
+    if not result["queries"]:
+        raise ExportError(f"none of the {len(reports):,} tickets in {args.tickets} has a labelled duplicate filed "
+                          f"before it in {args.duplicates}, so there is nothing to measure; check that "
+                          "--id-column and --duplicate-id-column name the ids both files share")
+    print(json.dumps(result, indent=2))
     return 0

@@ -1,10 +1,14 @@
 """Knowledge-base benchmark: suggestion latency, build time, incremental adds and memory
 at 10,000 / 100,000 / 1,000,000 entries, plus replay quality on the real Hadoop reports.
 
-    cd /work/main && .venv/bin/python -m bench.kb_bench              # 10k, 100k, 1M: ~10 min on an idle 2-core box
+    .venv/bin/python -m bench.kb_bench                               # 10k, 100k, 1M: ~10 min on an idle 2-core box
     .venv/bin/python -m bench.kb_bench --quick                       # 10k, 100k only: ~2-3 min
     .venv/bin/python -m bench.kb_bench --sizes 10k,300k --queries 200
     .venv/bin/python -m bench.kb_bench --output result.json --profile
+    .venv/bin/python -m bench.kb_bench --data path/to/gitbugs-hadoop  # another copy of the two CSV files
+
+Run from the checkout's root after `make install`. The real reports are
+bench/data/gitbugs-hadoop/ (shipped with the project, CC BY 4.0: see SOURCE.md there).
 
 Larger corpora are synthesised from the 2,503 real GitBugs Hadoop reports by
 recombining their text (see `Synth`). They are never verbatim copies, so the postings
@@ -40,9 +44,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/kb_bench.py` as well as `python -m bench.kb_bench`
     sys.path.insert(0, str(ROOT))
 
-DATA = Path("/work/shared/data/gitbugs-hadoop")
-REPORTS_CSV = DATA / "hadoop_bugs.csv"
-DUPLICATES_CSV = DATA / "hadoop_bugs-combined.csv"
+DATA = ROOT / "bench" / "data" / "gitbugs-hadoop"  # shipped with the project; --data points elsewhere
+REPORTS_CSV = "hadoop_bugs.csv"
+DUPLICATES_CSV = "hadoop_bugs-combined.csv"
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)
@@ -63,10 +67,10 @@ def say(message: str) -> None:
 # ---------------------------------------------------------------- real data
 
 
-def load_reports():
+def load_reports(data: Path):
     from bot.kb_eval import Report
 
-    with open(REPORTS_CSV, encoding="utf-8", newline="") as f:
+    with open(data / REPORTS_CSV, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     reports = []
     for row in rows:
@@ -79,10 +83,10 @@ def load_reports():
     return reports
 
 
-def load_duplicates() -> dict[str, set[str]]:
+def load_duplicates(data: Path) -> dict[str, set[str]]:
     """Both directions, every id of a comma-separated cell."""
     duplicates: dict[str, set[str]] = {}
-    with open(DUPLICATES_CSV, encoding="utf-8", newline="") as f:
+    with open(data / DUPLICATES_CSV, encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             a = (row["Issue id"] or "").strip()
             for b in (row["Duplicate id"] or "").split(","):
@@ -270,10 +274,10 @@ class Synth:
 _worker_synth: Synth | None = None
 
 
-def _worker_init(queries: int, seed: int) -> None:
+def _worker_init(data: str, queries: int, seed: int) -> None:
     global _worker_synth
-    reports = load_reports()
-    _, pool, _ = split_sources(reports, load_duplicates(), queries, seed)
+    reports = load_reports(Path(data))
+    _, pool, _ = split_sources(reports, load_duplicates(Path(data)), queries, seed)
     _worker_synth = Synth(pool)
 
 
@@ -284,11 +288,11 @@ def _worker_chunk(task: tuple[int, int, int]) -> str:
     return "".join(_worker_synth.problem(rng).replace("\n", SEP) + "\n" for _ in range(count))
 
 
-def write_corpus(path: Path, total: int, queries: int, seed: int, workers: int) -> float:
+def write_corpus(path: Path, data: Path, total: int, queries: int, seed: int, workers: int) -> float:
     started = time.perf_counter()
     tasks = [(seed, c, min(CHUNK, total - c * CHUNK)) for c in range(math.ceil(total / CHUNK))]
     ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, initializer=_worker_init, initargs=(queries, seed)) as pool, open(path, "w", encoding="utf-8") as f:
+    with ctx.Pool(workers, initializer=_worker_init, initargs=(str(data), queries, seed)) as pool, open(path, "w", encoding="utf-8") as f:
         for done, text in enumerate(pool.imap(_worker_chunk, tasks), 1):
             f.write(text)
             if done % 8 == 0 or done == len(tasks):
@@ -542,8 +546,8 @@ def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
     say(f"{tag}: add mean {out['add_ms']['mean']} ms p95 {out['add_ms']['p95']} ms; remove mean {out['remove_ms']['mean']} ms")
 
     if cfg.get("background"):
-        reports = load_reports()
-        duplicates = load_duplicates()
+        reports = load_reports(Path(cfg["data"]))
+        duplicates = load_duplicates(Path(cfg["data"]))
         synthetic_top = [0]
         search = idx.search
 
@@ -638,6 +642,14 @@ def git_state(path: str) -> dict[str, Any]:
             "modified": bool(git("status", "--porcelain", "--", path))}
 
 
+def shown(path: Path) -> str:
+    """A path for the JSON: relative to the checkout when inside it, so no machine's directory is recorded."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -668,6 +680,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes generating the corpus")
     parser.add_argument("--corpus-dir", help="keep (and reuse) the synthetic corpus file here instead of a temp dir")
     parser.add_argument("--output", help="also write the JSON here")
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help=f"folder holding {REPORTS_CSV} and {DUPLICATES_CSV} (default: bench/data/gitbugs-hadoop)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -681,9 +695,14 @@ def main(argv: list[str] | None = None) -> int:
     from bot import knowledge
     from bot.kb_eval import replay
 
+    missing = [name for name in (REPORTS_CSV, DUPLICATES_CSV) if not (args.data / name).is_file()]
+    if missing:
+        print(f"kb_bench: {args.data} has no {' or '.join(missing)}; pass --data with the folder of the GitBugs "
+              f"Hadoop files (bench/data/gitbugs-hadoop in a checkout)", file=sys.stderr)
+        return 2
     load_before = loadavg()
-    reports = load_reports()
-    duplicates = load_duplicates()
+    reports = load_reports(args.data)
+    duplicates = load_duplicates(args.data)
     held_out, pool, in_pairs = split_sources(reports, duplicates, args.queries, args.seed)
     say(f"{len(reports):,} real reports, {in_pairs} in duplicate pairs, {len(held_out)} held out as queries, "
         f"{len(pool):,} synthesis sources")
@@ -713,13 +732,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             say(f"writing {total:,} synthetic entries with {args.workers} process(es) …")
             partial = corpus.with_suffix(".partial")
-            gen_s = write_corpus(partial, total, args.queries, args.seed, args.workers)
+            gen_s = write_corpus(partial, args.data, total, args.queries, args.seed, args.workers)
             partial.rename(corpus)
         stats = corpus_stats(corpus, reports)
 
         results = {}
         for size in sizes:
-            cfg = {"size": size, "corpus": str(corpus), "queries": str(queries_path), "adds": args.adds,
+            cfg = {"size": size, "data": str(args.data), "corpus": str(corpus), "queries": str(queries_path), "adds": args.adds,
                    "removes": args.removes, "after_add_queries": min(200, args.queries), "profile": args.profile,
                    "baseline": (args.baseline_queries * 4 if size <= 10_000 else args.baseline_queries)
                    if size in (10_000, 100_000) else 0,
@@ -729,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
             results[str(size)] = run_child(cfg)
         if background and background not in sizes:
             say(f"--- {background:,}-entry background for the replay (fresh process)")
-            cfg = {"size": background, "corpus": str(corpus), "queries": str(queries_path), "adds": 0,
+            cfg = {"size": background, "data": str(args.data), "corpus": str(corpus), "queries": str(queries_path), "adds": 0,
                    "removes": 0, "after_add_queries": 0, "baseline": 0, "background": True, "live": 0}
             results["background"] = run_child(cfg)
     finally:
@@ -777,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
                          "MAX_QUERY_TERMS", "BODY_CHARS", "FUZZ_WEIGHT") if hasattr(knowledge, k)},
                      "knowledge_py_git": git_state("bot/knowledge.py")},
         "corpus": {
-            "source": "GitBugs Hadoop (/work/shared/data/gitbugs-hadoop), 2,503 real JIRA reports",
+            "source": f"GitBugs Hadoop ({shown(args.data)}), {len(reports):,} real JIRA reports",
             "queries": (f"{len(held_out)} held-out real reports (summary + '\\n' + description, as a new ticket), "
                         "never used as synthesis sources, none of them in a duplicate pair"),
             "synthesis_sources": f"the other {len(pool):,} reports that are in no duplicate pair",

@@ -1,8 +1,10 @@
 """Report benchmark: how long `ReportBuilder.report` takes over a year of tickets.
 
-    cd /work/main && .venv/bin/python -m bench.report_bench            # 100,000 and 1,000,000 tickets
+    .venv/bin/python -m bench.report_bench                             # 100,000 and 1,000,000 tickets
     .venv/bin/python -m bench.report_bench --quick                     # 100,000 only
     .venv/bin/python -m bench.report_bench --sizes 250000 --only sqlite
+
+Run from the checkout's root after `make install`.
 
 For each size and each database (SQLite in a temporary file; PostgreSQL in a fresh schema,
 dropped at the end) it seeds a freshly migrated database with a year of tickets and their

@@ -1,8 +1,10 @@
 """Slack load benchmark: signed slash commands and button presses against the real server.
 
-    cd /work/main && .venv/bin/python -m bench.slack_load            # SQLite, 100,000 tickets, ~3 min
+    .venv/bin/python -m bench.slack_load                             # SQLite, 100,000 tickets, ~3 min
     .venv/bin/python -m bench.slack_load --quick                     # ~45 s smoke run
     .venv/bin/python -m bench.slack_load --database-url postgresql://postgres@127.0.0.1:5432/test
+
+Run from the checkout's root after `make install`.
 
 Seeds a migrated database with N tickets, then runs two servers one after the other,
 each in a child process of its own (the load generator never shares their event loop),
@@ -422,7 +424,8 @@ class Sampler:
 
 
 def _short(filename: str) -> str:
-    for marker in ("site-packages/", "/work/main/", "python3.11/"):
+    """A stack frame's file as a name to read: relative to the checkout or to site-packages / the stdlib."""
+    for marker in ("site-packages/", f"{ROOT}/", f"python{sys.version_info.major}.{sys.version_info.minor}/"):
         if marker in filename:
             return filename.split(marker, 1)[1]
     return os.path.basename(filename)
