@@ -20,6 +20,7 @@ log = logging.getLogger("helpdesk.server")
 
 RUNTIME = web.AppKey("runtime", Runtime)
 STATE = web.AppKey("state", "ServerState")
+DRAIN_SECONDS = 10.0  # how long shutdown waits for the deliveries in hand before cancelling them
 
 
 @dataclass
@@ -80,14 +81,25 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
             state.tasks.append(asyncio.create_task(sweep_forever(runtime, state), name="sla-sweep"))
 
     async def stop(_: web.Application) -> None:
+        """On shutdown, before any client session closes (on_cleanup): no new Socket Mode events,
+        each dispatcher finishes and records the delivery in hand, then the SLA sweep (and a
+        delivery still going after DRAIN_SECONDS) is cancelled."""
+        if state.socket_mode is not None:
+            await state.socket_mode.close_async()
+        for dispatcher in state.dispatchers:
+            dispatcher.stop()
+        delivering = [task for task in state.tasks if task.get_name().startswith("outbox-")]
+        if delivering:
+            _, late = await asyncio.wait(delivering, timeout=DRAIN_SECONDS)
+            if late:
+                log.warning("shutdown: %s still delivering after %.0f s; cancelled (those messages are retried "
+                            "at the next start)", ", ".join(t.get_name() for t in late), DRAIN_SECONDS)
         for task in state.tasks:
             task.cancel()
         await asyncio.gather(*state.tasks, return_exceptions=True)
-        if state.socket_mode is not None:
-            await state.socket_mode.close_async()
 
     app.on_startup.append(start)
-    app.on_cleanup.append(stop)
+    app.on_shutdown.append(stop)
     return app
 
 

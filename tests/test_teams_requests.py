@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
+import threading
 from datetime import timedelta
 
 import pytest
@@ -24,6 +26,14 @@ def secured(engine):
     server = LiveTeams(engine, auth=True).start()
     yield server
     server.stop()
+
+
+def refuses_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
 
 
 def open_ticket(live: LiveTeams, user: str = "alice"):
@@ -162,6 +172,29 @@ class TestDelivery:
         lines = [p.activity.get("text") for p in live.connector.in_thread(DESK, card.id)]
         assert lines.count("🙋 Bob Lee claimed it.") == 1
         assert Receipts(engine).done(line["id"], f"line:{DESK}:{card.id}")
+
+    def test_a_delivery_in_flight_at_shutdown_is_finished_and_recorded(self, engine):
+        """Shutdown used to cancel the dispatcher in the middle of a delivery: the Connector call
+        went on in msrest's worker thread, so the card was posted but neither its receipt nor its
+        delivered mark was written, and the next start posted it again (and a call still on its
+        way when the test's Connector stopped hung the teardown: the flaky test of issue 15)."""
+        server = LiveTeams(engine).start()
+        stopping = threading.Thread(target=server.stop)
+        try:
+            server.connector.hold_next("POST", "/v3/conversations")  # the card's new thread: the Connector is slow
+            assert server.post(server.personal("alice", "new The printer on floor 3 jams on every page")).status == 201
+            server.eventually(lambda: server.connector.held == 1)
+            stopping.start()
+            server.eventually(lambda: refuses_connections(server.port))  # shutdown has begun
+        finally:
+            server.connector.release()
+            if stopping.ident is None:  # failed before shutdown began
+                server.stop()
+            stopping.join(30)
+        assert not stopping.is_alive()
+        card = next(r for r in outbox_rows(engine) if r["kind"] == "new_ticket")
+        assert card["status"] == "delivered", "finished and recorded, not left to be posted again"
+        assert Receipts(engine).done(card["id"], f"thread:{DESK}") and len(server.cards_in(DESK)) == 1
 
     def test_someone_seen_only_in_a_channel_gets_a_new_personal_chat(self, live, engine):
         live.post(live.channel("frank", "new The projector in room 4 shows no picture"))

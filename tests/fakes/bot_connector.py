@@ -5,6 +5,7 @@ and signing keys, and mints the JWTs Teams would send, so Bot Framework auth run
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
@@ -50,6 +51,10 @@ class FakeBotConnector:
         self.posts: dict[str, Posted] = {}  # activity id → what is shown
         self.members: dict[str, dict[str, Any]] = {}  # by 29: id and by AAD object id
         self.failures: list[tuple[str, str, int, dict[str, str]]] = []  # (method, path pattern, status, headers)
+        self.holds: list[tuple[str, str, asyncio.Event]] = []  # (method, path pattern, released)
+        self.held = 0  # calls being held right now
+        self.hold_limit = 5.0  # seconds a held call waits at most, then is answered
+        self._holding: list[asyncio.Event] = []
         self.ids = itertools.count(int(time.time() * 1000))
         self.signing_key = _key()
         self.other_key = _key()  # signs forged tokens: same shape, wrong key
@@ -57,11 +62,13 @@ class FakeBotConnector:
         # As Teams: a member look-up in a 1:1 chat knows only that chat's user (channels: the whole team)
         self.rosters = True
         self.runner: web.AppRunner | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.url = ""
 
     # lifecycle
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         app = web.Application()
         app.router.add_post("/v3/conversations", self._create)
         app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
@@ -97,6 +104,17 @@ class FakeBotConnector:
         (429 with Retry-After, 500, 403…). `/v3/conversations` alone is creating a conversation."""
         self.failures.append((method, path, status, headers or {}))
 
+    def hold_next(self, method: str, path: str) -> None:
+        """The next `method` call whose path matches the regex `path` is answered only once
+        release() is called (or after hold_limit seconds): a Connector that is slow to answer."""
+        self.holds.append((method, path, asyncio.Event()))
+
+    def release(self) -> None:
+        """Answer every held call (from any thread)."""
+        for released in [event for _, _, event in self.holds] + self._holding:
+            if self.loop is not None:
+                self.loop.call_soon_threadsafe(released.set)
+
     def token(self, app_id: str, service_url: str, *, expired: bool = False, forged: bool = False,
               audience: str | None = None) -> str:
         """A Bot Framework channel token as Teams sends it in Authorization: Bearer …"""
@@ -129,6 +147,19 @@ class FakeBotConnector:
         call = Call(request.method, request.path, conversation, request.match_info.get("activity"), body,
                     request.headers.get("Authorization"))
         self.calls.append(call)
+        for i, (method, pattern, released) in enumerate(self.holds):
+            if method == request.method and re.fullmatch(pattern, unquote(request.path)):
+                del self.holds[i]
+                self._holding.append(released)
+                self.held += 1
+                try:
+                    await asyncio.wait_for(released.wait(), self.hold_limit)
+                except TimeoutError:
+                    pass
+                finally:
+                    self.held -= 1
+                    self._holding.remove(released)
+                break
         for i, (method, pattern, status, headers) in enumerate(self.failures):
             if method == request.method and re.fullmatch(pattern, unquote(request.path)):
                 del self.failures[i]
