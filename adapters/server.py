@@ -20,6 +20,7 @@ log = logging.getLogger("helpdesk.server")
 
 RUNTIME = web.AppKey("runtime", Runtime)
 STATE = web.AppKey("state", "ServerState")
+TEAMS = web.AppKey("teams", "HelpdeskCloudAdapter")  # the Teams adapter, when Teams is configured
 DRAIN_SECONDS = 10.0  # how long shutdown waits for the deliveries in hand before cancelling them
 
 
@@ -148,14 +149,15 @@ def _add_slack(app: web.Application, runtime: Runtime, state: ServerState, poll_
 
 
 def _add_teams(app: web.Application, runtime: Runtime, state: ServerState, poll_seconds: float) -> None:
-    from adapters.teams.adapter import HelpdeskCloudAdapter, authentication
+    from adapters.teams.adapter import build_adapter
     from adapters.teams.app import TeamsBot
     from adapters.teams.endpoint import NO_AUTH_WARNING, TeamsEndpoint
     from adapters.teams.sender import Connector, TeamsSender
     from storage.conversations import ConversationRefs, Receipts
 
     teams = runtime.settings.teams
-    adapter = HelpdeskCloudAdapter(authentication(teams), teams.auth_disabled, teams.tenant_id)
+    adapter = build_adapter(teams)
+    app[TEAMS] = adapter
     refs = ConversationRefs(runtime.engine, "teams")
     bot = TeamsBot(runtime.desk, runtime.posts, refs, state.wake, enrich=runtime.with_directory)
     connector = Connector(adapter, teams.app_id or "")
@@ -167,6 +169,7 @@ def _add_teams(app: web.Application, runtime: Runtime, state: ServerState, poll_
 
     async def close_connector(_: web.Application) -> None:
         await connector.close()
+        await adapter.close()
 
     app.on_cleanup.append(close_connector)
     if teams.auth_disabled:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from adapters.server import TEAMS
 from tests.conftest import SETTINGS
 from tests.fakes.bot_connector import FakeBotConnector, Posted
 from tests.live_server import LiveServer, Response
@@ -49,8 +50,8 @@ class LiveTeams(LiveServer):
     def __init__(self, engine, overrides: dict | None = None, *, auth: bool = False, poll_seconds: float = 0.05) -> None:
         super().__init__(engine, overrides, poll_seconds=poll_seconds)
         self.auth = auth
-        # The Connector is remote: its own loop, so the bot blocking its loop (botbuilder fetches
-        # signing keys with a synchronous `requests.get`) cannot stall the Connector too.
+        # The Connector is remote: its own loop, so a call or key fetch it holds (to show who waits
+        # for it) holds only the server's request, and a stalled server cannot stall the Connector.
         self.connector_loop = asyncio.new_event_loop()
         threading.Thread(target=self.connector_loop.run_forever, daemon=True).start()
 
@@ -74,6 +75,14 @@ class LiveTeams(LiveServer):
         else:
             data["teams"]["no_auth"] = True
         return data
+
+    def _built(self) -> None:
+        self.adapter = self.app[TEAMS]
+
+    @property
+    def keys(self):
+        """The server's SigningKeys (auth on): its clock can be moved, its fetches counted at the fake."""
+        return self.adapter.tokens.keys
 
     async def _stop_fakes(self) -> None:
         await self._on_connector(self.connector.stop())
@@ -143,11 +152,14 @@ class LiveTeams(LiveServer):
     # HTTP
 
     def post(self, activity: dict[str, Any] | bytes, *, token: str | None = None,
-             content_type: str = "application/json") -> Response:
+             content_type: str = "application/json", authorization: str | None = None) -> Response:
+        """POST an activity; `token` goes in as `Bearer <token>`, `authorization` as it is."""
         body = activity if isinstance(activity, bytes) else json.dumps(activity).encode()
         headers = {"Content-Type": content_type, "User-Agent": "Microsoft-SkypeBotApi (Microsoft-BotFramework 3.0)"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
+        if authorization is not None:
+            headers["Authorization"] = authorization
         return self.request("POST", "/api/messages", body, headers)
 
     def token(self, **kw: Any) -> str:

@@ -7,6 +7,8 @@ import json
 import logging
 import socket
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -26,6 +28,25 @@ def secured(engine):
     server = LiveTeams(engine, auth=True).start()
     yield server
     server.stop()
+
+
+class Ticker:
+    """A monotonic clock the test moves by hand (seconds), from where time.monotonic() is now."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def loud(caplog) -> list[str]:
+    """What our server and aiohttp logged at WARNING or above."""
+    return [f"{r.levelname} {r.getMessage()}" for r in caplog.records
+            if r.levelno >= logging.WARNING and r.name.startswith(("helpdesk", "aiohttp"))]
 
 
 def refuses_connections(port: int) -> bool:
@@ -58,6 +79,47 @@ class TestAuthentication:
         assert response.status == 401
         assert count_rows(engine, "tickets") == 0 and count_rows(engine, "seen_requests") == 0
 
+    @pytest.mark.parametrize("kind", ["empty bearer", "no kid", "unknown kid", "alg none", "HS256 with the app password",
+                                      "another scheme", "not endorsed for the channel"])
+    def test_a_token_the_caller_got_wrong_is_401_logged_at_info_at_most(self, secured, engine, caplog, kind):
+        """These were 503s logged at ERROR ("asking Teams to retry"): anyone could make the server
+        log errors and ask for retries at will."""
+        activity = secured.personal("alice", "new The printer on floor 3 jams on every page")
+        authorization = {
+            "empty bearer": lambda: "Bearer ",
+            "no kid": lambda: "Bearer " + secured.token(kid=None),
+            "unknown kid": lambda: "Bearer " + secured.token(kid="not-a-published-key"),
+            "alg none": lambda: "Bearer " + secured.token(algorithm="none"),
+            "HS256 with the app password": lambda: "Bearer " + secured.token(algorithm="HS256", secret="test-password"),
+            "another scheme": lambda: "Basic " + secured.token(),
+            "not endorsed for the channel": lambda: "Bearer " + secured.token(),
+        }[kind]()
+        if kind == "not endorsed for the channel":
+            activity["channelId"] = "skype"  # the Connector's keys are endorsed for msteams and webchat
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            response = secured.post(activity, authorization=authorization)
+        assert response.status == 401
+        assert count_rows(engine, "tickets") == 0 and count_rows(engine, "seen_requests") == 0
+        assert loud(caplog) == []
+        assert any(r.name == "helpdesk.teams" and r.getMessage().startswith("Teams: 401") for r in caplog.records)
+
+    def test_only_signing_keys_that_cannot_be_fetched_are_503_and_fetching_then_backs_off(self, secured, engine, caplog):
+        """Teams retries a 503; the retry after the back-off is served, and stored once."""
+        secured.connector.key_failures = [500]
+        activity = secured.personal("alice", "new The printer on floor 3 jams on every page")
+        with caplog.at_level(logging.INFO):
+            first = secured.post(activity, token=secured.token())
+            again = secured.post(activity, token=secured.token())
+        assert first.status == again.status == 503 and count_rows(engine, "tickets") == 0
+        assert secured.connector.key_fetches == 1, "no fetch while backing off"
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and "signing keys" in errors[0], "one error for one failed fetch"
+        secured.keys.clock = clock = Ticker()
+        clock.advance(60)
+        assert secured.post(activity, token=secured.token()).status == 201
+        assert secured.connector.key_fetches == 2 and count_rows(engine, "tickets") == 1
+
     def test_a_token_for_another_service_url_is_401(self, secured, engine):
         token = secured.connector.token(APP_ID, "https://smba.trafficmanager.net/evil/")
         assert secured.post(secured.personal("alice", "new The printer on floor 3 jams"), token=token).status == 401
@@ -87,6 +149,47 @@ class TestAuthentication:
             live.post(live.personal("alice", "mine"))
         warnings = [r for r in caplog.records if "authentication is OFF" in r.getMessage()]
         assert len(warnings) == 2
+
+
+class TestSigningKeys:
+    def test_the_server_answers_while_the_signing_keys_are_being_fetched(self, secured):
+        """botframework fetched the keys with a synchronous requests.get on the event loop: with
+        a slow key endpoint, /healthz (and Slack) waited for it."""
+        secured.connector.hold_keys()
+        try:
+            with ThreadPoolExecutor(2) as pool:
+                first = pool.submit(secured.post, secured.personal("alice", "help"), token=secured.token())
+                secured.eventually(lambda: secured.connector.keys_waiting == 1)
+                second = pool.submit(secured.post, secured.personal("bob", "help"), token=secured.token())
+                health = secured.get("/healthz")
+                assert health.status == 200 and health.json()["status"] == "ok"
+                assert secured.connector.keys_waiting == 1, "answered while the key fetch was still waiting"
+                secured.connector.release_keys()
+                assert first.result(30).status == second.result(30).status == 201
+        finally:
+            secured.connector.release_keys()
+        assert secured.connector.key_fetches == 1
+
+    def test_the_last_good_keys_serve_and_an_unknown_kid_fetches_at_most_once_per_interval(self, secured):
+        stranger = secured.token(kid="not-a-published-key")
+
+        def status(token: str) -> int:
+            return secured.post(secured.personal("alice", "help"), token=token).status
+
+        assert status(secured.token()) == 201 and secured.connector.key_fetches == 1
+        assert status(stranger) == 401
+        assert secured.connector.key_fetches == 1, "just fetched: an unknown kid does not fetch again"
+        secured.keys.clock = clock = Ticker()
+        clock.advance(secured.keys.unknown_kid_interval)
+        secured.connector.key_failures = [500]
+        assert status(stranger) == 503, "it looked again and could not: perhaps a new key, so Teams retries"
+        assert status(secured.token()) == 201, "the last good keys keep serving"
+        assert status(stranger) == 401 and secured.connector.key_fetches == 2
+        clock.advance(secured.keys.unknown_kid_interval)
+        secured.connector.rotate_key()
+        assert status(secured.token()) == 201, "a key rotated in is fetched once its kid shows up"
+        assert status(stranger) == 401
+        assert secured.connector.key_fetches == 3
 
 
 class TestMalformed:
