@@ -14,6 +14,7 @@ import pytest
 
 from adapters.server import TEAMS
 from tests.conftest import SETTINGS
+from tests.fakes.azure_ad import FakeAzureAD
 from tests.fakes.bot_connector import FakeBotConnector, Posted
 from tests.live_server import LiveServer, Response
 
@@ -70,7 +71,6 @@ class LiveTeams(LiveServer):
         data["teams"] = {"service_url": self.connector.url, "tenant_id": TENANT}
         if self.auth:
             data["teams"].update(app_id=APP_ID, app_password="test-password", openid_metadata_url=self.connector.openid_url)
-            # the bot's own calls would need an Azure AD token, which cannot be had offline: look-ups fall back
             data["technicians"][0]["ids"] = ["bob@corp.example", f"teams:{USERS['bob'][1]}"]
         else:
             data["teams"]["no_auth"] = True
@@ -78,6 +78,9 @@ class LiveTeams(LiveServer):
 
     def _built(self) -> None:
         self.adapter = self.app[TEAMS]
+        if self.auth:  # MSAL cannot reach Azure AD offline: the bot's own token comes from the fake
+            self.azure_ad = FakeAzureAD(APP_ID)
+            self.adapter.credentials.inner = self.azure_ad
 
     @property
     def keys(self):

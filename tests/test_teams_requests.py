@@ -191,6 +191,27 @@ class TestSigningKeys:
         assert status(stranger) == 401
         assert secured.connector.key_fetches == 3
 
+    def test_the_bots_own_azure_ad_token_is_fetched_off_the_event_loop(self, secured, engine):
+        """botbuilder's credentials ask MSAL for the token synchronously, on the loop, as msrest
+        signs each Connector call: a slow Azure AD held every request and delivery meanwhile."""
+        azure_ad = secured.azure_ad
+        azure_ad.hold()
+        try:
+            alice = secured.runtime.desk.actor("alice@corp.example", name="Alice Park")
+            assert secured.runtime.desk.handle(alice, "new The printer on floor 3 jams on every page").ok
+            secured.wake()
+            secured.eventually(lambda: azure_ad.waiting == 1)  # the card's delivery is waiting for Azure AD
+            assert secured.get("/healthz").status == 200
+            assert azure_ad.waiting == 1, "answered while the token fetch was still waiting"
+        finally:
+            azure_ad.release()
+        card = secured.card()
+        assert secured.post(secured.invoke("bob", "claim", {"ticket_id": 1}, card=card), token=secured.token()).status == 200
+        secured.settled()
+        assert stored(engine, 1).assignee_id == BOB
+        signed = {c.authorization for c in secured.connector.calls}
+        assert signed == {"Bearer aad-token-1"} and azure_ad.fetches == 1, "one token, kept, for every call"
+
 
 class TestMalformed:
     @pytest.mark.parametrize("body, content_type, status", [

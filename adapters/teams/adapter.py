@@ -15,11 +15,26 @@ from types import SimpleNamespace
 
 from aiohttp import web
 from botbuilder.core import Bot
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+    ConfigurationServiceClientCredentialFactory,
+)
 from botbuilder.schema import Activity, CallerIdConstants
-from botframework.connector.auth import AuthenticateRequestResult, BotFrameworkAuthentication
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    BotFrameworkAuthentication,
+    ServiceClientCredentialsFactory,
+)
 
-from adapters.teams.auth import METADATA_URL, ChannelTokens, KeysUnavailable, SigningKeys, Unauthenticated
+from adapters.teams.auth import (
+    METADATA_URL,
+    ChannelTokens,
+    KeysUnavailable,
+    OffLoopCredentialFactory,
+    SigningKeys,
+    Unauthenticated,
+)
 from bot.config import TeamsSettings
 
 log = logging.getLogger("helpdesk.teams")
@@ -27,13 +42,14 @@ log = logging.getLogger("helpdesk.teams")
 
 class HelpdeskCloudAdapter(CloudAdapter):
     def __init__(self, auth: BotFrameworkAuthentication, auth_disabled: bool = False, tenant: str | None = None,
-                 tokens: ChannelTokens | None = None) -> None:
+                 tokens: ChannelTokens | None = None, credentials: OffLoopCredentialFactory | None = None) -> None:
         super().__init__(auth)
         if tokens is None and not auth_disabled:
             raise ValueError("with authentication on, the adapter needs ChannelTokens to check requests with")
         self.auth_disabled = auth_disabled
         self.tenant = tenant  # the one Microsoft 365 organisation served, when configured
         self.tokens = tokens
+        self.credentials = credentials  # the factory behind the bot's own Connector calls, when ours
 
     async def process(self, request: web.Request, bot: Bot, ws_response: web.WebSocketResponse | None = None) -> web.Response:
         """POST /api/messages: 415 not JSON, 400 not an activity, 401 not authenticated, 503 when the
@@ -99,17 +115,20 @@ def _configuration(teams: TeamsSettings) -> SimpleNamespace:
     )
 
 
-def authentication(teams: TeamsSettings) -> BotFrameworkAuthentication:
+def authentication(teams: TeamsSettings, credentials: ServiceClientCredentialsFactory | None = None,
+                   ) -> BotFrameworkAuthentication:
     """botbuilder's Bot Framework auth for the configured app (public cloud). Incoming tokens are
     checked by `ChannelTokens`, not by it; it makes the Connector clients for the bot's own calls."""
-    return ConfigurationBotFrameworkAuthentication(_configuration(teams))
+    return ConfigurationBotFrameworkAuthentication(_configuration(teams), credentials_factory=credentials)
 
 
 def build_adapter(teams: TeamsSettings) -> HelpdeskCloudAdapter:
     """The adapter for the configured app: channel tokens checked against the Connector's published
-    keys (`[teams] openid_metadata_url`, else the public cloud's). Without an app id (emulator
-    mode) authentication is off."""
+    keys (`[teams] openid_metadata_url`, else the public cloud's), and the bot's own Azure AD token
+    fetched off the event loop. Without an app id (emulator mode) authentication is off."""
+    credentials = OffLoopCredentialFactory(ConfigurationServiceClientCredentialFactory(_configuration(teams)))
     tokens = None
     if not teams.auth_disabled:
         tokens = ChannelTokens(teams.app_id or "", SigningKeys(teams.openid_metadata_url or METADATA_URL))
-    return HelpdeskCloudAdapter(authentication(teams), teams.auth_disabled, teams.tenant_id, tokens=tokens)
+    return HelpdeskCloudAdapter(authentication(teams, credentials), teams.auth_disabled, teams.tenant_id,
+                                tokens=tokens, credentials=credentials)

@@ -3,7 +3,9 @@
 botframework-connector 4.17 checks a channel's token with a synchronous `requests.get` of the
 OpenID metadata and signing keys (no timeout) on the event loop, fetches again for every token
 after a failed fetch, and fails with an AttributeError or IndexError on a token with no `kid`, an
-unknown one, `alg=none` or HS256, all of which our adapter could only answer 503. So:
+unknown one, `alg=none` or HS256, all of which our adapter could only answer 503. And botbuilder's
+credentials fetch the bot's own Azure AD token with MSAL, synchronously, on the loop, once per
+turn. So this module does both halves itself:
 
 - `SigningKeys`: the Connector's published keys, fetched with aiohttp (with a timeout), the last
   good set kept, a back-off after failures, a set older than a day refreshed in the background,
@@ -13,6 +15,9 @@ unknown one, `alg=none` or HS256, all of which our adapter could only answer 503
   activity's channel, issuer https://api.botframework.com, audience this bot's app id, 5 minutes
   of clock skew, `serviceurl` claim equal to the activity's serviceUrl). Everything the caller got
   wrong is `Unauthenticated` (401); only keys that could not be fetched are `KeysUnavailable` (503).
+- `OffLoopCredentialFactory`: botbuilder's credentials, but the bot's Azure AD token is fetched
+  in a worker thread with a timeout, one fetch at a time, kept between turns, with a back-off
+  after failures; msrest's synchronous `signed_session` only reads the kept token.
 
 Only Bot Framework channel tokens are accepted: the Emulator (whose tokens come from Azure AD
 directly) is used with authentication off, as the README says.
@@ -27,8 +32,16 @@ from typing import Any, Callable
 
 import aiohttp
 import jwt
+import msal
 from botbuilder.schema import Activity
-from botframework.connector.auth import AuthenticationConstants, ClaimsIdentity
+from botframework.connector.auth import (
+    AppCredentials,
+    AuthenticationConstants,
+    ClaimsIdentity,
+    MicrosoftAppCredentials,
+    ServiceClientCredentialsFactory,
+)
+from msrest.authentication import Authentication
 
 log = logging.getLogger("helpdesk.teams")
 
@@ -232,4 +245,113 @@ class ChannelTokens:
         if claims.get(AuthenticationConstants.SERVICE_URL_CLAIM) != activity.service_url:
             raise Unauthenticated("the token's serviceurl claim is not the activity's serviceUrl")
         return ClaimsIdentity(claims, True)
+
+
+# The bot's own Azure AD token, for its calls to the Connector
+
+
+class AppToken:
+    """The bot's Azure AD token for one app, scope and authority. `refresh()` asks MSAL in a
+    worker thread (MSAL answers from its cache until the token nears expiry), waits at most
+    `timeout` seconds, and keeps the last token it got; after a failure it does not ask again
+    until the back-off has passed (the calls then go out with the last token, or fail)."""
+
+    def __init__(self, credentials: AppCredentials, *, timeout: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.credentials = credentials  # botbuilder's: get_access_token() blocks on MSAL's HTTP calls
+        self.timeout = timeout
+        self.clock = clock
+        self.backoff = Backoff()
+        self.token: str | None = None
+        self._pending: asyncio.Future | None = None
+
+    async def refresh(self) -> str | None:
+        if self._pending is None:
+            if self.backoff.waiting(self.clock()):
+                return self.token
+            self._pending = asyncio.ensure_future(asyncio.to_thread(self._fetch))
+            self._pending.add_done_callback(self._settled)
+        try:
+            self.token = await asyncio.wait_for(asyncio.shield(self._pending), self.timeout)
+        except TimeoutError:  # the fetch goes on in its thread; the next refresh waits for that one
+            log.warning("Teams: Azure AD has not answered for the bot's token in %.0f s; going on without a new one",
+                        self.timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # logged once, by _settled
+            pass
+        return self.token
+
+    def _fetch(self) -> str:
+        credentials = self.credentials
+        if isinstance(credentials, MicrosoftAppCredentials) and credentials.app is None:
+            # botbuilder builds MSAL without a timeout; the same app, with one (built here, in the
+            # thread, since MSAL looks its authority up over HTTP as it starts)
+            credentials.app = msal.ConfidentialClientApplication(
+                client_id=credentials.microsoft_app_id, client_credential=credentials.microsoft_app_password,
+                authority=credentials.oauth_endpoint, timeout=self.timeout)
+        return credentials.get_access_token()
+
+    def _settled(self, future: asyncio.Future) -> None:
+        self._pending = None
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is None:
+            self.token = future.result()
+            self.backoff.succeeded()
+            return
+        wait = self.backoff.failed(self.clock())
+        log.warning("Teams: could not get the bot's Azure AD token (%s: %s); next try in %.0f s",
+                    type(exc).__name__, str(exc)[:200], wait)
+
+
+class OffLoopCredentials(AppCredentials):
+    """What msrest signs the Connector calls with: the token `AppToken` last fetched. msrest
+    calls `signed_session` synchronously on the loop, so it must never fetch."""
+
+    def __init__(self, token: AppToken) -> None:
+        inner = token.credentials
+        super().__init__(app_id=inner.microsoft_app_id, channel_auth_tenant=inner.tenant, oauth_scope=inner.oauth_scope)
+        self.oauth_endpoint = inner.oauth_endpoint
+        self.app_token = token
+
+    async def refresh(self) -> None:
+        await self.app_token.refresh()
+
+    def get_access_token(self, force_refresh: bool = False) -> str:
+        if self.app_token.token is None:
+            raise PermissionError("the bot has no Azure AD token yet (see the warning above), so the Bot "
+                                  "Connector cannot be called")
+        return self.app_token.token
+
+
+class OffLoopCredentialFactory(ServiceClientCredentialsFactory):
+    """botbuilder's credentials factory (app id, password, tenant, app type), handing out
+    `OffLoopCredentials` whose token is refreshed, off the loop, before each turn's client is built.
+    One `AppToken` per app, scope and login endpoint, so turns share the token."""
+
+    def __init__(self, inner: ServiceClientCredentialsFactory, *, timeout: float = 10.0) -> None:
+        self.inner = inner
+        self.timeout = timeout
+        self._tokens: dict[tuple[str, str, str], AppToken] = {}
+
+    async def is_valid_app_id(self, app_id: str) -> bool:
+        return await self.inner.is_valid_app_id(app_id)
+
+    async def is_authentication_disabled(self) -> bool:
+        return await self.inner.is_authentication_disabled()
+
+    async def create_credentials(self, app_id: str, oauth_scope: str, login_endpoint: str,
+                                 validate_authority: bool) -> Authentication:
+        if await self.inner.is_authentication_disabled():
+            return await self.inner.create_credentials(app_id, oauth_scope, login_endpoint, validate_authority)
+        key = (app_id, oauth_scope or "", login_endpoint or "")
+        token = self._tokens.get(key)
+        if token is None:
+            inner = await self.inner.create_credentials(app_id, oauth_scope, login_endpoint, validate_authority)
+            token = self._tokens[key] = AppToken(inner, timeout=self.timeout)
+        credentials = OffLoopCredentials(token)
+        await credentials.refresh()
+        return credentials
 
