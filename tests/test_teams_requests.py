@@ -224,6 +224,21 @@ class TestMalformed:
         assert live.post(body, content_type=content_type).status == status
         assert count_rows(engine, "tickets") == 0
 
+    @pytest.mark.parametrize("content_type", ["text/plain", "application/json-patch+json",
+                                              "text/plain; format=application/json", "application/x-www-form-urlencoded"])
+    def test_an_activity_not_sent_as_json_is_415_and_runs_nothing(self, live, engine, content_type):
+        response = live.post(live.personal("alice", "new The printer on floor 3 jams on every page"),
+                             content_type=content_type)
+        assert response.status == 415
+        assert count_rows(engine, "tickets") == 0 and count_rows(engine, "seen_requests") == 0
+        assert live.connector.calls == []
+
+    def test_json_with_a_charset_is_taken(self, live, engine):
+        """The Bot Connector sends application/json; charset=utf-8."""
+        activity = live.personal("alice", "new The printer on floor 3 jams on every page")
+        assert live.post(activity, content_type="application/json; charset=utf-8").status == 201
+        assert count_rows(engine, "tickets") == 1
+
     def test_an_oversized_body_is_413(self, live, engine):
         activity = live.personal("alice", "new " + "x" * (3 * 1024 * 1024))
         assert live.post(activity).status == 413
