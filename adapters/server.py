@@ -1,7 +1,8 @@
 """`helpdesk serve`: one aiohttp server for every platform, plus the outbox dispatchers.
 
 Routes: `GET /healthz`, `POST /slack/events` when Slack is configured (Socket Mode
-instead when SLACK_APP_TOKEN is set), `POST /api/messages` when Teams is.
+instead when SLACK_APP_TOKEN is set), `POST /api/messages` when Teams is, and the public
+pages the Teams app package links to (`GET /`, `/privacy`, `/terms`: adapters/pages.py).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from sqlalchemy import text
 
+from adapters import pages
 from adapters.dispatcher import Dispatcher
 from adapters.runtime import Runtime
 from storage.database import reading
@@ -51,6 +53,10 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": "ok", "outbox_pending": pending, "platforms": platforms})
 
 
+async def public_page(request: web.Request) -> web.Response:
+    return web.Response(text=pages.page(request.path), content_type="text/html")
+
+
 async def sweep_forever(runtime: Runtime, state: ServerState) -> None:
     """Take due SLA steps (warnings, escalations, pages) on a timer; replicas may all run
     this: each due ticket is taken by one of them (row locks, SKIP LOCKED)."""
@@ -71,6 +77,8 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
     app[RUNTIME] = runtime
     app[STATE] = state
     app.router.add_get("/healthz", healthz)
+    for path in pages.PAGES:
+        app.router.add_get(path, public_page)
     if runtime.settings.slack.enabled:
         _add_slack(app, runtime, state, poll_seconds or runtime.settings.delivery.poll_seconds)
     if runtime.settings.teams.enabled:
