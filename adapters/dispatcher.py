@@ -43,17 +43,26 @@ class Dispatcher:
         self.clock = clock
         self.batch = batch
         self.poll_seconds = poll_seconds
+        self.stopping = False
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
         """Deliver now rather than at the next poll (called after a request queued messages)."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Finish the message in hand, claim no more, and return from run(). Cancelling run()
+        instead would abandon a delivery half done: the platform call carries on (Teams' runs in a
+        thread) while its receipt and delivered mark are never written, so it is posted again
+        after the restart. Messages claimed but not started wait out their lease."""
+        self.stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        """Deliver until cancelled: everything due, then wait to be woken or for the next poll."""
-        while True:
+        """Deliver until stopped or cancelled: everything due, then wait to be woken or for the next poll."""
+        while not self.stopping:
             try:
-                while await self.deliver_due():
+                while await self.deliver_due() and not self.stopping:
                     pass
             except asyncio.CancelledError:
                 raise
@@ -71,6 +80,8 @@ class Dispatcher:
         platform = self.sender.platform
         messages = await asyncio.to_thread(self.outbox.claim, platform, self.clock(), None, self.batch)
         for message in messages:
+            if self.stopping:
+                break
             await self._deliver(message)
         return len(messages)
 

@@ -1,6 +1,7 @@
 """`helpdesk serve`: one aiohttp server for every platform, plus the outbox dispatchers.
 
-Routes: `GET /healthz`, and each configured chat platform's own (adapters/platforms.py).
+Routes: `GET /healthz`, each configured chat platform's own (adapters/platforms.py), and the
+public pages the Teams app package links to (`GET /`, `/privacy`, `/terms`: adapters/pages.py).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
+from adapters import pages
 from adapters.dispatcher import Dispatcher
 from adapters.platforms import platform
 from adapters.runtime import Runtime
@@ -19,6 +21,7 @@ log = logging.getLogger("helpdesk.server")
 
 RUNTIME = web.AppKey("runtime", Runtime)
 STATE = web.AppKey("state", "ServerState")
+DRAIN_SECONDS = 10.0  # how long shutdown waits for the deliveries in hand before cancelling them
 
 
 @dataclass
@@ -48,6 +51,11 @@ async def healthz(request: web.Request) -> web.Response:
                               "platforms": runtime.settings.chat_platforms()})
 
 
+async def public_page(request: web.Request) -> web.Response:
+    """`GET /`, `/privacy`, `/terms`: the short pages the Teams app package links to."""
+    return web.Response(text=pages.page(request.path), content_type="text/html")
+
+
 async def sweep_forever(runtime: Runtime, state: ServerState) -> None:
     """Take due SLA steps (warnings, escalations, pages) on a timer; replicas may all run
     this: each due ticket is taken by one of them (row locks, SKIP LOCKED)."""
@@ -70,6 +78,8 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
     app[RUNTIME] = runtime
     app[STATE] = state
     app.router.add_get("/healthz", healthz)
+    for path in pages.PAGES:
+        app.router.add_get(path, public_page)
     poll = poll_seconds or runtime.settings.delivery.poll_seconds
     for name in runtime.settings.chat_platforms():
         platform(name).mounter()(app, runtime, state, poll)
@@ -80,6 +90,17 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
             state.tasks.append(asyncio.create_task(sweep_forever(runtime, state), name="sla-sweep"))
 
     async def stop(_: web.Application) -> None:
+        """On shutdown: each dispatcher finishes and records the delivery in hand, then the SLA
+        sweep (and a delivery still going after DRAIN_SECONDS) is cancelled; then the platforms'
+        closers run (Socket Mode first, so no new events arrive, then client sessions)."""
+        for dispatcher in state.dispatchers:
+            dispatcher.stop()
+        delivering = [task for task in state.tasks if task.get_name().startswith("outbox-")]
+        if delivering:
+            _, late = await asyncio.wait(delivering, timeout=DRAIN_SECONDS)
+            if late:
+                log.warning("shutdown: %s still delivering after %.0f s; cancelled (those messages are retried "
+                            "at the next start)", ", ".join(t.get_name() for t in late), DRAIN_SECONDS)
         for task in state.tasks:
             task.cancel()
         await asyncio.gather(*state.tasks, return_exceptions=True)
@@ -87,7 +108,7 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
             await close()
 
     app.on_startup.append(start)
-    app.on_cleanup.append(stop)
+    app.on_shutdown.append(stop)
     return app
 
 

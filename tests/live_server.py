@@ -43,6 +43,9 @@ class LiveServer:
         """Start the platform's fake; return the settings (as data) that point the server at it."""
         raise NotImplementedError
 
+    def _built(self) -> None:
+        """Anything to wire into the server's app before it starts (a fake behind an SDK seam)."""
+
     async def _started(self) -> None:
         """Anything to wait for once the server listens."""
 
@@ -62,6 +65,7 @@ class LiveServer:
         self.settings = Settings.model_validate(data)
         self.runtime = build(self.settings, engine=self.engine)
         self.app = build_web_app(self.runtime, poll_seconds=self.poll_seconds)
+        self._built()
         self.runner = web.AppRunner(self.app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from adapters.teams.server import TEAMS
 from tests.conftest import SETTINGS
+from tests.fakes.azure_ad import FakeAzureAD
 from tests.fakes.bot_connector import FakeBotConnector, Posted
 from tests.live_server import LiveServer, Response
 
@@ -49,8 +51,8 @@ class LiveTeams(LiveServer):
     def __init__(self, engine, overrides: dict | None = None, *, auth: bool = False, poll_seconds: float = 0.05) -> None:
         super().__init__(engine, overrides, poll_seconds=poll_seconds)
         self.auth = auth
-        # The Connector is remote: its own loop, so the bot blocking its loop (botbuilder fetches
-        # signing keys with a synchronous `requests.get`) cannot stall the Connector too.
+        # The Connector is remote: its own loop, so a call or key fetch it holds (to show who waits
+        # for it) holds only the server's request, and a stalled server cannot stall the Connector.
         self.connector_loop = asyncio.new_event_loop()
         threading.Thread(target=self.connector_loop.run_forever, daemon=True).start()
 
@@ -69,11 +71,21 @@ class LiveTeams(LiveServer):
         data["teams"] = {"service_url": self.connector.url, "tenant_id": TENANT}
         if self.auth:
             data["teams"].update(app_id=APP_ID, app_password="test-password", openid_metadata_url=self.connector.openid_url)
-            # the bot's own calls would need an Azure AD token, which cannot be had offline: look-ups fall back
             data["technicians"][0]["ids"] = ["bob@corp.example", f"teams:{USERS['bob'][1]}"]
         else:
             data["teams"]["no_auth"] = True
         return data
+
+    def _built(self) -> None:
+        self.adapter = self.app[TEAMS]
+        if self.auth:  # MSAL cannot reach Azure AD offline: the bot's own token comes from the fake
+            self.azure_ad = FakeAzureAD(APP_ID)
+            self.adapter.credentials.inner = self.azure_ad
+
+    @property
+    def keys(self):
+        """The server's SigningKeys (auth on): its clock can be moved, its fetches counted at the fake."""
+        return self.adapter.tokens.keys
 
     async def _stop_fakes(self) -> None:
         await self._on_connector(self.connector.stop())
@@ -143,11 +155,14 @@ class LiveTeams(LiveServer):
     # HTTP
 
     def post(self, activity: dict[str, Any] | bytes, *, token: str | None = None,
-             content_type: str = "application/json") -> Response:
+             content_type: str = "application/json", authorization: str | None = None) -> Response:
+        """POST an activity; `token` goes in as `Bearer <token>`, `authorization` as it is."""
         body = activity if isinstance(activity, bytes) else json.dumps(activity).encode()
         headers = {"Content-Type": content_type, "User-Agent": "Microsoft-SkypeBotApi (Microsoft-BotFramework 3.0)"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
+        if authorization is not None:
+            headers["Authorization"] = authorization
         return self.request("POST", "/api/messages", body, headers)
 
     def token(self, **kw: Any) -> str:

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import yaml
@@ -75,6 +76,23 @@ class TestForgedAndMalformed:
     def test_a_huge_body_is_refused(self, live, engine):
         response = live.post(b"command=%2Fticket&text=" + b"x" * (1024 * 1024 + 10), "application/x-www-form-urlencoded")
         assert response.status == 413
+
+    @pytest.mark.parametrize("content_type", ["text/plain", "text/plain; charset=utf-8", "application/octet-stream",
+                                              "multipart/form-data; boundary=x", "application/jsonl"])
+    def test_a_signed_body_neither_form_nor_json_is_415_and_runs_nothing(self, live, engine, content_type):
+        """A signed text/plain body used to be read as a form: this one opened a ticket."""
+        body = urlencode(live.slash_fields("U0ALICE", "new the printer on floor 3 jams on every page")).encode()
+        response = live.post(body, content_type)
+        assert response.status == 415
+        assert response.json() == {"ok": False, "error": "send application/x-www-form-urlencoded or application/json"}
+        assert count_rows(engine, "tickets") == 0 and live.slack.calls == []
+
+    def test_slacks_own_content_types_are_taken_with_a_charset(self, live, engine):
+        fields = live.slash_fields("U0ALICE", "new the printer on floor 3 jams on every page")
+        reply = live.post(urlencode(fields).encode(), "application/x-www-form-urlencoded; charset=utf-8")
+        assert reply.status == 200 and reply.json()["text"].startswith("Opened #1")
+        body = json.dumps({"token": "legacy", "challenge": "c0ffee", "type": "url_verification"}).encode()
+        assert live.post(body, "application/json; charset=utf-8").json() == {"challenge": "c0ffee"}
 
     def test_url_verification_is_answered(self, live):
         body = json.dumps({"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",

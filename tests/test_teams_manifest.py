@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from bot.commands import REGISTRY
+from tests.teams_harness import live  # noqa: F401 (the fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEAMS = ROOT / "manifest" / "teams"
@@ -78,8 +79,37 @@ def test_the_command_zips_a_valid_manifest_naming_the_bot_with_both_icons_at_the
         assert zf.read("outline.png") == (TEAMS / "outline.png").read_bytes()
     assert manifest["id"] == manifest["bots"][0]["botId"] == APP_ID
     assert manifest["validDomains"] == ["hd.corp.example"]
-    assert manifest["developer"] == stored_manifest()["developer"]
+    assert manifest["developer"]["name"] == stored_manifest()["developer"]["name"]
     assert schema_errors(manifest) == []
+
+
+@pytest.mark.parametrize("url, base", [("https://hd.corp.test", "https://hd.corp.test"),
+                                       ("https://corp.test:8443/helpdesk/", "https://corp.test:8443/helpdesk")])
+def test_the_package_links_the_servers_own_site_privacy_and_terms(tmp_path, url, base):
+    """They named helpdesk.example.com whatever --url said."""
+    out = tmp_path / "helpdesk-teams.zip"
+    done = helpdesk("manifest", "teams", "--app-id", APP_ID, "--out", str(out), "--url", url)
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(out) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["developer"] == {"name": stored_manifest()["developer"]["name"], "websiteUrl": f"{base}/",
+                                     "privacyUrl": f"{base}/privacy", "termsOfUseUrl": f"{base}/terms"}
+    assert "example.com" not in json.dumps(manifest)
+    assert schema_errors(manifest) == []
+
+
+def test_a_url_with_a_query_is_refused(tmp_path):
+    done = helpdesk("manifest", "teams", "--app-id", APP_ID, "--out", str(tmp_path / "x.zip"),
+                    "--url", "https://hd.corp.test/?x=1")
+    assert done.returncode == 2 and "--url" in done.stderr and not (tmp_path / "x.zip").exists()
+
+
+def test_the_server_serves_the_pages_the_package_links(live):
+    for path, heading in [("/", "Helpdesk"), ("/privacy", "Privacy statement"), ("/terms", "Terms of use")]:
+        page = live.get(path)
+        assert page.status == 200 and page.headers["Content-Type"].startswith("text/html")
+        assert f"<h1>{heading}</h1>" in page.body.decode()
+    assert "your organisation's own database" in live.get("/privacy").body.decode()
 
 
 @pytest.mark.parametrize("app_id", ["helpdesk-bot", "3f2504e0-4f89-11d3-9a0c", "00000000-0000-0000-0000-000000000000"])

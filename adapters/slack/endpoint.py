@@ -1,5 +1,7 @@
-"""`POST /slack/events`: verify, check the shape, then hand the request to Bolt.
+"""`POST /slack/events`: check the media type, verify, check the shape, then hand the request to Bolt.
 
+Slack sends slash commands and interactivity payloads as application/x-www-form-urlencoded
+and Events API callbacks as application/json; anything else is a 415 before the body is read.
 Verification happens here, before any parsing, so a forged or stale request is a
 401 that stored nothing, and a malformed one is a 400 rather than a listener error.
 """
@@ -18,6 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 log = logging.getLogger("helpdesk.slack")
 
 MAX_BODY = 1024 * 1024
+FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 
 
 def _problem(status: int, reason: str) -> web.Response:
@@ -27,7 +30,7 @@ def _problem(status: int, reason: str) -> web.Response:
 def well_formed(body: str, content_type: str) -> bool:
     """Slack sends JSON events, or a form with a slash command or a `payload` of JSON."""
     try:
-        if content_type == "application/json":
+        if content_type == JSON:
             data = json.loads(body)
             return isinstance(data, dict) and isinstance(data.get("type"), str)
         form = parse_qs(body, strict_parsing=True)
@@ -47,6 +50,8 @@ class SlackEndpoint:
         self.verifier = SignatureVerifier(signing_secret)
 
     async def handle(self, request: web.Request) -> web.Response:
+        if request.content_type not in (FORM, JSON):  # the type alone: a charset parameter is fine
+            return _problem(415, "send application/x-www-form-urlencoded or application/json")
         raw = await request.read()
         if len(raw) > MAX_BODY:
             return _problem(413, "body too large")

@@ -48,7 +48,7 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
             # Built on start-up, not here: its aiohttp session and tasks need the running loop,
             # and serve() builds the app before web.run_app starts one.
             handler = AsyncSocketModeHandler(bolt, app_token)
-            state.closers.append(handler.close_async)
+            state.closers.insert(0, handler.close_async)  # first at shutdown: no new events
             await handler.connect_async()
 
         app.on_startup.append(connect)

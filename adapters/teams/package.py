@@ -1,8 +1,11 @@
 """The Teams app package: what a Teams admin uploads to install the bot.
 
 Teams wants one zip with manifest.json and the two icons at its root, the manifest
-naming the Azure bot's Microsoft App ID. Plain json and zipfile, so building it needs
-neither botbuilder nor credentials.
+naming the Azure bot's Microsoft App ID and the developer's website, privacy and terms pages.
+Given the server's address (`--url`), those pages are the ones the help desk serves itself
+(adapters/pages.py): Teams already reaches that server over HTTPS, so the links work and name
+the organisation's own site. Plain json and zipfile, so building it needs neither botbuilder
+nor credentials.
 """
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ import re
 import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from adapters import pages
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "manifest" / "teams"
 ICONS = ("color.png", "outline.png")
@@ -23,7 +28,8 @@ class PackageError(ValueError):
 
 
 def manifest(app_id: str | None, url: str | None = None, template: Path = TEMPLATE) -> dict:
-    """The template manifest with this bot's App ID and, when given, its server's domain."""
+    """The template manifest with this bot's App ID and, when given, its server's address: its
+    domain, and its own pages as the developer's website, privacy statement and terms of use."""
     if not app_id:
         raise PackageError("Teams needs --app-id, the Azure bot's Microsoft App ID")
     if not _GUID.fullmatch(app_id) or app_id == PLACEHOLDER:
@@ -38,7 +44,12 @@ def manifest(app_id: str | None, url: str | None = None, template: Path = TEMPLA
         parts = urlsplit(url)
         if parts.scheme != "https" or not parts.hostname:
             raise PackageError("--url must be an https:// address: Teams only talks to bots over https")
+        if parts.query or parts.fragment:
+            raise PackageError("--url must be the server's address, without a ?query or #fragment")
         data["validDomains"] = [parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"]
+        base = url.rstrip("/")
+        data["developer"].update(websiteUrl=base + pages.WEBSITE, privacyUrl=base + pages.PRIVACY,
+                                 termsOfUseUrl=base + pages.TERMS)
     return data
 
 

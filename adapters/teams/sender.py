@@ -25,6 +25,7 @@ from adapters.chat.text import group_text
 from adapters.dispatcher import RetryLater, Undeliverable
 from adapters.teams import cards as C
 from adapters.teams.adapter import HelpdeskCloudAdapter
+from adapters.teams.auth import OffLoopCredentials
 from bot.config import Settings
 from bot.model import Ticket
 from bot.ports import Store
@@ -43,7 +44,7 @@ def thread_id(channel: str, root: str) -> str:
 
 class Connector:
     """The one seam to the Bot Connector REST API: a client per service URL, authenticated
-    as the bot (tokens cached by the client's credentials)."""
+    as the bot (its Azure AD token refreshed off the event loop before each use)."""
 
     def __init__(self, adapter: HelpdeskCloudAdapter, app_id: str) -> None:
         self.adapter = adapter
@@ -57,7 +58,10 @@ class Connector:
             claims.claims[AuthenticationConstants.SERVICE_URL_CLAIM] = service_url
             factory = self.adapter.bot_framework_authentication.create_connector_factory(claims)
             self._clients[service_url] = await factory.create(service_url, None)
-        return self._clients[service_url]
+        client = self._clients[service_url]
+        if isinstance(client.config.credentials, OffLoopCredentials):  # msrest signs synchronously: fetch first
+            await client.config.credentials.refresh()
+        return client
 
     async def close(self) -> None:
         """Close every client's connections."""

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from adapters.chat.interactions import Interactions
 from adapters.dispatcher import Dispatcher
-from adapters.teams.adapter import HelpdeskCloudAdapter, authentication
+from adapters.teams.adapter import HelpdeskCloudAdapter, build_adapter
 from adapters.teams.app import TeamsBot
 from adapters.teams.endpoint import NO_AUTH_WARNING, TeamsEndpoint
 from adapters.teams.people import TeamsPeople
@@ -18,11 +18,14 @@ from storage.conversations import ConversationRefs
 
 log = logging.getLogger("helpdesk.teams")
 
+TEAMS = web.AppKey("teams", HelpdeskCloudAdapter)  # the Teams adapter, on the server it is mounted on
+
 
 def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -> None:
     """Add Teams' route, its sender and dispatcher to the server."""
     teams = runtime.settings.teams
-    adapter = HelpdeskCloudAdapter(authentication(teams), teams.auth_disabled, teams.tenant_id)
+    adapter = build_adapter(teams)
+    app[TEAMS] = adapter
     refs = ConversationRefs(runtime.store, "teams", runtime.desk.clock)
     people = TeamsPeople(runtime.desk, refs, enrich=runtime.with_directory)
     bot = TeamsBot(Interactions(runtime.desk, state.wake, devices=people.devices), people)
@@ -30,7 +33,7 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     sender = TeamsSender(connector, runtime.settings, runtime.store, refs, runtime.desk.clock)
     state.dispatchers.append(Dispatcher(runtime.outbox, sender, runtime.desk.clock, poll_seconds=poll_seconds))
     app.router.add_post("/api/messages", TeamsEndpoint(adapter, bot, teams.auth_disabled).handle)
-    state.closers.append(connector.close)
+    state.closers += [connector.close, adapter.close]
     if teams.auth_disabled:
         log.warning(NO_AUTH_WARNING)
     elif not teams.tenant_id:

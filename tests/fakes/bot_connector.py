@@ -5,10 +5,12 @@ and signing keys, and mints the JWTs Teams would send, so Bot Framework auth run
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -18,6 +20,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ISSUER = "https://api.botframework.com"
+OWN = object()  # token(kid=OWN): the kid of the key that signs
 
 
 @dataclass
@@ -50,18 +53,30 @@ class FakeBotConnector:
         self.posts: dict[str, Posted] = {}  # activity id → what is shown
         self.members: dict[str, dict[str, Any]] = {}  # by 29: id and by AAD object id
         self.failures: list[tuple[str, str, int, dict[str, str]]] = []  # (method, path pattern, status, headers)
+        self.holds: list[tuple[str, str, asyncio.Event]] = []  # (method, path pattern, released)
+        self.held = 0  # calls being held right now
+        self.hold_limit = 5.0  # seconds a held call (or key fetch) waits at most, then is answered
+        self._holding: list[asyncio.Event] = []
         self.ids = itertools.count(int(time.time() * 1000))
         self.signing_key = _key()
         self.other_key = _key()  # signs forged tokens: same shape, wrong key
         self.kid = "helpdesk-test-key"
+        self.published: dict[str, rsa.RSAPrivateKey] = {self.kid: self.signing_key}  # kid → key, as listed
+        # The OpenID endpoints, as Microsoft's login.botframework.com serves them (they may be slow or down)
+        self.key_fetches = 0  # GETs of the signing keys (the metadata is fetched just before each)
+        self.key_failures: list[int] = []  # statuses the next key fetches answer, in order
+        self.keys_held: asyncio.Event | None = None  # while set up and not released, key fetches wait
+        self.keys_waiting = 0  # key fetches being held right now
         # As Teams: a member look-up in a 1:1 chat knows only that chat's user (channels: the whole team)
         self.rosters = True
         self.runner: web.AppRunner | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.url = ""
 
     # lifecycle
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         app = web.Application()
         app.router.add_post("/v3/conversations", self._create)
         app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
@@ -97,14 +112,53 @@ class FakeBotConnector:
         (429 with Retry-After, 500, 403…). `/v3/conversations` alone is creating a conversation."""
         self.failures.append((method, path, status, headers or {}))
 
+    def hold_next(self, method: str, path: str) -> None:
+        """The next `method` call whose path matches the regex `path` is answered only once
+        release() is called (or after hold_limit seconds): a Connector that is slow to answer."""
+        self.holds.append((method, path, asyncio.Event()))
+
+    def release(self) -> None:
+        """Answer every held call (from any thread)."""
+        for released in [event for _, _, event in self.holds] + self._holding:
+            if self.loop is not None:
+                self.loop.call_soon_threadsafe(released.set)
+
     def token(self, app_id: str, service_url: str, *, expired: bool = False, forged: bool = False,
-              audience: str | None = None) -> str:
-        """A Bot Framework channel token as Teams sends it in Authorization: Bearer …"""
+              audience: str | None = None, kid: Any = OWN, algorithm: str = "RS256", secret: str | None = None) -> str:
+        """A Bot Framework channel token as Teams sends it in Authorization: Bearer …
+
+        The faults a caller can make: `forged` (signed with a key the Connector never published),
+        `kid` another key id or None (no kid header), `algorithm` "none" (unsigned) or "HS256"
+        signed with `secret` (say, the bot's app password)."""
         now = int(time.time())
         claims = {"iss": ISSUER, "aud": audience or app_id, "serviceurl": service_url,  # botbuilder allows 5 min of skew
                   "nbf": now - 7200 if expired else now - 60, "exp": now - 600 if expired else now + 3600}
         key = self.other_key if forged else self.signing_key
-        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": self.kid})
+        headers = {} if kid is None else {"kid": self.kid if kid is OWN else kid}
+        if algorithm == "none":
+            return jwt.encode(claims, None, algorithm="none", headers=headers)
+        if algorithm.startswith("HS"):
+            with warnings.catch_warnings():  # a short password is the point
+                warnings.simplefilter("ignore")
+                return jwt.encode(claims, secret, algorithm=algorithm, headers=headers)
+        return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
+
+    def rotate_key(self) -> str:
+        """Publish a new signing key (the old one stays listed, as in a real rotation) and sign with
+        it from now on; returns its kid."""
+        self.signing_key = _key()
+        self.kid = f"helpdesk-test-key-{len(self.published) + 1}"
+        self.published[self.kid] = self.signing_key
+        return self.kid
+
+    def hold_keys(self) -> None:
+        """Key fetches wait from now on, until release_keys() (or hold_limit seconds). Callable
+        from any thread, like release_keys()."""
+        self.keys_held = asyncio.Event()
+
+    def release_keys(self) -> None:
+        if self.keys_held is not None and self.loop is not None:
+            self.loop.call_soon_threadsafe(self.keys_held.set)
 
     # what the test reads back
 
@@ -129,6 +183,19 @@ class FakeBotConnector:
         call = Call(request.method, request.path, conversation, request.match_info.get("activity"), body,
                     request.headers.get("Authorization"))
         self.calls.append(call)
+        for i, (method, pattern, released) in enumerate(self.holds):
+            if method == request.method and re.fullmatch(pattern, unquote(request.path)):
+                del self.holds[i]
+                self._holding.append(released)
+                self.held += 1
+                try:
+                    await asyncio.wait_for(released.wait(), self.hold_limit)
+                except TimeoutError:
+                    pass
+                finally:
+                    self.held -= 1
+                    self._holding.remove(released)
+                break
         for i, (method, pattern, status, headers) in enumerate(self.failures):
             if method == request.method and re.fullmatch(pattern, unquote(request.path)):
                 del self.failures[i]
@@ -203,6 +270,20 @@ class FakeBotConnector:
                                   "token_endpoint_auth_methods_supported": ["private_key_jwt"]})
 
     async def _keys(self, request: web.Request) -> web.Response:
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.signing_key.public_key()))
-        jwk.update({"kid": self.kid, "use": "sig", "endorsements": ["msteams"]})
-        return web.json_response({"keys": [jwk]})
+        self.key_fetches += 1
+        if self.keys_held is not None and not self.keys_held.is_set():
+            self.keys_waiting += 1
+            try:
+                await asyncio.wait_for(self.keys_held.wait(), self.hold_limit)
+            except TimeoutError:
+                pass
+            finally:
+                self.keys_waiting -= 1
+        if self.key_failures:
+            return web.json_response({"error": "fake outage"}, status=self.key_failures.pop(0))
+        keys = []
+        for kid, key in self.published.items():
+            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+            jwk.update({"kid": kid, "use": "sig", "endorsements": ["msteams", "webchat"]})
+            keys.append(jwk)
+        return web.json_response({"keys": keys})
