@@ -77,7 +77,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """The `helpdesk` command: parse `argv`, load the configuration, run the subcommand; returns the
-    exit code (0 done, 1 refused or not found, 2 bad configuration or usage)."""
+    exit code (0 done, 1 refused or not found, 2 bad configuration or usage). Output piped into a
+    reader that stops early (`| head`) ends quietly."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # the reader is gone: say nothing more, and let the interpreter's final flush go nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -190,8 +190,8 @@ class Desk:
                 raise _Rollback(reply)
             return reply
 
-        try:
-            return self.unit_of_work(work, write=ctx.spec.writes)
+        try:  # remembering a request's id is a write too, and so is linking a person's identities
+            return self.unit_of_work(work, write=ctx.spec.writes or ctx.dedupe_key is not None)
         except _Rollback as rollback:
             if ctx.dedupe_key and ctx.call.source is not Source.FORM:
                 # a refusal is an answer too: a retry must not repeat it (a refused form, though,
@@ -217,13 +217,12 @@ class Desk:
         return reply
 
     def _identify(self, ctx: Context, nxt: Handler) -> Reply:
-        """The actor as one person: identities linked on any platform become theirs (a writing
-        command links new ones, so Alice in a chat app and alice@corp.example are one requester)."""
+        """The actor as one person: identities linked on any platform become theirs. A writing
+        unit of work (a change, or any request a chat platform sent) links new ones, so Alice in a
+        chat app and alice@corp.example are one requester."""
         if ctx.actor.id != SYSTEM_ID:
-            if not ctx.spec.writes and self.people.unlinked(ctx.tx, ctx.actor):
-                ctx.actor = self.unit_of_work(lambda tx: self.people.resolve(tx, ctx.actor, ctx.now, create=True))
-            else:
-                ctx.actor = self.people.resolve(ctx.tx, ctx.actor, ctx.now, create=ctx.spec.writes)
+            writing = ctx.spec.writes or ctx.dedupe_key is not None  # see _transaction
+            ctx.actor = self.people.resolve(ctx.tx, ctx.actor, ctx.now, create=writing)
         return nxt(ctx)
 
     def _permission(self, ctx: Context, nxt: Handler) -> Reply:

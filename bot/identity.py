@@ -37,7 +37,7 @@ class People:
 
         With `create`, an unknown person is stored and identities not yet linked are linked
         (merging persons that turn out to be one); without it, nothing is written and an
-        unknown actor comes back unchanged (`unlinked` then says whether linking is due)."""
+        unknown actor comes back unchanged."""
         own = frozenset(i for i in actor.ids if i != SYSTEM_ID)
         if not own:
             return actor
@@ -63,15 +63,6 @@ class People:
         if create or not missing:
             self._remember(own, person, ids)
         return replace(actor, person_id=person, ids=actor.ids | ids)
-
-    def unlinked(self, tx: Transaction, actor: Actor) -> bool:
-        """Whether some identity of a known person is not linked to them yet (a platform id first
-        seen without an email, say): a read-only command then links it in a write of its own."""
-        own = sorted(i for i in actor.ids if i != SYSTEM_ID)
-        if not own or self._cached(frozenset(own)) is not None:
-            return False
-        links = tx.people_of(own)
-        return bool(links) and (len(links) < len(own) or len(set(links.values())) > 1)
 
     def forget(self) -> None:
         """Drop what this process remembers (after identities were re-linked elsewhere)."""

@@ -67,6 +67,7 @@ class Reply:
     suggestions: tuple[Suggestion, ...] = ()
     report: Any = None  # bot.reports.Report
     people: tuple[Any, ...] = ()  # bot.people.Person rows (whois)
+    everything: bool = False  # the caller asked for all of it (`show 12 all`): a long list is shown from its start
 
     @property
     def ok(self) -> bool:

@@ -5,7 +5,19 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+# What is not text: C0 and C1 controls (tabs and newlines aside), the zero-width space, the
+# byte-order mark, the bidirectional embedding, override and isolate controls (which can make a
+# line read differently from what it says), and invisible operators. Kept, because they are part
+# of writing: the zero-width non-joiner and joiner (Persian, Hindi, emoji sequences such as 👩‍💻)
+# and the left-to-right and right-to-left marks.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_LINE_BREAKS = str.maketrans({"\u2028": "\n", "\u2029": "\n", "\x85": "\n"})
+# How a grammar reads a line: every Unicode space as a space, typographic quotes as plain ones.
+# One character for one, so positions in the line read this way are positions in the original.
+_GRAMMAR = {ch: " " for ch in ("\u00a0", "\u1680", *(chr(c) for c in range(0x2000, 0x200b)), "\u202f", "\u205f", "\u3000")}
+_GRAMMAR.update({ch: '"' for ch in "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb\u301d\u301e\uff02"})
+_GRAMMAR.update({ch: "'" for ch in "\u2018\u2019\u201a\u201b\u2032\u02bc\uff07"})
+_GRAMMAR_TABLE = str.maketrans(_GRAMMAR)
 _TICKET_REF = re.compile(r"^#?(\d{1,9})$")
 
 DESCRIPTION_MIN = 10
@@ -14,14 +26,25 @@ FIELD_MAX = 200
 
 
 def clean(text: str | None) -> str:
-    """Trim, unify line ends and drop control and invisible formatting characters.
-
-    Tabs and newlines stay: a pasted error message keeps its shape.
-    """
+    """Trim, unify line ends (\r\n, \r and Unicode line separators become \n), compose
+    characters (NFC) and drop what is not text (see _CONTROL); everything that is part of
+    writing stays. Tabs and newlines stay too: a pasted error message keeps its shape."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n").translate(_LINE_BREAKS))
     return _CONTROL.sub("", text).strip()
+
+
+def for_grammar(text: str) -> str:
+    """`text` as the grammar reads it: no-break and other Unicode spaces as spaces, curly and
+    other typographic quotes as `"` and `'`. Same length as `text`, character for character,
+    so a span found here is the same span of the original (stored text keeps its characters)."""
+    return text.translate(_GRAMMAR_TABLE)
+
+
+def fold(text: str) -> str:
+    """For comparing names: grammar-normalised and case-folded, so O’Brien is O'Brien."""
+    return " ".join(for_grammar(text).casefold().split())
 
 
 def one_line(text: str, width: int = 80) -> str:

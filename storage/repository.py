@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, case, func, insert, 
 
 from bot.config import Settings
 from bot.people import Person, looks_like_phone, same_phone
+from bot.text import fold
 from bot.reports import Report, ReportQuery
 from bot.model import AuditEvent, Note, Notice, Requester, Severity, Status, Ticket, TicketFilter
 from storage.conversations import ChatRows
@@ -144,7 +145,7 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows):
 
     def known_people(self, fragment: str, limit: int = 10) -> list[Person]:
         """Requesters the help desk has seen, by name prefix (of any word), email or phone digits."""
-        text = fragment.strip().lower()
+        text = fold(fragment)  # O’Brien finds O'Brien: names compare whatever the apostrophe
         if not text:
             return []
         r = tickets.c
@@ -153,9 +154,10 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows):
             candidates = select(r.requester_id, latest).where(r.requester_phone.is_not(None))
         else:
             like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            name = func.replace(func.replace(func.lower(r.requester_name), "\u2019", "'"), "\u02bc", "'")
             candidates = select(r.requester_id, latest).where(or_(
-                func.lower(r.requester_name).like(f"{like}%", escape="\\"),
-                func.lower(r.requester_name).like(f"% {like}%", escape="\\"),
+                name.like(f"{like}%", escape="\\"),
+                name.like(f"% {like}%", escape="\\"),
                 func.lower(r.requester_email).like(f"{like}%", escape="\\"),
                 func.lower(r.requester_id) == text))
         rows = self.conn.execute(select(tickets).join(

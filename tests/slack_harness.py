@@ -30,6 +30,7 @@ USERS = {
     "U0BOB": ("bob", "Bob Lee", "bob@corp.example", None),
     "U0CAROL": ("carol", "Carol Diaz", "carol@corp.example", None),
     "U0DAVE": ("dave", "Dave Kim", "dave@corp.example", None),
+    "U0EVE": ("eve", "<!here> Eve <@U0NINA>", "eve@corp.example", None),  # a name that tries to mention and broadcast
 }
 
 

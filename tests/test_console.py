@@ -122,11 +122,15 @@ def test_the_interactive_shell_prompts_colours_and_hands_back_a_refused_line(env
     child.send("new printer on floor 3 jams severity=urgent\r")
     child.expect("Severity `urgent` is not one of")
     assert "\x1b[31m" in child.before + child.after, "refusals are red on a terminal"
+    child.expect("↑ brings the line back to edit it")
     child.expect("alice>")
-    child.expect("new printer on floor 3 jams severity=urgent", timeout=5)  # the refused line comes back for editing
-    child.send("\x15")  # Ctrl-U clears it
-    child.send("new printer on floor 3 jams severity=high\r")
-    child.expect(r"Opened #1 \(high, printer\)")
+    child.send("mine\r")  # the next command typed at once is not glued onto the refused line
+    child.expect("You have no open tickets")
+    child.expect("alice>")
+    child.send("\x1b[A\x1b[A")  # ↑ ↑: the refused line comes back for editing
+    child.expect("new printer on floor 3 jams severity=urgent", timeout=5)
+    child.send("\x7f" * len("urgent") + "high\r")
+    child.expect(r"Opened #1 \(high, printer\) for service-desk: printer on floor 3 jams\.")
     child.expect("alice>")
     child.send("\x04")  # Ctrl-D leaves
     child.expect(pexpect.EOF)

@@ -32,6 +32,9 @@ OPENED = "Opened"
 OPENED_BY = "by {who} ({via})"
 WAITING = "waiting {duration}"
 
+# Forms
+FIELD_CONTINUED = "…continued"
+
 # Answers
 WORKING = "Working on it…"
 KEPT = "OK, the help desk has your ticket {ref} and will be in touch."

@@ -18,6 +18,9 @@ def clip(text: str, limit: int) -> str:
 
 @dataclass(frozen=True)
 class Markup:
+    """How a platform writes chat text: escaping user text, emphasis, code; and the budget of one
+    message, `limit` in the platform's own unit as `measure` counts it (characters, or bytes)."""
+
     escape: Callable[[str], str]  # user text in, text that can neither format nor mention out
     bold: Callable[[str], str]
     italic: Callable[[str], str]
@@ -25,59 +28,118 @@ class Markup:
     pre: Callable[[str], str]
     line_break: str = "\n"
     limit: int = 3900
+    measure: Callable[[str], int] = len
+
+
+@dataclass
+class _Part:
+    """Lines of a reply; a part with `more` may lose lines (from its end, or from its start when
+    `newest_last`) to fit the budget, `more(count)` then saying what was left out and where it is."""
+
+    lines: list[str]
+    more: Callable[[int], str] | None = None
+    newest_last: bool = False
+    dropped: int = 0  # lines left out to fit, plus any the reply never listed
+
+    def text(self, m: Markup) -> list[str]:
+        if not self.dropped or self.more is None:
+            return self.lines
+        pointer = m.italic(m.escape(self.more(self.dropped)))
+        return [pointer, *self.lines] if self.newest_last else [*self.lines, pointer]
 
 
 def reply_text(reply: Reply, m: Markup) -> str:
-    """A reply as one message: text, ticket, notes, lists, suggestions, people, report, help."""
+    """A reply as one message: text, ticket, notes, lists, suggestions, people, report, help —
+    within the platform's budget: notes, lists and people lose their least useful lines first
+    (the oldest notes, the last entries), with a line saying what was left out and how to see it."""
     e = m.escape
-    parts = [e(reply.text)] if reply.text else []
+    parts: list[_Part] = [_Part([e(reply.text)])] if reply.text else []
     if reply.ticket and reply.now:
         t = reply.ticket
-        parts.append(f"{m.bold(t.ref)} {STATUS_ICON[t.status]} {t.status.label} · {SEVERITY_ICON[t.severity]} {t.severity.value}"
-                     f" · {e(t.category)} · {e(t.assignee_name or '') or 'unassigned'}")
-        parts.append(e(clip(t.description, 1500)))
+        parts.append(_Part([f"{m.bold(t.ref)} {STATUS_ICON[t.status]} {t.status.label} · {SEVERITY_ICON[t.severity]}"
+                            f" {t.severity.value} · {e(t.category)} · {e(t.assignee_name or '') or 'unassigned'}",
+                            e(clip(t.description, 1500))]))
         if t.resolution:
-            parts.append(m.bold("Resolution:") + " " + e(t.resolution))
-        for n in reply.notes:
-            tag = " " + m.italic("(internal)") if n.internal else ""
-            parts.append(f"• {e(n.author_name)}{tag}: {e(one_line(n.body, 300))}")
+            parts.append(_Part([m.bold("Resolution:") + " " + e(clip(t.resolution, 1500))]))
+        if reply.notes:
+            lines = [f"• {e(n.author_name)}{' ' + m.italic('(internal)') if n.internal else ''}: {e(one_line(n.body, 300))}"
+                     for n in reply.notes]
+            ref = t.id
+            if reply.everything:
+                parts.append(_Part(lines, lambda n: M.LATER_NOTES.format(count=n, id=ref)))
+            else:
+                parts.append(_Part(lines, lambda n: M.EARLIER_NOTES.format(count=n, id=ref), newest_last=True))
     for section in reply.sections:
-        parts.append(section_text(section, reply, m))
+        parts.append(_section(section, reply, m))
     if reply.suggestions:
         technician = reply.suggestions[0].show_number
-        parts.append(e(M.SUGGESTED_FOR_TECH if technician else
-                       M.SUGGESTED_FOR_REQUESTER.format(id=reply.ticket.id if reply.ticket else "<id>")))
+        lines = [e(M.SUGGESTED_FOR_TECH if technician else
+                   M.SUGGESTED_FOR_REQUESTER.format(id=reply.ticket.id if reply.ticket else "<id>"))]
         for g in reply.suggestions:
             label = m.bold(f"#{g.ticket_id}" if technician else f"{g.position}.")
-            parts.append(f"{label} {e(g.headline)} {m.italic(f'({g.likeness})')}{m.line_break}> {e(g.resolution)}")
-    for person in reply.people:
-        details = " · ".join(e(x) for x in (person.email, person.phone, person.mobile, person.department, person.office) if x)
-        parts.append(f"• {m.bold(e(person.name))} {details}")
+            lines.append(f"{label} {e(g.headline)} {m.italic(f'({g.likeness})')}{m.line_break}> {e(g.resolution)}")
+        parts.append(_Part(lines))
+    if reply.people:
+        lines = [f"• {m.bold(e(p.name))} " + " · ".join(e(x) for x in (p.email, p.phone, p.mobile, p.department, p.office) if x)
+                 for p in reply.people]
+        parts.append(_Part(lines, lambda n: M.MORE.format(count=n)))
     if reply.report is not None:
         from adapters.report_render import table
 
-        parts.append(m.pre(table(reply.report)))
-    for h in reply.help:
-        parts.append(f"{m.code(h.usage)} {e(h.summary)}")
+        parts.append(_Part([m.pre(table(reply.report))]))
+    if reply.help:
+        parts.append(_Part([f"{m.code(h.usage)} {e(h.summary)}" for h in reply.help], lambda n: M.MORE.format(count=n)))
     if reply.detail:
-        parts.append(m.italic(e(reply.detail)))
-    return clip(m.line_break.join(parts), m.limit)
+        parts.append(_Part([m.italic(e(reply.detail))]))
+    return _fit(parts, m)
 
 
-def section_text(section: Section, reply: Reply, m: Markup) -> str:
-    """A list of tickets (mine, queue, sla) as chat text."""
+def _fit(parts: list[_Part], m: Markup) -> str:
+    """The parts joined, lines dropped from the largest shrinkable part until the text fits."""
+    def joined() -> str:
+        return m.line_break.join(line for part in parts for line in part.text(m))
+
+    text = joined()
+    while m.measure(text) > m.limit:
+        shrinkable = [p for p in parts if p.more is not None and len(p.lines) > 2]
+        if not shrinkable:
+            break
+        part = max(shrinkable, key=lambda p: sum(m.measure(line) for line in p.lines))
+        over = m.measure(text) - m.limit
+        while len(part.lines) > 2 and over > 0:  # drop enough lines at once, not one pass per line
+            line = part.lines.pop(0 if part.newest_last else -1)
+            part.dropped += 1
+            over -= m.measure(line) + m.measure(m.line_break)
+        text = joined()
+    return _clip_to(text, m)
+
+
+def _clip_to(text: str, m: Markup) -> str:
+    """`text` cut at the budget, in the platform's unit, marked with an ellipsis."""
+    if m.measure(text) <= m.limit:
+        return text
+    low, high = 0, len(text)
+    while low < high:  # the longest prefix that fits, with its ellipsis
+        mid = (low + high + 1) // 2
+        if m.measure(text[:mid] + "…") <= m.limit:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low] + "…"
+
+
+def _section(section: Section, reply: Reply, m: Markup) -> _Part:
+    """A list of tickets (mine, queue, sla) as chat text; its last entries go first when it is too long."""
     e = m.escape
     if not section.tickets:
-        return f"{m.bold(e(section.title))}{m.line_break}{e(section.empty)}"
+        return _Part([f"{m.bold(e(section.title))}{m.line_break}{e(section.empty)}"])
     lines = [m.bold(f"{e(section.title)} ({section.total})")]
     for t in section.tickets:
         age = sla.timing(t, reply.now, section.show_due)
         warn = reply.flags.get(t.id)
         lines.append(f"{SEVERITY_ICON[t.severity]} {m.bold(t.ref)} {t.status.label} · {e(t.assignee_name or '') or 'unassigned'} · {age}"
                      f" — {e(one_line(t.description, 80))}" + (f" ⚠️ {', '.join(warn)}" if warn else ""))
-    if section.total > len(section.tickets):
-        lines.append(M.MORE.format(count=section.total - len(section.tickets)))
-    return m.line_break.join(lines)
+    return _Part(lines, lambda n: M.MORE.format(count=n), dropped=section.total - len(section.tickets))
 
 
 def group_text(kind: str, text: str, m: Markup) -> str:

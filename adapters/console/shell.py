@@ -20,6 +20,7 @@ from storage.outbox import Outbox
 PLATFORM = "console"
 SWITCH = (":as", "/as")
 QUIT = {"exit", "quit", ":q", ":quit", "/quit"}
+EDIT_HINT = "(↑ brings the line back to edit it)"
 HISTORY = Path.home() / ".local" / "state" / "helpdesk" / "history"
 
 
@@ -108,19 +109,21 @@ class Shell:
         session: PromptSession = PromptSession(history=history)
         self.banner()
         self.deliver_inbox()
-        draft = ""
         while True:
             try:
-                line = session.prompt(f"{self.actor.name}> ", default=draft)
+                line = session.prompt(f"{self.actor.name}> ")
             except KeyboardInterrupt:
-                draft = ""
                 continue
             except EOFError:
                 return 0
             if line.strip() in QUIT:
                 return 0
             reply = self.handle_line(line)
-            draft = reply.draft if reply is not None and not reply.ok and reply.draft else ""
+            if reply is not None and not reply.ok and reply.draft:
+                # never pre-typed into the next prompt, where a new command would be glued onto it
+                if reply.draft != line.strip():
+                    history.append_string(reply.draft)
+                self.say(self.style(EDIT_HINT, "dim"))
 
 
 def run_shell(desk: Desk, outbox: Outbox | None, identity: str, command: str | None = None,

@@ -10,6 +10,7 @@ mention) stays live.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -22,6 +23,7 @@ from bot.forms import Field, Form
 from bot.replies import Reply
 
 MODAL_CALLBACK = "helpdesk_form"
+MORE_SUFFIX = "__more"  # the second input of a field longer than one input holds
 ACTION_PREFIX = "ticket:"
 HEADER_MAX, SECTION_MAX, FIELD_MAX, CONTEXT_MAX, BUTTON_MAX, VALUE_MAX = 150, 3000, 2000, 2000, 75, 2000
 MODAL_TITLE_MAX, INPUT_MAX, OPTION_MAX, PLACEHOLDER_MAX, TEXT_MAX = 24, 3000, 75, 150, 39_000
@@ -142,7 +144,8 @@ def modal(form: Form, context: FormContext, values: Mapping[str, Any] | None = N
     blocks: list[dict[str, Any]] = []
     if form.intro:
         blocks.append({"type": "context", "elements": [plain(form.intro, 1900)]})
-    blocks += [_input(f, values.get(f.name, f.initial)) for f in form.fields]
+    for f in form.fields:
+        blocks += _inputs(f, values.get(f.name, f.initial))
     return {
         "type": "modal", "callback_id": MODAL_CALLBACK, "private_metadata": json.dumps(context.as_data())[:3000],
         "title": plain(form.title, MODAL_TITLE_MAX), "submit": plain(form.submit, MODAL_TITLE_MAX),
@@ -155,6 +158,26 @@ def _option(value: str, label: str, hint: str = "") -> dict[str, Any]:
     if hint:
         option["description"] = plain(hint, OPTION_MAX)
     return option
+
+
+def _inputs(f: Field, initial: str | None) -> list[dict[str, Any]]:
+    """A field's input; when what it is pre-filled with is longer than an input holds (3,000
+    characters), a second input takes the rest, so nothing the person typed is cut (joined again
+    by `form_values`)."""
+    if f.kind not in ("text", "multiline") or len(initial or "") <= INPUT_MAX:
+        return [_input(f, initial)]
+    first, rest = _split(initial or "", INPUT_MAX)
+    more = Field(f.name + MORE_SUFFIX, CM.FIELD_CONTINUED, f.kind, max_length=f.max_length - INPUT_MAX)
+    return [_input(replace(f, max_length=INPUT_MAX), first), _input(more, rest)]
+
+
+def _split(text: str, limit: int) -> tuple[str, str]:
+    """`text` in two at the last space or line break before `limit` characters (or at `limit`)."""
+    if len(text) <= limit:
+        return text, ""
+    cut = max(text.rfind(" ", limit - 300, limit), text.rfind("\n", limit - 300, limit))
+    cut = cut + 1 if cut > 0 else limit
+    return text[:cut], text[cut:]
 
 
 def _input(f: Field, initial: str | None) -> dict[str, Any]:
@@ -198,6 +221,11 @@ def form_values(view: Mapping[str, Any]) -> dict[str, str | None]:
             values[block_id] = "yes" if state.get("selected_options") else None
         else:
             values[block_id] = state.get("value")
+    for name in [k for k in values if k.endswith(MORE_SUFFIX)]:  # a field given two inputs: one value again
+        more, base = values.pop(name) or "", name.removesuffix(MORE_SUFFIX)
+        first = values.get(base) or ""
+        glue = "" if not first or not more or first[-1].isspace() or more[0].isspace() else " "
+        values[base] = (first + glue + more) or None
     return values
 
 

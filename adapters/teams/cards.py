@@ -8,6 +8,7 @@ cannot look like markup or a mention.
 """
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import datetime, timezone
@@ -42,9 +43,18 @@ def html_safe(text: str) -> str:
     return text.translate(_HTML)
 
 
+ACTIVITY_MAX = 28 * 1024  # Teams refuses a message over about 28 KB of UTF-8, cards included
+BUDGET = 24 * 1024  # what our part of an activity may take: the envelope Teams adds needs the rest
+
+
+def size(value: Any) -> int:
+    """Bytes of `value` as it travels in an activity: JSON, UTF-8 (Teams' own unit)."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
 TEAMS = Markup(escape=escape, bold=lambda t: f"**{t}**", italic=lambda t: f"_{t}_",
                code=lambda t: f"`{t.translate(_HTML)}`", pre=lambda t: "```\n" + t.translate(_HTML) + "\n```",
-               line_break="\n\n", limit=20000)
+               line_break="\n\n", limit=BUDGET, measure=size)
 
 
 def reply_text(reply: Reply) -> str:
@@ -103,20 +113,24 @@ def _fact(f: Fact) -> dict[str, str]:
     return {"title": unlinked(f.label), "value": value}
 
 
-def card(view: CardView) -> dict[str, Any]:
-    """A ticket's card, updated in place on every change."""
+def card(view: CardView, text_max: int = 3000) -> dict[str, Any]:
+    """A ticket's card, updated in place on every change; its description and resolution are cut
+    (at `text_max` characters, less if need be) so the card stays within Teams' budget."""
     body: list[dict[str, Any]] = [
         text_block(unlinked(view.title), size="Medium", weight="Bolder"),
-        text_block(unlinked(clip(view.body, 3000))),
+        text_block(unlinked(clip(view.body, text_max))),
         {"type": "FactSet", "facts": [_fact(f) for f in view.facts]},
     ]
     if view.resolution:
-        body.append(text_block(f"**{CM.FACT_RESOLUTION}**\n\n" + unlinked(clip(view.resolution, 3000))))
+        body.append(text_block(f"**{CM.FACT_RESOLUTION}**\n\n" + unlinked(clip(view.resolution, text_max))))
     footer = CM.OPENED
     if view.opened_by is not None:
         footer += " " + CM.OPENED_BY.format(who=unlinked(view.opened_by.name), via=unlinked(view.via))
     body.append(text_block(f"{footer} {date(view.opened_at)}{unlinked(view.footer_after)}", isSubtle=True, size="Small"))
-    return _card(body, [action(a) for a in view.actions])
+    made = _card(body, [action(a) for a in view.actions])
+    if size(made) > BUDGET and text_max > 200:
+        return card(view, text_max // 2)
+    return made
 
 
 def message_card(view: MessageView) -> dict[str, Any]:

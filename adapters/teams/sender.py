@@ -103,7 +103,7 @@ class TeamsSender(ChatSender):
 
     def _card_activity(self, ticket: Ticket) -> Activity:
         view = self.card(ticket)
-        return Activity(type="message", summary=view.summary, attachments=[C.attachment(C.card(view))])
+        return Activity(type="message", summary=C.unlinked(view.summary), attachments=[C.attachment(C.card(view))])
 
     # Tickets
 

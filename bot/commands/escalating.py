@@ -2,6 +2,8 @@
 for urgency. The SLA sweep escalates on its own (bot/escalation.py)."""
 from __future__ import annotations
 
+import difflib
+
 from bot import messages as M
 from bot.commands.guards import must_be_open
 from bot.commands.registry import REGISTRY, Role
@@ -30,6 +32,9 @@ def escalate(ctx: Context) -> Reply:
             return Reply.refuse(M.SAME_GROUP.format(ref=ticket.ref, group=target))
         level = chain.index(target) + 1 if target in chain else ticket.escalation_level + 1
     else:
+        close = difflib.get_close_matches(first.lower(), list(settings.groups), n=1, cutoff=0.85)
+        if close and len(first) >= 4:  # a misspelt group: escalating elsewhere would be wrong
+            return Reply.refuse(M.GROUP_MISSPELT.format(group=first[:40], close=close[0], id=ticket.id), draft=ctx.call.raw)
         reason = ctx.call.text
         if ticket.escalation_level >= len(chain):
             return Reply.refuse(M.TOP_LEVEL.format(ref=ticket.ref, group=ticket.group, level=ticket.escalation_level, id=ticket.id, choices=groups))

@@ -19,14 +19,18 @@ def flagged(ctx: Context, tickets: list[Ticket]) -> dict[int, tuple[str, ...]]:
     return {t.id: f for t in tickets if (f := ctx.flags(t))}
 
 
-@command("show", usage="show <id>", summary="A ticket with its notes and history.",
-         role=Role.PARTICIPANT, takes_ticket=True, example="show 12", writes=False, aliases=("view",))
+@command("show", usage="show <id> [all]", summary="A ticket with its notes and history (`all`: from the first note).",
+         role=Role.PARTICIPANT, takes_ticket=True, text="what to show", optional_text=True, example="show 12",
+         writes=False, aliases=("view",))
 def show(ctx: Context) -> Reply:
     ticket = ctx.ticket
+    what = ctx.call.text.strip().lower()
+    if what not in ("", "all"):
+        return Reply.refuse(M.SHOW_WHAT.format(id=ticket.id))
     notes = ctx.tx.notes(ticket.id, include_internal=ctx.is_technician)
     events = ctx.tx.events(ticket.id) if ctx.is_technician else []
     return Reply(M.SHOWN.format(ref=ticket.ref, headline=one_line(ticket.description)), ticket=ticket,
-                 notes=tuple(notes), events=tuple(events), now=ctx.now, flags=flagged(ctx, [ticket]))
+                 notes=tuple(notes), events=tuple(events), now=ctx.now, flags=flagged(ctx, [ticket]), everything=what == "all")
 
 
 @command("mine", usage="mine", summary="Your open and recently resolved tickets (and, for technicians, what is assigned to you).",

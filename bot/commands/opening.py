@@ -2,12 +2,15 @@
 `whois`, which finds that caller. The ticket, its audit event and its notices commit together."""
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import replace
 
 from bot import messages as M
 from bot.commands.registry import REGISTRY, Role
 from bot.context import Context
 from bot.escalation import page
+from bot.directory import digits_only
 from bot.people import EMAIL, MENTION, Person, from_directory, looks_like_phone, merge
 from bot.model import Requester, Severity, Status, Ticket
 from bot.replies import Reply
@@ -17,6 +20,13 @@ command = REGISTRY.command
 
 INTAKE_FIELDS = ("severity", "category", "device", "location", "phone", "for", "via")
 VIA = ("phone", "walk-in", "chat")
+PHONE_MIN_DIGITS, PHONE_MAX_DIGITS = 6, 15  # E.164 numbers have at most 15 digits, extension aside
+
+
+def did_you_mean(value: str, choices: list[str]) -> str:
+    """" Did you mean `x`?" for the choice `value` most likely meant, or "" when none is close."""
+    close = difflib.get_close_matches(value.lower(), choices, n=1, cutoff=0.6)
+    return M.DID_YOU_MEAN.format(choice=close[0]) if close else ""
 
 
 def guess_category(ctx: Context, description: str) -> str:
@@ -81,16 +91,25 @@ def check_intake(ctx: Context, description: str, options: dict[str, str]) -> tup
         try:
             severity = Severity(options["severity"].lower())
         except ValueError:
-            errors["severity"] = M.BAD_SEVERITY.format(value=one_line(options["severity"], 40), choices=", ".join(s.value for s in Severity))
+            errors["severity"] = M.BAD_SEVERITY.format(value=one_line(options["severity"], 40),
+                                                       choices=", ".join(s.value for s in Severity),
+                                                       suggest=did_you_mean(options["severity"], [s.value for s in Severity]))
     category = (options.get("category") or "").lower() or guess_category(ctx, description)
     if category not in settings.categories:
-        errors["category"] = M.BAD_CATEGORY.format(value=one_line(options["category"], 40), choices=", ".join(settings.categories))
+        errors["category"] = M.BAD_CATEGORY.format(value=one_line(options["category"], 40), choices=", ".join(settings.categories),
+                                                   suggest=did_you_mean(options["category"], list(settings.categories)))
     values = {"severity": severity, "category": category}
     for name in ("device", "location", "phone"):
         value = options.get(name) or None
         if value and len(value) > FIELD_MAX:
             errors[name] = M.FIELD_LONG.format(field=name, length=len(value), limit=FIELD_MAX)
         values[name] = value
+    if values["phone"] and "phone" not in errors:
+        number = re.split(r"(?i)\s*(?:x|ext\.?|extension)\s*(?=\d)", values["phone"])[0]
+        digits = len(digits_only(number))
+        if not PHONE_MIN_DIGITS <= digits <= PHONE_MAX_DIGITS:
+            errors["phone"] = M.BAD_PHONE.format(value=one_line(values["phone"], 40), min=PHONE_MIN_DIGITS,
+                                                 max=PHONE_MAX_DIGITS)
     return values, errors
 
 

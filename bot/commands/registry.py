@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from bot import messages as M
-from bot.text import TEXT_MAX, clean, one_line, parse_ticket_ref
+from bot.text import TEXT_MAX, clean, for_grammar, one_line, parse_ticket_ref
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -104,11 +104,15 @@ class ParseError(Exception):
         self.draft = draft
 
 
-# key="quoted", key='quoted' or key=word; a person (for=) may also be a phone number with
-# its spaces and brackets, as people say them: for=+1 (555) 0142
-_OPTION = r"(?<!\S)({keys})=(\"([^\"]*)\"|'([^']*)'|{phone}(\S+))"
-_PHONE = r"(\+?\(?\d[\d ().-]*\d(?![\w]))|"
+# key="quoted", key='quoted' or key=word; a person (for=) and a phone number (phone=) may also be
+# written as people say phone numbers, with spaces, brackets, dashes and an extension:
+# for=+1 (555) 0142, phone=+44 20 7946 0958 ext. 12
+_OPTION = r"(?<!\S)({keys})=(?:\"([^\"]*)\"|'([^']*)'|{phone}(\S+))"
+_PHONE = r"(\+?\(?\d[\d ().-]*\d(?:[ ]*(?:x|ext\.?|extension)[ ]*\d{1,6})?(?![\w]))|"
+_ANY_KEY = re.compile(r"(?<!\S)([A-Za-z][A-Za-z_-]{0,30})=")
+_WORD = re.compile(r"[ \t\n]*([^ \t\n]+)")
 PERSON_OPTIONS = ("for",)
+PHONE_OPTIONS = ("for", "phone")
 
 
 class Registry:
@@ -150,7 +154,7 @@ class Registry:
 
     def is_command(self, text: str) -> bool:
         """Whether a line starts with a command word (`/claim` counts: people type slashes)."""
-        words = text.split(maxsplit=1)
+        words = for_grammar(text).split(maxsplit=1)
         return bool(words) and self.get(words[0].lstrip("/")) is not None
 
     def closest(self, word: str) -> str | None:
@@ -162,48 +166,41 @@ class Registry:
     def parse(self, raw: str, default_ticket: int | None = None, people: Mapping[str, Any] | None = None) -> Call:
         """Split a typed line into command, ticket id, options and free text.
 
-        `default_ticket` is the ticket whose conversation the line was typed in: there the id
-        may be left out (`claim`, `wait which room?`), and a leading number that is part of the
-        text is never taken for it (`wait 2 more days?`). Raises ParseError with the sentence
-        to show (and the line as `draft`) when the line cannot be read."""
+        The grammar reads the line with Unicode spaces and typographic quotes made plain
+        (bot.text.for_grammar), while the free text and option values keep the characters the
+        person typed. `default_ticket` is the ticket whose conversation the line was typed in:
+        there the id may be left out (`claim`, `wait which room?`). Raises ParseError with the
+        sentence to show (and the line as `draft`) when the line cannot be read: an unknown
+        command, a missing or malformed ticket id, missing or unexpected text, an unclosed
+        quote, or an option name that looks like a misspelt one."""
         text = clean(raw)
         if not text:
             raise ParseError(M.EMPTY)
-        word, _, rest = text.partition(" ")
-        if "\n" in word:
-            word, _, more = word.partition("\n")
-            rest = more + (" " + rest if rest else "")
-        word = word.lstrip("/")
+        view = for_grammar(text)  # same length: spans found in it are spans of `text`
+        first = _WORD.match(view)
+        word = first.group(1).lstrip("/")
         spec = self.get(word)
         if spec is None:
             raise ParseError(self._unknown(word, text), draft=text)
-        rest = rest.strip()
+        pos = first.end(1)
         ticket_id = None
-        if spec.takes_ticket and default_ticket is not None:
-            ticket_id = default_ticket
-            token, _, after = rest.partition(" ")
-            if parse_ticket_ref(token) == default_ticket:
-                rest = after.strip()
-        elif spec.takes_ticket:
-            token, _, after = rest.partition(" ")
-            token, _, more = token.partition("\n")
-            if not token:
+        if spec.takes_ticket:
+            token = _WORD.match(view, pos)
+            if default_ticket is not None:
+                ticket_id = default_ticket
+                if token and parse_ticket_ref(token.group(1)) == default_ticket:
+                    pos = token.end(1)
+            elif token is None:
                 raise ParseError(M.NEED_TICKET.format(usage=spec.usage, example=spec.example), draft=text)
-            ticket_id = parse_ticket_ref(token)
-            if ticket_id is None:
-                raise ParseError(M.BAD_TICKET.format(token=token[:40], example=spec.example), draft=text)
-            rest = (more + " " + after).strip() if more else after.strip()
-        options: dict[str, str] = {}
+            else:
+                ticket_id = parse_ticket_ref(token.group(1))
+                if ticket_id is None:
+                    raise ParseError(M.BAD_TICKET.format(token=text[token.start(1):token.end(1)][:40],
+                                                         example=spec.example), draft=text)
+                pos = token.end(1)
+        options, spans = self._options(spec, text, view, pos)
+        rest = "".join(text[a:b] for a, b in _gaps(spans, pos, len(text))).strip()
         if spec.options:
-            people_keys = [k for k in spec.options if k in PERSON_OPTIONS]
-            others = [k for k in spec.options if k not in PERSON_OPTIONS]
-            for keys, phone in ((people_keys, _PHONE), (others, "")):
-                if not keys:
-                    continue
-                pattern = re.compile(_OPTION.format(keys="|".join(keys), phone=phone), re.IGNORECASE)
-                for match in pattern.finditer(rest):
-                    options[match.group(1).lower()] = next(v for v in match.groups()[2:] if v is not None)
-                rest = pattern.sub("", rest)
             rest = re.sub(r"[ \t]{2,}", " ", rest).strip()
         if spec.text and not spec.optional_text and not rest:
             raise ParseError(M.NEED_TEXT.format(what=spec.text.capitalize(), usage=spec.usage), draft=text)
@@ -213,6 +210,38 @@ class Registry:
         source = Source.THREAD if default_ticket is not None else Source.LINE
         return Call(spec.name, ticket_id, rest, options, source, raw=text, people=dict(people or {}))
 
+    def _options(self, spec: CommandSpec, text: str, view: str, pos: int) -> tuple[dict[str, str], list[tuple[int, int]]]:
+        """The `key=value` options after `pos`, and where they stand (to cut from the free text).
+        Quoted values are taken between their quotes; phone-like keys take a whole number."""
+        options: dict[str, str] = {}
+        spans: list[tuple[int, int]] = []
+        if not spec.options:
+            return options, spans
+        phones = [k for k in spec.options if k in PHONE_OPTIONS]
+        others = [k for k in spec.options if k not in PHONE_OPTIONS]
+        for keys, phone in ((phones, _PHONE), (others, "")):
+            if not keys:
+                continue
+            pattern = re.compile(_OPTION.format(keys="|".join(keys), phone=phone), re.IGNORECASE)
+            for match in pattern.finditer(view, pos):
+                if any(a < match.end() and match.start() < b for a, b in spans):
+                    continue
+                group = next(i for i in range(2, pattern.groups + 1) if match.group(i) is not None)
+                value = text[match.start(group):match.end(group)]
+                if group == pattern.groups and view[match.start(group)] in "\"'":
+                    raise ParseError(M.UNCLOSED_QUOTE.format(key=match.group(1), usage=spec.usage), draft=text)
+                options[match.group(1).lower()] = value
+                spans.append(match.span())
+        for match in _ANY_KEY.finditer(view, pos):
+            key = match.group(1)
+            if key.lower() in spec.options or any(a <= match.start() < b for a, b in spans):
+                continue
+            close = _closest_option(key.lower(), spec.options)
+            if close:
+                raise ParseError(M.UNKNOWN_OPTION.format(key=key[:30], close=close, name=spec.name,
+                                                         usage=spec.usage), draft=text)
+        return options, sorted(spans)
+
     def _unknown(self, word: str, text: str) -> str:
         close = self.closest(word)
         if close:
@@ -220,6 +249,27 @@ class Registry:
         if len(text.split()) >= 3:
             return M.LOOKS_LIKE_PROBLEM.format(word=word[:40], text=text[:200])
         return M.UNKNOWN_COMMAND.format(word=word[:40], suggest=".")
+
+
+def _gaps(spans: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    """The stretches of [start, end) that no span covers, in order."""
+    gaps, at = [], start
+    for a, b in spans:
+        if a > at:
+            gaps.append((at, a))
+        at = max(at, b)
+    if at < end:
+        gaps.append((at, end))
+    return gaps
+
+
+def _closest_option(key: str, options: tuple[str, ...]) -> str | None:
+    """The option a mistyped `key=` most likely meant: close in spelling, or a prefix of it."""
+    found = difflib.get_close_matches(key, options, n=1, cutoff=0.7)
+    if found:
+        return found[0]
+    prefixed = [o for o in options if len(key) >= 3 and o.startswith(key)]
+    return prefixed[0] if len(prefixed) == 1 else None
 
 
 REGISTRY = Registry()

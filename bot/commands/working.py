@@ -8,7 +8,7 @@ from bot.commands.registry import REGISTRY, Role
 from bot.context import Context
 from bot.model import Status, Ticket, TicketFilter
 from bot.replies import Reply
-from bot.text import one_line
+from bot.text import fold, one_line
 
 command = REGISTRY.command
 
@@ -40,14 +40,14 @@ def claim(ctx: Context) -> Reply:
 
 def find_technician(ctx: Context, who: str):
     """A technician by id, email, name or unique name prefix; 'me' is the caller. None if unknown."""
-    who_norm = who.strip().lstrip("@").lower()
+    who_norm = fold(who.strip().lstrip("@"))
     techs = ctx.settings.all_technicians()
     if who_norm in ("me", "myself"):
         return ctx.settings.technician_for(ctx.actor.ids)
     for tech in techs:
-        if who_norm in (i.lower() for i in tech.ids) or who_norm == tech.name.lower():
+        if who_norm in (i.lower() for i in tech.ids) or who_norm == fold(tech.name):
             return tech
-    prefixed = [t for t in techs if t.name.lower().startswith(who_norm)
+    prefixed = [t for t in techs if fold(t.name).startswith(who_norm)
                 or any(i.lower().split("@")[0] == who_norm for i in t.ids)]
     return prefixed[0] if len(prefixed) == 1 else None
 

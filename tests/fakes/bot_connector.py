@@ -42,6 +42,14 @@ class Posted:
     versions: list[dict[str, Any]] = field(default_factory=list)  # earlier contents, oldest first
 
 
+ACTIVITY_MAX = 28 * 1024  # bytes of UTF-8
+
+
+def activity_size(activity: dict[str, Any]) -> int:
+    """An activity's size as Teams counts it: its JSON in UTF-8."""
+    return len(json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
 def _key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -196,6 +204,11 @@ class FakeBotConnector:
                     self.held -= 1
                     self._holding.remove(released)
                 break
+        activity = (body or {}).get("activity", body) if isinstance(body, dict) else None
+        if request.method in ("POST", "PUT") and isinstance(activity, dict) and activity_size(activity) > ACTIVITY_MAX:
+            # Teams refuses a message over about 28 KB (the whole activity, cards included)
+            return call, web.json_response({"error": {"code": "MessageSizeTooBig", "message": "Message size too big"}},
+                                           status=413)
         for i, (method, pattern, status, headers) in enumerate(self.failures):
             if method == request.method and re.fullmatch(pattern, unquote(request.path)):
                 del self.failures[i]

@@ -34,6 +34,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from tests.fakes import block_kit
+
 BOT_ID = "B0BOT"
 APP_ID = "A0APP"
 BOT_NAME = "helpdesk"
@@ -769,6 +771,12 @@ def _check_content(args: Json) -> None:
     if blocks and len(blocks) > MAX_MESSAGE_BLOCKS:
         limit = f"[ERROR] no more than {MAX_MESSAGE_BLOCKS} items allowed [json-pointer:/blocks]"
         raise _refusal("invalid_blocks", limit)
+    if len(str(args.get("text") or "")) > block_kit.TEXT_MAX:
+        raise _Refusal("msg_too_long")
+    if blocks:
+        found = block_kit.problems(blocks)
+        if found:
+            raise _Refusal("invalid_blocks", response_metadata={"messages": found})
     metadata = args.get("metadata")
     if metadata and not (
         isinstance(metadata, dict)
@@ -795,6 +803,8 @@ def _check_view(view: Any) -> Json:
         problems.append("[ERROR] missing required field: blocks [json-pointer:/view/blocks]")
     elif len(blocks) > MAX_VIEW_BLOCKS:
         problems.append(f"[ERROR] no more than {MAX_VIEW_BLOCKS} items allowed [json-pointer:/view/blocks]")
+    else:
+        problems += block_kit.view_problems(view)
     if problems:
         raise _Refusal("invalid_arguments", response_metadata={"messages": problems})
     return view
