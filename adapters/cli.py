@@ -10,6 +10,7 @@ import sys
 
 from adapters import kb_cli
 from adapters.ldap import cli as directory_cli
+from adapters.platforms import PLATFORMS, platform
 from adapters.runtime import NotMigrated, build
 from adapters.settings import load as load_settings
 from bot.config import ConfigError, Settings
@@ -58,8 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     kb_cli.add_parser(sub)
     directory_cli.add_parser(sub)
 
-    man = sub.add_parser("manifest", help="print the Slack app manifest, or build the Teams app package")
-    man.add_argument("platform", choices=["slack", "teams"])
+    man = sub.add_parser("manifest", help="what a chat platform's admin uploads to install the bot "
+                                          "(Slack: the app manifest; Teams: the app package)")
+    man.add_argument("platform", choices=[p.name for p in PLATFORMS if p.manifest])
     man.add_argument("--url", help="your server's public base URL, e.g. https://helpdesk.example.com (Slack: required)")
     man.add_argument("--app-id", help="Teams: the Azure bot's Microsoft App ID (default $MICROSOFT_APP_ID)")
     man.add_argument("--out", default="helpdesk-teams.zip", help="Teams: the zip to write (default helpdesk-teams.zip)")
@@ -101,10 +103,8 @@ def _main(argv: list[str] | None) -> int:
             return config_check(settings)
         if args.cmd == "db":
             return database(settings, args.db_cmd)
-        if args.cmd == "manifest" and args.platform == "teams":
-            return teams_package(args.app_id or settings.teams.app_id, args.out, args.url)
         if args.cmd == "manifest":
-            return manifest(args.url, settings.slack.command)
+            return platform(args.platform).manifester()(settings, args)
         if args.cmd == "outbox":
             return outbox(settings, args)
         if args.cmd == "sla":
@@ -250,40 +250,6 @@ def report(settings: Settings, args: argparse.Namespace) -> int:
         chart(result, args.chart)
         print(f"chart written to {args.chart}", file=sys.stderr)
     return 0
-
-
-def manifest(url: str | None, command: str) -> int:
-    """The Slack manifest with the request URLs pointing at this server."""
-    from pathlib import Path
-
-    if url is None:
-        print("helpdesk: Slack needs --url, your server's public https:// address", file=sys.stderr)
-        return 2
-    template = Path(__file__).resolve().parent.parent / "manifest" / "slack" / "manifest.yaml"
-    if not template.exists():
-        print(f"helpdesk: {template} is missing (install from a source checkout)", file=sys.stderr)
-        return 2
-    base = url.rstrip("/")
-    if not base.startswith("https://"):
-        print("helpdesk: Slack only sends requests to https:// addresses", file=sys.stderr)
-        return 2
-    text = template.read_text(encoding="utf-8").replace("https://helpdesk.example.com", base)
-    print(text.replace("command: /ticket", f"command: {command}"), end="")
-    return 0
-
-
-def teams_package(app_id: str | None, out: str, url: str | None) -> int:
-    """The zip a Teams admin uploads: the manifest naming this bot, and its icons."""
-    from pathlib import Path
-
-    from adapters.teams.package import PackageError, write
-
-    try:
-        print(write(Path(out), app_id, url))
-        return 0
-    except PackageError as exc:
-        print(f"helpdesk: {exc}", file=sys.stderr)
-        return 2
 
 
 if __name__ == "__main__":

@@ -7,4 +7,5 @@ PLATFORM = Platform(
     env={"SLACK_BOT_TOKEN": "bot_token", "SLACK_SIGNING_SECRET": "signing_secret", "SLACK_APP_TOKEN": "app_token",
          "SLACK_API_URL": "api_url"},
     legacy_group_keys={"slack_channel": ("channels", "slack"), "mention": ("mentions", "slack")},
+    manifest="adapters.slack.manifest:manifest",
 )

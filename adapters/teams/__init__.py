@@ -8,4 +8,5 @@ PLATFORM = Platform(
     env={"MICROSOFT_APP_ID": "app_id", "MICROSOFT_APP_PASSWORD": "app_password", "MICROSOFT_APP_TYPE": "app_type",
          "MICROSOFT_APP_TENANT_ID": "tenant_id", "HELPDESK_TEAMS_NO_AUTH": "no_auth"},
     legacy_group_keys={"teams_channel": ("channels", "teams")},
+    manifest="adapters.teams.package:command",
 )

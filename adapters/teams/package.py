@@ -9,10 +9,13 @@ nor credentials.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import re
+import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from adapters import pages
@@ -64,3 +67,14 @@ def write(out: Path, app_id: str | None, url: str | None = None, template: Path 
     except OSError as exc:
         raise PackageError(f"cannot write {out}: {exc.strerror or exc}") from exc
     return out
+
+
+def command(settings: Any, args: argparse.Namespace) -> int:
+    """`helpdesk manifest teams`: write the zip a Teams admin uploads (the manifest naming this
+    bot, its icons) and print its path (0), or say why not on stderr (2)."""
+    try:
+        print(write(Path(args.out), args.app_id or settings.teams.app_id, args.url))
+        return 0
+    except PackageError as exc:
+        print(f"helpdesk: {exc}", file=sys.stderr)
+        return 2
