@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from adapters.runtime import build
 from adapters.settings import AppSettings as Settings
 from tests.conftest import SETTINGS, stored
-from tests.ldap_server import SERVICE_PASSWORD
+from tests.ldap_server import SERVICE_PASSWORD, BlackHole
 from tests.slack_harness import LiveSlack
 from tests.test_directory import certs, slapd, tools  # noqa: F401  (the shared slapd fixtures)
 
@@ -25,7 +26,8 @@ def directory_settings(slapd):
     return json.loads(slapd.settings().model_dump_json())
 
 
-def test_the_terminal_confirms_the_requesters_directory_details(slapd, directory_settings, tmp_path):
+def helpdesk_env(directory_settings: dict, tmp_path: Path) -> dict[str, str]:
+    """The environment of a `helpdesk` process whose configuration holds only this [directory]."""
     config = tmp_path / "helpdesk.toml"
     lines = ["[directory]"] + [f"{k} = {json.dumps(v)}" for k, v in directory_settings.items()
                                if v is not None and not isinstance(v, dict)]
@@ -33,6 +35,11 @@ def test_the_terminal_confirms_the_requesters_directory_details(slapd, directory
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HELPDESK_", "SLACK_", "DATABASE_URL"))}
     env.update({"HELPDESK_CONFIG": str(config), "HELPDESK_LDAP_PASSWORD": SERVICE_PASSWORD, "HOME": str(tmp_path),
                 "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}", "NO_COLOR": "1"})
+    return env
+
+
+def test_the_terminal_confirms_the_requesters_directory_details(slapd, directory_settings, tmp_path):
+    env = helpdesk_env(directory_settings, tmp_path)
     run = lambda *a: subprocess.run([str(HELPDESK), *a], capture_output=True, text=True, env=env, cwd=tmp_path)
     opened = run("shell", "--as", "alice@corp.example", "-c", "new my screen flickers when docked")
     assert opened.returncode == 0, opened.stderr
@@ -114,3 +121,29 @@ def test_the_teams_form_arrives_prefilled_from_the_directory(engine, directory_s
         assert "Finance" in shown and "Manager: Bob Lee" in shown
     finally:
         live.stop()
+
+
+def test_a_hung_directory_does_not_hold_a_one_shot_command(slapd, tmp_path):
+    """The answer is out once the lookup's time limit has passed; the process must end then too,
+    not when the worker thread stuck in the TLS handshake gives up (the receive timeout)."""
+    receive_timeout = 60
+    with BlackHole() as hung:
+        settings = json.loads(slapd.settings(servers=[hung.ldaps_url], receive_timeout_seconds=receive_timeout,
+                                             lookup_timeout_seconds=0.5).model_dump_json())
+        env = helpdesk_env(settings, tmp_path)
+        process = subprocess.Popen([str(HELPDESK), "shell", "--as", "alice@corp.example", "-c",
+                                    "new my screen flickers when docked"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+        try:
+            answer = process.stdout.readline()
+            answered = time.monotonic()
+            assert answer.startswith("✓ Opened #1 "), answer
+            code = process.wait(timeout=receive_timeout + 30)
+            lingered = time.monotonic() - answered
+        finally:
+            process.kill()
+            process.wait()
+        assert hung.connections >= 1  # the lookup did reach the hung server
+    assert code == 0
+    # Behaviour, not speed: before the fix the process lingered until the receive timeout (60 s).
+    assert lingered < receive_timeout / 3, f"the process lingered {lingered:.1f} s after its answer"
