@@ -1,7 +1,9 @@
 """Who is calling: finding a person by name, email, user name, platform mention or phone,
 in the directory when there is one and among the help desk's known requesters always.
 
-Phone numbers compare digits-only, so `+1 (555) 0142` finds `+1 555 0142`."""
+Phone numbers compare as `bot.directory.same_phone` says: digits only, so `+1 (555) 0142` finds
+`+1 555 0142`, and a number dialled inside its country (`020 7946 0018`) finds the same number
+written with its country code (`+44 20 7946 0018`)."""
 from __future__ import annotations
 
 import re

@@ -75,6 +75,31 @@ def test_callers_are_found_in_the_directory_by_phone(slapd, directory_settings, 
         runtime.close()
 
 
+@pytest.fixture
+def runtime(engine, directory_settings, monkeypatch):
+    """The help desk over the test database (SQLite and PostgreSQL) with the test directory."""
+    monkeypatch.setenv("HELPDESK_LDAP_PASSWORD", SERVICE_PASSWORD)
+    settings = Settings.model_validate({**SETTINGS, "directory": directory_settings, "knowledge": {"enabled": False}})
+    runtime = build(settings, engine=engine)
+    yield runtime
+    runtime.close()
+
+
+def test_callers_are_found_in_the_directory_by_their_number_as_dialled_at_home(runtime, engine):
+    desk = runtime.desk
+    bob = desk.actor("bob@corp.example")
+    # The directory holds +44 20 7946 0001; the caller reads it out with the UK's trunk 0.
+    found = desk.handle(bob, "whois 020 7946 0001")
+    assert [(p.name, p.source) for p in found.people] == [("Ada Lovelace", "directory")], found.text
+    # Dave's mobile is held as 07700 900123; the caller gives it with the country code.
+    assert [p.name for p in desk.handle(bob, "whois +44 7700 900 123").people] == ["Dave Kim"]
+    assert not desk.handle(bob, "whois 020 79").people  # a fragment too short to be a number matches nobody
+    reply = desk.handle(bob, "new for=020 7946 0001 the boardroom screen shows no signal")
+    assert reply.ok, reply.text
+    t = stored(engine, 1)
+    assert (t.requester.id, t.requester.name, t.requester.phone) == ("ada@corp.example", "Ada Lovelace", "+44 20 7946 0001")
+
+
 def test_the_slack_form_arrives_prefilled_from_the_directory(engine, directory_settings, monkeypatch):
     monkeypatch.setenv("HELPDESK_LDAP_PASSWORD", SERVICE_PASSWORD)
     live = LiveSlack(engine, {"directory": directory_settings}).start()
