@@ -201,3 +201,8 @@ DIGEST_TITLE = "Weekly digest for {group}"
 # Retries and failures
 BUSY = "Someone else changed {ref} at the same moment; please send that again."
 INTERNAL_ERROR = "Something went wrong on our side and nothing was saved (reference {ref}); please try again, and tell the help desk if it keeps happening."
+
+# The directory's word on a requester
+FOR_DISABLED = ("{name} ({who}) has a disabled account in the directory, so I did not open a ticket for them; "
+                "check with their manager whether they should still get help.")
+PERSON_DISABLED = "account disabled"

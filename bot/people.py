@@ -31,6 +31,7 @@ class Person:
     title: str | None = None
     manager: str | None = None
     source: str = "help desk"  # or "directory"
+    disabled: bool = False  # the directory says the account is disabled: they cannot sign in
 
 
 def looks_like_phone(text: str) -> bool:
@@ -45,7 +46,8 @@ def from_directory(entry: Any) -> Person:
         identity=(email or getattr(entry, "sam", "") or "").lower(), name=getattr(entry, "display_name", None) or email or "?",
         email=email, phone=getattr(entry, "telephone", None), mobile=getattr(entry, "mobile", None),
         department=getattr(entry, "department", None), office=getattr(entry, "office", None),
-        title=getattr(entry, "title", None), manager=getattr(entry, "manager_name", None), source="directory")
+        title=getattr(entry, "title", None), manager=getattr(entry, "manager_name", None), source="directory",
+        disabled=bool(getattr(entry, "disabled", False)))
 
 
 def merge(found: Iterable[Person], limit: int) -> list[Person]:

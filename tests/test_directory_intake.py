@@ -2,6 +2,7 @@
 Slack), and callers found by phone in AD. Talks to the real slapd of the directory tests."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.console.shell import run_shell
 from adapters.runtime import build
 from adapters.settings import AppSettings as Settings
 from tests.conftest import SETTINGS, stored
@@ -98,6 +100,67 @@ def test_callers_are_found_in_the_directory_by_their_number_as_dialled_at_home(r
     assert reply.ok, reply.text
     t = stored(engine, 1)
     assert (t.requester.id, t.requester.name, t.requester.phone) == ("ada@corp.example", "Ada Lovelace", "+44 20 7946 0001")
+
+
+DISABLED_REFUSAL = ("Frank Ode (frank@corp.example) has a disabled account in the directory, so I did not open a "
+                    "ticket for them; check with their manager whether they should still get help.")
+
+
+def terminal(runtime, identity: str, line: str) -> tuple[int, str]:
+    """One line typed in the terminal (`helpdesk shell -c`), as `identity`: exit code and output."""
+    out = io.StringIO()
+    code = run_shell(runtime.desk, runtime.outbox, identity, line, out=out, enrich=runtime.with_directory)
+    return code, out.getvalue()
+
+
+def test_a_disabled_account_is_marked_in_whois_and_gets_no_ticket_in_the_terminal(runtime, engine):
+    code, shown = terminal(runtime, "bob@corp.example", "whois fra")
+    assert code == 0 and "Frank Ode <frank@corp.example>" in shown
+    assert shown.rstrip().endswith("[directory]  [account disabled]"), shown
+    assert "disabled" not in terminal(runtime, "bob@corp.example", "whois alice")[1]
+    for who in ("frank@corp.example", '"Frank Ode"', "frank"):
+        code, shown = terminal(runtime, "bob@corp.example", f"new for={who} his keyboard misses keystrokes")
+        assert (code, shown.strip()) == (1, f"✗ {DISABLED_REFUSAL}")
+    assert stored(engine, 1) is None
+    assert terminal(runtime, "bob@corp.example", "new for=alice@corp.example her dock is dead")[0] == 0
+
+
+def test_a_disabled_account_gets_no_ticket_from_slack(engine, directory_settings, monkeypatch):
+    monkeypatch.setenv("HELPDESK_LDAP_PASSWORD", SERVICE_PASSWORD)
+    live = LiveSlack(engine, {"directory": directory_settings}).start()
+    try:
+        found = live.slash("U0BOB", "whois fra").json()["text"]
+        assert "*Frank Ode* ⚠️ _account disabled_" in found, found
+        assert live.slash("U0BOB", "new for=<@U0FRANK> his keyboard misses keystrokes").json()["text"] == DISABLED_REFUSAL
+        live.slash("U0BOB")
+        view = live.eventually(lambda: live.slack.views())[-1]
+        for caller in ({"requester": "U0FRANK"}, {"requester_text": "frank@corp.example"}):
+            response = live.submit("U0BOB", view, {**caller, "description": "His keyboard misses keystrokes"})
+            assert response.json()["response_action"] == "errors", response.body
+            assert response.json()["errors"]["requester"] == DISABLED_REFUSAL
+        assert stored(engine, 1) is None
+        response = live.submit("U0BOB", view, {"requester": "U0ALICE", "description": "Her keyboard misses keystrokes"})
+        assert response.status == 200 and response.body == b""
+        assert stored(engine, 1).requester.name == "Alice Park"
+    finally:
+        live.stop()
+
+
+def test_a_disabled_account_gets_no_ticket_from_teams(engine, directory_settings, monkeypatch):
+    from tests.teams_harness import USERS, LiveTeams, texts
+    from tests.test_teams_flow import invoke_card
+
+    monkeypatch.setenv("HELPDESK_LDAP_PASSWORD", SERVICE_PASSWORD)
+    live = LiveTeams(engine, {"directory": directory_settings}).start()
+    try:
+        live.post(live.personal("frank", "mine"))  # the bot learns who he is
+        for caller in ({"requester": USERS["frank"][1]}, {"requester_text": "frank@corp.example"}):
+            refused = invoke_card(live.post(live.invoke("bob", "submit", {
+                "form": "new", **caller, "description": "His keyboard misses keystrokes"})))
+            assert DISABLED_REFUSAL in texts(refused)
+        assert stored(engine, 1) is None
+    finally:
+        live.stop()
 
 
 def test_the_slack_form_arrives_prefilled_from_the_directory(engine, directory_settings, monkeypatch):

@@ -52,7 +52,8 @@ def reply_text(reply: Reply, m: Markup) -> str:
             parts.append(f"{label} {e(g.headline)} {m.italic(f'({g.likeness})')}{m.line_break}> {e(g.resolution)}")
     for person in reply.people:
         details = " · ".join(e(x) for x in (person.email, person.phone, person.mobile, person.department, person.office) if x)
-        parts.append(f"• {m.bold(e(person.name))} {details}")
+        disabled = f" ⚠️ {m.italic(e(M.PERSON_DISABLED))}" if person.disabled else ""
+        parts.append(f"• {m.bold(e(person.name))}{disabled} {details}")
     if reply.report is not None:
         from adapters.report_render import table
 

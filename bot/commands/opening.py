@@ -9,7 +9,7 @@ from bot.commands.registry import REGISTRY, Role
 from bot.context import Context
 from bot.escalation import page
 from bot.people import EMAIL, MENTION, Person, from_directory, looks_like_phone, merge
-from bot.model import Requester, Severity, Status, Ticket
+from bot.model import Actor, Requester, Severity, Status, Ticket
 from bot.replies import Reply
 from bot.text import DESCRIPTION_MIN, FIELD_MAX, TEXT_MAX, duration, one_line
 
@@ -42,13 +42,29 @@ def find_people(ctx: Context, fragment: str, limit: int = 10) -> list[Person]:
 
 def resolve_requester(ctx: Context, who: str) -> Person | Reply:
     """The person a technician opens a ticket for (`for=`: an @mention the adapter resolved, an
-    email, a name or a phone number), or the refusal that says why not."""
-    who = who.strip()
+    email, a name or a phone number), or the refusal that says why not: nobody or several match,
+    or the directory says their account is disabled."""
+    person = find_requester(ctx, who.strip())
+    if isinstance(person, Person) and person.disabled:
+        return Reply.refuse(M.FOR_DISABLED.format(name=person.name, who=person.email or person.identity))
+    return person
+
+
+def mentioned_person(ctx: Context, actor: Actor) -> Person:
+    """A person the adapter resolved from a mention or a people picker, with the directory's word
+    on whether their account is disabled (the platform's profile does not say; the directory's
+    answer is usually in its cache already, from filling in the actor)."""
+    entry = ctx.directory.find_person(actor.email) if ctx.directory is not None and actor.email else None
+    return Person(actor.id, actor.name, actor.email, actor.phone, None, actor.department, actor.office,
+                  disabled=bool(entry is not None and entry.disabled))
+
+
+def find_requester(ctx: Context, who: str) -> Person | Reply:
+    """The one person `who` names (see resolve_requester), or why there is not one."""
     mention = MENTION.match(who)
     identity = mention.group(1) if mention else who
     if identity in ctx.mentioned:
-        actor = ctx.mentioned[identity]
-        return Person(actor.id, actor.name, actor.email, actor.phone, None, actor.department, actor.office)
+        return mentioned_person(ctx, ctx.mentioned[identity])
     if mention:
         return Reply.refuse(M.FOR_UNKNOWN_MENTION.format(who=one_line(who, 60)))
     matches = find_people(ctx, who, limit=10)
@@ -59,8 +75,8 @@ def resolve_requester(ctx: Context, who: str) -> Person | Reply:
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        listed = "; ".join(f"{p.name} ({p.email or p.identity}, {p.phone or p.mobile or 'no phone'}, {p.department or '—'})"
-                           for p in matches[:5])
+        listed = "; ".join(f"{p.name} ({p.email or p.identity}, {p.phone or p.mobile or 'no phone'}, {p.department or '—'}"
+                           + (f", {M.PERSON_DISABLED})" if p.disabled else ")") for p in matches[:5])
         return Reply.refuse(M.FOR_SEVERAL.format(who=one_line(who, 60), people=listed))
     near = find_people(ctx, who.split("@")[0][:3], limit=3) if len(who) >= 3 and not looks_like_phone(who) else []
     hint = M.FOR_CLOSEST.format(people=", ".join(f"{p.name} ({p.email or p.identity})" for p in near)) if near else M.FOR_WHOIS
