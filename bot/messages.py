@@ -30,7 +30,7 @@ BAD_CATEGORY = "Category `{value}` is not one of {choices}."
 FIELD_LONG = "The {field} is {length:,} characters long; the limit is {limit:,}."
 NEW_REFUSED = "Nothing was opened yet: {problems} Fix it and send again: `{draft}`"
 OPENED = "Opened {ref} ({severity}, {category}) for {group}: {headline}. First response target: {target}."
-CONTACT_CONFIRM = "We will reach you at {phone}, {location}; if that is wrong, add a note: `note {id} my phone is …`."
+CONTACT_CONFIRM = "We will reach you at {phone}, {location}{device}; if that is wrong, add a note: `note {id} my phone is …`."
 OPENED_FOR_REQUESTER = "Your ticket {ref} is open: {headline}. {group} will pick it up; you will hear from them here."
 OPENED_FOR_GROUP = "New ticket {ref} ({severity}, {category}) from {requester}: {headline}"
 
@@ -206,3 +206,6 @@ INTERNAL_ERROR = "Something went wrong on our side and nothing was saved (refere
 FOR_DISABLED = ("{name} ({who}) has a disabled account in the directory, so I did not open a ticket for them; "
                 "check with their manager whether they should still get help.")
 PERSON_DISABLED = "account disabled"
+CONTACT_DEVICE = "; device {device}, the computer the directory lists as yours"
+DEVICES_YOURS = ("The directory lists these computers as yours: {devices}; to say which one this is about, add a note: "
+                 "`note {id} it is <name>` (next time, add device=<name> to `new`).")

@@ -163,6 +163,44 @@ def test_a_disabled_account_gets_no_ticket_from_teams(engine, directory_settings
         live.stop()
 
 
+def test_the_terminal_takes_the_requesters_only_computer_as_the_device(runtime, engine):
+    # Bob manages one computer (PC-0100): a ticket that names no device is about it, and says so.
+    code, shown = terminal(runtime, "bob@corp.example", "new my monitor flickers when docked")
+    assert code == 0, shown
+    assert "We will reach you at no phone, Finance office; device PC-0100, the computer the directory lists as yours;" in shown
+    assert stored(engine, 1).device == "PC-0100"
+    # A device he names wins, and is not confirmed as the directory's.
+    code, shown = terminal(runtime, "bob@corp.example", "new the loan laptop will not charge device=LT-LOAN-3")
+    assert stored(engine, 2).device == "LT-LOAN-3" and "PC-0100" not in shown
+    # Alice manages two: nothing is guessed, and she is told which are hers and how to say which.
+    code, shown = terminal(runtime, "alice@corp.example", "new my dock does not charge the laptop")
+    assert code == 0 and stored(engine, 3).device is None
+    assert ("The directory lists these computers as yours: LT-0007, PC-0042; to say which one this is about, add a note: "
+            "`note 3 it is <name>` (next time, add device=<name> to `new`).") in shown
+    # A caller's computers are not the technician's: nothing is assumed for them.
+    assert terminal(runtime, "bob@corp.example", "new for=alice@corp.example her dock is dead")[0] == 0
+    assert stored(engine, 4).device is None
+
+
+def test_a_typed_new_in_slack_takes_the_only_computer_as_the_form_does(engine, directory_settings, monkeypatch):
+    monkeypatch.setenv("HELPDESK_LDAP_PASSWORD", SERVICE_PASSWORD)
+    live = LiveSlack(engine, {"directory": directory_settings}).start()
+    try:
+        answer = live.slash("U0BOB", "new my monitor flickers when docked").json()["text"]
+        assert "device PC-0100, the computer the directory lists as yours" in answer, answer
+        assert stored(engine, 1).device == "PC-0100"
+        live.slash("U0BOB")
+        view = live.eventually(lambda: live.slack.views())[-1]
+        device = {b.get("block_id"): b for b in view["blocks"]}["device"]
+        assert device["element"]["initial_value"] == "PC-0100"
+        # The form offered it; a field left empty is taken as meant.
+        response = live.submit("U0BOB", view, {"description": "The docking station clicks and resets", "device": None})
+        assert response.status == 200 and response.body == b""
+        assert stored(engine, 2).device is None
+    finally:
+        live.stop()
+
+
 def test_the_slack_form_arrives_prefilled_from_the_directory(engine, directory_settings, monkeypatch):
     monkeypatch.setenv("HELPDESK_LDAP_PASSWORD", SERVICE_PASSWORD)
     live = LiveSlack(engine, {"directory": directory_settings}).start()

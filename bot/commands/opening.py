@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot import messages as M
-from bot.commands.registry import REGISTRY, Role
+from bot.commands.registry import REGISTRY, Role, Source
 from bot.context import Context
 from bot.escalation import page
+from bot.forms import assumed_device
 from bot.people import EMAIL, MENTION, Person, from_directory, looks_like_phone, merge
 from bot.model import Actor, Requester, Severity, Status, Ticket
 from bot.replies import Reply
@@ -139,6 +140,12 @@ def new(ctx: Context) -> Reply:
         via = call.options["via"].lower()
     if via not in VIA:
         return Reply.refuse(M.BAD_VIA.format(value=one_line(via, 20), choices=", ".join(VIA)), draft=draft)
+    # The requester's computers, from the directory: the only one is assumed, as the form pre-fills
+    # it; several are listed. Not after a form (it offered them: an empty field was meant), and
+    # not for a caller (theirs are not known here).
+    devices = ctx.actor.devices if logged_by is None and call.source is not Source.FORM else ()
+    assumed = assumed_device(devices) if values["device"] is None else None
+    values["device"] = values["device"] or assumed
     if values["phone"]:
         requester = replace(requester, phone=values["phone"])  # a correction lives on the ticket; the directory is never written
     group = settings.chain(category)[0]
@@ -171,12 +178,16 @@ def new(ctx: Context) -> Reply:
     if logged_by is not None:
         return Reply(M.LOGGED.format(ref=ticket.ref, name=requester.name, via=via, headline=headline, target=target),
                      ticket=ticket, suggestions=suggestions)
-    contact = ""
-    if requester.phone or ticket.location:  # always confirm contact details: they change
-        contact = M.CONTACT_CONFIRM.format(phone=requester.phone or "no phone", location=ticket.location or requester.office or "no location",
-                                           id=ticket.id)
+    contact = []
+    if requester.phone or ticket.location or assumed:  # always confirm contact details: they change
+        contact.append(M.CONTACT_CONFIRM.format(
+            phone=requester.phone or "no phone", location=ticket.location or requester.office or "no location", id=ticket.id,
+            device=M.CONTACT_DEVICE.format(device=assumed) if assumed else ""))
+    if ticket.device is None and len(devices) > 1:
+        contact.append(M.DEVICES_YOURS.format(devices=", ".join(devices[:8]) + (", …" if len(devices) > 8 else ""),
+                                              id=ticket.id))
     return Reply(M.OPENED.format(ref=ticket.ref, severity=severity.value, category=category, group=group,
-                                 headline=headline, target=target), ticket=ticket, suggestions=suggestions, detail=contact)
+                                 headline=headline, target=target), ticket=ticket, suggestions=suggestions, detail=" ".join(contact))
 
 
 @command("whois", usage="whois <name | email | phone>", summary="Find a caller: name, email, user name or phone number.",
