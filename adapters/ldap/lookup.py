@@ -110,11 +110,6 @@ class Workers:
             for _ in self._threads:
                 self._queue.put(None)
 
-    @property
-    def threads(self) -> int:
-        """How many threads were started (at most `size`)."""
-        return len(self._threads)
-
     def _work(self) -> None:
         while True:
             item = self._queue.get()
