@@ -41,9 +41,9 @@ class Runtime:
     directory: Lookup | None = None
 
     def with_directory(self, actor: Actor) -> tuple[Actor, tuple[str, ...]]:
-        """The actor with what the directory knows of them (phone, department, office, manager),
-        and the names of the computers they manage; unchanged when there is no directory or it
-        does not answer in time (the form then simply asks)."""
+        """The actor with what the directory knows of them (phone, department, office, manager, and
+        the names of the computers they manage as `devices`), and those names again; unchanged when
+        there is no directory or it does not answer in time (the form then simply asks)."""
         if self.directory is None or not self.directory.enabled or not actor.email:
             return actor, ()
         profile = self.directory.profile(actor.email)
@@ -51,9 +51,10 @@ class Runtime:
         if person is None:
             return actor, ()
         name = actor.name if actor.name and actor.name not in (actor.id, actor.email.split("@")[0]) else person.display_name
+        devices = tuple(c.name for c in profile.computers)
         return replace(actor, name=name, phone=actor.phone or person.telephone or person.mobile,
-                       department=person.department, office=profile.location, manager=person.manager_name), \
-            tuple(c.name for c in profile.computers)
+                       department=person.department, office=profile.location, manager=person.manager_name,
+                       devices=devices), devices
 
     def close(self) -> None:
         """Stop background work (the knowledge loader, directory look-ups) and close the database."""

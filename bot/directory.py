@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, Protocol, runtime_checkable
 
 SEARCH_LIMIT = 10
@@ -132,17 +133,62 @@ def looks_like_phone(fragment: str) -> bool:
     return bool(PHONE_SHAPE.match(fragment.strip())) and len(digits_only(fragment)) >= 3
 
 
-def same_phone(query: str, stored: str | None) -> bool:
-    """`+1 (555) 0142` is `+1 555 0142`: numbers compare by their digits. A number written
-    without its country code still matches when the shorter has at least six digits and
-    the longer ends with it."""
+def same_phone(query: str | None, stored: str | None) -> bool:
+    """Whether two written phone numbers are the same number; symmetric.
+
+    - `+1 (555) 0142` is `+1 555 0142`: numbers compare by their digits;
+    - a number written without its country code matches when the shorter has at least
+      `SUFFIX_DIGITS` digits and the longer ends with it (`555 0142`, `020 7946 0018` for
+      `+44 (0)20 7946 0018`);
+    - a number written as it is dialled inside its country, with the trunk prefix, matches
+      the number written with its country code: `020 7946 0018` is `+44 20 7946 0018`,
+      `0171 234 5678` is `+49 171 2345678`, `8 495 123 4567` is `+7 495 123 4567`. Which
+      prefix a country uses comes from libphonenumber's data (`national_forms`); a country
+      without one (Italy: the 0 belongs to the number) matches by the suffix rule alone.
+
+    Fewer than `SUFFIX_DIGITS` digits on either side match only an identical number, so a
+    short fragment never matches everything."""
     q, s = digits_only(query), digits_only(stored)
     if not q or not s:
         return False
     if q == s:
         return True
-    return min(len(q), len(s)) >= SUFFIX_DIGITS and (s.endswith(q) or q.endswith(s))
+    if min(len(q), len(s)) < SUFFIX_DIGITS:
+        return False
+    if s.endswith(q) or q.endswith(s):
+        return True
+    if q[-SUFFIX_DIGITS:] != s[-SUFFIX_DIGITS:]:  # every form of a number ends with its own last digits
+        return False
+    return s in national_forms(query or "") or q in national_forms(stored or "")
 
+
+@lru_cache(maxsize=8192)
+def national_forms(number: str) -> frozenset[str]:
+    """The digit strings a number written with its country code (`+44 20 7946 0018`,
+    `0044 20 7946 0018`, `+44 (0)20 7946 0018`) is known by: its international digits
+    (`442079460018`) and, for each trunk prefix its country's regions use, how it is dialled
+    inside the country (`02079460018`). Empty for a number written without a country code,
+    or one libphonenumber cannot read."""
+    text = number.strip()
+    digits = digits_only(text)
+    if text.startswith("00"):
+        text, digits = "+" + digits[2:], digits[2:]
+    if not text.startswith("+") or len(digits) < SUFFIX_DIGITS:
+        return frozenset()
+    import phonenumbers  # its metadata loads on first use; most lookups never need it
+    from phonenumbers import NumberParseException, PhoneMetadata
+
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except NumberParseException:
+        return frozenset()
+    national = phonenumbers.national_significant_number(parsed)
+    forms = {f"{parsed.country_code}{national}"}
+    for region in phonenumbers.region_codes_for_country_code(parsed.country_code):
+        metadata = PhoneMetadata.metadata_for_region(region)
+        if metadata is not None and metadata.national_prefix:
+            forms.add(metadata.national_prefix + national)
+    return frozenset(f for f in forms if len(f) >= SUFFIX_DIGITS)
 
 
 @runtime_checkable

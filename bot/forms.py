@@ -45,6 +45,12 @@ class Form:
     intro: str = ""
 
 
+def assumed_device(devices: tuple[str, ...]) -> str | None:
+    """The device a new ticket is about when the requester did not say: the computer the directory
+    says they manage when there is exactly one; None for none or several (they choose)."""
+    return devices[0] if len(devices) == 1 else None
+
+
 def intake_form(settings: Settings, actor: Actor, description: str = "", technician: bool = False,
                 devices: tuple[str, ...] = ()) -> Form:
     """The new-ticket form: the description first and required; contact details pre-filled
@@ -65,7 +71,7 @@ def intake_form(settings: Settings, actor: Actor, description: str = "", technic
             Choice(name, name.capitalize(), one_line(c.description, 75)) for name, c in settings.categories.items())),
         Field("severity", M.FIELD_SEVERITY, "select", required=True, initial=settings.default_severity.value, choices=tuple(
             Choice(s.value, s.value.capitalize(), one_line(settings.policy(s).guidance, 75)) for s in Severity)),
-        Field("device", M.FIELD_DEVICE, placeholder=M.FIELD_DEVICE_PLACEHOLDER, initial=devices[0] if len(devices) == 1 else None,
+        Field("device", M.FIELD_DEVICE, placeholder=M.FIELD_DEVICE_PLACEHOLDER, initial=assumed_device(devices),
               hint=M.FIELD_DEVICE_YOURS.format(devices=", ".join(devices[:8])) if devices else ""),
         Field("location", M.FIELD_LOCATION, initial=actor.office, placeholder=M.FIELD_LOCATION_PLACEHOLDER),
         Field("phone", M.FIELD_PHONE, initial=actor.phone, hint=M.FIELD_PHONE_HINT, max_length=64),

@@ -35,7 +35,7 @@ BAD_PHONE = ("`{value}` is not a phone number: it needs {min} to {max} digits (a
 FIELD_LONG = "The {field} is {length:,} characters long; the limit is {limit:,}."
 NEW_REFUSED = "Nothing was opened yet: {problems} Fix it and send again: `{draft}`"
 OPENED = "Opened {ref} ({severity}, {category}) for {group}: {headline}. First response target: {target}."
-CONTACT_CONFIRM = "We will reach you at {phone}, {location}; if that is wrong, add a note: `note {id} my phone is …`."
+CONTACT_CONFIRM = "We will reach you at {phone}, {location}{device}; if that is wrong, add a note: `note {id} my phone is …`."
 OPENED_FOR_REQUESTER = "Your ticket {ref} is open: {headline}. {group} will pick it up; you will hear from them here."
 OPENED_FOR_GROUP = "New ticket {ref} ({severity}, {category}) from {requester}: {headline}"
 
@@ -210,3 +210,11 @@ DIGEST_TITLE = "Weekly digest for {group}"
 # Retries and failures
 BUSY = "Someone else changed {ref} at the same moment; please send that again."
 INTERNAL_ERROR = "Something went wrong on our side and nothing was saved (reference {ref}); please try again, and tell the help desk if it keeps happening."
+
+# The directory's word on a requester
+FOR_DISABLED = ("{name} ({who}) has a disabled account in the directory, so I did not open a ticket for them; "
+                "check with their manager whether they should still get help.")
+PERSON_DISABLED = "account disabled"
+CONTACT_DEVICE = "; device {device}, the computer the directory lists as yours"
+DEVICES_YOURS = ("The directory lists these computers as yours: {devices}; to say which one this is about, add a note: "
+                 "`note {id} it is <name>` (next time, add device=<name> to `new`).")

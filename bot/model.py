@@ -59,6 +59,7 @@ class Actor:
     office: str | None = None
     manager: str | None = None
     person_id: int | None = None
+    devices: tuple[str, ...] = ()  # the computers the directory says they manage, by name
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ids", frozenset(self.ids) | {self.id})

@@ -1,7 +1,9 @@
 """Who is calling: finding a person by name, email, user name, platform mention or phone,
 in the directory when there is one and among the help desk's known requesters always.
 
-Phone numbers compare digits-only, so `+1 (555) 0142` finds `+1 555 0142`."""
+Phone numbers compare as `bot.directory.same_phone` says: digits only, so `+1 (555) 0142` finds
+`+1 555 0142`, and a number dialled inside its country (`020 7946 0018`) finds the same number
+written with its country code (`+44 20 7946 0018`)."""
 from __future__ import annotations
 
 import re
@@ -29,6 +31,7 @@ class Person:
     title: str | None = None
     manager: str | None = None
     source: str = "help desk"  # or "directory"
+    disabled: bool = False  # the directory says the account is disabled: they cannot sign in
 
 
 def looks_like_phone(text: str) -> bool:
@@ -43,7 +46,8 @@ def from_directory(entry: Any) -> Person:
         identity=(email or getattr(entry, "sam", "") or "").lower(), name=getattr(entry, "display_name", None) or email or "?",
         email=email, phone=getattr(entry, "telephone", None), mobile=getattr(entry, "mobile", None),
         department=getattr(entry, "department", None), office=getattr(entry, "office", None),
-        title=getattr(entry, "title", None), manager=getattr(entry, "manager_name", None), source="directory")
+        title=getattr(entry, "title", None), manager=getattr(entry, "manager_name", None), source="directory",
+        disabled=bool(getattr(entry, "disabled", False)))
 
 
 def merge(found: Iterable[Person], limit: int) -> list[Person]:

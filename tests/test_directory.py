@@ -200,8 +200,25 @@ def test_without_a_directory_the_lookup_is_off_and_says_so_quietly(caplog):
     ("50142", "+1 555 0142", False),  # too short to be sure
     ("0142", "+1 555 0142", False),
     ("+1 555 0142", "+1 555 0142 901", False),
-    ("+44 20 7946 0001", "020 7946 0001", False),  # the trunk 0 is not the country code
     ("+1 555 0142", None, False),
+    # Written as dialled inside the country, with its trunk prefix (from libphonenumber's data):
+    ("020 7946 0001", "+44 20 7946 0001", True),  # UK: 0
+    ("+44 20 7946 0001", "020 7946 0001", True),  # either side may carry the country code
+    ("0044 20 7946 0001", "020 7946 0001", True),  # 00 for +
+    ("+44 (0)20 7946 0001", "+44 20 7946 0001", True),  # the trunk 0 written in brackets
+    ("030 901820", "+49 30 901820", True),  # Germany: 0
+    ("01 23 45 67 89", "+33 1 23 45 67 89", True),  # France: 0
+    ("020 123 4567", "+31 20 123 4567", True),  # Netherlands: 0
+    ("(02) 9876 5432", "+61 2 9876 5432", True),  # Australia: 0
+    ("03-1234-5678", "+81 3-1234-5678", True),  # Japan: 0
+    ("098765 43210", "+91 98765 43210", True),  # India: 0
+    ("8 495 123 45 67", "+7 495 123 45 67", True),  # Russia: 8
+    ("1 212 555 0142", "+1 212 555 0142", True),  # NANP: the trunk prefix is the country code
+    ("06 1234 5678", "+39 06 1234 5678", True),  # Italy: the 0 belongs to the number
+    ("020 7946 0001", "+39 20 7946 0001", False),  # …and Italy has no trunk prefix to drop
+    ("0 212 555 0142", "+1 212 555 0142", False),  # not NANP's trunk prefix
+    ("020 7946 0001", "+44 20 7946 0002", False),
+    ("0 20", "+44 20", False),  # too short to be sure, trunk prefix or not
 ])
 def test_phone_numbers_compare_by_their_digits(query, stored, same):
     assert same_phone(query, stored) is same

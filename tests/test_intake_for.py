@@ -78,3 +78,15 @@ def test_whois_finds_callers_by_name_email_and_digits_only_phone(desk, known):
     assert say(desk, known.bob, "whois zz-nobody").text.startswith("Nobody matches `zz-nobody`")
     assert not say(desk, known.alice, "whois hop").ok
     assert say(desk, known.bob, "whois %").text.startswith("Nobody matches"), "LIKE wildcards are literal"
+
+
+def test_known_callers_are_found_by_their_number_as_dialled_at_home(desk, known, engine):
+    desk.handle(desk.actor("hana@corp.example", "Hana Mori", phone="+44 20 7946 0018"), "new my headset crackles")
+    desk.handle(desk.actor("ivan@corp.example", "Ivan Petrov", phone="07700 900123"), "new my laptop will not wake")
+    assert [p.identity for p in say(desk, known.bob, "whois 020 7946 0018").people] == ["hana@corp.example"]
+    assert [p.identity for p in say(desk, known.bob, "whois +44 (0)20 7946 0018").people] == ["hana@corp.example"]
+    assert [p.identity for p in say(desk, known.bob, "whois +44 7700 900123").people] == ["ivan@corp.example"]
+    assert say(desk, known.bob, "whois 020 79").text.startswith("Nobody matches"), "too short to be a number"
+    reply = say(desk, known.bob, "new for=020 7946 0018 the headset crackles again")
+    assert reply.ok, reply.text
+    assert stored(engine, 7).requester.id == "hana@corp.example"

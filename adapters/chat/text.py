@@ -80,7 +80,8 @@ def reply_text(reply: Reply, m: Markup) -> str:
             lines.append(f"{label} {e(g.headline)} {m.italic(f'({g.likeness})')}{m.line_break}> {e(g.resolution)}")
         parts.append(_Part(lines))
     if reply.people:
-        lines = [f"• {m.bold(e(p.name))} " + " · ".join(e(x) for x in (p.email, p.phone, p.mobile, p.department, p.office) if x)
+        lines = [f"• {m.bold(e(p.name))}" + (f" ⚠️ {m.italic(e(M.PERSON_DISABLED))}" if p.disabled else "") + " "
+                 + " · ".join(e(x) for x in (p.email, p.phone, p.mobile, p.department, p.office) if x)
                  for p in reply.people]
         parts.append(_Part(lines, lambda n: M.MORE.format(count=n)))
     if reply.report is not None:

@@ -55,7 +55,8 @@ class TextRenderer:
             contact = ", ".join(filter(None, [person.email, person.phone, person.mobile]))
             where = ", ".join(filter(None, [person.department, person.office]))
             out.append(f"  {self.s(person.name, 'bold')} <{person.identity}>  {contact}" + (f"  · {where}" if where else "")
-                       + self.s(f"  [{person.source}]", "dim"))
+                       + self.s(f"  [{person.source}]", "dim")
+                       + (self.s(f"  [{M.PERSON_DISABLED}]", "red") if person.disabled else ""))
         if reply.report is not None:
             from adapters.report_render import table
 

@@ -4,9 +4,10 @@ known" and one warning. The worker threads live here, not in the core."""
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, TypeVar
 
@@ -60,6 +61,72 @@ class TTLCache:
         return len(self._data)
 
 
+class Workers:
+    """At most `size` daemon threads answering questions in the order they were asked.
+
+    Not concurrent.futures.ThreadPoolExecutor: its threads are joined when the interpreter
+    exits (it registers an exit hook), so a thread stuck in a TLS handshake with a hung
+    server held a one-shot command open until the receive timeout ran out, long after its
+    answer was printed. A question nobody waits for any more is not worth waiting for at
+    exit: these threads are daemons and the process ends when its work is done."""
+
+    def __init__(self, size: int, name: str = "directory") -> None:
+        self.size = max(1, size)
+        self.name = name
+        self._queue: queue.SimpleQueue[tuple[Future, Callable[[], Any]] | None] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)  # released by a thread each time it is free for more
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, ask: Callable[[], T]) -> "Future[T]":
+        """Queue `ask`; its Future holds the answer or the exception it raised. A thread is
+        started when none is free and fewer than `size` run. RuntimeError after close()."""
+        future: Future = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the directory workers are closed")
+            self._queue.put((future, ask))
+            if not self._idle.acquire(blocking=False) and len(self._threads) < self.size:
+                thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._threads)}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        return future
+
+    def close(self) -> None:
+        """Take no more questions and cancel those not started; threads still asking finish
+        (their answers land where their question said) and end without being waited for."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[0].cancel()
+            for _ in self._threads:
+                self._queue.put(None)
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, ask = item
+            if future.set_running_or_notify_cancel():  # False: cancelled while queued, never runs
+                try:
+                    result = ask()
+                except BaseException as exc:  # handed to whoever waits; the thread carries on
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+            del item, future, ask
+            self._idle.release()
+
+
 def _normal_key(key: str | None) -> str | None:
     key = (key or "").strip()
     if not key or len(key) > KEY_MAX:
@@ -88,7 +155,7 @@ class Lookup:
         self.cache = TTLCache(cache_ttl, clock=clock)
         self.log = logger or log
         self._workers = workers
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: Workers | None = None
         self._pool_lock = threading.Lock()
 
     @classmethod
@@ -169,10 +236,11 @@ class Lookup:
         return value
 
     def close(self) -> None:
-        """Stop the worker threads; look-ups still running finish into the cache unseen."""
+        """Stop the worker threads without waiting for them; look-ups still running finish into
+        the cache unseen (a later question starts new threads)."""
         with self._pool_lock:
             if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool.close()
                 self._pool = None
 
     # Internals.
@@ -206,10 +274,10 @@ class Lookup:
         self.cache.put(key, value, ttl=self.negative_ttl if value is None or value == () or value == [] else None)
         return value
 
-    def _executor(self) -> ThreadPoolExecutor:
+    def _executor(self) -> Workers:
         with self._pool_lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="directory")
+                self._pool = Workers(self._workers, "directory")
             return self._pool
 
     def _guarded(self, what: str, ask: Callable[[], T], failed: Any) -> Any:

@@ -7,12 +7,13 @@ import re
 from dataclasses import replace
 
 from bot import messages as M
-from bot.commands.registry import REGISTRY, Role
+from bot.commands.registry import REGISTRY, Role, Source
 from bot.context import Context
 from bot.escalation import page
 from bot.directory import digits_only
+from bot.forms import assumed_device
 from bot.people import EMAIL, MENTION, Person, from_directory, looks_like_phone, merge
-from bot.model import Requester, Severity, Status, Ticket
+from bot.model import Actor, Requester, Severity, Status, Ticket
 from bot.replies import Reply
 from bot.text import DESCRIPTION_MIN, FIELD_MAX, TEXT_MAX, duration, one_line
 
@@ -52,13 +53,29 @@ def find_people(ctx: Context, fragment: str, limit: int = 10) -> list[Person]:
 
 def resolve_requester(ctx: Context, who: str) -> Person | Reply:
     """The person a technician opens a ticket for (`for=`: an @mention the adapter resolved, an
-    email, a name or a phone number), or the refusal that says why not."""
-    who = who.strip()
+    email, a name or a phone number), or the refusal that says why not: nobody or several match,
+    or the directory says their account is disabled."""
+    person = find_requester(ctx, who.strip())
+    if isinstance(person, Person) and person.disabled:
+        return Reply.refuse(M.FOR_DISABLED.format(name=person.name, who=person.email or person.identity))
+    return person
+
+
+def mentioned_person(ctx: Context, actor: Actor) -> Person:
+    """A person the adapter resolved from a mention or a people picker, with the directory's word
+    on whether their account is disabled (the platform's profile does not say; the directory's
+    answer is usually in its cache already, from filling in the actor)."""
+    entry = ctx.directory.find_person(actor.email) if ctx.directory is not None and actor.email else None
+    return Person(actor.id, actor.name, actor.email, actor.phone, None, actor.department, actor.office,
+                  disabled=bool(entry is not None and entry.disabled))
+
+
+def find_requester(ctx: Context, who: str) -> Person | Reply:
+    """The one person `who` names (see resolve_requester), or why there is not one."""
     mention = MENTION.match(who)
     identity = mention.group(1) if mention else who
     if identity in ctx.mentioned:
-        actor = ctx.mentioned[identity]
-        return Person(actor.id, actor.name, actor.email, actor.phone, None, actor.department, actor.office)
+        return mentioned_person(ctx, ctx.mentioned[identity])
     if mention:
         return Reply.refuse(M.FOR_UNKNOWN_MENTION.format(who=one_line(who, 60)))
     matches = find_people(ctx, who, limit=10)
@@ -69,8 +86,8 @@ def resolve_requester(ctx: Context, who: str) -> Person | Reply:
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        listed = "; ".join(f"{p.name} ({p.email or p.identity}, {p.phone or p.mobile or 'no phone'}, {p.department or '—'})"
-                           for p in matches[:5])
+        listed = "; ".join(f"{p.name} ({p.email or p.identity}, {p.phone or p.mobile or 'no phone'}, {p.department or '—'}"
+                           + (f", {M.PERSON_DISABLED})" if p.disabled else ")") for p in matches[:5])
         return Reply.refuse(M.FOR_SEVERAL.format(who=one_line(who, 60), people=listed))
     near = find_people(ctx, who.split("@")[0][:3], limit=3) if len(who) >= 3 and not looks_like_phone(who) else []
     hint = M.FOR_CLOSEST.format(people=", ".join(f"{p.name} ({p.email or p.identity})" for p in near)) if near else M.FOR_WHOIS
@@ -142,6 +159,12 @@ def new(ctx: Context) -> Reply:
         via = call.options["via"].lower()
     if via not in VIA:
         return Reply.refuse(M.BAD_VIA.format(value=one_line(via, 20), choices=", ".join(VIA)), draft=draft)
+    # The requester's computers, from the directory: the only one is assumed, as the form pre-fills
+    # it; several are listed. Not after a form (it offered them: an empty field was meant), and
+    # not for a caller (theirs are not known here).
+    devices = ctx.actor.devices if logged_by is None and call.source is not Source.FORM else ()
+    assumed = assumed_device(devices) if values["device"] is None else None
+    values["device"] = values["device"] or assumed
     if values["phone"]:
         requester = replace(requester, phone=values["phone"])  # a correction lives on the ticket; the directory is never written
     group = settings.chain(category)[0]
@@ -174,12 +197,16 @@ def new(ctx: Context) -> Reply:
     if logged_by is not None:
         return Reply(M.LOGGED.format(ref=ticket.ref, name=requester.name, via=via, headline=headline, target=target),
                      ticket=ticket, suggestions=suggestions)
-    contact = ""
-    if requester.phone or ticket.location:  # always confirm contact details: they change
-        contact = M.CONTACT_CONFIRM.format(phone=requester.phone or "no phone", location=ticket.location or requester.office or "no location",
-                                           id=ticket.id)
+    contact = []
+    if requester.phone or ticket.location or assumed:  # always confirm contact details: they change
+        contact.append(M.CONTACT_CONFIRM.format(
+            phone=requester.phone or "no phone", location=ticket.location or requester.office or "no location", id=ticket.id,
+            device=M.CONTACT_DEVICE.format(device=assumed) if assumed else ""))
+    if ticket.device is None and len(devices) > 1:
+        contact.append(M.DEVICES_YOURS.format(devices=", ".join(devices[:8]) + (", …" if len(devices) > 8 else ""),
+                                              id=ticket.id))
     return Reply(M.OPENED.format(ref=ticket.ref, severity=severity.value, category=category, group=group,
-                                 headline=headline, target=target), ticket=ticket, suggestions=suggestions, detail=contact)
+                                 headline=headline, target=target), ticket=ticket, suggestions=suggestions, detail=" ".join(contact))
 
 
 @command("whois", usage="whois <name | email | phone>", summary="Find a caller: name, email, user name or phone number.",
