@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.knowledge import Past
     from bot.people import Person
     from bot.reports import Report, ReportQuery
 
@@ -23,6 +24,11 @@ class Transaction(Protocol):
         ...
 
     def insert_ticket(self, ticket: Ticket) -> Ticket: ...
+
+    def past_resolution(self, key: int) -> Past | None:
+        """The resolved ticket (key > 0) or imported history row (key < 0) behind a knowledge
+        entry, None when it no longer holds a resolution."""
+        ...
 
     def next_due(self, now: datetime) -> Ticket | None:
         """The open ticket whose SLA step is most overdue, locked; rows another process

@@ -12,6 +12,7 @@ from bot.people import Person, looks_like_phone, same_phone
 from bot.reports import Report, ReportQuery
 from bot.model import AuditEvent, Note, Notice, Requester, Severity, Status, Ticket, TicketFilter
 from storage.database import upsert
+from storage.knowledge import past_resolution
 from storage.reports import ReportBuilder
 from storage.schema import audit_events, jobs, notes, outbox, seen_requests, tickets
 
@@ -75,6 +76,9 @@ class SqlTransaction:
         query = select(tickets).where(tickets.c.id == ticket_id)
         row = self.conn.execute(query.with_for_update() if lock else query).first()
         return ticket_from(row) if row else None
+
+    def past_resolution(self, key: int):
+        return past_resolution(self.conn, key) if -2**31 < key < 2**31 else None
 
     def next_due(self, now: datetime) -> Ticket | None:
         query = (select(tickets).where(and_(tickets.c.sla_next_at.is_not(None), tickets.c.sla_next_at <= now))
