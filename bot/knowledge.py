@@ -57,6 +57,7 @@ SEAL_AT = 50_000  # pending entries before a bulk load seals them into a segment
 SEAL_AT_LIVE = 1_000  # …and in a running process, where the pending area is searched entry by entry
 SMALL_SEGMENTS = 8  # more small segments than this are merged into one
 SMALL_POSTINGS = 200_000  # a segment with fewer postings is small (a live seal holds ~40,000)
+REBUILD_AFTER = 1_000  # entries changed since the index on disk was written: rebuild it in another process
 
 STOP = frozenset("""a an the and or of to in on for is are was were be been it this that with as at by from not no can
 cannot when if but into than then there these those which while we i you they he she should would could will may
@@ -92,6 +93,13 @@ def tokens(text: str) -> list[str]:
             out.append(version)
             out.append(".".join(version.split(".")[:2]))
     return out
+
+
+def fingerprint(entry: "Entry") -> int:
+    """64 bits that change whenever what the index keeps of an entry would (its text, who may
+    see it, its time); a resolution's wording is not indexed, so it is not part of it."""
+    text = f"{entry.public}\x00{entry.at}\x00{entry.problem}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
 
 
 def split_problem(text: str) -> tuple[str, str]:
@@ -261,6 +269,7 @@ class KnowledgeIndex:
         self.public = np.zeros(1024, dtype=bool)
         self.ticket_of = np.zeros(1024, dtype=np.int64)
         self.day = np.zeros(1024, dtype=np.float32)  # days since the epoch; NaN when unknown
+        self.print = np.zeros(1024, dtype=np.uint64)  # fingerprint of what was indexed (fingerprint())
         self.headlines: list[str] = []
         self.slot_of: dict[int, int] = {}
         self.total_len = 0.0  # over every live slot ever added, like df
@@ -275,7 +284,7 @@ class KnowledgeIndex:
         if slots <= len(self.alive):
             return
         size = max(slots, len(self.alive) * 2)
-        for name in ("doc_len", "alive", "public", "ticket_of", "day"):
+        for name in ("doc_len", "alive", "public", "ticket_of", "day", "print"):
             old = getattr(self, name)
             new = np.zeros(size, dtype=old.dtype)
             new[: len(old)] = old
@@ -306,15 +315,30 @@ class KnowledgeIndex:
             counts[t] += 1.0
         return headline, counts
 
-    def add(self, entry: Entry, seal_at: int = SEAL_AT_LIVE) -> None:
-        """Add or replace an entry (an edited resolution replaces the old one)."""
+    def add(self, entry: Entry, seal_at: int = SEAL_AT_LIVE) -> bool:
+        """Add or replace an entry; False when the index already holds it just so (the change
+        feed hands over recent rows again, and an index on disk holds what it was built from)."""
+        mark = fingerprint(entry)
+        if self.holds(entry.ticket_id, mark):
+            return False
         headline, counts = self._counts(entry.problem)
         with self._lock:
-            self._place(entry, headline, counts, self.pending)
+            self._place(entry, headline, counts, self.pending, mark)
             if self.pending.count >= seal_at:
                 self.seal()
+        return True
 
-    def _place(self, entry: Entry, headline: str, counts: Counter, pending: _Pending) -> None:
+    def holds(self, ticket_id: int, mark: int) -> bool:
+        """Is this key indexed, alive, with this fingerprint?"""
+        with self._lock:
+            slot = self.slot_of.get(ticket_id)
+            if slot is not None:
+                return bool(self.alive[slot]) and int(self.print[slot]) == mark
+            if self.base is not None and (slot := self.base.slot(ticket_id)) is not None:
+                return bool(self.base.alive[slot]) and int(self.base.print[slot]) == mark
+            return False
+
+    def _place(self, entry: Entry, headline: str, counts: Counter, pending: _Pending, mark: int | None = None) -> None:
         self.remove(entry.ticket_id)
         slot = len(self.headlines)
         self._grow(slot + 1)
@@ -323,6 +347,7 @@ class KnowledgeIndex:
         self.doc_len[slot], self.alive[slot], self.public[slot] = length, True, entry.public
         self.ticket_of[slot] = entry.ticket_id
         self.day[slot] = entry.at / 86400 if entry.at is not None else np.nan
+        self.print[slot] = fingerprint(entry) if mark is None else mark
         self.headlines.append(one_line(headline, 160))
         self.slot_of[entry.ticket_id] = slot
         self.total_len += length
@@ -434,7 +459,7 @@ class KnowledgeIndex:
         if self.count == 0:
             return []
         scores = np.zeros(slots, dtype=np.float32)
-        doc_len = self.doc_len[:slots]
+        norm = c1 + np.float32(c2) * self.doc_len[:slots]  # BM25's length normalisation, once per search
         pending = self.pending.by_term or {}
         for weight, _, _, tid in weighted:
             if tid is None:
@@ -443,9 +468,9 @@ class KnowledgeIndex:
                 found = segment.postings(tid)
                 if found is not None:
                     docs, tf = found
-                    scores[docs] += weight * tf * (K1 + 1) / (tf + (c1 + c2 * doc_len[docs]))
+                    scores[docs] += weight * tf * (K1 + 1) / (tf + norm[docs])
             for slot, tf in pending.get(tid, ()):
-                scores[slot] += weight * tf * (K1 + 1) / (tf + (c1 + c2 * doc_len[slot]))
+                scores[slot] += weight * tf * (K1 + 1) / (tf + norm[slot])
         mask = self.alive[:slots] if technician else self.alive[:slots] & self.public[:slots]
         scores[~mask] = 0
         if exclude is not None and exclude in self.slot_of:
@@ -476,6 +501,7 @@ ARRAYS = {  # file name → dtype; every file is `<name>.npy` in a generation di
     "public": np.bool_,
     "ticket_of": np.int64,
     "day": np.float32,
+    "print": np.uint64,
     "head_off": np.int64,  # per slot + 1: the headline of slot s is head_blob[head_off[s]:head_off[s+1]] (UTF-8)
     "head_blob": np.uint8,
     "keys_sorted": np.int64,  # entry keys (ticket ids, -history ids) of the live slots, sorted…
@@ -542,7 +568,7 @@ class MappedBase:
                 raise IndexFileError(f"{file}: {exc}") from exc
             if array.dtype != np.dtype(dtype) or array.shape != (lengths.get(name, self.slots),):
                 raise IndexFileError(f"{file}: {array.dtype}{array.shape} is not what the index wrote")
-            setattr(self, name, array)
+            setattr(self, name, array.view(np.ndarray))  # same pages; slicing a plain ndarray is much cheaper
 
     def verify(self) -> None:
         """Every file's digest against meta.json (reads every byte: the builder does it, not the server)."""
@@ -580,17 +606,27 @@ class MappedBase:
         if self.count == 0:
             return []
         scores = np.zeros(self.slots, dtype=np.float32)
+        norm = c1 + np.float32(c2) * self.doc_len  # BM25's length normalisation, once per search
         for weight, _, tid, _ in weighted:
             if tid is None:
                 continue
             a, b = int(self.ptr[tid]), int(self.ptr[tid + 1])
             if b > a:
                 docs, tf = self.docs[a:b], self.tf[a:b]
-                scores[docs] += weight * tf * (K1 + 1) / (tf + (c1 + c2 * self.doc_len[docs]))
+                scores[docs] += weight * tf * (K1 + 1) / (tf + norm[docs])
         scores *= self.alive if technician else self.alive & self.public
         if exclude is not None and (slot := self.slot(exclude)) is not None:
             scores[slot] = 0
-        return _top(scores, lambda s: (self.headline(s), int(self.ticket_of[s]), float(self.day[s])))
+        positive = int(np.count_nonzero(scores))
+        if positive == 0:
+            return []
+        k = min(CANDIDATES, positive)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[scores[top] > 0]
+        starts, ends = self.head_off[top].tolist(), self.head_off[top + 1].tolist()
+        blob = self.head_blob
+        return list(zip(scores[top].tolist(), (bytes(blob[a:b]).decode("utf-8") for a, b in zip(starts, ends)),
+                        self.ticket_of[top].tolist(), self.day[top].tolist()))
 
 
 def write_base(index: KnowledgeIndex, path: Path, cursor: Any, extra: dict | None = None) -> None:
@@ -645,7 +681,7 @@ def write_base(index: KnowledgeIndex, path: Path, cursor: Any, extra: dict | Non
     save("keys", keys[order])
     save("df", index.df[:vocab_size][order])
     save("ptr", ptr)
-    for name in ("doc_len", "alive", "public", "ticket_of", "day"):
+    for name in ("doc_len", "alive", "public", "ticket_of", "day", "print"):
         save(name, getattr(index, name)[:slots])
     encoded = [h.encode("utf-8") for h in index.headlines]
     save("head_off", np.concatenate(([0], np.cumsum([len(e) for e in encoded], dtype=np.int64))))
@@ -722,6 +758,10 @@ class Knowledge:
         self._refresh_lock = threading.Lock()
         self._closing = threading.Event()
         self._loader: threading.Thread | None = None
+        self._changed: set[int] = set()  # entry keys the feed or this process changed since the base was written
+        self._rebuilder: threading.Thread | None = None
+        self._own_while_rebuilding: list | None = None  # this process's commits while a new base is prepared
+        self._swap_lock = threading.Lock()  # one index at a time: this process's changes vs the swap
 
     def load(self) -> int:
         """Bulk-load every entry in this process (tools, tests; call from a background thread for a
@@ -735,20 +775,66 @@ class Knowledge:
         self.refresh(force=True)
         return count
 
+    def _map(self, rebuild: bool = False) -> MappedBase:
+        """The builder's current generation, mapped; asked once more if it vanished meanwhile
+        (another replica's builder replaced it between the answer and the mapping)."""
+        assert self.builder is not None
+        try:
+            return MappedBase(self.builder.ensure(rebuild=rebuild))
+        except IndexFileError:
+            return MappedBase(self.builder.ensure(rebuild=True))
+
     def load_from_disk(self) -> int:
         """Have the builder make sure a current index is on disk (waiting for its process), map
         it, then catch up with the changes since it was written."""
-        assert self.builder is not None
-        path = self.builder.ensure()
+        base = self._map()
         if self._closing.is_set():
             return 0
-        base = MappedBase(path)
-        with self._refresh_lock:
+        with self._refresh_lock, self._swap_lock:
             self.index = KnowledgeIndex(base)
             self._since = base.cursor
+            self._changed = set()
         self.ready.set()
         self.refresh(force=True)
         return len(self.index)
+
+    def _rebuild(self) -> None:
+        """A new base from the builder, caught up here and swapped in; the old one serves meanwhile.
+        Keeps the live part small and the index on disk current, so a restart maps it at once."""
+        try:
+            with self._swap_lock:
+                self._own_while_rebuilding = []
+            base = self._map(rebuild=True)
+            if self._closing.is_set():
+                return
+            index = KnowledgeIndex(base)
+            upserts, removals, newest = self.source.changes_since(base.cursor)
+            for entry in upserts:
+                index.add(entry)
+            for key in removals:
+                index.remove(key)
+            with self._refresh_lock, self._swap_lock:
+                for ticket in self._own_while_rebuilding or ():
+                    self._apply_to(index, ticket)
+                self.index = index
+                self._since = newest if newest is not None else base.cursor
+                self._changed = set()  # what changed during the build is in the live part; small
+            log.info("knowledge index rebuilt: %d entries", len(index))
+        except Exception:
+            if not self._closing.is_set():
+                log.exception("the knowledge index could not be rebuilt; the current one stays in use")
+        finally:
+            with self._swap_lock:
+                self._own_while_rebuilding = None
+
+    def _maybe_rebuild(self) -> None:
+        """Past REBUILD_AFTER changed entries since the base was written, rebuild it in the background."""
+        if self.builder is None or self._closing.is_set() or len(self._changed) < REBUILD_AFTER:
+            return
+        if self._rebuilder is not None and self._rebuilder.is_alive():
+            return
+        self._rebuilder = threading.Thread(target=self._rebuild, name="kb-rebuild", daemon=True)
+        self._rebuilder.start()
 
     def _load_logged(self) -> None:
         try:
@@ -764,26 +850,34 @@ class Knowledge:
         return self._loader
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop a background load (at the next entry) before the database goes away."""
+        """Stop a background load or rebuild (its builder process is ended) before the database goes away."""
         self._closing.set()
         if self.builder is not None and hasattr(self.builder, "cancel"):
             self.builder.cancel()
-        if self._loader is not None:
-            self._loader.join(timeout)
+        for thread in (self._loader, self._rebuilder):
+            if thread is not None:
+                thread.join(timeout)
 
     def apply(self, ticket) -> None:
         """A ticket this process just committed: in the index if it is resolved with a fix, out
         if not. (Other processes' changes arrive through `refresh`.)"""
         if not self.ready.is_set():
             return
+        with self._swap_lock:
+            if self._apply_to(self.index, ticket):
+                self._changed.add(ticket.id)
+            if self._own_while_rebuilding is not None:
+                self._own_while_rebuilding.append(ticket)
+
+    def _apply_to(self, index: KnowledgeIndex, ticket) -> bool:
+        """Add or withdraw the ticket's entry; whether the index changed."""
         entry = None
         if ticket.status.value in ("resolved", "closed"):
             entry = self.rules.entry(ticket.id, ticket.description, ticket.resolution, ticket.category,
                                      ticket.created_at)
         if entry is not None:
-            self.index.add(entry)
-        else:
-            self.index.remove(ticket.id)
+            return index.add(entry)
+        return index.remove(ticket.id)
 
     def refresh(self, force: bool = False) -> None:
         if not self.ready.is_set():
@@ -795,14 +889,17 @@ class Knowledge:
         try:
             self._checked = time.monotonic()
             upserts, removals, newest = self.source.changes_since(self._since)
-            for entry in upserts:
-                self.index.add(entry)
-            for ticket_id in removals:
-                self.index.remove(ticket_id)
+            index = self.index
+            added = [e.ticket_id for e in upserts if index.add(e)]  # the overlap hands over known rows again
+            withdrawn = [key for key in removals if index.remove(key)]  # most are open tickets: never entries
             if newest is not None:
                 self._since = newest
+            if index.base is not None:
+                self._changed.update(added)
+                self._changed.update(withdrawn)
         finally:
             self._refresh_lock.release()
+        self._maybe_rebuild()
 
     def search(self, text: str, **kwargs) -> list[Match]:
         if not self.ready.is_set():

@@ -4,9 +4,11 @@ builds it, so that a server starting on a large history does no CPU-bound loadin
 Layout of the index directory (`[knowledge] index_dir`, by default next to the SQLite
 file, `helpdesk.db.kb/`, or `.helpdesk-cache/knowledge/` under the working directory):
 
-    CURRENT            the name of the generation in use (replaced atomically)
-    gen-<time>-<pid>/  one sealed index: <array>.npy files and meta.json (bot.knowledge.write_base)
-    .lock              held while a builder checks or writes, so replicas sharing it build once
+    db-<hash>/             one per database (so databases sharing a cache directory never evict
+                           each other's index), holding:
+      CURRENT              the name of the generation in use (replaced atomically)
+      gen-<time>-<pid>/    one sealed index: <array>.npy files and meta.json (bot.knowledge.write_base)
+      .lock                held while a builder checks or writes, so replicas sharing it build once
 
 The builder (`python -m storage.kb_files`, spec as JSON on stdin, result as JSON on stdout)
 reuses the current generation only when every file's digest matches its meta.json, the
@@ -18,6 +20,7 @@ priority and keeps the previous one, so a server still mapping it is unaffected.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -76,7 +79,9 @@ class DiskIndex:
     def ensure(self, rebuild: bool = False) -> Path:
         """Block until a verified, current generation exists; its directory. RuntimeError when the
         builder fails (its last words are in the message) or the index was cancelled."""
-        spec = {"database": database_identity(self.engine), "directory": str(self.directory.resolve()),
+        database = database_identity(self.engine)
+        folder = self.directory / f"db-{hashlib.blake2b(database['name'].encode(), digest_size=6).hexdigest()}"
+        spec = {"database": database, "directory": str(folder.resolve()),
                 "rules": {"public_categories": sorted(self.rules.public_categories),
                           "not_fixes": sorted(self.rules.not_fixes), "min_chars": self.rules.min_chars},
                 "rebuild": rebuild}
@@ -113,7 +118,7 @@ def _engine(database: dict[str, Any]) -> Engine:
 
 
 def _later(a: dict | None, b: dict | None) -> bool:
-    """Is any part of cursor `a` later than the same part of `b`?"""
+    """Is any part of cursor `a` later than the same part of `b` (ISO times and ids compare in order)?"""
     a, b = a or {}, b or {}
     return any(a.get(k) and (not b.get(k) or a[k] > b[k]) for k in a)
 

@@ -1,10 +1,13 @@
 """The knowledge base's view of the database: resolved tickets and imported history as
-entries, and a change feed (`tickets.updated_at`, `history.imported_at`) so every process's
-index follows every other's writes.
+entries, and a change feed so every process's index follows every other's writes:
+tickets by `updated_at` (re-reading OVERLAP before the last change seen, so a slow commit
+is not missed), history, which is only ever appended to, by id (re-reading the last
+ID_OVERLAP ids whenever new ones appear: concurrent imports on PostgreSQL may commit
+out of id order).
 
 Entry keys: a ticket's id, or `-history.id` for imported history (never colliding).
-A feed cursor is `{"tickets": ISO time | None, "history": ISO time | None}`: JSON, so an
-index written to disk can say where the feed stood when its entries were read."""
+A feed cursor is `{"tickets": ISO time | None, "history_id": int}`: JSON, so an index
+written to disk can say where the feed stood when its entries were read."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -19,10 +22,10 @@ from storage.schema import history, tickets
 
 DONE = ("resolved", "closed")
 OVERLAP = timedelta(seconds=5)  # re-read this much before the last change seen: a slow commit is not missed
+ID_OVERLAP = 5_000  # history ids re-read when new ones appear (two import batches in flight at once)
 COLUMNS = (tickets.c.id, tickets.c.description, tickets.c.resolution, tickets.c.category, tickets.c.status,
            tickets.c.created_at, tickets.c.updated_at)
-HISTORY = (history.c.id, history.c.description, history.c.resolution, history.c.category, history.c.created_at,
-           history.c.imported_at)
+HISTORY = (history.c.id, history.c.description, history.c.resolution, history.c.category, history.c.created_at)
 
 
 def history_ref(source: str, source_id: str) -> str:
@@ -87,47 +90,50 @@ class TicketKnowledge:
                         yield entry
                 last = rows[-1].id
 
-    def newest_change(self) -> dict[str, str | None]:
+    def newest_change(self) -> dict[str, Any]:
         with reading(self.engine) as conn:
             return {"tickets": _iso(conn.execute(select(func.max(tickets.c.updated_at))).scalar()),
-                    "history": _iso(conn.execute(select(func.max(history.c.imported_at))).scalar())}
+                    "history_id": conn.execute(select(func.max(history.c.id))).scalar() or 0}
 
     def count_changes_since(self, since: dict[str, Any] | None) -> int:
-        """How many rows the change feed would hand over from `since` (an upper bound on entries)."""
+        """How many entries appeared or changed after `since` (resolved tickets and history rows;
+        the open tickets the feed also hands over cost next to nothing to withdraw)."""
         since = since or {}
         with reading(self.engine) as conn:
-            total = 0
-            for column, key in ((tickets.c.updated_at, "tickets"), (history.c.imported_at, "history")):
-                start = _time(since.get(key))
-                query = select(func.count()).select_from(column.table)
-                if start is not None:
-                    query = query.where(column >= start - OVERLAP)
-                total += conn.execute(query).scalar_one()
-            return total
+            done = select(func.count()).select_from(tickets).where(tickets.c.status.in_(DONE))
+            if (start := _time(since.get("tickets"))) is not None:
+                done = done.where(tickets.c.updated_at > start)
+            imported = select(func.count()).select_from(history).where(history.c.id > int(since.get("history_id") or 0))
+            return conn.execute(done).scalar_one() + conn.execute(imported).scalar_one()
 
     def changes_since(self, since: dict[str, Any] | None) -> tuple[list[Entry], list[int], dict[str, str | None]]:
         since = dict(since or {})
         upserts: list[Entry] = []
         removals: list[int] = []
-        query = select(*COLUMNS).order_by(tickets.c.updated_at)
+        done = select(*COLUMNS).where(tickets.c.status.in_(DONE))
+        still_open = select(tickets.c.id, tickets.c.updated_at).where(tickets.c.status.not_in(DONE))  # ids suffice
         if (start := _time(since.get("tickets"))) is not None:
-            query = query.where(tickets.c.updated_at >= start - OVERLAP)
-        imported = select(*HISTORY).order_by(history.c.imported_at)
-        if (start_history := _time(since.get("history"))) is not None:
-            imported = imported.where(history.c.imported_at >= start_history - OVERLAP)
+            done = done.where(tickets.c.updated_at >= start - OVERLAP)
+            still_open = still_open.where(tickets.c.updated_at >= start - OVERLAP)
+        last_id = int(since.get("history_id") or 0)
         with reading(self.engine) as conn:
-            rows = conn.execute(query).all()
-            past = conn.execute(imported).all()
+            rows = conn.execute(done.order_by(tickets.c.updated_at)).all()
+            opened = conn.execute(still_open.order_by(tickets.c.updated_at)).all()
+            newest_id = conn.execute(select(func.max(history.c.id))).scalar() or 0
+            past = conn.execute(select(*HISTORY).where(history.c.id > last_id - ID_OVERLAP).order_by(history.c.id)
+                                ).all() if newest_id > last_id else []
         for row in rows:
-            entry = self._ticket(row) if row.status in DONE else None
+            entry = self._ticket(row)
             if entry is not None:
                 upserts.append(entry)
             else:
-                removals.append(row.id)
+                removals.append(row.id)  # resolved with no fix
+        removals.extend(row.id for row in opened)
         for row in past:
             entry = self._history(row)
             if entry is not None:
                 upserts.append(entry)
-        newest = {"tickets": _iso(rows[-1].updated_at) if rows else since.get("tickets"),
-                  "history": _iso(past[-1].imported_at) if past else since.get("history")}
+        changed = max((r.updated_at for r in (rows[-1:] if rows else []) + (opened[-1:] if opened else [])), default=None)
+        newest = {"tickets": _iso(changed) if changed else since.get("tickets"),
+                  "history_id": max(newest_id, last_id)}
         return upserts, removals, newest

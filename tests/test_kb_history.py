@@ -196,3 +196,53 @@ def test_the_index_lives_next_to_the_sqlite_file_or_where_configured(tmp_path):
     assert index_dir(settings, "sqlite://") is None
     configured = Settings.model_validate({**KB_SETTINGS, "knowledge": {"index_dir": "cache/kb"}})
     assert index_dir(configured, "sqlite:///x.db") == Path("cache/kb")
+
+
+def test_a_running_server_rebuilds_its_index_on_disk_as_changes_pile_up(engine, clock, tmp_path, monkeypatch):
+    import bot.knowledge
+
+    monkeypatch.setattr(bot.knowledge, "REBUILD_AFTER", 3)
+    import_tickets(engine, HISTORY)
+    desk, p, knowledge = desk_with(engine, clock, tmp_path / "kb")
+    first = knowledge.index.base.path
+    fixes = []
+    for problem, fix in (("Teams camera is black in meetings", "Updated the webcam driver"),
+                         ("Laptop battery drains overnight", "Disabled modern standby"),
+                         ("Wi-Fi drops in the canteen", "Moved the access point to channel 11")):
+        t = say(desk, p.frank, f"new {problem}").ticket
+        say(desk, p.bob, f"resolve {t.id} {fix}")
+        fixes.append(t.id)
+    knowledge.refresh(force=True)  # the change feed runs; past the threshold it starts the rebuild
+    knowledge._rebuilder.join(60)
+    monkeypatch.setattr(bot.knowledge, "REBUILD_AFTER", 10**9)  # this test's clock stands still: the feed re-reads all
+    base = knowledge.index.base
+    on_disk = MappedBase(base.path)
+    assert base.path != first and on_disk.count == 5, "the three resolutions are in the new base on disk"
+    assert all(on_disk.slot(key) is not None for key in fixes)
+    asked = say(desk, p.alice, "new my laptop battery drains overnight")
+    assert asked.suggestions[0].ticket_id == fixes[1]
+    restarted = DiskIndex(engine, knowledge.rules, tmp_path / "kb").ensure()
+    assert restarted == base.path, "a restart now maps it as it is"
+
+
+def test_from_the_terminal_an_import_takes_no_numbers_and_reports_count_it_only_when_asked(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HELPDESK_", "DATABASE_URL", "SLACK_"))}
+    env.update({"HOME": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'kb.db'}"})
+    helpdesk = Path(sys.executable).parent / "helpdesk"
+
+    def run(*args, stdin=None):
+        return subprocess.run([str(helpdesk), *args], capture_output=True, text=True, env=env, cwd=tmp_path,
+                              input=stdin)
+
+    sample = Path(__file__).resolve().parent / "data" / "gitbugs_hadoop_sample.csv"
+    assert run("kb", "import", str(sample)).returncode == 0
+    opened = run("shell", "--as", "alice@corp.example", "-c", "new the VPN drops every ten minutes")
+    assert opened.returncode == 0 and "#1" in opened.stdout, opened.stdout
+    live = json.loads(run("report", "--since", "2015-01-01", "--format", "json").stdout)
+    both = json.loads(run("report", "--since", "2015-01-01", "--format", "json", "--include-imported").stdout)
+    assert live["figures"]["opened"] == 1
+    assert both["figures"]["opened"] == 380 and both["figures"]["closed"] == 379
