@@ -14,7 +14,9 @@ before `build`, two threads call `Desk.handle(requester, "new <problem>")` in a 
 call opens a ticket and asks the knowledge base for suggestions, so the search is on the
 path. Calls completed in each of the first 10 seconds are counted, along with how many got
 suggestions; then, once the knowledge base is ready, the settled rate is measured over
-`--settle` seconds in the same process. A second start on the same database (`restart`)
+`--settle` seconds in the same process, and again with the knowledge base left out (the
+like-for-like rate for seconds in which it was not ready yet, when calls skip the search).
+A second start on the same database (`restart`)
 shows what a server finds when an index is already on disk. One JSON document goes to
 stdout, progress to stderr. Nothing is asserted. See bench/README.md.
 """
@@ -112,6 +114,12 @@ def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
     settle_from = time.perf_counter() - started + 1.0
     time.sleep(1.0 + cfg["settle"])
     settle_to = time.perf_counter() - started
+    # the same requests with the knowledge base left out, as while it is not ready: the like-for-like floor
+    holder["runtime"].desk.knowledge = None
+    bare_from = time.perf_counter() - started + 0.5
+    time.sleep(0.5 + cfg["settle"])
+    bare_to = time.perf_counter() - started
+    holder["runtime"].desk.knowledge = knowledge
     stop.set()
     for c in clients:
         c.join(10)
@@ -123,13 +131,17 @@ def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
             suggested[int(t)] += s
     settled_calls = sum(1 for t, _ in done if settle_from <= t < settle_to)
     settled = settled_calls / (settle_to - settle_from)
+    bare = sum(1 for t, _ in done if bare_from <= t < bare_to) / (bare_to - bare_from)
     out = {
         "listening_after_s": round(listening, 3),
         "calls_per_second_first_10s": per_second,
         "with_suggestions_first_10s": suggested,
         "settled_calls_per_s": round(settled, 1),
         "ratio_to_settled_first_10s": [round(n / settled, 2) if settled else None for n in per_second],
-        "full_speed_from_second": next((i for i in range(WINDOW) if all(n >= 0.8 * settled for n in per_second[i:])), None),
+        "settled_without_suggestions_calls_per_s": round(bare, 1),
+        "ratio_to_settled_without_suggestions_first_10s": [round(n / bare, 2) if bare else None for n in per_second],
+        "full_speed_from_second": next((i for i in range(WINDOW) if all(
+            n >= 0.8 * (settled if s >= 0.5 * n else bare) for n, s in zip(per_second[i:], suggested[i:]))), None),
         "knowledge_ready": bool(knowledge is not None and knowledge.ready.is_set()),
         "first_suggestion_after_s": ready_in,
         "waited_for_ready_s": round(waited, 1),
