@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--chart", metavar="FILE.png", help="also draw opened vs resolved per day and time to resolution")
     for name in ("category", "severity", "group", "technician"):
         rep.add_argument(f"--{name}", default=None, help=f"only this {name}")
+    rep.add_argument("--include-imported", action="store_true",
+                     help="also count history imported with `helpdesk kb import` (as closed tickets)")
     kb_cli.add_parser(sub)
     directory_cli.add_parser(sub)
 
@@ -233,7 +235,8 @@ def report(settings: Settings, args: argparse.Namespace) -> int:
         tech = settings.technician_for({args.technician}) or next(
             (t for t in settings.all_technicians() if t.name.lower() == args.technician.lower()), None)
         technician_ids = tech.ids if tech else [args.technician]
-    query = ReportQuery(since, until, args.category, args.severity, args.group, args.technician, args.by)
+    query = ReportQuery(since, until, args.category, args.severity, args.group, args.technician, args.by,
+                        include_imported=args.include_imported)
     runtime = build(settings.model_copy(update={"knowledge": settings.knowledge.model_copy(update={"enabled": False})}))
     try:
         with runtime.store.transaction(write=False) as tx:

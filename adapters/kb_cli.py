@@ -155,31 +155,36 @@ def import_csv(runtime, args: argparse.Namespace, export: CsvExport, dates: Date
                                 args.resolved_column: "those tickets were imported as resolved when created"}):
         _note(note)
     print(f"imported {added:,} new ticket(s); {seen - added:,} were already there")
+    print(f"(imported tickets are history: they keep their ids, take no ticket number and stay out of reports "
+          f"unless `helpdesk report --include-imported`)", file=sys.stderr)
     return 0
 
 
 def similar(runtime, args: argparse.Namespace) -> int:
+    from storage.kb_files import DiskIndex, index_dir
     from storage.knowledge import TicketKnowledge
 
-    knowledge = Knowledge(TicketKnowledge(runtime.engine, runtime.settings))
-    knowledge.load()
+    source = TicketKnowledge(runtime.engine, runtime.settings)
+    directory = index_dir(runtime.settings, runtime.engine.url.render_as_string(hide_password=False))
+    knowledge = Knowledge(source, builder=DiskIndex(runtime.engine, source.rules, directory) if directory else None)
+    knowledge.load_from_disk() if directory else knowledge.load()  # the server's index files, when current
     config = runtime.settings.knowledge
     floor = config.requester_floor if args.requester else 0.0
     matches = knowledge.search(args.text, limit=args.limit, floor=floor, technician=not args.requester)
     with runtime.store.transaction(write=False) as tx:
-        found = [(m, tx.get_ticket(m.ticket_id)) for m in matches]
+        found = [(m, tx.past_resolution(m.ticket_id)) for m in matches]
     if args.json:
         print(json.dumps({"entries": len(knowledge.index), "matches": [
-            {"ticket": m.ticket_id, "headline": m.headline, "confidence": m.confidence, "shared_terms": list(m.terms),
-             "resolution": t.resolution if t else None,
+            {"ticket": m.ticket_id if m.ticket_id > 0 else None, "ref": p.ref if p else None, "headline": m.headline,
+             "confidence": m.confidence, "shared_terms": list(m.terms), "resolution": p.resolution if p else None,
              "suggested_to_requesters": m.confidence >= config.requester_floor,
-             "suggested_to_technicians": m.confidence >= config.technician_floor} for m, t in found]}, indent=2))
+             "suggested_to_technicians": m.confidence >= config.technician_floor} for m, p in found]}, indent=2))
         return 0
     if not found:
-        print(f"nothing similar among {len(knowledge.index):,} resolved tickets")
-    for m, t in found:
-        print(f"#{m.ticket_id}  {m.confidence:.2f}  {m.headline}")
-        print(f"      shared: {', '.join(m.terms) or '—'}   resolution: {(t.resolution or '—')[:200] if t else '—'}")
+        print(f"nothing similar among {len(knowledge.index):,} past resolutions")
+    for m, p in found:
+        print(f"{p.ref if p else m.ticket_id}  {m.confidence:.2f}  {m.headline}")
+        print(f"      shared: {', '.join(m.terms) or '—'}   resolution: {p.resolution[:200] if p else '—'}")
     return 0
 
 

@@ -17,6 +17,7 @@ from bot.desk import Desk, utcnow
 from bot.model import Actor
 from bot.knowledge import Knowledge
 from storage.database import current_revision, head_revision, make_engine, normalise_url, upgrade
+from storage.kb_files import DiskIndex, index_dir
 from storage.knowledge import TicketKnowledge
 from storage.outbox import Outbox
 from storage.repository import SqlStore
@@ -94,8 +95,11 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None, engin
     store = SqlStore(engine)
     knowledge = None
     if settings.knowledge.enabled:
-        knowledge = Knowledge(TicketKnowledge(engine, settings))
-        knowledge.load_in_background()  # a big history must not hold up serving
+        source = TicketKnowledge(engine, settings)
+        directory = index_dir(settings, engine.url.render_as_string(hide_password=False))
+        builder = DiskIndex(engine, source.rules, directory) if directory is not None else None
+        knowledge = Knowledge(source, builder=builder)
+        knowledge.load_in_background()  # built or checked by another process, then mapped: serving goes on
     lookup = build_lookup(getattr(settings, "directory", None))
     desk = Desk(settings, store, clock=clock or utcnow, knowledge=knowledge,
                 directory=lookup if lookup.enabled else None)

@@ -599,7 +599,7 @@ async def _serve(kind: str, database_url: str, connect_args: dict, slack_url: st
     if kind == "helpdesk":
         from adapters.runtime import build
         from adapters.server import build_web_app
-        from bot.config import Settings
+        from adapters.settings import AppSettings as Settings
         from storage.database import make_engine
 
         settings = Settings.model_validate(bench_settings(database_url, slack_url))

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.knowledge import MIN_FIX_CHARS, NOT_FIXES
 from bot.model import Severity
 
 DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = {
@@ -110,6 +111,13 @@ class KnowledgeSettings(_Strict):
     technician_floor: float = Field(default=0.25, ge=0, le=1)
     requester_limit: int = Field(default=3, ge=1, le=10)
     technician_limit: int = Field(default=5, ge=1, le=20)
+    # Resolutions that say why nothing was fixed are offered to nobody (compared case-insensitively),
+    # nor are ones with fewer than min_fix_chars letters and digits.
+    not_fixes: list[str] = Field(default_factory=lambda: list(NOT_FIXES))
+    min_fix_chars: int = Field(default=MIN_FIX_CHARS, ge=0, le=100)
+    # Where the index files live (relative to the working directory); default: next to the
+    # SQLite file (helpdesk.db.kb/), or .helpdesk-cache/knowledge/ for PostgreSQL.
+    index_dir: str | None = None
 
 
 class ReportSettings(_Strict):

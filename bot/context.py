@@ -114,12 +114,12 @@ class Context:
         found = []
         for match in knowledge.search(ticket.description, limit=limit + 2, floor=floor, technician=technician,
                                       exclude=ticket.id):
-            source = self.tx.get_ticket(match.ticket_id)
-            if source is None or not source.resolution or source.id == ticket.id:
+            source = self.tx.past_resolution(match.ticket_id)  # a ticket, or imported history (key < 0)
+            if source is None or source.key == ticket.id:
                 continue  # withdrawn since the index last looked
-            found.append(Suggestion(len(found) + 1, source.id, one_line(source.description, 120),
+            found.append(Suggestion(len(found) + 1, source.key, one_line(source.description, 120),
                                     one_line(source.resolution, 300), likeness_words(match.confidence),
-                                    match.confidence, show_number=technician))
+                                    match.confidence, show_number=technician, ref=source.ref))
             if len(found) == limit:
                 break
         return tuple(found)

@@ -2,7 +2,8 @@
 
 Each report that has a labelled duplicate filed before it is asked as a new ticket
 against only the reports filed before it (the index grows in time order, exactly as
-it would in production); a hit is any of its earlier duplicates in the top k.
+it would in production), at the time it was filed (the order leans towards recent
+entries, as of then); a hit is any of its earlier duplicates in the top k.
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def replay(reports: Iterable[Report], duplicates: dict[str, set[str]], ks: tuple
         earlier = {d for d in duplicates.get(report.id, ()) if d in created and created[d] < report.created}
         if earlier:
             started = time.perf_counter()
-            found = index.search(report.problem, limit=max(ks))
+            found = index.search(report.problem, limit=max(ks), now=report.created.timestamp())
             latencies.append((time.perf_counter() - started) * 1000)
             ranked = [m.ticket_id for m in found]
             wanted = {number[d] for d in earlier if d in number}
@@ -50,7 +51,7 @@ def replay(reports: Iterable[Report], duplicates: dict[str, set[str]], ks: tuple
                 for k in ks:
                     hits[k] += rank < k
         number[report.id] = i + 1
-        index.add(Entry(i + 1, report.problem))
+        index.add(Entry(i + 1, report.problem, at=report.created.timestamp()))
     result = {f"R@{k}": round(hits[k] / queries, 3) if queries else None for k in ks}
     result.update({"MRR": round(reciprocal / queries, 3) if queries else None, "queries": queries,
                    "reports": len(ordered)})

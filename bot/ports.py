@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.knowledge import Past
     from bot.people import Person
     from bot.reports import Report, ReportQuery
 
@@ -28,6 +29,11 @@ class Transaction(Protocol):
 
     def insert_ticket(self, ticket: Ticket) -> Ticket:
         """Store a new ticket; returns it with its id (its number, counting from 1)."""
+        ...
+
+    def past_resolution(self, key: int) -> Past | None:
+        """The resolved ticket (key > 0) or imported history row (key < 0) behind a knowledge
+        entry, None when it no longer holds a resolution."""
         ...
 
     def next_due(self, now: datetime) -> Ticket | None:

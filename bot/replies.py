@@ -36,6 +36,7 @@ class Suggestion:
     likeness: str
     confidence: float
     show_number: bool = False
+    ref: str = ""  # how technicians see the source named: "#12", or an imported ticket's own id ("HADOOP-1234")
 
 
 class ReplyKind(str, enum.Enum):

@@ -53,12 +53,14 @@ class ReportQuery:
     group: str | None = None
     technician: str | None = None  # an identity: the assignee
     by: str | None = None
+    include_imported: bool = False  # count imported history (`helpdesk kb import`) as closed tickets too
 
     @property
     def previous(self) -> "ReportQuery":
         """The period of the same length just before, for trends."""
         length = self.until - self.since
-        return ReportQuery(self.since - length, self.since, self.category, self.severity, self.group, self.technician)
+        return ReportQuery(self.since - length, self.since, self.category, self.severity, self.group, self.technician,
+                           include_imported=self.include_imported)
 
 
 @dataclass(frozen=True)

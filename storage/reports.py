@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, and_, case, cast, func, literal, null, or_, select, union_all
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import operators
@@ -18,11 +18,26 @@ from sqlalchemy.types import Float, String
 from bot.config import Settings
 from bot.model import OPEN_STATUSES, Severity
 from bot.reports import AGE_BUCKETS, Compliance, Figures, Report, ReportQuery, Spread, local_days, nearest_rank
-from storage.schema import audit_events, tickets
+from storage.schema import audit_events, history, tickets
 
-T = tickets.c
 OPEN = [s.value for s in OPEN_STATUSES]
-BREAKDOWN_COLUMN = {"category": T.category, "severity": T.severity, "group": T.group_name, "technician": T.assignee_id}
+
+
+def breakdown_column(T, by: str):
+    return {"category": T.category, "severity": T.severity, "group": T.group_name, "technician": T.assignee_id}[by]
+
+
+def with_history():
+    """`tickets` and imported history as one relation shaped like `tickets` (for
+    `--include-imported`): a history row is a closed ticket numbered -id, with its category,
+    times and resolution, and nothing else (no severity, group, assignee or targets)."""
+    h = history.c
+    mapped = {"id": (-h.id), "description": h.description, "category": h.category, "resolution": h.resolution,
+              "created_at": h.created_at, "resolved_at": h.resolved_at, "closed_at": h.resolved_at,
+              "updated_at": h.imported_at, "status": literal("closed", String(32)),
+              "origin": literal("import", String(32))}
+    columns = [(mapped[c.name] if c.name in mapped else cast(null(), c.type)).label(c.name) for c in tickets.c]
+    return union_all(select(tickets), select(*columns)).subquery("tickets")
 
 
 class seconds_between(FunctionElement):
@@ -62,7 +77,7 @@ def _hour_pg(element, compiler, **kw):
     return f"to_char({compiler.process(list(element.clauses)[0], **kw)} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"
 
 
-def _filters(q: ReportQuery, technician_ids: list[str]) -> list[ColumnElement]:
+def _filters(T, q: ReportQuery, technician_ids: list[str]) -> list[ColumnElement]:
     found = []
     if q.category:
         found.append(T.category == q.category)
@@ -92,6 +107,8 @@ def _each(keys: list[str], found: dict, empty: Any) -> dict:
 
 class ReportBuilder:
     def __init__(self, conn: Connection, settings: Settings, technician_ids: list[str] | None = None) -> None:
+        self.tickets = tickets  # or, for a query that includes imported history, with_history()
+        self.T = tickets.c
         self.conn = conn
         self.settings = settings
         self.technician_ids = technician_ids or []
@@ -105,18 +122,18 @@ class ReportBuilder:
         key = (q.since, q.until)
         if key not in self._wide:
             total = self.count()
-            self._wide[key] = bool(total) and self.count(_between(T.created_at, q)) > WIDE * total
+            self._wide[key] = bool(total) and self.count(_between(self.T.created_at, q)) > WIDE * total
         return self._wide[key]
 
     def count(self, *where) -> int:
         """How many tickets match `where`."""
-        return self.conn.execute(select(func.count()).select_from(tickets).where(*where)).scalar_one()
+        return self.conn.execute(select(func.count()).select_from(self.tickets).where(*where)).scalar_one()
 
     def counts(self, by, *where) -> dict[Any, int]:
         """Matching tickets per value of `by` (None: all of them under the key None)."""
         if by is None:
             return {None: self.count(*where)}
-        return dict(self.conn.execute(select(by, func.count()).select_from(tickets).where(*where).group_by(by)).all())
+        return dict(self.conn.execute(select(by, func.count()).select_from(self.tickets).where(*where).group_by(by)).all())
 
     def spread(self, duration, *where) -> Spread:
         """Count, median and p90 by nearest rank (the ceil(q·n)-th value), from one statement."""
@@ -128,11 +145,11 @@ class ReportBuilder:
         keys = [by] if by is not None else []
         if self.conn.dialect.name == "postgresql":
             pick = func.percentile_disc(array([0.5, 0.9])).within_group(duration)  # nearest rank, as defined
-            rows = self.conn.execute(select(*keys, func.count(), pick).select_from(tickets).where(*where).group_by(*keys))
+            rows = self.conn.execute(select(*keys, func.count(), pick).select_from(self.tickets).where(*where).group_by(*keys))
             found = {(r[0] if keys else None): (r[-2], list(r[-1] or [])) for r in rows}
         else:  # SQLite's window sort is several times slower than taking the ranks from the values here
             by_key: dict[Any, list[float]] = {}
-            result = self.conn.execute(select(*keys, duration).select_from(tickets).where(*where))
+            result = self.conn.execute(select(*keys, duration).select_from(self.tickets).where(*where))
             for row in result.cursor.fetchall():  # plain numbers and strings: the driver's rows, 3x faster than Row objects
                 by_key.setdefault(row[0] if keys else None, []).append(row[-1])
             found = {}
@@ -152,14 +169,14 @@ class ReportBuilder:
         met = func.sum(case((and_(done.is_not(None), done <= due), 1), else_=0))
         breached = func.sum(case((or_(done > due, and_(done.is_(None), due < until)), 1), else_=0))
         keys = [by] if by is not None else []
-        rows = self.conn.execute(select(*keys, met, breached).select_from(tickets).where(*where, due.is_not(None))
+        rows = self.conn.execute(select(*keys, met, breached).select_from(self.tickets).where(*where, due.is_not(None))
                                  .group_by(*keys))
         return {(r[0] if keys else None): Compliance(int(r[-2] or 0), int(r[-1] or 0)) for r in rows}
 
     def actions(self, names: tuple[str, ...], q: ReportQuery, filters, by=None) -> Any:
         """How many such audit events the period's tickets had (per value of `by`, when given)."""
         keys = [by] if by is not None else []
-        source = audit_events.join(tickets, tickets.c.id == audit_events.c.ticket_id) if filters or keys else audit_events
+        source = audit_events.join(self.tickets, self.tickets.c.id == audit_events.c.ticket_id) if filters or keys else audit_events
         query = (select(*keys, func.count()).select_from(source)  # no ticket filter: the (action, at) index alone
                  .where(audit_events.c.action.in_(names), _between(audit_events.c.at, q), *filters).group_by(*keys))
         return dict(self.conn.execute(query).all()) if keys else self.conn.execute(query).scalar_one()
@@ -174,27 +191,27 @@ class ReportBuilder:
     def summaries(self, q: ReportQuery, by=None, target: bool = True) -> dict[Any, dict[str, Any]]:
         """The headline figures (counts, age of what is open, resolution spread and target), per
         value of the column `by`, each figure one grouped statement whatever the number of values."""
-        f = _filters(q, self.technician_ids)
-        created = (_between(T.created_at, q), *f)
-        resolved = (_between(T.resolved_at, q), *f)
-        resolution_time = seconds_between(T.created_at, T.resolved_at)
+        f = _filters(self.T, q, self.technician_ids)
+        created = (_between(self.T.created_at, q), *f)
+        resolved = (_between(self.T.resolved_at, q), *f)
+        resolution_time = seconds_between(self.T.created_at, self.T.resolved_at)
         scan = self.wide(q) and bool(f)  # unfiltered, the covering indexes answer; filtered, rows are read
-        created_rows = (_between(T.created_at, q, scan), *f)
-        resolved_rows = (_between(T.resolved_at, q, scan), *f)
+        created_rows = (_between(self.T.created_at, q, scan), *f)
+        resolved_rows = (_between(self.T.resolved_at, q, scan), *f)
         still_open = {}
         upper = q.until
         for label, days in AGE_BUCKETS:
             lower = q.until - timedelta(days=days) if days else None
-            age = [T.created_at < upper] + ([T.created_at >= lower] if lower else [])
-            still_open[label] = self.counts(by, T.status.in_(OPEN), *age, *f)
+            age = [self.T.created_at < upper] + ([self.T.created_at >= lower] if lower else [])
+            still_open[label] = self.counts(by, self.T.status.in_(OPEN), *age, *f)
             upper = lower
         columns = {
             "opened": self.counts(by, *created),
             "resolved": self.counts(by, *resolved),
-            "closed": self.counts(by, _between(T.closed_at, q), *f),
+            "closed": self.counts(by, _between(self.T.closed_at, q), *f),
             "reopened": self.actions(("reopened",), q, f, by) if by is not None else {None: self.actions(("reopened",), q, f)},
             "resolution": self.spreads(resolution_time, by, *resolved_rows),
-            "sla_all": self.compliances(T.resolved_at, T.resolution_due_at, q.until, by, *created_rows) if target else {},
+            "sla_all": self.compliances(self.T.resolved_at, self.T.resolution_due_at, q.until, by, *created_rows) if target else {},
         }
         keys = set().union(*columns.values(), *still_open.values()) if by is not None else {None}
         return {key: {
@@ -207,19 +224,19 @@ class ReportBuilder:
 
     def figures(self, q: ReportQuery) -> Figures:
         """Every figure of the report for the query's period and filters, in this transaction's snapshot."""
-        f = _filters(q, self.technician_ids)
-        created = (_between(T.created_at, q), *f)
-        response_time = seconds_between(T.created_at, T.first_response_at)
-        resolution_time = seconds_between(T.created_at, T.resolved_at)
+        f = _filters(self.T, q, self.technician_ids)
+        created = (_between(self.T.created_at, q), *f)
+        response_time = seconds_between(self.T.created_at, self.T.first_response_at)
+        resolution_time = seconds_between(self.T.created_at, self.T.resolved_at)
         figures = self.summaries(q, target=False)[None]  # the full report has targets per severity instead
         scan = self.wide(q) and bool(f)  # as in summaries
-        created_rows = (_between(T.created_at, q, scan), *f)
-        resolved_rows = (_between(T.resolved_at, q, scan), *f)
-        created_scan = (_between(T.created_at, q, self.wide(q)), *f)  # device and location are in no index
+        created_rows = (_between(self.T.created_at, q, scan), *f)
+        resolved_rows = (_between(self.T.resolved_at, q, scan), *f)
+        created_scan = (_between(self.T.created_at, q, self.wide(q)), *f)  # device and location are in no index
         escalations: dict[int, int] = {}
         level = audit_events.c.changes["escalation_level"][1].as_integer()
         rows = self.conn.execute(
-            select(level, func.count()).select_from(audit_events.join(tickets, tickets.c.id == audit_events.c.ticket_id)
+            select(level, func.count()).select_from(audit_events.join(self.tickets, self.tickets.c.id == audit_events.c.ticket_id)
                                                     if f else audit_events)
             .where(audit_events.c.action.in_(("escalated", "auto_escalated")), _between(audit_events.c.at, q), *f)
             .group_by(level).order_by(level))
@@ -227,13 +244,13 @@ class ReportBuilder:
             if lvl is not None:
                 escalations[int(lvl)] = n
         previous = q.previous
-        now_counts = dict(self.conn.execute(select(T.category, func.count()).where(*created).group_by(T.category)).all())
-        before = dict(self.conn.execute(select(T.category, func.count())
-                                        .where(_between(T.created_at, previous), *f).group_by(T.category)).all())
+        now_counts = dict(self.conn.execute(select(self.T.category, func.count()).where(*created).group_by(self.T.category)).all())
+        before = dict(self.conn.execute(select(self.T.category, func.count())
+                                        .where(_between(self.T.created_at, previous), *f).group_by(self.T.category)).all())
         trending = sorted(((c, n, before.get(c, 0)) for c, n in now_counts.items() if n > before.get(c, 0)),
                           key=lambda t: (-(t[1] - t[2]), t[0]))
         hourly: dict[str, list[int]] = {}
-        for column, slot in ((T.created_at, 0), (T.resolved_at, 1)):
+        for column, slot in ((self.T.created_at, 0), (self.T.resolved_at, 1)):
             hour = hour_of(column)
             for h, n in self.conn.execute(select(hour, func.count()).where(_between(column, q), *f).group_by(hour)):
                 hourly.setdefault(h, [0, 0])[slot] += n
@@ -241,17 +258,17 @@ class ReportBuilder:
         severities = [s.value for s in Severity]
         figures.update(
             first_response=self.spread(response_time, *created_rows),
-            resolution_by_severity=_each(severities, self.spreads(resolution_time, T.severity, *resolved_rows), Spread()),
-            sla_response=_each(severities, self.compliances(T.first_response_at, T.response_due_at, q.until, T.severity,
+            resolution_by_severity=_each(severities, self.spreads(resolution_time, self.T.severity, *resolved_rows), Spread()),
+            sla_response=_each(severities, self.compliances(self.T.first_response_at, self.T.response_due_at, q.until, self.T.severity,
                                                             *created_rows), Compliance(0, 0)),
-            sla_resolution=_each(severities, self.compliances(T.resolved_at, T.resolution_due_at, q.until, T.severity,
+            sla_resolution=_each(severities, self.compliances(self.T.resolved_at, self.T.resolution_due_at, q.until, self.T.severity,
                                                               *created_rows), Compliance(0, 0)),
             escalations=escalations,
             deflected=self.actions(("deflected",), q, f),
             confirmed=self.actions(("confirmed",), q, f),
             reopened_after_resolution=figures["reopened"],
-            busiest_devices=self.top(T.device, created_scan),
-            busiest_locations=self.top(T.location, created_scan),
+            busiest_devices=self.top(self.T.device, created_scan),
+            busiest_locations=self.top(self.T.location, created_scan),
             trending=trending,
             daily=local_days(hours, self.settings.zone, q.since, q.until),
         )
@@ -259,12 +276,15 @@ class ReportBuilder:
 
     def report(self, q: ReportQuery) -> Report:
         """The report: its figures, and the same per value of `q.by` when a breakdown is asked."""
+        if q.include_imported:
+            self.tickets = with_history()
+            self.T = self.tickets.c
         breakdown = []
         if q.by:
-            column = BREAKDOWN_COLUMN[q.by]
+            column = breakdown_column(self.T, q.by)
             keys = self.conn.execute(select(column).where(
-                or_(_between(T.created_at, q), _between(T.resolved_at, q)), column.is_not(None),
-                *_filters(q, self.technician_ids)).distinct().order_by(column)).scalars().all()
+                or_(_between(self.T.created_at, q), _between(self.T.resolved_at, q)), column.is_not(None),
+                *_filters(self.T, q, self.technician_ids)).distinct().order_by(column)).scalars().all()
             summaries = self.summaries(q, by=column)  # every key opened or resolved something: it is there
             breakdown = [(key, Figures(**summaries[key])) for key in keys]
         return Report(q, self.settings.timezone, self.figures(q), breakdown)

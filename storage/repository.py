@@ -17,6 +17,7 @@ from storage.conversations import ChatRows
 from storage.database import upsert
 from storage.outbox import OutboxRows
 from storage.people import PeopleRows
+from storage.knowledge import past_resolution
 from storage.reports import ReportBuilder
 from storage.schema import audit_events, jobs, notes, outbox, seen_requests, tickets
 
@@ -86,6 +87,9 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows):
         query = select(tickets).where(tickets.c.id == ticket_id)
         row = self.conn.execute(query.with_for_update() if lock else query).first()
         return ticket_from(row) if row else None
+
+    def past_resolution(self, key: int):
+        return past_resolution(self.conn, key) if -2**31 < key < 2**31 else None
 
     def next_due(self, now: datetime) -> Ticket | None:
         """See bot.ports.Transaction.next_due (FOR UPDATE SKIP LOCKED)."""

@@ -95,6 +95,23 @@ tickets = Table(
     Index("ix_tickets_closed_at", "closed_at"),
 )
 
+# Resolved tickets imported from another help desk (`helpdesk kb import`): the knowledge base
+# indexes them next to resolved tickets (as entry -id, so the two never collide), but they are
+# no tickets: they take no ticket number and stay out of reports unless asked for.
+history = Table(
+    "history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),  # which export: the file name or --source
+    Column("source_id", String(255), nullable=False),  # the id in that system, shown as it is (HADOOP-1234)
+    Column("description", Text, nullable=False),
+    Column("resolution", Text),
+    Column("category", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=False),
+    Column("imported_at", UTCDateTime, nullable=False, index=True),  # the knowledge base's change feed
+    UniqueConstraint("source", "source_id", name="uq_history_source_source_id"),
+)
+
 notes = Table(
     "notes", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from adapters import cli
 from bot.config import ENV_KEYS
 from storage.database import make_engine, upgrade
-from storage.schema import tickets
+from storage.schema import history
 
 DATA = Path(__file__).resolve().parent / "data"
 UTC = timezone.utc
@@ -75,8 +75,9 @@ def dated_export(tmp_path: Path, *created: str, resolved: bool = False) -> str:
 
 
 def stored(engine) -> dict[str, dict]:
+    """Imported history by "source:id" (history lives in its own table, not among tickets)."""
     with engine.connect() as conn:
-        return {r.external_id: r._asdict() for r in conn.execute(select(tickets)).all()}
+        return {f"{r.source}:{r.source_id}": r._asdict() for r in conn.execute(select(history)).all()}
 
 
 def aware(value: datetime) -> datetime:

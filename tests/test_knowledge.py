@@ -208,8 +208,12 @@ def test_import_is_idempotent_and_feeds_suggestions(tmp_path):
         rows = list(csv.DictReader(handle))
     known = next(r for r in rows if r["Resolution"].strip() == "Fixed" and len(r["Summary"]) > 30)
     found = json.loads(helpdesk("kb", "similar", known["Summary"], "--json", "--limit", "3").stdout)
-    assert found["entries"] == sum(1 for r in rows if r["Resolution"].strip()), "only tickets with a resolution are entries"
+    fixes = [r for r in rows if r["Resolution"].strip() and r["Resolution"].strip().lower() not in (
+        "duplicate", "won't fix", "invalid", "not a problem", "cannot reproduce", "abandoned", "incomplete",
+        "not a bug", "works for me", "later", "won't do", "pending closed")]
+    assert found["entries"] == len(fixes), "only tickets resolved with a fix are entries"
     assert found["matches"][0]["headline"] == known["Summary"]
     assert found["matches"][0]["resolution"] == "Fixed"
+    assert found["matches"][0]["ref"] == f"gitbugs_hadoop_sample:{known['Issue id'].strip()}" and found["matches"][0]["ticket"] is None
     bad = helpdesk("kb", "import", sample, "--summary-column", "Title")
     assert bad.returncode != 0 and "has no column 'Title'" in bad.stderr

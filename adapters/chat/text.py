@@ -76,7 +76,7 @@ def reply_text(reply: Reply, m: Markup) -> str:
         lines = [e(M.SUGGESTED_FOR_TECH if technician else
                    M.SUGGESTED_FOR_REQUESTER.format(id=reply.ticket.id if reply.ticket else "<id>"))]
         for g in reply.suggestions:
-            label = m.bold(f"#{g.ticket_id}" if technician else f"{g.position}.")
+            label = m.bold((g.ref or f"#{g.ticket_id}") if technician else f"{g.position}.")
             lines.append(f"{label} {e(g.headline)} {m.italic(f'({g.likeness})')}{m.line_break}> {e(g.resolution)}")
         parts.append(_Part(lines))
     if reply.people:

@@ -121,7 +121,7 @@ class TextRenderer:
         lines = [s(M.SUGGESTED_FOR_TECH if technician else M.SUGGESTED_FOR_REQUESTER.format(
             id=reply.ticket.id if reply.ticket else "<id>"), "cyan")]
         for g in reply.suggestions:
-            label = f"#{g.ticket_id}" if technician else f"{g.position}."
+            label = (g.ref or f"#{g.ticket_id}") if technician else f"{g.position}."
             lines.append(f"  {s(label, 'bold')} {g.headline} {s('(' + g.likeness + ')', 'dim')}")
             lines.append(f"     {s('Fix:', 'green')} {g.resolution}")
         return "\n".join(lines)

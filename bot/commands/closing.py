@@ -87,10 +87,12 @@ def solved(ctx: Context) -> Reply:
     if not value.isdigit() or not 1 <= int(value) <= len(offered):
         return Reply.refuse(M.BAD_SUGGESTION.format(ref=ticket.ref, value=one_line(value, 20),
                                                     choices=", ".join(str(i) for i in range(1, len(offered) + 1))))
-    source = ctx.tx.get_ticket(offered[int(value) - 1])
-    resolution = M.DEFLECTED_RESOLUTION.format(source=f"#{source.id}", resolution=one_line(source.resolution or "", 500))
+    source = ctx.tx.past_resolution(offered[int(value) - 1])  # a ticket, or imported history (key < 0)
+    if source is None:
+        return Reply.refuse(M.SUGGESTION_GONE.format(ref=ticket.ref, value=value))
+    resolution = M.DEFLECTED_RESOLUTION.format(source=source.ref, resolution=one_line(source.resolution, 500))
     ticket = ctx.record("deflected", ticket, ticket.with_changes(
         status=Status.CLOSED, resolution=resolution, resolved_at=ctx.now, closed_at=ctx.now),
-        {"source": [None, source.id]})
+        {"source": [None, source.key]})
     ctx.notify_handlers("deflected", ticket, M.DEFLECTED_FOR_HANDLERS.format(name=ctx.actor.name, ref=ticket.ref))
     return Reply(M.DEFLECTED.format(ref=ticket.ref), ticket=ticket)
