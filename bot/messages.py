@@ -201,3 +201,21 @@ DIGEST_TITLE = "Weekly digest for {group}"
 # Retries and failures
 BUSY = "Someone else changed {ref} at the same moment; please send that again."
 INTERNAL_ERROR = "Something went wrong on our side and nothing was saved (reference {ref}); please try again, and tell the help desk if it keeps happening."
+
+# Files on tickets
+ATTACHED = "Attached {names} to {ref}."
+ATTACHED_AGAIN = "{names} {verb} already on {ref}; nothing was added."
+NOT_KEPT = "{name} was not kept: {reason}. That is noted on {ref}."
+ATTACH_NEEDS_FILE = ("`attach` takes a file on this computer, so it works in the terminal; in chat, share the file "
+                     "in the ticket's thread or send it to me directly.")
+SHARE_WHICH_TICKET = ("Which ticket are these files for? Send them again with its number, like `#12`; your open "
+                      "tickets: {refs}.")
+SHARE_NO_TICKET = "You have no open tickets to add files to. Type `new <description>` to open one, then share them."
+FILES_TITLE = "Files"
+FILE_LINE = "{name} ({type}, {size}), shared by {who}"
+FILE_NOT_KEPT = "{name}: not kept, {reason}"
+FILES_FOR_REQUESTER = "Files on it: {names}."
+FILE_NOT_KEPT_SHORT = "{name} (not kept: {reason})"
+CHANGED["attached"] = "📎 {actor} attached {files}."
+FROM_MESSAGE_NOTE = "Opened from a chat message: {link}"
+OPENED_IN_THREAD = "🎫 {ref} is open for {requester}: {headline}"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from datetime import datetime
 
-from bot.model import AuditEvent, Note, Ticket
+from bot.model import Attachment, AuditEvent, Note, Ticket
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class Reply:
     suggestions: tuple[Suggestion, ...] = ()
     report: Any = None  # bot.reports.Report
     people: tuple[Any, ...] = ()  # bot.people.Person rows (whois)
+    attachments: tuple[Attachment, ...] = ()  # the ticket's files (show), or those just attached
 
     @property
     def ok(self) -> bool:

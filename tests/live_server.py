@@ -6,6 +6,8 @@ import asyncio
 import http.client
 import itertools
 import json
+import shutil
+import tempfile
 import threading
 import time
 import warnings
@@ -58,6 +60,8 @@ class LiveServer:
 
     async def _start(self) -> None:
         data = await self._start_fakes()
+        self.files = tempfile.mkdtemp(prefix="helpdesk-attachments-")  # never the checkout's own directory
+        data["attachments"] = {"directory": self.files}
         data.update(self.overrides)
         self.settings = Settings.model_validate(data)
         self.runtime = build(self.settings, engine=self.engine)
@@ -92,6 +96,7 @@ class LiveServer:
                 await asyncio.to_thread(self.runtime.desk.knowledge.close)
             return stuck
         stuck = self.call(_stop(), timeout=STOP_GRACE + 30)
+        shutil.rmtree(self.files, ignore_errors=True)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         if stuck:

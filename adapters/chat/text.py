@@ -8,7 +8,7 @@ from typing import Callable
 from adapters.chat.views import SEVERITY_ICON, STATUS_ICON
 from bot import messages as M, sla
 from bot.replies import Reply, Section
-from bot.text import one_line
+from bot.text import file_size, one_line
 
 
 def clip(text: str, limit: int) -> str:
@@ -41,6 +41,9 @@ def reply_text(reply: Reply, m: Markup) -> str:
         for n in reply.notes:
             tag = " " + m.italic("(internal)") if n.internal else ""
             parts.append(f"• {e(n.author_name)}{tag}: {e(one_line(n.body, 300))}")
+    if reply.attachments and reply.ticket and reply.now:
+        parts.append(m.bold(e(M.FILES_TITLE)))
+        parts += [e(line) for line in file_lines(reply.attachments)]
     for section in reply.sections:
         parts.append(section_text(section, reply, m))
     if reply.suggestions:
@@ -62,6 +65,20 @@ def reply_text(reply: Reply, m: Markup) -> str:
     if reply.detail:
         parts.append(m.italic(e(reply.detail)))
     return clip(m.line_break.join(parts), m.limit)
+
+
+def file_lines(attachments) -> list[str]:
+    """A ticket's files, one line each: 📎 name, type, size, who shared it, and the link back;
+    ⚠️ and the reason for one that was not kept (plain text: the caller escapes it)."""
+    lines = []
+    for a in attachments:
+        f = a.file
+        if f.kept:
+            line = "📎 " + M.FILE_LINE.format(name=f.name, type=f.content_type, size=file_size(f.size), who=a.author_name)
+            lines.append(line + (f" {f.link}" if f.link else ""))
+        else:
+            lines.append("⚠️ " + M.FILE_NOT_KEPT.format(name=f.name, reason=f.reason))
+    return lines
 
 
 def section_text(section: Section, reply: Reply, m: Markup) -> str:

@@ -212,4 +212,5 @@ class FormContext:
         except (TypeError, ValueError):
             return None
         where = DM if data.get("where") in (DM, "chat") else CARD
-        return cls(data["form"], ticket_id, where)
+        extra = {"message": data["message"]} if isinstance(data.get("message"), Mapping) else {}
+        return cls(data["form"], ticket_id, where, extra)
