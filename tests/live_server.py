@@ -62,7 +62,8 @@ class LiveServer:
         data = await self._start_fakes()
         self.files = tempfile.mkdtemp(prefix="helpdesk-attachments-")  # never the checkout's own directory
         data["attachments"] = {"directory": self.files}
-        data.update(self.overrides)
+        for key, value in self.overrides.items():  # a section the fake already set up is completed, not replaced
+            data[key] = {**data[key], **value} if isinstance(value, dict) and isinstance(data.get(key), dict) else value
         self.settings = Settings.model_validate(data)
         self.runtime = build(self.settings, engine=self.engine)
         self.app = build_web_app(self.runtime, poll_seconds=self.poll_seconds)

@@ -160,13 +160,14 @@ class TestTheChatLayer:
             async def person(self, user):
                 return None
 
+        chat.sources["test"] = Local()
         outcomes = asyncio.run(chat.shared(people.alice, "new the VPN drops every ten minutes since Monday",
-                                           (SharedFile("vpn.png", "image/png", len(PNG), "u"),), Local(),
+                                           (SharedFile("vpn.png", "image/png", len(PNG), "u"),), "test",
                                            ticket_id=None, direct=True, key="k1"))
         assert isinstance(outcomes[0], Answer) and outcomes[0].reply.ticket.id == 1
         assert isinstance(outcomes[1], Acknowledged) and outcomes[1].text == "Attached vpn.png to #1."
         again = asyncio.run(chat.shared(people.alice, "new the VPN drops every ten minutes since Monday",
-                                        (SharedFile("vpn.png", "image/png", len(PNG), "u"),), Local(),
+                                        (SharedFile("vpn.png", "image/png", len(PNG), "u"),), "test",
                                         ticket_id=None, direct=True, key="k1"))
         assert again == [Nothing()], "a platform's retry of the same message does nothing twice"
 

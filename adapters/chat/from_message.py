@@ -5,21 +5,23 @@ direct chat with the bot. Mixed into adapters.chat.interactions.Interactions.
 
 - `message_form`: the intake form for a message: its text, a link back to it, and, when a
   technician uses it on someone else's message, that person as the requester (as `for=`).
-- `submit_from_message`: that form submitted: the ticket records the message's thread as its
-  first notes and answers in that thread with its number; `Opened.pending` are the message's
-  files, which `message_files` takes in once the platform has answered the submission.
+- `submit_from_message`: that form submitted (`Interactions.submit` hands it over): the ticket
+  records the message's thread as its first notes and answers in that thread with its number;
+  the message's files are taken in once the submission is answered (`later`).
 - `reaction`: the ticket for the message's author with its thread and files; however many
   times and by however many people the emoji is added, one ticket (the message's key is the
   request's dedupe key, in the database, so replicas agree).
 - `shared`: a message with files in a ticket's thread or a direct chat: its text as it would
   be without files (a note, a command), and the files attached.
+
+Each platform registers its `MessageSource` in `sources` (adapters/chat/origin.py) when it mounts.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Coroutine, Mapping
 
 from adapters.chat import messages as CM
 from adapters.chat.attachments import SharedFile
@@ -45,6 +47,8 @@ READ_SECONDS = 1.5  # reading a message's thread while a form submission waits o
 class FromMessages:
     desk: "Desk"
     files: "Intake | None"
+    sources: dict[str, MessageSource]
+    _later: set[asyncio.Task]
 
     # Provided by Interactions
     async def execute(self, actor: Actor, call: Call, key: str | None = None) -> Reply: ...
@@ -68,40 +72,56 @@ class FromMessages:
             values = {"requester": f"<@{author.id}>", "via": "chat"}  # as `for=`: the author is the requester
         return ShowForm(form, FormContext("new", extra={"message": message.as_data()}), values)
 
-    async def submit_from_message(self, actor: Actor, context: Any, values: Mapping[str, Any], source: MessageSource,
-                                  *, key: str | None = None, people: Mapping[str, Actor] | None = None) -> Outcome:
+    async def submit_from_message(self, actor: Actor, context: FormContext, values: Mapping[str, Any], *,
+                                  key: str | None = None, people: Mapping[str, Actor] | None = None) -> Outcome:
         """The form of `message_form` submitted. The message's thread is read within READ_SECONDS
-        (a platform waits on the answer); an Opened outcome carries the files still to take in."""
-        form_context = context if isinstance(context, FormContext) else FormContext.read(context)
-        ref = ChatMessage.read(form_context.extra.get("message")) if form_context else None
-        if ref is None:
-            return await self.submit(actor, context, values, key=key, people=people)
+        (the platform waits on the answer); its files are taken in after (`later`)."""
+        ref = ChatMessage.read(context.extra.get("message"))
+        source = self.sources.get(ref.platform) if ref else None
+        if ref is None or source is None:
+            return await self.submit(actor, replace(context, extra={}), values, key=key, people=people)
         try:
             message, thread = await asyncio.wait_for(self._read(source, ref), READ_SECONDS)
         except asyncio.TimeoutError:
             log.warning("%s: reading %s took too long; the ticket keeps a link to it only", source.platform, ref.key)
             message, thread = ref, []
-        origin = Origin(link=message.link, thread=await self._posts(source, thread), reply_to=message.reply_to)
-        outcome = await self.submit(actor, form_context, values, key=key, people=people, origin=origin)
-        if isinstance(outcome, Opened) and not outcome.again:
-            return replace(outcome, pending=message.files + tuple(f for m in thread for f in m.files))
+        origin = Origin(link=message.link or ref.link, thread=await self._posts(source, thread), reply_to=message.reply_to)
+        outcome = await self.submit(actor, context, values, key=key, people=people, origin=origin)
+        files = message.files + tuple(f for m in thread for f in m.files)
+        if isinstance(outcome, Opened) and not outcome.again and files:
+            self.later(self.message_files(actor, outcome.ticket.id, files, source, key=key))
         return outcome
 
     async def message_files(self, actor: Actor, ticket_id: int, files: tuple[SharedFile, ...], source: MessageSource,
-                            *, key: str | None = None) -> Outcome:
+                            *, key: str | None = None) -> Reply:
         """Files shared with the message a ticket was made from, taken in and attached to it."""
-        if not files:
-            return Nothing()
         uploads = await self.take_files(files, source)
-        reply = await self.execute(actor, Call("attach", ticket_id, source=Source.MESSAGE, files=uploads),
-                                   f"{key}:files" if key else None)
-        return Nothing() if reply.duplicate or reply.ok else Refusal(reply.text)
+        return await self.execute(actor, Call("attach", ticket_id, source=Source.MESSAGE, files=uploads),
+                                  f"{key}:files" if key else None)
+
+    def later(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run `work` once the platform has its answer (a form must close within seconds); a
+        failure is logged (what was done so far is stored, and a refused file is noted)."""
+        task = asyncio.ensure_future(work)
+        self._later.add(task)
+
+        def done(finished: asyncio.Task) -> None:
+            self._later.discard(finished)
+            if not finished.cancelled() and finished.exception() is not None:
+                log.error("follow-up work failed", exc_info=finished.exception())
+        task.add_done_callback(done)
+
+    async def settled(self) -> None:
+        """Wait for the follow-up work started so far (tests, shutdown)."""
+        while self._later:
+            await asyncio.gather(*list(self._later), return_exceptions=True)
 
     # A message turned into a ticket by an emoji reaction
 
-    async def reaction(self, actor: Actor, ref: ChatMessage, source: MessageSource) -> Outcome:
+    async def reaction(self, actor: Actor, ref: ChatMessage) -> Outcome:
         """`actor` added the ticket emoji to `ref`: its author's ticket, with its thread and files.
         Answered in the message's thread (by the outbox); the reactor sees only refusals."""
+        source = self.sources[ref.platform]
         if await asyncio.to_thread(self._seen, ref.key):
             return Nothing()  # the emoji again, or someone else's: that ticket exists already
         message = await source.message(ref)
@@ -130,7 +150,7 @@ class FromMessages:
 
     # Files arriving with a message
 
-    async def shared(self, actor: Actor, text: str, files: tuple[SharedFile, ...], source: MessageSource, *,
+    async def shared(self, actor: Actor, text: str, files: tuple[SharedFile, ...], platform: str, *,
                      ticket_id: int | None, direct: bool, key: str | None = None,
                      people: Mapping[str, Actor] | None = None) -> list[Outcome]:
         """A message with files in a ticket's thread (`ticket_id`) or a direct chat (`direct`;
@@ -147,7 +167,7 @@ class FromMessages:
             else:
                 outcome = await self.thread_reply(actor, ticket_id, text, key=key, people=people)
             outcomes.append(outcome)
-        uploads = await self.take_files(files, source)
+        uploads = await self.take_files(files, self.sources[platform])
         if ticket_id is not None:
             call = Call("attach", ticket_id, source=Source.THREAD if not direct else Source.DIRECT, files=uploads)
         else:
@@ -173,7 +193,7 @@ class FromMessages:
             named.append(replace(file, author_id=author.id, author_name=author.name) if author else file)
         if self.files is None:
             return tuple(Upload(f.name or "file", f.content_type or "application/octet-stream", f.size, None, f.link,
-                                CM.FILE_NOT_STORED.format(why="no attachment store"), source.platform, f.author_id,
+                                CM.FILE_NOT_STORED.format(why=CM.NO_STORE), source.platform, f.author_id,
                                 f.author_name) for f in named)
         return await self.files.take(named, source.fetch, source.platform)
 

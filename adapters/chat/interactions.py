@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping
 from adapters.chat import messages as CM
 from adapters.chat.attachments import Intake
 from adapters.chat.from_message import FromMessages
+from adapters.chat.origin import MessageSource
 from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refusal, Replaced,
                                     ShowForm)
 from adapters.chat.views import CARD, DIRECT_VERBS, DM, FORM_VERBS, CardView, FormContext, current_card, read_action
@@ -50,6 +51,8 @@ class Interactions(FromMessages):
         self.wake = wake
         self.devices = devices
         self.files = files
+        self.sources: dict[str, MessageSource] = {}  # each platform's, by name: see from_message.py
+        self._later: set[asyncio.Task] = set()
 
     # Running the core
 
@@ -199,6 +202,8 @@ class Interactions(FromMessages):
         if form_context is None or (form_context.form != "new" and (form_context.form not in FORM_VERBS
                                                                     or form_context.ticket_id is None)):
             return Refusal(CM.FORM_BROKEN)
+        if origin is None and form_context.extra.get("message"):  # opened from a chat message
+            return await self.submit_from_message(actor, form_context, values, key=key, people=people)
         values = {k: (clean(str(v)) if v is not None else None) for k, v in values.items()}
         command, text, options = submission(form_context.form, dict(values))
         call = Call(command, form_context.ticket_id, text, options, Source.FORM, people=people or {}, origin=origin)

@@ -71,13 +71,10 @@ class Replaced:
 
 @dataclass(frozen=True)
 class Opened:
-    """An intake form opened a ticket (`again`: it had already, this submission was a repeat).
-    `pending` are files of the message it was made from, still to take in (adapters.chat.
-    attachments.SharedFile values): the platform answers first, then hands them back."""
+    """An intake form opened a ticket (`again`: it had already, this submission was a repeat)."""
 
     ticket: Ticket
     again: bool = False
-    pending: tuple[Any, ...] = ()
 
 
 Outcome = Nothing | Answer | Refusal | ShowForm | Acknowledged | CardRefreshed | Replaced | Opened
