@@ -134,6 +134,11 @@ class LiveServer:
                 raise AssertionError(f"condition not met within {timeout} s: {check}")
             time.sleep(0.02)
 
+    def attachments(self, ticket_id: int) -> list:
+        """The files recorded on a ticket, as stored."""
+        with self.runtime.store.transaction(write=False) as tx:
+            return tx.attachments(ticket_id)
+
     def settled(self, timeout: float = 10.0) -> None:
         """Every queued message for this platform delivered (or dead)."""
         self.eventually(lambda: self.runtime.outbox.pending_count(self.platform) == 0, timeout)

@@ -15,7 +15,7 @@ import pytest
 from adapters.chat.attachments import FetchFailed, Intake, SharedFile, TooLarge, sniff
 from adapters.chat.interactions import Interactions
 from adapters.chat.origin import ChatMessage
-from adapters.chat.outcomes import Acknowledged, Answer, Nothing, Opened
+from adapters.chat.outcomes import Acknowledged, Answer, Nothing
 from bot.commands.registry import Call, Source
 from bot.model import Origin, ThreadPost, Upload
 from storage.files import FileSettings, FileStore
@@ -160,14 +160,13 @@ class TestTheChatLayer:
             async def person(self, user):
                 return None
 
-        chat.sources["test"] = Local()
         outcomes = asyncio.run(chat.shared(people.alice, "new the VPN drops every ten minutes since Monday",
-                                           (SharedFile("vpn.png", "image/png", len(PNG), "u"),), "test",
+                                           (SharedFile("vpn.png", "image/png", len(PNG), "u"),), Local(),
                                            ticket_id=None, direct=True, key="k1"))
         assert isinstance(outcomes[0], Answer) and outcomes[0].reply.ticket.id == 1
         assert isinstance(outcomes[1], Acknowledged) and outcomes[1].text == "Attached vpn.png to #1."
         again = asyncio.run(chat.shared(people.alice, "new the VPN drops every ten minutes since Monday",
-                                        (SharedFile("vpn.png", "image/png", len(PNG), "u"),), "test",
+                                        (SharedFile("vpn.png", "image/png", len(PNG), "u"),), Local(),
                                         ticket_id=None, direct=True, key="k1"))
         assert again == [Nothing()], "a platform's retry of the same message does nothing twice"
 

@@ -8,12 +8,10 @@ import json
 
 import pytest
 
-from tests.conftest import count_rows, stored, stored_notes
+from tests.conftest import LOG, SCREENSHOT, count_rows, stored, stored_notes
 from tests.slack_harness import DESK_CHANNEL, TOKEN, LiveSlack
 
 GENERAL = "C0GENERAL"
-SCREENSHOT = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40 + b"VPN error 809"
-LOG = b"2026-03-02 09:14 vpn: tunnel closed by peer (error 809)\n" * 20
 
 
 @pytest.fixture
@@ -21,11 +19,6 @@ def live(engine):
     server = LiveSlack(engine).start()
     yield server
     server.stop()
-
-
-def attachments(live: LiveSlack, ticket_id: int):
-    with live.runtime.store.transaction(write=False) as tx:
-        return tx.attachments(ticket_id)
 
 
 def kept_bytes(live: LiveSlack, sha256: str) -> bytes:
@@ -71,7 +64,7 @@ def test_a_technician_turns_a_channel_message_with_a_screenshot_into_a_ticket_in
         ("Bob Lee", f"Opened from a chat message: {link}"), ("Carol Diaz", "Same here on floor 2, since 9:00")]
 
     # the screenshot is on the ticket, fetched from url_private with the bot token, kept byte for byte
-    [screenshot] = live.eventually(lambda: attachments(live, 1))
+    [screenshot] = live.eventually(lambda: live.attachments(1))
     assert (screenshot.file.name, screenshot.file.content_type, screenshot.file.size, screenshot.author_name) == (
         "vpn-error.png", "image/png", len(SCREENSHOT), "Alice Park")
     assert screenshot.file.link == shot["permalink"]
@@ -117,7 +110,7 @@ def test_the_ticket_emoji_twice_and_by_two_people_opens_one_ticket_for_the_autho
     live.react("U0FRANK", GENERAL, ts, event_id="Ev-retried")  # Slack's retry of that event
     live.settled()
     assert count_rows(engine, "tickets") == 1
-    assert [(a.file.name, a.author_name) for a in attachments(live, 1)] == [("outlook.png", "Frank Ode")]
+    assert [(a.file.name, a.author_name) for a in live.attachments(1)] == [("outlook.png", "Frank Ode")]
     assert [n.body for n in stored_notes(engine, 1)][1:] == ["It started after the update"]
     answers = [m["text"] for m in slack.replies(GENERAL, ts) if m.get("bot_id")]
     assert answers == ["🎫 #1 is open for Frank Ode: Outlook asks for my password every five minutes"]
@@ -148,7 +141,7 @@ def test_files_in_a_tickets_thread_keep_their_text_as_a_note_and_are_attached(li
     ts, _ = live.share("U0BOB", "here is the client log", DESK_CHANNEL, [log], thread_ts=card["ts"])
     live.eventually(lambda: set(live.slack.reactions(DESK_CHANNEL, ts)) == {"white_check_mark", "paperclip"})
     assert [n.body for n in stored_notes(engine, 1)] == ["here is the client log"]
-    [kept] = attachments(live, 1)
+    [kept] = live.attachments(1)
     assert (kept.file.name, kept.file.content_type, kept.author_name) == ("vpn.log", "text/plain", "Bob Lee")
     assert kept_bytes(live, kept.file.sha256) == LOG
 
@@ -157,7 +150,7 @@ def test_files_in_a_tickets_thread_keep_their_text_as_a_note_and_are_attached(li
     shot = live.upload("U0ALICE", "screen.png", SCREENSHOT)
     ts2, _ = live.share("U0ALICE", "", dm, [shot], channel_type="im")
     live.eventually(lambda: live.slack.reactions(dm, ts2) == ["paperclip"])
-    assert [a.file.name for a in attachments(live, 1)] == ["vpn.log", "screen.png"]
+    assert [a.file.name for a in live.attachments(1)] == ["vpn.log", "screen.png"]
     live.settled()
     shown = live.slash("U0ALICE", "show 1")
     assert "📎 screen.png (image/png, 10 KB), shared by Alice Park" in shown.json()["text"]
@@ -177,7 +170,7 @@ def test_too_large_refused_type_gone_and_duplicate_files_are_noted_never_dropped
         small = live.upload("U0BOB", "small.png", SCREENSHOT[:2000])
         ts, _ = live.share("U0BOB", "", DESK_CHANNEL, [big, program, gone, small], thread_ts=card["ts"])
         live.eventually(lambda: live.slack.reactions(DESK_CHANNEL, ts) == ["paperclip"])
-        recorded = [(a.file.name, a.file.kept, a.file.reason) for a in attachments(live, 1)]
+        recorded = [(a.file.name, a.file.kept, a.file.reason) for a in live.attachments(1)]
         assert recorded == [
             ("capture.png", False, "it is 20 KB, over the 10.2 KB limit"),
             ("fix-vpn.exe", False, "application/x-msdownload files are not accepted here"),
@@ -193,7 +186,7 @@ def test_too_large_refused_type_gone_and_duplicate_files_are_noted_never_dropped
         ts2, _ = live.share("U0CAROL", "", DESK_CHANNEL, [again], thread_ts=card["ts"])
         told = live.eventually(lambda: [e["text"] for e in slack.ephemerals if e["user"] == "U0CAROL"])
         assert told == ["small.png is already on #1; nothing was added."]
-        assert len(attachments(live, 1)) == 4
+        assert len(live.attachments(1)) == 4
         kept = [p for p in live.runtime.files.store.root.rglob("*") if p.is_file()]
         assert [p.name for p in kept] == [hashlib.sha256(SCREENSHOT[:2000]).hexdigest()], "stored once"
     finally:
@@ -212,4 +205,4 @@ def test_a_card_whose_image_slack_refuses_is_still_updated_without_it(live, engi
     live.settled()
     card = card_of(live)
     assert not blocks_of(card, "image") and "<@U0BOB>" in json.dumps(card["blocks"])
-    assert [a.file.name for a in attachments(live, 1)] == ["printer.png"], "the kept copy stays on the ticket"
+    assert [a.file.name for a in live.attachments(1)] == ["printer.png"], "the kept copy stays on the ticket"

@@ -14,6 +14,8 @@ import mimetypes
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterable
 
+import aiohttp
+
 from adapters.chat import messages as CM
 from bot.model import Upload
 from bot.text import clean, file_size, one_line
@@ -31,6 +33,15 @@ SIGNATURES = (
 )
 ZIP = b"PK\x03\x04"
 OFFICE = {".docx", ".xlsx", ".pptx"}  # zip files inside; their name says which
+# Types by a file's name: Python's own table (not the machine's /etc/mime.types, so every machine
+# decides alike), with what people send a help desk that it lacks.
+TYPES = mimetypes.MimeTypes(filenames=())
+for _suffix, _kind in ((".log", "text/plain"), (".exe", "application/x-msdownload"), (".msi", "application/x-msi"),
+                       (".dll", "application/x-msdownload"), (".heic", "image/heic"), (".webp", "image/webp"),
+                       (".docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+                       (".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                       (".pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation")):
+    TYPES.add_type(_kind, _suffix)
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,7 @@ class SharedFile:
     link: str | None = None
     author_id: str | None = None
     author_name: str | None = None
+    auth: str = ""  # which of its credentials the platform's fetch uses for it, in the platform's terms
 
 
 class FetchFailed(Exception):
@@ -75,23 +87,60 @@ def sniff(data: bytes, name: str = "") -> str | None:
         return "image/webp"
     if data.startswith(ZIP):
         suffix = name.lower()[name.rfind("."):] if "." in name else ""
-        return mimetypes.guess_type("x" + suffix)[0] if suffix in OFFICE else "application/zip"
+        return TYPES.guess_type("x" + suffix)[0] if suffix in OFFICE else "application/zip"
     return None
+
+
+def is_text(data: bytes) -> bool:
+    """Whether bytes of no declared type read as text (a log, a config file): UTF-8, no NUL."""
+    head = data[:4096]
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # only a character cut at the end of the sample
+    return True
 
 
 def declared_type(file: SharedFile) -> str:
     """The type a file claims: the platform's, else the one its name suggests, else ""."""
     declared = file.content_type.split(";")[0].strip().lower()
     if declared in GENERIC_TYPES:
-        return (mimetypes.guess_type(file.name)[0] or "").lower()
+        return (TYPES.guess_type(file.name)[0] or "").lower()
     return declared
 
 
 def file_name(file: SharedFile, content_type: str) -> str:
     """A name to show: the file's own, cleaned to one line of at most 255 characters, or
-    "file" with the extension its type suggests."""
+    "image" (or "file") with the extension its type suggests."""
     name = one_line(clean(file.name), 255)
-    return name or "file" + (mimetypes.guess_extension(content_type) or "")
+    return name or ("image" if content_type.startswith("image/") else "file") + (TYPES.guess_extension(content_type) or "")
+
+
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+async def download(session: aiohttp.ClientSession, url: str, headers: dict[str, str], limit: int, platform: str) -> bytes:
+    """GET a file's bytes from a platform, at most `limit`: a redirect is not followed (a
+    platform sends a client it does not know to its sign-in page); 401, 403 and redirects,
+    404 and other answers raise FetchFailed saying so, more than `limit` bytes TooLarge."""
+    async with session.get(url, headers=headers, allow_redirects=False,
+                           timeout=aiohttp.ClientTimeout(total=60)) as response:
+        if response.status in REDIRECTS or response.status in (401, 403):
+            raise FetchFailed(CM.FETCH_SIGN_IN.format(platform=platform))
+        if response.status == 404:
+            raise FetchFailed(CM.FETCH_GONE.format(platform=platform))
+        if response.status != 200:
+            raise FetchFailed(CM.FETCH_ANSWERED.format(platform=platform, status=response.status))
+        if (response.content_length or 0) > limit:
+            raise TooLarge(response.content_length)
+        data = bytearray()
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            data += chunk
+            if len(data) > limit:
+                raise TooLarge(max(len(data), response.content_length or 0))
+        return bytes(data)
 
 
 class Intake:
@@ -103,7 +152,7 @@ class Intake:
 
     def refuse(self, file: SharedFile, origin: str, reason: str, content_type: str = "", size: int | None = None) -> Upload:
         """The record of a file that was not kept, and why."""
-        kind = content_type or declared_type(file) or "application/octet-stream"
+        kind = content_type or declared_type(file) or file.content_type.lower() or "application/octet-stream"
         return Upload(file_name(file, kind), kind, size if size is not None else file.size, None, file.link, reason,
                       origin, file.author_id, file.author_name)
 
@@ -131,7 +180,7 @@ class Intake:
             return self.refuse(file, origin, CM.FILE_NOT_FETCHED.format(why=type(exc).__name__), claimed)
         if len(data) > limit:
             return self.refuse(file, origin, self.too_large(len(data)), claimed, len(data))
-        kind = sniff(data[:64], file.name) or claimed or "application/octet-stream"
+        kind = sniff(data[:64], file.name) or claimed or ("text/plain" if is_text(data) else "application/octet-stream")
         if not self.settings.accepts(kind):
             return self.refuse(file, origin, CM.FILE_TYPE_REFUSED.format(type=kind), kind, len(data))
         try:

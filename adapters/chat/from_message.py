@@ -31,6 +31,7 @@ from adapters.chat.text import clip
 from adapters.chat.views import FormContext
 from bot import messages as M
 from bot.commands.registry import Call, Source
+from bot.forms import Choice, Field
 from bot.model import Actor, Origin, ThreadPost, Upload
 from bot.replies import Reply, ReplyKind
 from bot.text import DESCRIPTION_MIN, TEXT_MAX, parse_ticket_ref
@@ -67,17 +68,21 @@ class FromMessages:
         form = self.intake(actor, clip(message.text.strip(), TEXT_MAX))
         if message.link:
             form = replace(form, intro=CM.FROM_MESSAGE_INTRO.format(link=message.link))
-        values: dict[str, str] = {}
         if author is not None and not actor.is_(author.id) and self.desk.is_technician(actor):
-            values = {"requester": f"<@{author.id}>", "via": "chat"}  # as `for=`: the author is the requester
-        return ShowForm(form, FormContext("new", extra={"message": message.as_data()}), values)
+            form = replace(form, fields=tuple(_for_author(f, author) for f in form.fields))  # as `for=`
+        return ShowForm(form, FormContext("new", extra={"message": message.as_data()}))
 
-    async def submit_from_message(self, actor: Actor, context: FormContext, values: Mapping[str, Any], *,
-                                  key: str | None = None, people: Mapping[str, Actor] | None = None) -> Outcome:
+    async def submit_from_message(self, actor: Actor, context: Any, values: Mapping[str, Any], *,
+                                  key: str | None = None, people: Mapping[str, Actor] | None = None,
+                                  source: MessageSource | None = None) -> Outcome:
         """The form of `message_form` submitted. The message's thread is read within READ_SECONDS
-        (the platform waits on the answer); its files are taken in after (`later`)."""
+        (the platform waits on the answer); its files are taken in after (`later`). `source` is
+        the platform's (default: the one it registered)."""
+        context = context if isinstance(context, FormContext) else FormContext.read(context)
+        if context is None:
+            return Refusal(CM.FORM_BROKEN)
         ref = ChatMessage.read(context.extra.get("message"))
-        source = self.sources.get(ref.platform) if ref else None
+        source = source or (self.sources.get(ref.platform) if ref else None)
         if ref is None or source is None:
             return await self.submit(actor, replace(context, extra={}), values, key=key, people=people)
         try:
@@ -118,10 +123,9 @@ class FromMessages:
 
     # A message turned into a ticket by an emoji reaction
 
-    async def reaction(self, actor: Actor, ref: ChatMessage) -> Outcome:
+    async def reaction(self, actor: Actor, ref: ChatMessage, source: MessageSource) -> Outcome:
         """`actor` added the ticket emoji to `ref`: its author's ticket, with its thread and files.
         Answered in the message's thread (by the outbox); the reactor sees only refusals."""
-        source = self.sources[ref.platform]
         if await asyncio.to_thread(self._seen, ref.key):
             return Nothing()  # the emoji again, or someone else's: that ticket exists already
         message = await source.message(ref)
@@ -150,7 +154,7 @@ class FromMessages:
 
     # Files arriving with a message
 
-    async def shared(self, actor: Actor, text: str, files: tuple[SharedFile, ...], platform: str, *,
+    async def shared(self, actor: Actor, text: str, files: tuple[SharedFile, ...], source: MessageSource, *,
                      ticket_id: int | None, direct: bool, key: str | None = None,
                      people: Mapping[str, Actor] | None = None) -> list[Outcome]:
         """A message with files in a ticket's thread (`ticket_id`) or a direct chat (`direct`;
@@ -167,7 +171,7 @@ class FromMessages:
             else:
                 outcome = await self.thread_reply(actor, ticket_id, text, key=key, people=people)
             outcomes.append(outcome)
-        uploads = await self.take_files(files, self.sources[platform])
+        uploads = await self.take_files(files, source)
         if ticket_id is not None:
             call = Call("attach", ticket_id, source=Source.THREAD if not direct else Source.DIRECT, files=uploads)
         else:
@@ -177,9 +181,10 @@ class FromMessages:
             return outcomes
         if not reply.ok:
             return outcomes + [Answer(reply)]
-        refused = [M.NOT_KEPT.format(name=a.file.name, reason=a.file.reason, ref=reply.ticket.ref)
-                   for a in reply.attachments if not a.file.kept]
-        return outcomes + [Acknowledged("attached", reply.text, False, Reply(" ".join(refused)) if refused else None)]
+        kept = [a.file.name for a in reply.attachments if a.file.kept]
+        said = M.ATTACHED.format(names=", ".join(kept), ref=reply.ticket.ref) if kept else ""
+        rest = reply.text.removeprefix(said).strip()  # files not kept, or already there: said to whoever shared them
+        return outcomes + [Acknowledged("attached", said, not said, Reply(rest) if rest else None)]
 
     async def take_files(self, files: tuple[SharedFile, ...], source: MessageSource,
                          authors: Mapping[str | None, Actor] | None = None) -> tuple[Upload, ...]:
@@ -211,3 +216,13 @@ class FromMessages:
             posts.append(ThreadPost(who.id if who else f"{source.platform}:{m.author or '?'}",
                                     who.name if who else (m.author or "?"), m.text))
         return tuple(posts)
+
+
+def _for_author(field: Field, author: Actor) -> Field:
+    """The intake form's caller fields pre-set to a message's author: the picker on them (offered
+    as its one choice, so a platform can show their name), reached by chat."""
+    if field.name == "requester":
+        return replace(field, initial=f"<@{author.id}>", choices=(Choice(author.id, author.name),))
+    if field.name == "via":
+        return replace(field, initial="chat")
+    return field

@@ -73,3 +73,4 @@ FETCH_GONE = "{platform} answered 404: the file is gone, or the bot cannot see i
 FETCH_ANSWERED = "{platform} answered {status}"
 FETCH_SIGN_IN = "{platform} did not accept the bot's credentials for files"
 FETCH_ELSEWHERE = "its address is not {platform}'s, so the bot's credentials were not sent there"
+FETCH_SHAREPOINT = "it is kept in SharePoint, where the bot has no access; its link is on the ticket"

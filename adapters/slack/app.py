@@ -102,8 +102,9 @@ class SlackListeners:
         ticket_id = await self.chat.ticket_of("slack", channel, thread_ts) if thread_ts else None
         if event.get("files") and (at.direct or ticket_id is not None):  # a screenshot, a log: its text, then its files
             actor = await self.people.get(user)
-            for outcome in await self.chat.shared(actor, text, files_of(event), "slack", ticket_id=ticket_id,
-                                                  direct=at.direct, key=key, people=await self.people.mentioned(text)):
+            for outcome in await self.chat.shared(actor, text, files_of(event), self.chat.sources["slack"],
+                                                  ticket_id=ticket_id, direct=at.direct, key=key,
+                                                  people=await self.people.mentioned(text)):
                 await self.answers.show(outcome, at)
             return
         if ticket_id is not None and not at.direct:

@@ -24,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat import messages as CM
-from adapters.chat.attachments import FetchFailed, SharedFile, TooLarge
+from adapters.chat.attachments import FetchFailed, SharedFile, download
 from adapters.chat.interactions import Interactions
 from adapters.chat.origin import ChatMessage
 from adapters.chat.outcomes import Refusal
@@ -39,7 +39,6 @@ log = logging.getLogger("helpdesk.slack")
 SHORTCUT = "open_ticket"  # the message shortcut's callback id (manifest/slack/manifest.yaml)
 PLATFORM = "slack"
 SLACK_HOSTS = (".slack.com", ".slack-edge.com", ".slack-gov.com")
-CHUNK = 64 * 1024
 PERSON_WROTE = {None, "thread_broadcast", "file_share", "me_message"}  # a person's own message, not an event
 
 
@@ -102,29 +101,14 @@ class SlackSource:
             return None
 
     async def fetch(self, file: SharedFile, limit: int) -> bytes:
-        """A file's bytes from its url_private, with the bot token, at most `limit` bytes (raises
-        TooLarge past it, FetchFailed with the reason otherwise)."""
+        """A file's bytes from its url_private, with the bot token (sent to Slack's hosts only), at
+        most `limit` bytes (raises TooLarge past it, FetchFailed with the reason otherwise)."""
         host = urlsplit(file.url).hostname or ""
         if host != self.api_host and not host.endswith(SLACK_HOSTS):
             raise FetchFailed(CM.FETCH_ELSEWHERE.format(platform="Slack"))
         session = self.client.session or aiohttp.ClientSession()
         try:
-            async with session.get(file.url, headers={"Authorization": f"Bearer {self.client.token}"},
-                                   allow_redirects=False, timeout=aiohttp.ClientTimeout(total=60)) as response:
-                if response.status in (301, 302, 303, 307, 308):  # the sign-in page: the token was not accepted
-                    raise FetchFailed(CM.FETCH_SIGN_IN.format(platform="Slack"))
-                if response.status == 404:
-                    raise FetchFailed(CM.FETCH_GONE.format(platform="Slack"))
-                if response.status != 200:
-                    raise FetchFailed(CM.FETCH_ANSWERED.format(platform="Slack", status=response.status))
-                if (response.content_length or 0) > limit:
-                    raise TooLarge(response.content_length)
-                data = bytearray()
-                async for chunk in response.content.iter_chunked(CHUNK):
-                    data += chunk
-                    if len(data) > limit:
-                        raise TooLarge(max(len(data), response.content_length or 0))
-                return bytes(data)
+            return await download(session, file.url, {"Authorization": f"Bearer {self.client.token}"}, limit, "Slack")
         finally:
             if session is not self.client.session:
                 await session.close()
@@ -183,7 +167,8 @@ class MessageListeners:
                 or (self.settings.reaction_channels and channel not in self.settings.reaction_channels)):
             return
         actor = await self.people.get(user)
-        outcome = await self.chat.reaction(actor, ChatMessage(PLATFORM, channel, item["ts"], event.get("item_user")))
+        outcome = await self.chat.reaction(actor, ChatMessage(PLATFORM, channel, item["ts"], event.get("item_user")),
+                                           self.source)
         if isinstance(outcome, Refusal):
             await self.answers.show(outcome, Place(user, channel))
 
