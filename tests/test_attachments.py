@@ -59,7 +59,7 @@ class TestTheCoreRecordsFiles:
 
     def test_attach_typed_in_chat_has_no_file_and_says_where_files_go(self, desk, people):
         say(desk, people.alice, "new the VPN drops every ten minutes since Monday")
-        reply = desk.handle(people.alice, "attach 1 C:/Users/alice/shot.png")
+        reply = desk.handle(people.alice, "attach 1 ./shot.png")  # typed in chat: no file to read
         assert not reply.ok and reply.text.startswith("`attach` takes a file on this computer")
         assert files_of(desk, people, 1) == ()
 

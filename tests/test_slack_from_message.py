@@ -81,8 +81,9 @@ def test_a_technician_turns_a_channel_message_with_a_screenshot_into_a_ticket_in
                                          "alt_text": "vpn-error.png",
                                          "title": {"type": "plain_text", "text": "First image shared on the ticket"}}]
     assert "*Files*\n1 · vpn-error.png" in json.dumps(card["blocks"], ensure_ascii=False).replace("\\n", "\n")
-    requester_dm = slack.messages(slack.dm_channel("U0ALICE"))
-    assert requester_dm[0]["text"].startswith("Bob Lee opened ticket #1 for you (chat)")
+    requester_dm = [m["text"] for m in slack.messages(slack.dm_channel("U0ALICE"))]
+    assert requester_dm[0].startswith("Bob Lee opened ticket #1 for you (chat)")
+    assert requester_dm[1] == "Bob Lee added files to your ticket #1: vpn-error.png.", "the requester hears of the file"
 
 
 def test_an_employee_using_the_shortcut_on_someone_elses_message_is_the_requester(live, engine):

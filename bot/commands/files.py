@@ -23,6 +23,8 @@ def attach_files(ctx: Context, ticket: Ticket, files: tuple[Upload, ...]) -> Rep
         return Reply.refuse(M.ATTACHED_AGAIN.format(names=names, verb="is" if len(again) == 1 else "are", ref=ticket.ref))
     ticket = ctx.record("attached", ticket, ticket, {"attachments": [None, [a.id for a in added]]},
                         summary=ctx.line("attached", files=one_line(files_text(added), 500)))
+    ctx.notify_requester("files", ticket, M.FILES_ADDED_FOR_REQUESTER.format(
+        name=ctx.actor.name, ref=ticket.ref, files=one_line(files_text(added), 500)))
     kept = [a.file.name for a in added if a.file.kept]
     sentences = [M.ATTACHED.format(names=", ".join(kept), ref=ticket.ref)] if kept else []
     sentences += [M.NOT_KEPT.format(name=a.file.name, reason=a.file.reason, ref=ticket.ref)
