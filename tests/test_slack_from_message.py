@@ -118,6 +118,16 @@ def test_the_ticket_emoji_twice_and_by_two_people_opens_one_ticket_for_the_autho
     assert len(file_fetches(live)) == 1, "a repeated reaction does not fetch the files again"
 
 
+def test_the_ticket_emoji_on_an_apps_message_opens_nothing_and_says_why(live, engine):
+    live.slash("U0ALICE", "new The VPN drops every ten minutes since this morning")
+    live.settled()
+    live.react("U0BOB", DESK_CHANNEL, card_of(live)["ts"])  # the bot's own card
+    told = live.eventually(lambda: [e["text"] for e in live.slack.ephemerals if e["user"] == "U0BOB"])
+    assert told == ["That message has no person as its author (an app or a workflow wrote it), so it cannot "
+                    "become a ticket."]
+    assert count_rows(engine, "tickets") == 1
+
+
 def test_other_emoji_and_channels_outside_the_configured_ones_open_nothing(engine):
     live = LiveSlack(engine, {"slack": {"reaction": ":sos:", "reaction_channels": ["C0HELP"]}}).start()
     try:

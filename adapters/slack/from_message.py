@@ -57,9 +57,11 @@ def files_of(message: dict[str, Any]) -> tuple[SharedFile, ...]:
 
 
 def chat_message(channel: str, message: dict[str, Any], link: str | None = None) -> ChatMessage:
-    """A Slack message (an event's, a shortcut's, or as read back) for the chat layer."""
+    """A Slack message (an event's, a shortcut's, or as read back) for the chat layer; an app's
+    message (this bot's cards included) has no author a ticket could be for."""
     thread = message.get("thread_ts")
-    return ChatMessage(PLATFORM, channel, message["ts"], message.get("user"), decode(message.get("text")),
+    author = None if message.get("bot_id") or message.get("subtype") == "bot_message" else message.get("user")
+    return ChatMessage(PLATFORM, channel, message["ts"], author, decode(message.get("text")),
                        files_of(message), thread if thread and thread != message["ts"] else None, link)
 
 
