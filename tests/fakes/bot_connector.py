@@ -87,7 +87,9 @@ class FakeBotConnector:
         app.router.add_get("/v1.0/{path:.+}/hostedContents/{id}/{value}", self._hosted)
         app.router.add_get("/openid/.well-known/openidconfiguration", self._openid)
         app.router.add_get("/openid/keys", self._keys)
-        self.runner = web.AppRunner(app)
+        # As the Slack fake: stopping does not wait a minute on a request the bot abandoned half-sent
+        # (a cancelled delivery's body, in botbuilder's requests thread, may never arrive).
+        self.runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
