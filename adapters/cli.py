@@ -167,7 +167,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
         identity = getattr(args, "identity", None) or default_identity()
         return run_shell(runtime.desk, runtime.outbox, identity, getattr(args, "command", None),
-                         enrich=runtime.with_directory)
+                         enrich=runtime.with_directory, files=runtime.files)
     finally:
         runtime.close()
 

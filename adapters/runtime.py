@@ -9,6 +9,7 @@ from typing import Callable
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from adapters.chat.attachments import Intake
 from adapters.ldap import build_lookup
 from adapters.ldap.lookup import Lookup
 from adapters.report_render import table
@@ -16,6 +17,7 @@ from bot.config import Settings
 from bot.desk import Desk, utcnow
 from bot.model import Actor
 from bot.knowledge import Knowledge
+from storage.files import FileSettings, FileStore
 from storage.database import current_revision, head_revision, make_engine, normalise_url, upgrade
 from storage.kb_files import DiskIndex, index_dir
 from storage.knowledge import TicketKnowledge
@@ -32,7 +34,8 @@ class NotMigrated(Exception):
 @dataclass
 class Runtime:
     """What every entry point shares: the settings (adapters.settings.AppSettings), the
-    database, the desk, this process's view of the outbox, and the directory."""
+    database, the desk, this process's view of the outbox, the directory, and the intake of
+    shared files into the attachment store."""
 
     settings: Settings
     engine: Engine
@@ -40,6 +43,7 @@ class Runtime:
     outbox: Outbox
     store: SqlStore
     directory: Lookup | None = None
+    files: Intake | None = None
 
     def with_directory(self, actor: Actor) -> tuple[Actor, tuple[str, ...]]:
         """The actor with what the directory knows of them (phone, department, office, manager, and
@@ -105,4 +109,6 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None, engin
                 directory=lookup if lookup.enabled else None)
     desk.digest_renderer = table  # plain: each platform's sender sets it as a table
     outbox = Outbox(store, lease=timedelta(seconds=settings.delivery.lease_seconds))
-    return Runtime(settings, engine, desk, outbox, store, lookup)
+    files = getattr(settings, "attachments", None) or FileSettings()
+    intake = Intake(files, FileStore(files.root(settings.database_url)))
+    return Runtime(settings, engine, desk, outbox, store, lookup, intake)

@@ -1,7 +1,8 @@
 """The whole configuration: the core's settings plus each adapter's own section.
 
 `AppSettings` is the core's `Settings` with a `[<platform>]` section for every registered
-chat platform (adapters/platforms.py) and the `[directory]` section of adapters/ldap; the
+chat platform (adapters/platforms.py), the `[directory]` section of adapters/ldap and the
+`[attachments]` section of the attachment store (storage/files.py); the
 core receives it as its Settings and never reads those sections. `load()` reads the file
 and the environment (the core's variables and each platform's) into it.
 
@@ -19,6 +20,7 @@ from pydantic import Field, create_model, model_validator
 from adapters.ldap.settings import DirectorySettings
 from adapters.platforms import PLATFORMS
 from bot.config import ENV_KEYS, Settings, load_settings
+from storage.files import FileSettings
 
 
 class _AppBase(Settings):
@@ -73,6 +75,7 @@ class _AppBase(Settings):
 AppSettings: type[Settings] = create_model(  # type: ignore[call-overload]
     "AppSettings", __base__=_AppBase,
     directory=(DirectorySettings | None, None),  # Active Directory / LDAP; None: requesters give their details
+    attachments=(FileSettings, Field(default_factory=FileSettings)),  # where shared files are kept, and which
     **{p.name: (p.settings, Field(default_factory=p.settings)) for p in PLATFORMS},
 )
 

@@ -219,3 +219,22 @@ PERSON_DISABLED = "account disabled"
 CONTACT_DEVICE = "; device {device}, the computer the directory lists as yours"
 DEVICES_YOURS = ("The directory lists these computers as yours: {devices}; to say which one this is about, add a note: "
                  "`note {id} it is <name>` (next time, add device=<name> to `new`).")
+
+# Files on tickets
+ATTACHED = "Attached {names} to {ref}."
+ATTACHED_AGAIN = "{names} {verb} already on {ref}; nothing was added."
+NOT_KEPT = "{name} was not kept: {reason}. That is noted on {ref}."
+ATTACH_NEEDS_FILE = ("`attach` takes a file on this computer, so it works in the terminal; in chat, share the file "
+                     "in the ticket's thread or send it to me directly.")
+SHARE_WHICH_TICKET = ("Which ticket are these files for? Send them again with its number, like `#12`; your open "
+                      "tickets: {refs}.")
+SHARE_NO_TICKET = "You have no open tickets to add files to. Type `new <description>` to open one, then share them."
+FILES_TITLE = "Files"
+FILE_LINE = "{name} ({type}, {size}), shared by {who}"
+FILE_NOT_KEPT = "{name}: not kept, {reason}"
+FILES_FOR_REQUESTER = "Files on it: {names}."
+FILES_ADDED_FOR_REQUESTER = "{name} added files to your ticket {ref}: {files}."
+FILE_NOT_KEPT_SHORT = "{name} (not kept: {reason})"
+CHANGED["attached"] = "📎 {actor} attached {files}."
+FROM_MESSAGE_NOTE = "Opened from a chat message: {link}"
+OPENED_IN_THREAD = "🎫 {ref} is open for {requester}: {headline}"

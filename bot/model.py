@@ -183,3 +183,71 @@ class TicketFilter:
     assignee_ids: frozenset[str] | None = None
     limit: int = 50
     by_due: bool = False
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file an adapter took in for a ticket: kept in the attachment store (`sha256` names its
+    bytes there) or refused (`reason` says why, in one sentence, and nothing was kept).
+
+    `size` is in bytes (None when it was never learnt: a download that failed); `content_type`
+    the MIME type the bytes turned out to have; `link` leads back to where it was shared (None
+    from the terminal); `origin` names the adapter it came through."""
+
+    name: str
+    content_type: str
+    size: int | None
+    sha256: str | None = None
+    link: str | None = None
+    reason: str | None = None
+    origin: str = ""
+    author_id: str | None = None  # who shared it, when not the person the call runs as
+    author_name: str | None = None
+
+    @property
+    def kept(self) -> bool:
+        """Whether the bytes are in the attachment store (False: refused, with a reason)."""
+        return self.reason is None and self.sha256 is not None
+
+    @property
+    def is_image(self) -> bool:
+        """Whether it is a picture people can look at (a screenshot, a photo)."""
+        return self.content_type.startswith("image/")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file recorded on a ticket: what was shared (an Upload), who shared it and when."""
+
+    ticket_id: int
+    file: Upload
+    author_id: str
+    author_name: str
+    created_at: datetime
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class ThreadPost:
+    """One message of the conversation a ticket was made from: who wrote it and what."""
+
+    author_id: str
+    author_name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The chat message a ticket is made from.
+
+    `link` leads back to it; `author` is the person it is opened for when the chat layer decided
+    so (an emoji reaction opens it for the message's author; None: the caller, or `for=`);
+    `thread` its conversation, recorded as the ticket's first notes; `files` what was shared
+    with it; `reply_to` where to answer with the ticket's number: `{"platform": …}` plus the
+    platform's own address of the thread (opaque to the core)."""
+
+    link: str | None = None
+    author: Actor | None = None
+    thread: tuple[ThreadPost, ...] = ()
+    files: tuple[Upload, ...] = ()
+    reply_to: dict[str, Any] = field(default_factory=dict)

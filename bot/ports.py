@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from bot.people import Person
     from bot.reports import Report, ReportQuery
 
-from bot.model import AuditEvent, Note, Notice, Ticket, TicketFilter
+from bot.model import Attachment, AuditEvent, Note, Notice, Ticket, TicketFilter
 
 
 class Conflict(Exception):
@@ -55,6 +55,15 @@ class Transaction(Protocol):
 
     def add_event(self, event: AuditEvent) -> None:
         """Store an audit event."""
+        ...
+
+    def add_attachment(self, attachment: Attachment) -> tuple[Attachment, bool]:
+        """Record a file on a ticket; returns it with its id, and False when the ticket already
+        had a file with the same bytes (that earlier record is returned, nothing is added)."""
+        ...
+
+    def attachments(self, ticket_id: int) -> list[Attachment]:
+        """A ticket's files, kept and refused, oldest first."""
         ...
 
     def events(self, ticket_id: int) -> list[AuditEvent]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from datetime import datetime
 
-from bot.model import AuditEvent, Note, Ticket
+from bot.model import Attachment, AuditEvent, Note, Ticket
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ class Reply:
     report: Any = None  # bot.reports.Report
     people: tuple[Any, ...] = ()  # bot.people.Person rows (whois)
     everything: bool = False  # the caller asked for all of it (`show 12 all`): a long list is shown from its start
+    attachments: tuple[Attachment, ...] = ()  # the ticket's files (show), or those just attached
 
     @property
     def ok(self) -> bool:

@@ -13,7 +13,8 @@ CONSOLE = "console"
 
 
 class Router:
-    """Decides, for an audience (`user:<identity>`, `group:<name>`, `ticket:<id>`), the platforms
+    """Decides, for an audience (`user:<identity>`, `group:<name>`, `ticket:<id>`, `thread:<platform>`:
+    the conversation a ticket was made from, its address in the notice's data), the platforms
     whose outbox rows carry a notice."""
 
     def __init__(self, settings: Settings) -> None:
@@ -38,6 +39,8 @@ class Router:
             return [p for p in self.enabled if group.channels.get(p)]
         if kind == "ticket":
             return list(self.enabled)
+        if kind == "thread":  # the chat conversation a ticket was made from, on its own platform
+            return [who] if who in self.enabled else []
         raise ValueError(f"unknown audience {audience!r}")
 
     def _person(self, identity: str) -> str:

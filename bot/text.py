@@ -75,3 +75,17 @@ def ago(then: datetime, now: datetime) -> str:
     """How long before `now` `then` was, in words: "just now", "5 min ago", "2 d 3 h ago"."""
     delta = now - then
     return "just now" if delta < timedelta(minutes=1) else f"{duration(delta)} ago"
+
+
+def file_size(size: int | None) -> str:
+    """A size in bytes as people read it: "840 bytes", "12 KB", "3.4 MB" (1 KB = 1,024 bytes);
+    "unknown size" for None."""
+    if size is None:
+        return "unknown size"
+    if size < 1024:
+        return f"{size:,} bytes"
+    for unit in ("KB", "MB", "GB"):
+        size /= 1024
+        if size < 1024 or unit == "GB":
+            return f"{size:.1f} {unit}".replace(".0 ", " ")
+    raise AssertionError("unreachable")

@@ -13,6 +13,7 @@ from bot.people import Person, looks_like_phone, same_phone
 from bot.text import fold
 from bot.reports import Report, ReportQuery
 from bot.model import AuditEvent, Note, Notice, Requester, Severity, Status, Ticket, TicketFilter
+from storage.attachments import AttachmentRows
 from storage.conversations import ChatRows
 from storage.database import upsert
 from storage.outbox import OutboxRows
@@ -73,7 +74,7 @@ def ticket_from(row: Any) -> Ticket:
     )
 
 
-class SqlTransaction(PeopleRows, ChatRows, OutboxRows):
+class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows):
     """Everything one unit of work reads and writes, on one connection inside one transaction
     (the port: bot.ports.Transaction)."""
 

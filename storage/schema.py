@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
                         UniqueConstraint)
 from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
@@ -218,4 +218,23 @@ delivery_receipts = Table(
     Column("step", String(300), primary_key=True),
     Column("message_id", String(255), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Files recorded on a ticket: kept in the attachment store (sha256 names the bytes there) or
+# refused with the reason. One ticket holds given bytes once.
+attachments = Table(
+    "attachments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", NAME, nullable=False),
+    Column("content_type", String(127), nullable=False),
+    Column("size", BigInteger),  # bytes; None when never learnt (a download that failed)
+    Column("sha256", String(64)),  # None when refused: nothing was kept
+    Column("reason", Text),  # why it was refused
+    Column("link", Text),  # back to where it was shared
+    Column("origin", String(16), nullable=False),  # the adapter it came through
+    Column("author_id", ID, nullable=False),
+    Column("author_name", NAME, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("ticket_id", "sha256", name="uq_attachments_ticket_id_sha256"),
 )

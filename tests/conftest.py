@@ -24,6 +24,9 @@ from storage.schema import outbox
 PG_URL = os.environ.get("HELPDESK_TEST_POSTGRES_URL")
 REQUIRE = os.environ.get("HELPDESK_TEST_REQUIRE_SERVICES") == "1"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+# Files people share: a screenshot (PNG, 10 KB) and a log.
+SCREENSHOT = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40 + b"VPN error 809"
+LOG = b"2026-03-02 09:14 vpn: tunnel closed by peer (error 809)\n" * 20
 
 
 def missing_service(reason: str) -> None:

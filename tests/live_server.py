@@ -6,6 +6,8 @@ import asyncio
 import http.client
 import itertools
 import json
+import shutil
+import tempfile
 import threading
 import time
 import warnings
@@ -61,7 +63,10 @@ class LiveServer:
 
     async def _start(self) -> None:
         data = await self._start_fakes()
-        data.update(self.overrides)
+        self.files = tempfile.mkdtemp(prefix="helpdesk-attachments-")  # never the checkout's own directory
+        data["attachments"] = {"directory": self.files}
+        for key, value in self.overrides.items():  # a section the fake already set up is completed, not replaced
+            data[key] = {**data[key], **value} if isinstance(value, dict) and isinstance(data.get(key), dict) else value
         self.settings = Settings.model_validate(data)
         self.runtime = build(self.settings, engine=self.engine)
         self.app = build_web_app(self.runtime, poll_seconds=self.poll_seconds)
@@ -96,6 +101,7 @@ class LiveServer:
                 await asyncio.to_thread(self.runtime.desk.knowledge.close)
             return stuck
         stuck = self.call(_stop(), timeout=STOP_GRACE + 30)
+        shutil.rmtree(self.files, ignore_errors=True)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         if stuck:
@@ -131,6 +137,11 @@ class LiveServer:
             if time.monotonic() > deadline:
                 raise AssertionError(f"condition not met within {timeout} s: {check}")
             time.sleep(0.02)
+
+    def attachments(self, ticket_id: int) -> list:
+        """The files recorded on a ticket, as stored."""
+        with self.runtime.store.transaction(write=False) as tx:
+            return tx.attachments(ticket_id)
 
     def settled(self, timeout: float = 10.0) -> None:
         """Every queued message for this platform delivered (or dead)."""

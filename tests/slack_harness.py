@@ -140,6 +140,8 @@ class LiveSlack(LiveServer):
                     chosen = element["initial_option"]
                 state[name] = {"value": {"type": "static_select", "selected_option": chosen}}
             elif element["type"] == "users_select":
+                if name not in values:  # left as the modal opened it
+                    value = element.get("initial_user")
                 state[name] = {"value": {"type": "users_select", "selected_user": value}}
             elif element["type"] == "checkboxes":
                 state[name] = {"value": {"type": "checkboxes", "selected_options": element["options"] if value else []}}
@@ -170,14 +172,49 @@ class LiveSlack(LiveServer):
         return event["ts"], self.event(event, event_id=event_id, **kw)
 
     def posted(self, user: str, text: str, channel: str, thread_ts: str | None = None,
-               channel_type: str = "channel") -> dict:
+               channel_type: str = "channel", files: list[dict] | None = None) -> dict:
         """Store a message a person wrote in the fake Slack; returns the message event for it."""
-        ts = self.slack.add_message(channel, user, text, thread_ts=thread_ts)
+        ts = self.slack.add_message(channel, user, text, thread_ts=thread_ts, files=files)
         event = {"type": "message", "channel": channel, "user": user, "text": text, "ts": ts, "event_ts": ts,
                  "channel_type": channel_type, "client_msg_id": f"msg-{ts}"}
         if thread_ts:
             event["thread_ts"] = thread_ts
+        if files:
+            event.update(subtype="file_share", files=files, upload=True, display_as_bot=False)
         return event
+
+    def upload(self, user: str, name: str, data: bytes, mimetype: str = "image/png") -> dict:
+        """A file the person uploads to Slack (its bytes served at its url_private, to the bot token)."""
+        return self.slack.add_file(user, name, data, mimetype, name.rpartition(".")[2] or "binary")
+
+    def share(self, user: str, text: str, channel: str, files: list[dict], thread_ts: str | None = None,
+              channel_type: str = "channel", event_id: str | None = None, **kw) -> tuple[str, Response]:
+        """A person posts a message with files (from `upload`): Slack stores it, then sends the
+        message event with subtype file_share."""
+        event = self.posted(user, text, channel, thread_ts, channel_type, files)
+        return event["ts"], self.event(event, event_id=event_id, **kw)
+
+    def shortcut(self, user: str, channel: str, ts: str, **kw) -> Response:
+        return self.interactive(self.shortcut_payload(user, channel, ts), **kw)
+
+    def shortcut_payload(self, user: str, channel: str, ts: str) -> dict:
+        """The message shortcut "Open a ticket" pressed on a stored message (type message_action)."""
+        n = next(self.ids)
+        return {"type": "message_action", "token": "legacy", "action_ts": f"{time.time():.6f}",
+                "team": {"id": TEAM, "domain": "corp"}, "user": {"id": user, "name": USERS[user][0], "team_id": TEAM},
+                "channel": {"id": channel, "name": "general"}, "is_enterprise_install": False, "enterprise": None,
+                "callback_id": "open_ticket", "trigger_id": f"{n}.trigger.{user}",
+                "response_url": self.slack.response_url(f"sc{n}"), "message_ts": ts,
+                "message": self.slack.message(channel, ts)}
+
+    def react(self, user: str, channel: str, ts: str, name: str = "ticket", event_id: str | None = None,
+              **kw) -> Response:
+        """A person adds an emoji to a stored message: Slack records it, then sends reaction_added."""
+        self.slack.react(channel, ts, user, name)
+        message = self.slack.message(channel, ts)
+        event = {"type": "reaction_added", "user": user, "reaction": name, "item_user": message.get("user"),
+                 "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": f"{time.time():.6f}"}
+        return self.event(event, event_id=event_id, **kw)
 
     # the same payloads over Socket Mode (LiveSlack(..., socket_mode=True)); each returns the ack payload
 

@@ -152,6 +152,65 @@ class LiveTeams(LiveServer):
             activity["replyToId"] = card.id
         return activity
 
+    # files and the message action, as Teams sends them
+
+    def with_files(self, activity: dict[str, Any], files: list[dict[str, Any]]) -> dict[str, Any]:
+        """A message activity carrying attachments (from `file_sent` or `inline_image`)."""
+        return {**activity, "attachments": list(files)}
+
+    def file_sent(self, name: str, data: bytes, content_type: str = "image/png") -> dict[str, Any]:
+        """A file sent in a personal chat: Teams uploads it to the sender's OneDrive and hands the bot
+        a pre-authenticated download URL (bots with supportsFiles)."""
+        blob = self.connector.add_blob(data, content_type)
+        return {"contentType": "application/vnd.microsoft.teams.file.download.info", "name": name,
+                "contentUrl": f"https://corp-my.sharepoint.com/personal/alice/Documents/Microsoft Teams Chat Files/{name}",
+                "content": {"downloadUrl": self.connector.download_url(blob, name), "uniqueId": blob,
+                            "fileType": name.rpartition(".")[2]}}
+
+    def inline_image(self, data: bytes, blob: str | None = None) -> dict[str, Any]:
+        """An image pasted into a message to the bot: on the Connector's attachments service."""
+        blob = blob or self.connector.add_blob(data)
+        return {"contentType": "image/*", "contentUrl": self.connector.image_url(blob)}
+
+    def message_payload(self, user: str, html: str, channel: str = DESK, reply_to: str | None = None,
+                        images: tuple[bytes, ...] = (), attachments: tuple[dict, ...] = ()) -> dict[str, Any]:
+        """A message as a message action's `value.messagePayload` describes it: its HTML body (pasted
+        images as <img> on Graph's hosted contents; no attachment details for them), its author."""
+        _, aad, name, _ = USERS[user]
+        message_id = self.connector.new_id()
+        body = f"<p>{html}</p>" + "".join(
+            f'<p><img alt="image" src="{self.connector.hosted_url(self.connector.add_blob(data), TEAM, channel, message_id)}"'
+            f' width="250" height="140" itemscope="png" style="vertical-align:bottom"></p>' for data in images)
+        return {"id": message_id, "replyToId": reply_to, "messageType": "message",
+                "createdDateTime": datetime.now(timezone.utc).isoformat(), "lastModifiedDateTime": None, "deleted": False,
+                "subject": None, "summary": None, "importance": "normal", "locale": "en-us",
+                "linkToMessage": f"https://teams.microsoft.com/l/message/{channel}/{message_id}?tenantId={TENANT}",
+                "from": {"device": None, "conversation": None, "application": None,
+                         "user": {"userIdentityType": "aadUser", "id": aad, "displayName": name}},
+                "body": {"contentType": "html", "content": body}, "attachments": list(attachments), "mentions": [],
+                "reactions": []}
+
+    def message_action(self, user: str, payload: dict[str, Any], *, submit: dict[str, Any] | None = None,
+                       channel: str = DESK, chat: str | None = None) -> dict[str, Any]:
+        """The message action "Open a ticket" used on `payload`'s message: composeExtension/fetchTask,
+        or, with `submit` (the dialog's Action.Submit data merged with its inputs), submitAction."""
+        activity = self._base(user, "invoke")
+        value: dict[str, Any] = {"commandId": "openTicket", "commandContext": "message",
+                                 "requestId": self.connector.new_id(), "messagePayload": payload,
+                                 "context": {"theme": "default"}}
+        if submit is not None:
+            value["data"] = submit
+        root = payload.get("replyToId") or payload["id"]
+        activity.update(
+            name="composeExtension/submitAction" if submit is not None else "composeExtension/fetchTask", value=value,
+            conversation=({"conversationType": "groupChat", "isGroup": True, "tenantId": TENANT, "id": chat} if chat else
+                          {"conversationType": "channel", "isGroup": True, "tenantId": TENANT,
+                           "id": f"{channel};messageid={root}"}),
+            channelData=({"tenant": {"id": TENANT}, "source": {"name": "message"}} if chat else
+                         {"channel": {"id": channel}, "team": {"id": TEAM}, "tenant": {"id": TENANT},
+                          "source": {"name": "message"}}))
+        return activity
+
     # HTTP
 
     def post(self, activity: dict[str, Any] | bytes, *, token: str | None = None,
@@ -212,6 +271,13 @@ def texts(card: dict[str, Any]) -> str:
 def verbs(card: dict[str, Any]) -> list[str]:
     """The Action.Execute verbs of a card's buttons, in order."""
     return [n["verb"] for n in _nodes(card) if n.get("type") == "Action.Execute"]
+
+
+def submitted(card: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """What Teams sends when a dialog's Action.Submit is pressed: its data and every input's value."""
+    [action] = [n for n in _nodes(card) if n.get("type") == "Action.Submit"]
+    values = {i: node.get("value") for i, node in inputs(card).items() if node.get("value") is not None}
+    return {**action["data"], **values, **changes}
 
 
 def inputs(card: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -280,7 +280,12 @@ def test_the_manifest_is_complete_and_filled_in_by_the_command():
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) >= {"message.channels", "message.im", "app_mention"}
     assert set(manifest["oauth_config"]["scopes"]["bot"]) >= {
         "commands", "chat:write", "users:read", "users:read.email", "im:write", "im:history", "channels:history",
-        "reactions:write", "app_mentions:read"}
+        "reactions:write", "app_mentions:read", "files:read", "reactions:read", "groups:history"}
+    assert "reaction_added" in manifest["settings"]["event_subscriptions"]["bot_events"]
+    from adapters.slack.from_message import SHORTCUT
+    assert manifest["features"]["shortcuts"] == [{
+        "name": "Open a ticket", "type": "message", "callback_id": SHORTCUT,
+        "description": "Turn this message (and its screenshots) into a help desk ticket"}]
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
     refused = subprocess.run([str(helpdesk), "manifest", "slack", "--url", "http://plain.example"], capture_output=True,
                              text=True, env=env)

@@ -144,3 +144,22 @@ def test_the_command_lists_cover_every_scope_with_commands_the_bot_knows():
     assert [c["title"] for c in personal["commands"]][:3] == ["new", "mine", "show"]
     team = {c["title"] for listing in lists if "team" in listing["scopes"] for c in listing["commands"]}
     assert team >= {"queue", "claim", "note", "escalate", "resolve", "sla", "similar", "report", "whois", "help"}
+
+
+def test_the_message_action_and_the_permissions_for_files_are_in_the_package(tmp_path):
+    """"Open a ticket" in a message's … menu is a message extension's action command with a
+    `message` context whose form the bot sends (fetchTask); files sent to the bot need
+    supportsFiles; images pasted into messages are read with resource-specific consent."""
+    from adapters.teams.from_message import COMMAND
+    from adapters.teams.package import manifest
+
+    data = manifest(APP_ID)
+    [extension] = data["composeExtensions"]
+    assert extension["botId"] == APP_ID == data["webApplicationInfo"]["id"]
+    assert extension["commands"] == [{"id": COMMAND, "type": "action", "title": "Open a ticket",
+                                      "description": "Turn this message (and its screenshots) into a help desk ticket",
+                                      "context": ["message"], "fetchTask": True}]
+    assert data["bots"][0]["supportsFiles"] is True
+    assert {(p["name"], p["type"]) for p in data["authorization"]["permissions"]["resourceSpecific"]} == {
+        ("ChannelMessage.Read.Group", "Application"), ("ChatMessage.Read.Chat", "Application")}
+    assert schema_errors(data) == []

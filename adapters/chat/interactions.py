@@ -12,6 +12,9 @@ the core off the event loop and wakes the outbox when something changed.
   command acting on that ticket.
 - `press`: a button on a card or a message.
 - `submit`: a submitted form.
+
+Chat messages that are not commands (a message turned into a ticket, files arriving) are
+adapters/chat/from_message.py's, mixed in here.
 """
 from __future__ import annotations
 
@@ -20,29 +23,36 @@ from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 from adapters.chat import messages as CM
+from adapters.chat.attachments import Intake
+from adapters.chat.from_message import FromMessages
+from adapters.chat.origin import MessageSource
 from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refusal, Replaced,
                                     ShowForm)
 from adapters.chat.views import CARD, DIRECT_VERBS, DM, FORM_VERBS, CardView, FormContext, current_card, read_action
 from bot.commands.registry import Call, Source
 from bot.desk import Desk
 from bot.forms import Form, action_form, intake_form, main_field, submission
-from bot.model import Actor, Ticket
+from bot.model import Actor, Origin, Ticket
 from bot.replies import Reply, ReplyKind
 from bot.text import clean, one_line
 
 People = Mapping[str, Actor]
 
 
-class Interactions:
+class Interactions(FromMessages):
     """The chat layer over one Desk. `wake` is called after anything that may have queued
     messages (the outbox dispatchers deliver at once instead of at their next poll);
-    `devices(actor)` names the computers the directory says the actor manages."""
+    `devices(actor)` names the computers the directory says the actor manages; `files` takes
+    in shared files (None: none are kept, each is refused with that reason)."""
 
     def __init__(self, desk: Desk, wake: Callable[[], None] = lambda: None,
-                 devices: Callable[[Actor], tuple[str, ...]] = lambda actor: ()) -> None:
+                 devices: Callable[[Actor], tuple[str, ...]] = lambda actor: (), files: Intake | None = None) -> None:
         self.desk = desk
         self.wake = wake
         self.devices = devices
+        self.files = files
+        self.sources: dict[str, MessageSource] = {}  # each platform's, by name: see from_message.py
+        self._later: set[asyncio.Task] = set()
 
     # Running the core
 
@@ -184,16 +194,19 @@ class Interactions:
     # Forms
 
     async def submit(self, actor: Actor, context: Any, values: Mapping[str, Any], *, key: str | None = None,
-                     people: People | None = None) -> Outcome:
+                     people: People | None = None, origin: Origin | None = None) -> Outcome:
         """A submitted form: `context` what the shown form carried (FormContext.as_data), `values`
-        the fields by name (a person picked in a picker written `<@identity>`, resolved in `people`)."""
+        the fields by name (a person picked in a picker written `<@identity>`, resolved in `people`);
+        `origin` the chat message an intake form was opened from."""
         form_context = context if isinstance(context, FormContext) else FormContext.read(context)
         if form_context is None or (form_context.form != "new" and (form_context.form not in FORM_VERBS
                                                                     or form_context.ticket_id is None)):
             return Refusal(CM.FORM_BROKEN)
+        if origin is None and form_context.extra.get("message"):  # opened from a chat message
+            return await self.submit_from_message(actor, form_context, values, key=key, people=people)
         values = {k: (clean(str(v)) if v is not None else None) for k, v in values.items()}
         command, text, options = submission(form_context.form, dict(values))
-        call = Call(command, form_context.ticket_id, text, options, Source.FORM, people=people or {})
+        call = Call(command, form_context.ticket_id, text, options, Source.FORM, people=people or {}, origin=origin)
         reply = await self.execute(actor, call, key)
         if form_context.form == "new":
             if reply.ok and reply.ticket is not None:

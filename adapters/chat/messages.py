@@ -52,3 +52,28 @@ WELCOME = ("Hi! I'm the IT help desk. Type `new` to open a ticket (or `new <what
            "`help` for everything else.")
 TURN_FAILED = ("Something went wrong answering you (reference {ref}). What you asked may have been done: "
                "check with `mine` or `show <id>` before trying again.")
+
+# Files shared with the help desk (why one was not kept: "<name> was not kept: <reason>.")
+FILE_TOO_LARGE = "it is {size}, over the {limit} limit"
+FILE_TYPE_REFUSED = "{type} files are not accepted here"
+FILE_NOT_FETCHED = "it could not be downloaded ({why})"
+FILE_NOT_STORED = "the help desk could not save it ({why})"
+NO_STORE = "no attachment store is set up"
+FACT_FILES = "Files"
+FILES_COUNT = "{count} · {names}"
+FIRST_IMAGE = "First image shared on the ticket"
+
+# Tickets from a chat message (a shortcut, a message action, an emoji reaction)
+FROM_MESSAGE_INTRO = "From this message: {link}. Check the description, then open the ticket."
+FROM_MESSAGE_DESCRIPTION = "Reported from a chat message by {name}: {text}"
+FILES_ONLY = "(files only)"
+NO_AUTHOR = "That message has no person as its author (an app or a workflow wrote it), so it cannot become a ticket."
+NOT_A_MESSAGE = "That message could not be read; open the ticket with `new <what is wrong>` instead."
+ATTACH_NO_SUCH_FILE = "There is no file `{path}` here; give the path of a file on this computer, like `attach 12 ./screenshot.png`."
+
+# Why a file could not be fetched from a platform ("it could not be downloaded (…)")
+FETCH_GONE = "{platform} answered 404: the file is gone, or the bot cannot see it"
+FETCH_ANSWERED = "{platform} answered {status}"
+FETCH_SIGN_IN = "{platform} did not accept the bot's credentials for files"
+FETCH_ELSEWHERE = "its address is not {platform}'s, so the bot's credentials were not sent there"
+FETCH_SHAREPOINT = "it is kept in SharePoint, where the bot has no access; its link is on the ticket"

@@ -21,7 +21,7 @@ QUIET_FROM_THREAD = {"note", "internal_note"}  # typed in the card's thread: no 
 
 class ChatSender:
     """A platform's outbox sender: `deliver(message)` routes it to `_ticket_changed`,
-    `_to_group` or `_to_person`, which the platform implements.
+    `_to_group`, `_to_person` or `_in_thread`, which the platform implements.
 
     Raises RetryLater (wait and try again), Undeliverable (a dead letter at once), or the
     platform's own error (backed off and retried), as `classify` decides."""
@@ -33,15 +33,16 @@ class ChatSender:
         self.settings = settings
         self.store = store
         self.clock = clock
+        self._files: dict[int, list[Any]] = {}  # ticket id → its files, as last read with it
 
     async def deliver(self, message: Message) -> None:
-        """Deliver one outbox message by its audience (`ticket:`, `group:` or `user:`).
+        """Deliver one outbox message by its audience (`ticket:`, `group:`, `user:` or `thread:`).
 
         Raises Undeliverable for an audience of no known kind, and what `classify` makes of the
         platform's own errors: RetryLater (wait as told), Undeliverable, or the error itself (retried)."""
         kind, _, who = message.audience.partition(":")
         route = {"ticket": lambda: self._ticket_changed(message), "group": lambda: self._to_group(message, who),
-                 "user": lambda: self._to_person(message, who)}.get(kind)
+                 "user": lambda: self._to_person(message, who), "thread": lambda: self._in_thread(message)}.get(kind)
         if route is None:
             raise Undeliverable(f"unknown audience {message.audience!r}")
         try:
@@ -58,6 +59,10 @@ class ChatSender:
     async def _to_group(self, message: Message, name: str) -> None: ...
 
     async def _to_person(self, message: Message, identity: str) -> None: ...
+
+    async def _in_thread(self, message: Message) -> None:
+        """A line in the conversation a ticket was made from (its address: `message.data["where"]`)."""
+        raise Undeliverable(f"{self.platform} cannot answer in a message's thread")
 
     # Reading and writing through the store, off the event loop
 
@@ -76,7 +81,14 @@ class ChatSender:
         return await asyncio.to_thread(run)
 
     async def _ticket(self, ticket_id: int) -> Ticket | None:
-        return await self.read(lambda tx: tx.get_ticket(ticket_id))
+        """The ticket as it is now, and (for its card) its files, read together."""
+        def read(tx: Any) -> Ticket | None:
+            ticket = tx.get_ticket(ticket_id)
+            self._files[ticket_id] = tx.attachments(ticket_id) if ticket is not None else []
+            while len(self._files) > 256:  # only recent tickets' are needed: a card is rendered right after
+                self._files.pop(next(iter(self._files)))
+            return ticket
+        return await self.read(read)
 
     async def record_post(self, ticket_id: int, kind: str, channel: str, message_id: str) -> None:
         """Remember where a card (kind "card") or a message about the ticket ("dm") went."""
@@ -103,8 +115,8 @@ class ChatSender:
     # Views
 
     def card(self, ticket: Ticket) -> CardView:
-        """The ticket's card as it stands now."""
-        return current_card(ticket, self.settings, self.clock())
+        """The ticket's card as it stands now, with the files read with it (`_ticket`)."""
+        return current_card(ticket, self.settings, self.clock(), self._files.get(ticket.id, ()))
 
     @staticmethod
     def message(message: Message, ticket: Ticket | None) -> MessageView:

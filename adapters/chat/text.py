@@ -8,7 +8,7 @@ from typing import Callable
 from adapters.chat.views import SEVERITY_ICON, STATUS_ICON
 from bot import messages as M, sla
 from bot.replies import Reply, Section
-from bot.text import one_line
+from bot.text import file_size, one_line
 
 
 def clip(text: str, limit: int) -> str:
@@ -69,6 +69,9 @@ def reply_text(reply: Reply, m: Markup) -> str:
                 parts.append(_Part(lines, lambda n: M.LATER_NOTES.format(count=n, id=ref)))
             else:
                 parts.append(_Part(lines, lambda n: M.EARLIER_NOTES.format(count=n, id=ref), newest_last=True))
+    if reply.attachments and reply.ticket and reply.now:
+        parts.append(_Part([m.bold(e(M.FILES_TITLE)), *(e(line) for line in file_lines(reply.attachments))],
+                           lambda n: M.MORE.format(count=n)))
     for section in reply.sections:
         parts.append(_section(section, reply, m))
     if reply.suggestions:
@@ -93,6 +96,20 @@ def reply_text(reply: Reply, m: Markup) -> str:
     if reply.detail:
         parts.append(_Part([m.italic(e(reply.detail))]))
     return _fit(parts, m)
+
+
+def file_lines(attachments) -> list[str]:
+    """A ticket's files, one line each: 📎 name, type, size, who shared it, and the link back;
+    ⚠️ and the reason for one that was not kept (plain text: the caller escapes it)."""
+    lines = []
+    for a in attachments:
+        f = a.file
+        if f.kept:
+            line = "📎 " + M.FILE_LINE.format(name=f.name, type=f.content_type, size=file_size(f.size), who=a.author_name)
+            lines.append(line + (f" {f.link}" if f.link else ""))
+        else:
+            lines.append("⚠️ " + M.FILE_NOT_KEPT.format(name=f.name, reason=f.reason))
+    return lines
 
 
 def _fit(parts: list[_Part], m: Markup) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from adapters.chat import messages as CM
 from bot import sla
@@ -64,6 +64,16 @@ class Fact:
 
 
 @dataclass(frozen=True)
+class FilesView:
+    """The files kept on a ticket, as its card shows them: how many, their names, and the first
+    image (a bot.model.Upload; None when none is an image), which a platform may show."""
+
+    count: int
+    names: tuple[str, ...]
+    image: Any = None
+
+
+@dataclass(frozen=True)
 class CardView:
     """A ticket's card: edited in place on every change.
 
@@ -82,6 +92,7 @@ class CardView:
     footer_after: str
     actions: tuple[Action, ...]
     summary: str
+    files: FilesView | None = None
 
 
 @dataclass(frozen=True)
@@ -125,8 +136,17 @@ def card_summary(ticket: Ticket) -> str:
     return f"{ticket.ref} ({ticket.severity.value}, {ticket.status.label}): {one_line(ticket.description, 150)}"
 
 
-def card_view(ticket: Ticket, now: datetime, flags: tuple[str, ...] = ()) -> CardView:
-    """The card of `ticket` as it stands at `now` (UTC); `flags` are the SLA targets it missed."""
+def files_view(attachments: Sequence[Any]) -> FilesView | None:
+    """The kept files of a ticket (bot.model.Attachment values) as its card shows them; None for none."""
+    kept = [a.file for a in attachments if a.file.kept]
+    if not kept:
+        return None
+    return FilesView(len(kept), tuple(f.name for f in kept), next((f for f in kept if f.is_image), None))
+
+
+def card_view(ticket: Ticket, now: datetime, flags: tuple[str, ...] = (), attachments: Sequence[Any] = ()) -> CardView:
+    """The card of `ticket` as it stands at `now` (UTC); `flags` are the SLA targets it missed,
+    `attachments` its files."""
     r = ticket.requester
     contact = " · ".join(x for x in (r.email, r.phone, r.department, r.office) if x)
     facts = [
@@ -141,6 +161,9 @@ def card_view(ticket: Ticket, now: datetime, flags: tuple[str, ...] = ()) -> Car
         facts.append(Fact(CM.FACT_MANAGER, r.manager))
     facts += [Fact(CM.FACT_GROUP, f"{ticket.group} · level {ticket.escalation_level}"),
               Fact(CM.FACT_DEVICE, ticket.device or "—"), Fact(CM.FACT_LOCATION, ticket.location or "—")]
+    files = files_view(attachments)
+    if files is not None:
+        facts.append(Fact(CM.FACT_FILES, CM.FILES_COUNT.format(count=files.count, names=one_line(", ".join(files.names), 200))))
     opened_by = Who(ticket.logged_by_id, ticket.logged_by_name) if ticket.logged_by_name else None
     after = ""
     if ticket.status.is_open:
@@ -149,12 +172,12 @@ def card_view(ticket: Ticket, now: datetime, flags: tuple[str, ...] = ()) -> Car
         after += " · ⚠️ " + ", ".join(flags)
     return CardView(ticket.id, f"{ticket.ref} · {one_line(ticket.description, 140)}", ticket.description, tuple(facts),
                     ticket.resolution, opened_by, ticket.via, ticket.created_at, after, card_actions(ticket),
-                    card_summary(ticket))
+                    card_summary(ticket), files)
 
 
-def current_card(ticket: Ticket, settings: Settings, now: datetime) -> CardView:
-    """The ticket's card at `now`, with the SLA targets it has missed by then."""
-    return card_view(ticket, now, sla.flags(settings, ticket, now))
+def current_card(ticket: Ticket, settings: Settings, now: datetime, attachments: Sequence[Any] = ()) -> CardView:
+    """The ticket's card at `now`, with the SLA targets it has missed by then and its files."""
+    return card_view(ticket, now, sla.flags(settings, ticket, now), attachments)
 
 
 def message_view(kind: str, text: str, ticket: Ticket | None, data: Mapping[str, Any]) -> MessageView:
@@ -212,4 +235,5 @@ class FormContext:
         except (TypeError, ValueError):
             return None
         where = DM if data.get("where") in (DM, "chat") else CARD
-        return cls(data["form"], ticket_id, where)
+        extra = {"message": data["message"]} if isinstance(data.get("message"), Mapping) else {}
+        return cls(data["form"], ticket_id, where, extra)

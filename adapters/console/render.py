@@ -7,6 +7,7 @@ from datetime import datetime, tzinfo
 from bot import messages as M, sla
 from bot.model import AuditEvent, Note, Severity, Status, Ticket
 from bot.replies import Reply, Section
+from adapters.chat.text import file_lines
 from bot.text import ago, duration, one_line
 
 _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36"}
@@ -47,6 +48,9 @@ class TextRenderer:
             out.append(self.s("✓ ", "green") + reply.text if reply.ok else self.s("✗ " + reply.text, "red"))
         if reply.ticket and (reply.notes or reply.events or reply.now):
             out.append(self.ticket(reply.ticket, reply.notes, reply.events, reply.now, reply.flags.get(reply.ticket.id, ())))
+        if reply.attachments and reply.now:
+            out.append(self.s("  " + M.FILES_TITLE, "bold"))
+            out += [f"    {line}" for line in file_lines(reply.attachments)]
         for section in reply.sections:
             out.append(self.section(section, reply.now, reply.flags))
         if reply.suggestions:

@@ -14,6 +14,8 @@ from typing import IO, Callable, Iterable
 from bot.desk import Desk
 from bot.model import Actor
 from bot.replies import Reply
+from adapters.chat.attachments import Intake
+from adapters.console.files import attach_call
 from adapters.console.render import Style, TextRenderer
 from storage.outbox import Outbox
 
@@ -26,8 +28,10 @@ HISTORY = Path.home() / ".local" / "state" / "helpdesk" / "history"
 
 class Shell:
     def __init__(self, desk: Desk, outbox: Outbox | None, identity: str, out: IO[str] = sys.stdout,
-                 enrich: Callable[[Actor], tuple[Actor, tuple[str, ...]]] | None = None) -> None:
+                 enrich: Callable[[Actor], tuple[Actor, tuple[str, ...]]] | None = None,
+                 files: Intake | None = None) -> None:
         self.desk = desk
+        self.files = files
         self.enrich = enrich
         self.outbox = outbox
         self.out = out
@@ -49,7 +53,11 @@ class Shell:
         """Run one command line (after taking any due SLA steps: the terminal keeps the clocks when no
         server runs) and print its reply."""
         self.desk.sweep()  # with no server running, the terminal keeps the SLA clocks
-        reply = self.desk.handle(self.actor, line)
+        call = attach_call(self.desk.registry, self.files, line)  # `attach <id> <path>`: the file read here
+        if isinstance(call, Reply):
+            reply = call
+        else:
+            reply = self.desk.execute(self.actor, call) if call is not None else self.desk.handle(self.actor, line)
         self.say(self.render.reply(reply))
         return reply
 
@@ -128,10 +136,12 @@ class Shell:
 
 def run_shell(desk: Desk, outbox: Outbox | None, identity: str, command: str | None = None,
               stdin: IO[str] = sys.stdin, out: IO[str] = sys.stdout,
-              enrich: Callable[[Actor], tuple[Actor, tuple[str, ...]]] | None = None) -> int:
+              enrich: Callable[[Actor], tuple[Actor, tuple[str, ...]]] | None = None,
+              files: Intake | None = None) -> int:
     """Run the terminal for `identity`: one command (`command`), an interactive prompt on a terminal,
-    or the lines of a pipe; the exit code is 1 if any line was refused."""
-    shell = Shell(desk, outbox, identity, out, enrich)
+    or the lines of a pipe; the exit code is 1 if any line was refused. `files` takes in what
+    `attach` names."""
+    shell = Shell(desk, outbox, identity, out, enrich, files)
     if command is not None:
         return shell.run_lines([command])
     if stdin.isatty() and out.isatty():

@@ -14,7 +14,7 @@ from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing
 from adapters.chat.views import Action, MessageView
 from adapters.slack import blocks as B
 
-REACTION = {"note": "white_check_mark", "internal": "lock", "done": "white_check_mark"}
+REACTION = {"note": "white_check_mark", "internal": "lock", "done": "white_check_mark", "attached": "paperclip"}
 
 
 @dataclass

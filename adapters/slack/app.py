@@ -15,6 +15,7 @@ from adapters.chat.interactions import Interactions
 from adapters.chat.outcomes import Answer, Opened, Refusal, ShowForm
 from adapters.slack import blocks as B
 from adapters.slack.answer import Place, SlackAnswers
+from adapters.slack.from_message import files_of
 from adapters.slack.people import SlackPeople
 from adapters.slack.text import decode
 
@@ -99,6 +100,13 @@ class SlackListeners:
         key = f"slack:event:{body.get('event_id') or event.get('client_msg_id') or event['ts']}"
         at = Place(user, channel, thread_ts=thread_ts, message_ts=event["ts"], direct=event.get("channel_type") == "im")
         ticket_id = await self.chat.ticket_of("slack", channel, thread_ts) if thread_ts else None
+        if event.get("files") and (at.direct or ticket_id is not None):  # a screenshot, a log: its text, then its files
+            actor = await self.people.get(user)
+            for outcome in await self.chat.shared(actor, text, files_of(event), self.chat.sources["slack"],
+                                                  ticket_id=ticket_id, direct=at.direct, key=key,
+                                                  people=await self.people.mentioned(text)):
+                await self.answers.show(outcome, at)
+            return
         if ticket_id is not None and not at.direct:
             actor = await self.people.get(user)
             outcome = await self.chat.thread_reply(actor, ticket_id, text, key=key,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+import re
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -27,6 +28,7 @@ MORE_SUFFIX = "__more"  # the second input of a field longer than one input hold
 ACTION_PREFIX = "ticket:"
 HEADER_MAX, SECTION_MAX, FIELD_MAX, CONTEXT_MAX, BUTTON_MAX, VALUE_MAX = 150, 3000, 2000, 2000, 75, 2000
 MODAL_TITLE_MAX, INPUT_MAX, OPTION_MAX, PLACEHOLDER_MAX, TEXT_MAX = 24, 3000, 75, 150, 39_000
+SLACK_IMAGES = ("image/png", "image/jpeg", "image/gif")  # what an image block shows of a Slack file
 
 
 def escape(text: str | None) -> str:
@@ -87,8 +89,9 @@ def _fact(f: Fact) -> str:
     return clip(f"*{escape(f.label)}*\n{value}", FIELD_MAX)
 
 
-def card(view: CardView) -> tuple[str, list[dict[str, Any]]]:
-    """A ticket's card: (notification text, blocks)."""
+def card(view: CardView, with_image: bool = True) -> tuple[str, list[dict[str, Any]]]:
+    """A ticket's card: (notification text, blocks). The first image shared in Slack shows on it
+    (an image block naming the Slack file) unless `with_image` is False."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": plain(view.title, HEADER_MAX)},
         {"type": "section", "text": mrkdwn(clip(escape(view.body), SECTION_MAX))},
@@ -101,6 +104,10 @@ def card(view: CardView) -> tuple[str, list[dict[str, Any]]]:
         footer += " " + CM.OPENED_BY.format(who=person(view.opened_by), via=escape(view.via))
     footer += f" {date(view.opened_at)}{escape(view.footer_after)}"
     blocks.append({"type": "context", "elements": [mrkdwn(clip(footer, CONTEXT_MAX))]})
+    image = view.files.image if view.files is not None and with_image else None
+    if image is not None and image.origin == "slack" and image.link and image.content_type in SLACK_IMAGES:
+        blocks.append({"type": "image", "slack_file": {"url": image.link}, "alt_text": clip(image.name, 2000),
+                       "title": plain(CM.FIRST_IMAGE, 2000)})
     if view.actions:
         blocks.append({"type": "actions", "block_id": f"ticket_actions:{view.ticket_id}",
                        "elements": [button(a) for a in view.actions]})
@@ -189,6 +196,9 @@ def _input(f: Field, initial: str | None) -> dict[str, Any]:
             element["initial_option"] = _option(chosen.value, chosen.label, chosen.hint)
     elif f.kind == "person":
         element = {"type": "users_select", "action_id": "value"}
+        picked = re.fullmatch(r"<@slack:([UW][A-Z0-9]+)>", initial or "")
+        if picked:  # pre-filled: the author of the message a ticket is made from
+            element["initial_user"] = picked.group(1)
     elif f.kind == "checkbox":
         element = {"type": "checkboxes", "action_id": "value", "options": [_option("yes", f.hint or f.label)]}
     else:

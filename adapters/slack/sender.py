@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.chat import messages as CM
 from adapters.chat.sender import ChatSender
 from adapters.chat.text import group_text
-from adapters.chat.views import MessageView
+from adapters.chat.views import CardView, MessageView
 from adapters.dispatcher import RetryLater, Undeliverable
 from adapters.slack import blocks as B
 from bot.config import Settings
@@ -51,9 +51,10 @@ class SlackSender(ChatSender):
         ticket = await self._ticket(message.ticket_id) if cards else None
         if ticket is None:
             return
-        summary, blocks = B.card(self.card(ticket))
+        view = self.card(ticket)
         for channel, ts in cards:
-            await self.client.chat_update(channel=channel, ts=ts, text=summary, blocks=blocks)
+            await self._with_card(view, lambda text, blocks: self.client.chat_update(channel=channel, ts=ts, text=text,
+                                                                                      blocks=blocks))
             if not self.quiet(message):
                 await self._post_once(message, channel, text=B.escape(message.text), thread_ts=ts)
 
@@ -63,8 +64,8 @@ class SlackSender(ChatSender):
             ticket = await self._ticket(message.ticket_id)
             if ticket is None:
                 return
-            summary, blocks = B.card(self.card(ticket))
-            ts = await self._post_once(message, channel, text=summary, blocks=blocks)
+            ts = await self._with_card(self.card(ticket), lambda text, blocks: self._post_once(
+                message, channel, text=text, blocks=blocks))
             await self.record_post(ticket.id, "card", channel, ts)
             return
         text = group_text(message.kind, message.text, B.SLACK)
@@ -74,6 +75,27 @@ class SlackSender(ChatSender):
         if link:
             text += f"\n<{link}|{B.escape(CM.THREAD_LINK)}>"
         await self._post_once(message, channel, text=text)
+
+    async def _with_card(self, view: CardView, post: Callable[[str, list], Awaitable[Any]]) -> Any:
+        """`post(text, blocks)` with the card rendered; a card Slack refuses for its image (the
+        file deleted since, or not the bot's to show) goes again without the image."""
+        text, blocks = B.card(view)
+        try:
+            return await post(text, blocks)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "invalid_blocks" or view.files is None or view.files.image is None:
+                raise
+            log.warning("Slack refused the card of #%s with its image (%s); posting it without", view.ticket_id,
+                        exc.response.get("response_metadata"))
+            text, blocks = B.card(view, with_image=False)
+            return await post(text, blocks)
+
+    async def _in_thread(self, message: Message) -> None:
+        """The ticket's number in the thread of the message it was made from."""
+        where = message.data.get("where") or {}
+        if not where.get("channel") or not where.get("thread"):
+            raise Undeliverable("no thread to answer in")
+        await self._post_once(message, where["channel"], text=B.escape(message.text), thread_ts=where["thread"])
 
     async def _thread_link(self, ticket_id: int | None) -> str | None:
         card = await self._first_card(ticket_id)

@@ -13,6 +13,7 @@ from adapters.chat.interactions import Interactions
 from adapters.dispatcher import Dispatcher
 from adapters.slack.app import build_app
 from adapters.slack.endpoint import SlackEndpoint
+from adapters.slack.from_message import add_listeners
 from adapters.slack.people import SlackPeople
 from adapters.slack.sender import SlackSender
 
@@ -37,8 +38,10 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     sender = SlackSender(client, runtime.settings, runtime.store, runtime.desk.clock)
     state.dispatchers.append(Dispatcher(runtime.outbox, sender, runtime.desk.clock, poll_seconds=poll_seconds))
     people = SlackPeople(client, runtime.desk, enrich=runtime.with_directory)
-    chat = Interactions(runtime.desk, state.wake, devices=people.devices)
+    chat = Interactions(runtime.desk, state.wake, devices=people.devices, files=runtime.files)
     bolt = build_app(chat, people, client, slack.signing_secret.get_secret_value(), command=slack.command)
+    add_listeners(bolt, chat, people, client, slack)  # the shortcut, the reaction; Slack as a message source
+    state.closers.insert(0, chat.settled)  # files still being taken in finish before the connections close
     if slack.app_token:
         app_token = slack.app_token.get_secret_value()
 

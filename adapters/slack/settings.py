@@ -1,10 +1,11 @@
 """`[slack]`: the app's credentials (from the environment: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,
-SLACK_APP_TOKEN for Socket Mode), the Web API's address and the slash command's name."""
+SLACK_APP_TOKEN for Socket Mode), the Web API's address, the slash command's name, and the emoji
+that turns a message into a ticket (and where)."""
 from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class SlackSettings(BaseModel):
@@ -15,6 +16,20 @@ class SlackSettings(BaseModel):
     app_token: SecretStr | None = None
     api_url: str | None = None
     command: str = Field(default="/ticket", pattern=r"^/[a-z0-9_-]{1,31}$")
+    # The emoji that turns a message into a ticket for its author (its name, with or without
+    # colons), and the channels where it does (ids; empty: every channel the bot is in).
+    reaction: str = Field(default="ticket", pattern=r"^:?[a-z0-9_+'-]{1,100}:?$")
+    reaction_channels: list[str] = Field(default_factory=list)
+
+    @field_validator("reaction")
+    @classmethod
+    def _bare(cls, name: str) -> str:
+        return name.strip(":")
+
+    @field_validator("reaction_channels")
+    @classmethod
+    def _channels(cls, channels: list[str]) -> list[str]:
+        return [channel_id(c) for c in channels]
 
     @property
     def enabled(self) -> bool:

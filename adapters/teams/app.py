@@ -15,19 +15,21 @@ from adapters.chat import messages as CM
 from adapters.chat.interactions import Interactions
 from adapters.teams import answer
 from adapters.teams.adapter import tenant_of
+from adapters.teams.from_message import ACTIONS, MessageActions, files_of
 from adapters.teams.people import TeamsPeople
 from adapters.teams.text import decode, identity_of, with_people
 from bot.model import Actor
 
 log = logging.getLogger("helpdesk.teams")
 
-CONTEXT_KEYS = {"ticket_id", "form", "form_id", "where", "position", "msteams"}
+CONTEXT_KEYS = {"ticket_id", "form", "form_id", "where", "position", "msteams", "message"}
 
 
 class TeamsBot(ActivityHandler):
-    def __init__(self, chat: Interactions, people: TeamsPeople) -> None:
+    def __init__(self, chat: Interactions, people: TeamsPeople, actions: MessageActions | None = None) -> None:
         self.chat = chat
         self.people = people
+        self.actions = actions  # the message action and files in messages (adapters/teams/from_message.py)
 
     async def on_turn(self, turn: TurnContext) -> None:
         """Every activity: keep how to reach its sender and channel, then handle it."""
@@ -39,15 +41,18 @@ class TeamsBot(ActivityHandler):
         activity = turn.activity
         text, people = await self._read(turn)
         key = request_key(activity)
-        kind = activity.conversation.conversation_type
+        kind, ticket_id = activity.conversation.conversation_type, None
         if kind == "channel":
             channel, _, root = activity.conversation.id.partition(";messageid=")
             if root and root != activity.id:
                 ticket_id = await self.chat.ticket_of("teams", channel, root)
-                if ticket_id is not None:
-                    actor = await self.people.get(turn)
-                    await answer.show(turn, await self.chat.thread_reply(actor, ticket_id, text, key=key, people=people))
-                    return
+        files = files_of(activity)
+        if files and self.actions and (ticket_id is not None or kind == "personal"):  # its text, then its files
+            return await self.actions.shared(turn, text, files, ticket_id, people, key)
+        if ticket_id is not None:
+            actor = await self.people.get(turn)
+            await answer.show(turn, await self.chat.thread_reply(actor, ticket_id, text, key=key, people=people))
+            return
         actor = await self.people.get(turn)
         outcome = await self.chat.line(actor, text, key=key, people=people,
                                        free="answer" if kind == "personal" else "grammar")
@@ -69,6 +74,8 @@ class TeamsBot(ActivityHandler):
     async def on_invoke_activity(self, turn: TurnContext) -> InvokeResponse:
         """`adaptiveCard/action` answered with a card or a message (as Universal Actions define
         them, which botbuilder's own typed response cannot carry); other invokes as botbuilder does."""
+        if turn.activity.name in ACTIONS and self.actions:  # the message action "Open a ticket"
+            return await self.actions.invoke(turn, request_key(turn.activity))
         if turn.activity.name != "adaptiveCard/action":
             return await super().on_invoke_activity(turn)
         value = turn.activity.value if isinstance(turn.activity.value, dict) else {}

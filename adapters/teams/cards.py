@@ -148,9 +148,12 @@ def message_card(view: MessageView) -> dict[str, Any]:
 # Forms
 
 def form_card(form: Form, context: FormContext, values: dict[str, Any] | None = None,
-              errors: dict[str, str] | None = None, above: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+              errors: dict[str, str] | None = None, above: list[dict[str, Any]] | None = None,
+              dialog: bool = False) -> dict[str, Any]:
     """A form as a card: `values` keep what was typed, `errors` show next to their field;
-    submitting sends verb `submit` with `context` (which form, which ticket) and the inputs."""
+    submitting sends verb `submit` with `context` (which form, which ticket) and the inputs.
+    In a `dialog` (a message extension's task module) the submit is an Action.Submit, which
+    Teams sends back as `composeExtension/submitAction`, and the dialog closes by itself."""
     values, errors = dict(values or {}), dict(errors or {})
     body: list[dict[str, Any]] = list(above or [])
     body.append(text_block(f"**{unlinked(form.title)}**", size="Medium"))
@@ -166,6 +169,8 @@ def form_card(form: Form, context: FormContext, values: dict[str, Any] | None = 
             body.append(text_block("⚠️ " + unlinked(errors[f.name]), color="Attention", spacing="None"))
     # each rendering gets its own id: pressing its submit twice (or on a second device) counts once
     submit = {**context.as_data(), "form_id": uuid.uuid4().hex}
+    if dialog:
+        return _card(body, [{"type": "Action.Submit", "title": form.submit, "data": submit, "style": "positive"}])
     actions = [execute(form.submit, "submit", submit, "positive")]
     if form.command != "new":  # Cancel must work on an empty form: skip the client's required-field check
         actions.append({**execute(CM.BUTTON_CANCEL, "cancel", context.as_data()), "associatedInputs": "none"})
@@ -181,6 +186,10 @@ def _input(f: Any, values: dict[str, Any]) -> dict[str, Any]:
     elif f.kind == "person":  # Teams' people picker: the chosen user's Azure AD object id
         element = {"type": "Input.ChoiceSet", "choices": [],
                    "choices.data": {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}}
+        picked = re.fullmatch(r"<@teams:([^>]+)>", value or "")
+        value = picked.group(1) if picked else None  # pre-set to a Teams user (the author of a message), by name
+        if picked:
+            element["choices"] = [{"title": c.label, "value": value} for c in f.choices if c.value == f"teams:{value}"]
     elif f.kind == "checkbox":
         element = {"type": "Input.Toggle", "title": f.hint or f.label, "valueOn": "yes", "valueOff": ""}
     else:

@@ -43,6 +43,10 @@ def manifest(app_id: str | None, url: str | None = None, template: Path = TEMPLA
     data = json.loads((template / "manifest.json").read_text(encoding="utf-8"))
     data["id"] = app_id
     data["bots"][0]["botId"] = app_id
+    for extension in data.get("composeExtensions", []):  # the message action "Open a ticket"
+        extension["botId"] = app_id
+    if "webApplicationInfo" in data:  # the app whose Graph token reads images pasted into messages (RSC)
+        data["webApplicationInfo"]["id"] = app_id
     if url is not None:
         parts = urlsplit(url)
         if parts.scheme != "https" or not parts.hostname:

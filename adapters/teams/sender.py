@@ -191,6 +191,17 @@ class TeamsSender(ChatSender):
         return (f"https://teams.microsoft.com/l/message/{quote(channel, safe='')}/{root}?"
                 + urlencode({k: v for k, v in query.items() if v}))
 
+    async def _in_thread(self, message: Message) -> None:
+        """The ticket's number in the thread (in a channel) or the chat a ticket was made from."""
+        where = message.data.get("where") or {}
+        channel, thread = where.get("channel"), where.get("thread")
+        if not channel:
+            raise Undeliverable("no conversation to answer in")
+        conversation = thread_id(channel, thread) if where.get("kind") == "channel" and thread else channel
+        service_url, _ = await self._channel_service(channel)
+        await self._post_once(message, f"thread:{conversation}", service_url, conversation,
+                              Activity(type="message", text=C.escape(message.text)))
+
     # People
 
     async def _to_person(self, message: Message, identity: str) -> None:

@@ -12,6 +12,7 @@ from adapters.dispatcher import Dispatcher
 from adapters.teams.adapter import HelpdeskCloudAdapter, build_adapter
 from adapters.teams.app import TeamsBot
 from adapters.teams.endpoint import NO_AUTH_WARNING, TeamsEndpoint
+from adapters.teams.from_message import MessageActions, TeamsTokens
 from adapters.teams.people import TeamsPeople
 from adapters.teams.sender import Connector, TeamsSender
 from storage.conversations import ConversationRefs
@@ -28,8 +29,11 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     app[TEAMS] = adapter
     refs = ConversationRefs(runtime.store, "teams", runtime.desk.clock)
     people = TeamsPeople(runtime.desk, refs, enrich=runtime.with_directory)
-    bot = TeamsBot(Interactions(runtime.desk, state.wake, devices=people.devices), people)
+    chat = Interactions(runtime.desk, state.wake, devices=people.devices, files=runtime.files)
+    bot = TeamsBot(chat, people)
     connector = Connector(adapter, teams.app_id or "")
+    bot.actions = MessageActions(chat, people, TeamsTokens(connector, teams), bot._values)
+    state.closers.insert(0, chat.settled)  # files still being taken in finish before the connections close
     sender = TeamsSender(connector, runtime.settings, runtime.store, refs, runtime.desk.clock)
     state.dispatchers.append(Dispatcher(runtime.outbox, sender, runtime.desk.clock, poll_seconds=poll_seconds))
     app.router.add_post("/api/messages", TeamsEndpoint(adapter, bot, teams.auth_disabled).handle)

@@ -30,7 +30,8 @@ def show(ctx: Context) -> Reply:
     notes = ctx.tx.notes(ticket.id, include_internal=ctx.is_technician)
     events = ctx.tx.events(ticket.id) if ctx.is_technician else []
     return Reply(M.SHOWN.format(ref=ticket.ref, headline=one_line(ticket.description)), ticket=ticket,
-                 notes=tuple(notes), events=tuple(events), now=ctx.now, flags=flagged(ctx, [ticket]), everything=what == "all")
+                 notes=tuple(notes), events=tuple(events), now=ctx.now, flags=flagged(ctx, [ticket]), everything=what == "all",
+                 attachments=tuple(ctx.tx.attachments(ticket.id)))
 
 
 @command("mine", usage="mine", summary="Your open and recently resolved tickets (and, for technicians, what is assigned to you).",

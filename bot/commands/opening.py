@@ -9,6 +9,7 @@ from dataclasses import replace
 from bot import messages as M
 from bot.commands.registry import REGISTRY, Role, Source
 from bot.context import Context
+from bot.attachments import files_text, record_origin
 from bot.escalation import page
 from bot.directory import digits_only
 from bot.forms import assumed_device
@@ -146,7 +147,11 @@ def new(ctx: Context) -> Reply:
                             draft=draft, field_errors=errors)
     severity, category = values["severity"], values["category"]
     requester, logged_by, via = Requester.from_actor(ctx.actor), None, "chat"
-    if call.options.get("for"):
+    origin = call.origin
+    if origin is not None and origin.author is not None and not ctx.actor.is_(origin.author.id):
+        # a chat message turned into a ticket by someone else (an emoji reaction): its author's
+        requester, logged_by = Requester.from_actor(origin.author), ctx.actor
+    elif call.options.get("for"):
         if not ctx.is_technician:
             return Reply.refuse(M.FOR_TECHNICIANS_ONLY.format(text=one_line(description, 200)), draft=draft)
         person = resolve_requester(ctx, call.options["for"])
@@ -177,6 +182,8 @@ def new(ctx: Context) -> Reply:
         logged_by_id=logged_by.id if logged_by else None, logged_by_name=logged_by.name if logged_by else None, via=via,
     ), {"requester": [None, requester.id], "logged_by": [None, logged_by.id if logged_by else None], "via": [None, via]})
     headline = one_line(description)
+    files = record_origin(ctx, ticket, origin) if origin is not None else []
+    listed = (" " + M.FILES_FOR_REQUESTER.format(names=files_text(files))) if files else ""
     ctx.notify("new_ticket", f"group:{group}", ticket, M.OPENED_FOR_GROUP.format(
         ref=ticket.ref, severity=severity.value, category=category, requester=ctx.actor.name, headline=headline))
     if severity is Severity.CRITICAL and settings.escalation.page_critical_at_creation:
@@ -188,15 +195,15 @@ def new(ctx: Context) -> Reply:
     if logged_by is not None:  # they did not type it: tell them, so they can correct what was taken down
         ctx.notify("opened", f"user:{requester.id}", ticket, M.LOGGED_FOR_REQUESTER.format(
             name=logged_by.name, via=via, ref=ticket.ref, headline=headline, phone=requester.phone or "—",
-            location=ticket.location or "—", id=ticket.id))
+            location=ticket.location or "—", id=ticket.id) + listed)
     elif not ctx.reply_visible:  # a submitted form closes without an answer: confirm by message instead
-        ctx.notify("opened", f"user:{requester.id}", ticket, M.OPENED_FOR_REQUESTER.format(ref=ticket.ref, headline=headline, group=group),
+        ctx.notify("opened", f"user:{requester.id}", ticket, M.OPENED_FOR_REQUESTER.format(ref=ticket.ref, headline=headline, group=group) + listed,
                    suggestions=[{"position": s.position, "headline": s.headline, "resolution": s.resolution,
                                  "likeness": s.likeness} for s in suggestions])
     target = duration(ctx.response_due(ticket) - ticket.created_at)
     if logged_by is not None:
         return Reply(M.LOGGED.format(ref=ticket.ref, name=requester.name, via=via, headline=headline, target=target),
-                     ticket=ticket, suggestions=suggestions)
+                     ticket=ticket, suggestions=suggestions, attachments=tuple(files))
     contact = []
     if requester.phone or ticket.location or assumed:  # always confirm contact details: they change
         contact.append(M.CONTACT_CONFIRM.format(
@@ -206,7 +213,8 @@ def new(ctx: Context) -> Reply:
         contact.append(M.DEVICES_YOURS.format(devices=", ".join(devices[:8]) + (", …" if len(devices) > 8 else ""),
                                               id=ticket.id))
     return Reply(M.OPENED.format(ref=ticket.ref, severity=severity.value, category=category, group=group,
-                                 headline=headline, target=target), ticket=ticket, suggestions=suggestions, detail=" ".join(contact))
+                                 headline=headline, target=target), ticket=ticket, suggestions=suggestions, detail=" ".join(contact),
+                 attachments=tuple(files))
 
 
 @command("whois", usage="whois <name | email | phone>", summary="Find a caller: name, email, user name or phone number.",

@@ -36,6 +36,7 @@ class Source(str, enum.Enum):
     FORM = "form"  # a submitted form: the reply has nowhere to show, the person is told by message
     BUTTON = "button"  # a button on a card or a message
     DIRECT = "direct"  # a free-text direct message from a requester
+    MESSAGE = "message"  # a chat message turned into a ticket without a form (an emoji reaction)
     SYSTEM = "system"  # the help desk itself (the SLA sweep)
 
 
@@ -75,7 +76,9 @@ class Call:
 
     `raw` is the line as the person typed it, handed back for editing when it is refused
     (None for calls that were never a line); `people` are the people an adapter resolved from
-    @mentions in it, by identity (values: bot.model.Actor)."""
+    @mentions in it, by identity (values: bot.model.Actor); `files` are files an adapter already
+    took in (bot.model.Upload: kept in its attachment store, or refused with the reason);
+    `origin` is the chat message a ticket is made from (bot.model.Origin)."""
 
     command: str
     ticket_id: int | None = None
@@ -84,6 +87,8 @@ class Call:
     source: Source = Source.LINE
     raw: str | None = None
     people: Mapping[str, Any] = field(default_factory=dict)
+    files: tuple[Any, ...] = ()
+    origin: Any = None
 
     @property
     def in_thread(self) -> bool:
@@ -92,8 +97,9 @@ class Call:
 
     @property
     def answered(self) -> bool:
-        """Whether the reply is shown to the caller (a submitted form closes without one)."""
-        return self.source is not Source.FORM
+        """Whether the reply is shown to the caller (a submitted form closes without one, and a
+        reaction has nowhere to show one)."""
+        return self.source not in (Source.FORM, Source.MESSAGE)
 
 
 class ParseError(Exception):

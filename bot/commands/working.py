@@ -116,15 +116,31 @@ def answer(ctx: Context) -> Reply:
     """A direct message that is not a command: a note on the ticket waiting on the requester,
     else on their only open one; otherwise the question which (or that there is none). The
     ticket is found and written in the same transaction."""
-    tickets = ctx.tx.find_tickets(TicketFilter(requester_ids=ctx.actor.ids))[0]
-    waiting = [t for t in tickets if t.status is Status.WAITING]
-    if not (len(waiting) == 1 or (not waiting and len(tickets) == 1)):
-        if not tickets:
-            return Reply.refuse(M.DM_NO_TICKET)
-        return Reply.refuse(M.DM_WHICH_TICKET.format(refs=", ".join(t.ref for t in (waiting or tickets))))
-    ticket = ctx.tx.get_ticket((waiting or tickets)[0].id, lock=True)
-    ctx.ticket = ticket
+    ticket = ticket_meant(ctx, None, M.DM_WHICH_TICKET, M.DM_NO_TICKET)
+    if isinstance(ticket, Reply):
+        return ticket
     return add_note(ctx, ticket, ctx.call.text, internal=False)
+
+
+def ticket_meant(ctx: Context, named: int | None, which: str, none: str) -> Ticket | Reply:
+    """The ticket a requester's direct message is about: the one it names (`named`, when they
+    may see it), else the one waiting on them, else their only open one; otherwise the refusal
+    asking which (`which`, given {refs}) or saying there is none (`none`). The ticket is locked
+    for writing and becomes the context's."""
+    if named is not None:
+        ticket = ctx.tx.get_ticket(named, lock=True)
+        if ticket is None or not (ctx.is_technician or ctx.is_requester(ticket)):
+            return Reply.refuse(M.NOT_VISIBLE.format(ref=f"#{named}"))
+    else:
+        tickets = ctx.tx.find_tickets(TicketFilter(requester_ids=ctx.actor.ids))[0]
+        waiting = [t for t in tickets if t.status is Status.WAITING]
+        if not (len(waiting) == 1 or (not waiting and len(tickets) == 1)):
+            if not tickets:
+                return Reply.refuse(none)
+            return Reply.refuse(which.format(refs=", ".join(t.ref for t in (waiting or tickets))))
+        ticket = ctx.tx.get_ticket((waiting or tickets)[0].id, lock=True)
+    ctx.ticket = ticket
+    return ticket
 
 
 @command("wait", usage="wait <id> <question for the requester>",

@@ -2,10 +2,22 @@
 protocol over real HTTP and recording every call the bot makes: replies, sends, card updates,
 new channel threads and personal chats, member look-ups. It also publishes OpenID metadata
 and signing keys, and mints the JWTs Teams would send, so Bot Framework auth runs for real.
+
+It serves the bytes of files people share, as Teams' services do:
+- an inline image in a message to the bot (`image/*`, contentUrl `…/v3/attachments/{id}/views/original`),
+  to the bot's own token (`Authorization: Bearer`) when `bot_tokens` is set (an authenticated
+  bot); without a token, as the Bot Framework Emulator serves an app running without one;
+- a file sent in a personal chat (`application/vnd.microsoft.teams.file.download.info`): its
+  `downloadUrl`, pre-authenticated by the `tempauth` it carries (no header needed; without it, 401);
+- an image pasted into a channel or chat message, as a message action's payload names it
+  (`<img src=…/hostedContents/{id}/$value>`, Microsoft Graph): to the app's Graph token when
+  `bot_tokens` is set, as above otherwise.
+An unknown file is a 404 everywhere.
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import re
@@ -80,6 +92,8 @@ class FakeBotConnector:
         self.runner: web.AppRunner | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.url = ""
+        self.blobs: dict[str, tuple[bytes, str]] = {}  # file id → (bytes, content type)
+        self.bot_tokens: set[str] | None = None  # bearer tokens accepted for files; None: none needed
 
     # lifecycle
 
@@ -91,9 +105,14 @@ class FakeBotConnector:
         app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._reply)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._update)
         app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
+        app.router.add_get("/v3/attachments/{id}/views/{view}", self._attachment)
+        app.router.add_get("/sites/files/{id}/{name}", self._download)
+        app.router.add_get("/v1.0/{path:.+}/hostedContents/{id}/{value}", self._hosted)
         app.router.add_get("/openid/.well-known/openidconfiguration", self._openid)
         app.router.add_get("/openid/keys", self._keys)
-        self.runner = web.AppRunner(app)
+        # As the Slack fake: stopping does not wait a minute on a request the bot abandoned half-sent
+        # (a cancelled delivery's body, in botbuilder's requests thread, may never arrive).
+        self.runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
@@ -114,6 +133,29 @@ class FakeBotConnector:
         member = {"id": teams_id, "name": name, "aadObjectId": aad, "email": email, "userPrincipalName": email,
                   "givenName": given, "surname": surname, "tenantId": self.tenant, "userRole": "user"}
         self.members[teams_id] = self.members[aad] = member
+
+    def add_blob(self, data: bytes, content_type: str = "image/png") -> str:
+        """Keep a file's bytes; returns its id (use image_url, download_url or hosted_url)."""
+        blob = f"0-weu-d1-{self.new_id()}"
+        self.blobs[blob] = (data, content_type)
+        return blob
+
+    def image_url(self, blob: str) -> str:
+        """An inline image's contentUrl in an activity (the Connector's attachments service)."""
+        return f"{self.url}v3/attachments/{blob}/views/original"
+
+    def download_url(self, blob: str, name: str) -> str:
+        """A personal-chat file's downloadUrl: pre-authenticated by its tempauth."""
+        return f"{self.url}sites/files/{blob}/{name}?tempauth={self._tempauth(blob)}"
+
+    def hosted_url(self, blob: str, team: str, channel: str, message: str) -> str:
+        """An image pasted into a channel message, as Graph names it in the message's HTML."""
+        return f"{self.url}v1.0/teams/{team}/channels/{channel}/messages/{message}/hostedContents/{blob}/$value"
+
+    def fetches(self) -> list[Call]:
+        """Every request for a file's bytes, in order."""
+        return [c for c in self.calls if c.method == "GET" and ("/attachments/" in c.path or "/sites/files/" in c.path
+                                                                 or "/hostedContents/" in c.path)]
 
     def fail_next(self, method: str, path: str, status: int, headers: dict[str, str] | None = None) -> None:
         """The next `method` call whose (decoded) path matches the regex `path` answers `status`
@@ -276,6 +318,38 @@ class FakeBotConnector:
         if member is None:
             return web.json_response({"error": {"code": "MemberNotFoundInConversation", "message": "not found"}}, status=404)
         return web.json_response(member)
+
+    def _tempauth(self, blob: str) -> str:
+        return hashlib.sha256(f"tempauth:{blob}".encode()).hexdigest()[:24]
+
+    async def _file(self, request: web.Request, blob: str, allowed: bool) -> web.Response:
+        call, failed = await self._record(request)
+        if failed:
+            return failed
+        if not allowed:
+            return web.json_response({"error": {"code": "Unauthorized", "message": "no valid token"}}, status=401)
+        if blob not in self.blobs:
+            return web.json_response({"error": {"code": "NotFound", "message": "no such file"}}, status=404)
+        data, content_type = self.blobs[blob]
+        return web.Response(body=data, content_type=content_type)
+
+    def _bearer_ok(self, request: web.Request) -> bool:
+        if self.bot_tokens is None:
+            return True
+        header = request.headers.get("Authorization", "")
+        return header.startswith("Bearer ") and header[7:] in self.bot_tokens
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        return await self._file(request, request.match_info["id"], self._bearer_ok(request))
+
+    async def _download(self, request: web.Request) -> web.Response:
+        blob = request.match_info["id"]
+        return await self._file(request, blob, request.query.get("tempauth") == self._tempauth(blob))
+
+    async def _hosted(self, request: web.Request) -> web.Response:
+        if request.match_info["value"] != "$value":
+            return web.json_response({"error": {"code": "BadRequest", "message": "metadata is not served"}}, status=400)
+        return await self._file(request, request.match_info["id"], self._bearer_ok(request))
 
     async def _openid(self, request: web.Request) -> web.Response:
         return web.json_response({"issuer": ISSUER, "jwks_uri": self.url + "openid/keys",

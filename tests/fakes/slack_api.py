@@ -9,6 +9,12 @@ Shapes and error codes follow Slack's method reference (docs.slack.dev/reference
 Failures are answered as Slack answers them: HTTP 200 with ``{"ok": false, "error": ...}``, except
 rate limits (HTTP 429 with ``Retry-After``) and outages (5xx with an HTML body).
 
+Files (docs.slack.dev/reference/objects/file-object): ``add_file`` keeps bytes the fake serves at
+the file's ``url_private`` only to a request carrying the bot token (``Authorization: Bearer``);
+without it Slack sends the browser to its sign-in page (a redirect, then HTML), and an unknown
+file is a 404. Messages may carry files (subtype ``file_share``); image blocks must name a file
+Slack has (``slack_file``) or a URL, not both.
+
 Socket Mode (docs.slack.dev/apis/events-api/using-socket-mode): given an app-level token,
 ``apps.connections.open`` hands out a single-use ``ws://`` URL on this server; the WebSocket there
 greets with ``hello``, and ``socket_send`` pushes an envelope and waits for the app's ack.
@@ -124,6 +130,8 @@ class FakeSlack:
         self._users: dict[str, Json] = {}
         self._channels: dict[str, list[Json]] = {}  # every message of a channel, oldest first
         self._views: dict[str, Json] = {}  # view id -> {"view": <as Slack returns it>, "trigger_id": ...}
+        self._files: dict[str, Json] = {}  # file id -> the file object, as Slack describes it
+        self._file_bytes: dict[str, bytes] = {}
         self._used_triggers: set[str] = set()
         self._open_conversations: set[str] = set()
         self._failures: dict[str, list[_Failure]] = {}
@@ -137,6 +145,8 @@ class FakeSlack:
             "conversations.open": self._conversations_open,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
+            "chat.getPermalink": self._chat_get_permalink,
+            "files.info": self._files_info,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
@@ -156,6 +166,9 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/actions/{team}/{key:.+}", self._response_url_post)
         app.router.add_get("/link/", self._socket)
+        app.router.add_get("/files-pri/{key}/{name}", self._file_download)
+        app.router.add_get("/files-pri/{key}/download/{name}", self._file_download)
+        app.router.add_get("/signin", self._signin)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -261,17 +274,62 @@ class FakeSlack:
         """
         self._delays.setdefault(method, []).extend(seconds for _ in range(times))
 
+    def add_file(self, user: str, name: str, data: bytes, mimetype: str = "image/png", filetype: str = "png") -> Json:
+        """A file a person uploaded (its bytes served at its url_private); returns the file object
+        as Slack puts it in a message's ``files``."""
+        file_id = f"F{next(self._ids):08d}"
+        key = f"{self.team_id}-{file_id}"
+        root = self._started_root()
+        self._file_bytes[file_id] = data
+        self._files[file_id] = {
+            "id": file_id, "created": int(time.time()), "timestamp": int(time.time()), "name": name, "title": name,
+            "mimetype": mimetype, "filetype": filetype, "pretty_type": filetype.upper(), "user": user,
+            "user_team": self.team_id, "editable": False, "size": len(data), "mode": "hosted", "is_external": False,
+            "external_type": "", "is_public": True, "public_url_shared": False, "display_as_bot": False,
+            "username": "", "url_private": f"{root}/files-pri/{key}/{quote(name)}",
+            "url_private_download": f"{root}/files-pri/{key}/download/{quote(name)}",
+            "permalink": f"https://{self.team_id.lower()}.slack.com/files/{user}/{file_id}/{quote(name)}",
+            "permalink_public": f"https://slack-files.com/{key}-0ce8936320", "has_rich_preview": False,
+        }
+        return copy.deepcopy(self._files[file_id])
+
+    def forget_file(self, file_id: str) -> None:
+        """The file deleted in Slack: its url_private answers 404 from now on."""
+        self._files.pop(file_id, None)
+        self._file_bytes.pop(file_id, None)
+
     def add_message(
-        self, channel: str, user: str, text: str, ts: str | None = None, thread_ts: str | None = None
+        self, channel: str, user: str, text: str, ts: str | None = None, thread_ts: str | None = None,
+        files: list[Json] | None = None,
     ) -> str:
         """Seed a message a person wrote (what an event refers to), so the bot can thread, react
-        and read history against it as it would on Slack. Returns its ts."""
+        and read history against it as it would on Slack; ``files`` (from add_file) make it a
+        ``file_share``. Returns its ts."""
         ts = ts or self._next_ts()
         message: Json = {"type": "message", "user": user, "text": text, "ts": ts, "team": self.team_id}
+        if files:
+            message.update(files=copy.deepcopy(files), upload=True, subtype="file_share", display_as_bot=False)
         if thread_ts:
             self._attach_to_thread(channel, message, thread_ts, broadcast=False)
         self._store(channel, message)
         return message["ts"]
+
+    def react(self, channel: str, ts: str, user: str, name: str) -> None:
+        """A person adds an emoji to a stored message (what a reaction_added event reports)."""
+        message = self._find(channel, ts)
+        if message is None:
+            raise KeyError(f"no message {ts} in {channel}")
+        reaction = next((r for r in message.setdefault("reactions", []) if r["name"] == name), None)
+        if reaction is None:
+            message["reactions"].append({"name": name, "users": [user], "count": 1})
+        elif user not in reaction["users"]:
+            reaction["users"].append(user)
+            reaction["count"] += 1
+
+    def message(self, channel: str, ts: str) -> dict | None:
+        """One stored message, replies included, as stored."""
+        found = self._find(channel, ts)
+        return copy.deepcopy(found) if found else None
 
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -347,6 +405,27 @@ class FakeSlack:
         if not (body.get("text") or body.get("blocks") or body.get("attachments") or body.get("delete_original")):
             return web.Response(status=400, text="no_text", content_type="text/html")
         return web.Response(text="ok", content_type="text/html")
+
+    async def _file_download(self, request: web.Request) -> web.StreamResponse:
+        """A file's url_private: its bytes for the bot token; otherwise the sign-in page, as a
+        browser gets it; a 404 page for a file Slack does not have."""
+        file_id = request.match_info["key"].rpartition("-")[2]
+        self.calls.append(Call("files-pri", {"file": file_id, "path": request.path}, dict(request.headers)))
+        await self._pop_delay("files-pri")
+        failure = self._pop_failure("files-pri")
+        if failure is not None:
+            return failure
+        if request.headers.get("Authorization", "") != f"Bearer {self.token}":
+            raise web.HTTPFound(f"{self._started_root()}/signin?redir={quote(request.path)}")
+        if file_id not in self._file_bytes:
+            return web.Response(status=404, text="<html><body><h1>File not found</h1></body></html>",
+                                content_type="text/html")
+        file = self._files[file_id]
+        return web.Response(body=self._file_bytes[file_id], content_type=file["mimetype"],
+                            headers={"Content-Disposition": f'attachment; filename="{file["name"]}"'})
+
+    async def _signin(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(text="<html><body>Sign in to Slack</body></html>", content_type="text/html")
 
     async def _pop_delay(self, method: str) -> None:
         queue = self._delays.get(method)
@@ -542,6 +621,7 @@ class FakeSlack:
     def _chat_post_message(self, args: Json) -> Json:
         channel = self._channel_arg(args.get("channel"), user_means_dm=True)
         _check_content(args)
+        self._check_images(args.get("blocks"))
         ts = self._next_ts()
         message: Json = {
             "type": "message",
@@ -569,6 +649,7 @@ class FakeSlack:
         if message is None:
             raise _Refusal("message_not_found")
         _check_content(args)
+        self._check_images(args.get("blocks"))
         if "text" in args:
             message["text"] = args["text"] or ""
         for key in ("blocks", "attachments", "metadata"):  # absent keeps the old value; empty removes it
@@ -676,6 +757,42 @@ class FakeSlack:
         if parent is None:  # a reply to a message Slack never had
             raise _Refusal("thread_not_found")
         return _page([parent, *self._thread(channel, parent["ts"])], args, newest_first=False, default_limit=1000)
+
+    def _chat_get_permalink(self, args: Json) -> Json:
+        channel = self._channel_arg(args.get("channel"))
+        message = self._find(channel, args.get("message_ts"))
+        if message is None:
+            raise _Refusal("message_not_found")
+        link = f"https://{self.team_id.lower()}.slack.com/archives/{channel}/p{message['ts'].replace('.', '')}"
+        if _is_reply(message):
+            link += f"?thread_ts={message['thread_ts']}&cid={channel}"
+        return {"channel": channel, "permalink": link}
+
+    def _files_info(self, args: Json) -> Json:
+        file = self._files.get(args.get("file") or "")
+        if file is None:
+            raise _Refusal("file_not_found")
+        return {"file": copy.deepcopy(file), "comments": [], "response_metadata": {"next_cursor": ""}}
+
+    def _check_images(self, blocks: Any) -> None:
+        """Image blocks: alt_text, and exactly one of image_url and slack_file; a slack_file names
+        (by id, or by url_private or permalink, not both) an image file Slack has."""
+        for n, block in enumerate(blocks if isinstance(blocks, list) else []):
+            if not isinstance(block, dict) or block.get("type") != "image":
+                continue
+            where = f"[json-pointer:/blocks/{n}]"
+            if not block.get("alt_text"):
+                raise _refusal("invalid_blocks", f"[ERROR] missing required field: alt_text {where}")
+            source = block.get("slack_file")
+            if bool(block.get("image_url")) == bool(source):
+                raise _refusal("invalid_blocks", f"[ERROR] must provide exactly one of image_url or slack_file {where}")
+            if source:
+                if bool(source.get("id")) == bool(source.get("url")):
+                    raise _refusal("invalid_blocks", f"[ERROR] must provide exactly one of id or url {where}")
+                file = self._files.get(source.get("id") or "") or next(
+                    (f for f in self._files.values() if source.get("url") in (f["url_private"], f["permalink"])), None)
+                if file is None or file["mimetype"] not in ("image/png", "image/jpeg", "image/gif"):
+                    raise _refusal("invalid_blocks", f"[ERROR] invalid slack file {where}")
 
     # ------------------------------------------------------------------ helpers
 

@@ -491,3 +491,41 @@ def test_send_waits_for_a_connection_and_stop_closes_sockets() -> None:
             await ws.close()
 
     asyncio.run(main())
+
+
+def test_url_private_serves_a_file_only_to_the_bot_token_and_404s_an_unknown_one() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        file = slack.add_file("U1", "shot.png", b"\x89PNG bytes")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(file["url_private"], headers={"Authorization": f"Bearer {TOKEN}"}) as ok:
+                assert (ok.status, ok.content_type, await ok.read()) == (200, "image/png", b"\x89PNG bytes")
+            async with http.get(file["url_private"], allow_redirects=False) as anonymous:
+                assert anonymous.status == 302 and "/signin" in anonymous.headers["Location"]
+            async with http.get(file["url_private"]) as followed:  # what a careless client saves: a web page
+                assert followed.status == 200 and followed.content_type == "text/html"
+            slack.forget_file(file["id"])
+            async with http.get(file["url_private"], headers={"Authorization": f"Bearer {TOKEN}"}) as gone:
+                assert gone.status == 404
+        assert (await slack_error(client.files_info(file=file["id"]))).response["error"] == "file_not_found"
+
+    run(scenario)
+
+
+def test_permalinks_and_image_blocks_follow_slack() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        file = slack.add_file("U1", "shot.png", b"\x89PNG bytes")
+        ts = slack.add_message("C1", "U1", "look", files=[file])
+        reply = slack.add_message("C1", "U2", "same", thread_ts=ts)
+        link = (await client.chat_getPermalink(channel="C1", message_ts=ts))["permalink"]
+        assert link == f"https://t0test.slack.com/archives/C1/p{ts.replace('.', '')}"
+        threaded = (await client.chat_getPermalink(channel="C1", message_ts=reply))["permalink"]
+        assert threaded.endswith(f"?thread_ts={ts}&cid=C1")
+        assert (await client.conversations_replies(channel="C1", ts=ts))["messages"][0]["subtype"] == "file_share"
+        image = {"type": "image", "slack_file": {"url": file["permalink"]}, "alt_text": "shot"}
+        await client.chat_postMessage(channel="C2", text="card", blocks=[image])
+        for bad in ({**image, "slack_file": {"url": "https://t0test.slack.com/files/U1/F404/x.png"}},
+                    {**image, "image_url": "https://example.com/x.png"}, {k: v for k, v in image.items() if k != "alt_text"}):
+            error = await slack_error(client.chat_postMessage(channel="C2", text="card", blocks=[bad]))
+            assert error.response["error"] == "invalid_blocks"
+
+    run(scenario)
