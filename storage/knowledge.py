@@ -15,7 +15,13 @@ from storage.schema import tickets
 DONE = ("resolved", "closed")
 OVERLAP = timedelta(seconds=5)  # re-read this much before the last change seen: a slow commit is not missed
 COLUMNS = (tickets.c.id, tickets.c.description, tickets.c.resolution, tickets.c.category, tickets.c.status,
-           tickets.c.updated_at)
+           tickets.c.updated_at, tickets.c.parent_id)
+
+
+def _entry_worthy(row) -> bool:
+    """Resolved with a resolution, and not linked to a parent: an incident's resolution is offered
+    once (its parent's), not once per ticket that was part of it."""
+    return row.status in DONE and bool(row.resolution) and row.parent_id is None
 
 
 class TicketKnowledge:
@@ -35,7 +41,8 @@ class TicketKnowledge:
         while True:
             with reading(self.engine) as conn:
                 rows = conn.execute(select(*COLUMNS).where(and_(
-                    tickets.c.id > last, tickets.c.status.in_(DONE), tickets.c.resolution.is_not(None)))
+                    tickets.c.id > last, tickets.c.status.in_(DONE), tickets.c.resolution.is_not(None),
+                    tickets.c.parent_id.is_(None)))
                     .order_by(tickets.c.id).limit(self.batch)).all()
             if not rows:
                 return
@@ -53,6 +60,6 @@ class TicketKnowledge:
             query = query.where(tickets.c.updated_at >= since - OVERLAP)
         with reading(self.engine) as conn:
             rows = conn.execute(query).all()
-        upserts = [self._entry(r) for r in rows if r.status in DONE and r.resolution]
-        removals = [r.id for r in rows if not (r.status in DONE and r.resolution)]
+        upserts = [self._entry(r) for r in rows if _entry_worthy(r)]
+        removals = [r.id for r in rows if not _entry_worthy(r)]
         return upserts, removals, (rows[-1].updated_at if rows else since)
