@@ -49,3 +49,26 @@ WELCOME = ("Hi! I'm the IT help desk. Type `new` to open a ticket (or `new <what
            "`help` for everything else.")
 TURN_FAILED = ("Something went wrong answering you (reference {ref}). What you asked may have been done: "
                "check with `mine` or `show <id>` before trying again.")
+
+# Major incidents: buttons, card facts, the incident's card
+BUTTON_LINK = "Same as…"
+BUTTON_INCIDENT = "Major incident"
+BUTTON_UNLINK = "Unlink"
+BUTTON_SOMETHING_ELSE = "This is something else"
+BUTTON_DECLARE = "Declare an incident"
+BUTTON_NOT_SAME = "Not the same"
+BUTTON_BROADCAST = "Update everyone"
+BUTTON_RESOLVE_INCIDENT = "Resolve incident"
+FACT_LINKED = "Same problem as"
+FACT_MERGED = "Merged into"
+INCIDENT_TITLE = "🚨 Major incident {ref} · {title}"
+FACT_AFFECTED = "Affected"
+AFFECTED = "{people} people ({tickets} tickets)"
+AFFECTED_ONE = "1 person (1 ticket)"
+AFFECTED_WHO = "Who, most recent first"
+AFFECTED_MORE = "and {count} more"
+FACT_FIRST_REPORT = "First report"
+FACT_DECLARED = "Declared by"
+DECLARED_ON = "Declared"
+DECLARED_AFTER = "{name}, {lead} after the first report"
+INCIDENT_SUMMARY = "Major incident {ref} ({severity}, {status}): {title} — {people} affected"

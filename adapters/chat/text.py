@@ -38,6 +38,10 @@ def reply_text(reply: Reply, m: Markup) -> str:
         parts.append(e(clip(t.description, 1500)))
         if t.resolution:
             parts.append(m.bold("Resolution:") + " " + e(t.resolution))
+        if t.parent_id is not None:
+            parts.append(m.italic(e(M.SHOWN_LINKED.format(parent=f"#{t.parent_id}"))))
+        if t.merged_into_id is not None:
+            parts.append(m.italic(e(M.SHOWN_MERGED.format(target=f"#{t.merged_into_id}"))))
         for n in reply.notes:
             tag = " " + m.italic("(internal)") if n.internal else ""
             parts.append(f"• {e(n.author_name)}{tag}: {e(one_line(n.body, 300))}")
