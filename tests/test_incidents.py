@@ -353,3 +353,31 @@ class TestOpenIncident:
         assert figures.to_declare.median == 80.0, "five tickets 20 s apart, declared with the fifth"
         assert (figures.opened_in_one, figures.share_percent) == (5, 50.0)
         assert report.as_dict()["figures"]["incidents"]["tickets_per_incident"] == 5.0
+
+
+def test_two_desks_looking_at_the_same_surge_at_once_propose_it_once(settings, engine, clock):
+    """As two replicas do: each its own Desk (its own corpus and watch), on one database, sweeping
+    at the same instant, again and again; a ticket is in one proposal at most."""
+    import threading
+
+    from bot.desk import Desk
+
+    first, second = Desk(settings, SqlStore(engine), clock=clock), Desk(settings, SqlStore(engine), clock=clock)
+    open_tickets(first, clock, [t for pair in zip(UNRELATED[:8], VPN_OUTAGE[:8]) for t in pair])
+    made, errors = [], []
+    start = threading.Barrier(2)
+
+    def look(desk) -> None:
+        try:
+            start.wait(5)
+            made.append(desk.find_surges())
+        except Exception as exc:  # the test reports it below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=look, args=(d,)) for d in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == [] and sorted(made) == [0, 1], (errors, made)
+    assert len(proposals(engine)) == 1 and len(sent(engine, "incident_proposal")) == 1
