@@ -146,7 +146,10 @@ class Corpus:
                     self.upto = max(self.upto, ticket_id)
 
     def _matches(self, text: str, exclude: int | None, among: set[int]) -> dict[int, float]:
-        found = self.index.search(text, limit=max(len(self.index), 1), floor=0.0, exclude=exclude)
+        """How alike `text` is to each of `among` found among its closest matches in the corpus (a
+        ticket further down than 2 × len(among) + 20 matches is less alike than that many
+        others: it counts as nothing in common)."""
+        found = self.index.search(text, limit=2 * len(among) + 20, floor=0.0, exclude=exclude)
         return {m.ticket_id: m.confidence for m in found if m.ticket_id in among and m.ticket_id != exclude}
 
     def likeness(self, tickets: list[Ticket]) -> dict[int, dict[int, float]]:
@@ -162,10 +165,14 @@ class Corpus:
                 found[ticket.id][other] = found[other][ticket.id] = value
         return found
 
-    def alike_to(self, text: str, tickets: list[Ticket]) -> list[float]:
-        """How alike a problem not stored yet is to each of `tickets` (its direction only)."""
-        matches = self._matches(text, None, {t.id for t in tickets})
-        return [matches.get(t.id, 0.0) for t in tickets]
+    def alike_to(self, text: str, ids: list[int], tx: "Transaction") -> list[float]:
+        """How alike a problem not stored yet is to each of the tickets `ids` (its direction only);
+        tickets older than the corpus holds are read and added first."""
+        missing = [i for i in ids if i not in self.index.slot_of]
+        for ticket_id, problem in tx.problems_of(missing):
+            self.index.add(Entry(ticket_id, problem))
+        matches = self._matches(text, None, set(ids))
+        return [matches.get(i, 0.0) for i in ids]
 
 
 def corpus(ctx: "Context") -> Corpus:
@@ -362,7 +369,7 @@ def matching_incident(ctx: "Context", description: str) -> IncidentRecord | None
         return None
     measure = corpus(ctx)
     for record, sample in samples:
-        values = measure.alike_to(description, sample)
+        values = measure.alike_to(description, sample, ctx.tx)
         if belongs(values, config):
             score = sum(values) / len(values)
             if best is None or score > best[0]:

@@ -184,8 +184,12 @@ class Transaction(Protocol):
         """Incidents whose parent is open, oldest first: (record, parent, tickets, people affected)."""
         ...
 
-    def incident_samples(self, size: int) -> list[tuple["IncidentRecord", list[Ticket]]]:
-        """Each open incident with its parent and up to `size` - 1 of its most recent linked tickets."""
+    def incident_samples(self, size: int) -> list[tuple["IncidentRecord", list[int]]]:
+        """Each open incident with the ids of its parent and up to `size` - 1 of its most recent linked tickets."""
+        ...
+
+    def problems_of(self, ids: list[int]) -> list[tuple[int, str]]:
+        """(id, description) of these tickets (unknown ids left out)."""
         ...
 
     def recent_problems(self, after_id: int, limit: int) -> list[tuple[int, str]]:

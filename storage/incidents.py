@@ -132,16 +132,27 @@ class IncidentRows:
             found.append((record, _ticket(parent), count, people))
         return found
 
-    def incident_samples(self, size: int) -> list[tuple[IncidentRecord, list[Ticket]]]:
-        """See bot.ports.Transaction.incident_samples."""
-        found = []
-        for record in self._open_records():
-            rows = self.conn.execute(select(tickets).where(or_(tickets.c.id == record.ticket_id,
-                                                               tickets.c.parent_id == record.ticket_id))
-                                     .order_by((tickets.c.id == record.ticket_id).desc(), tickets.c.created_at.desc(),
-                                               tickets.c.id.desc()).limit(size))
-            found.append((record, [_ticket(r) for r in rows]))
-        return found
+    def incident_samples(self, size: int) -> list[tuple[IncidentRecord, list[int]]]:
+        """See bot.ports.Transaction.incident_samples (two statements, whatever the number open)."""
+        records = self._open_records()
+        if not records:
+            return []
+        ids = [r.ticket_id for r in records]
+        rank = func.row_number().over(partition_by=tickets.c.parent_id,
+                                      order_by=(tickets.c.created_at.desc(), tickets.c.id.desc())).label("rank")
+        ranked = select(tickets.c.id, tickets.c.parent_id, rank).where(tickets.c.parent_id.in_(ids)).subquery()
+        recent: dict[int, list[int]] = {}
+        for row in self.conn.execute(select(ranked.c.id, ranked.c.parent_id).where(ranked.c.rank < size)
+                                     .order_by(ranked.c.parent_id, ranked.c.rank)):
+            recent.setdefault(row.parent_id, []).append(row.id)
+        return [(r, [r.ticket_id, *recent.get(r.ticket_id, [])]) for r in records]
+
+    def problems_of(self, ids: list[int]) -> list[tuple[int, str]]:
+        """See bot.ports.Transaction.problems_of."""
+        if not ids:
+            return []
+        rows = self.conn.execute(select(tickets.c.id, tickets.c.description).where(tickets.c.id.in_(sorted(set(ids)))))
+        return [(r.id, r.description) for r in rows]
 
     # Proposals
 
