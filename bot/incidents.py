@@ -312,8 +312,8 @@ def link(ctx: "Context", child: Ticket, parent: Ticket, *, tell: str = "same") -
     (`tell`: "same", "known" for an incident, "" nobody), the incident's card refreshed by the
     caller. Returns the child as stored."""
     before_parent = child.parent_id
-    child = ctx.record("linked", child, child.with_changes(parent_id=parent.id), {"parent_id": [before_parent, parent.id]},
-                       summary=ctx.line("linked", parent=parent.ref))
+    child = ctx.record("linked", child, following(ctx, child.with_changes(parent_id=parent.id), parent),
+                       {"parent_id": [before_parent, parent.id]}, summary=ctx.line("linked", parent=parent.ref))
     ctx.audit("linked_child", parent, {"child": [None, child.id]})
     record = ctx.tx.incident_record(parent.id)
     if record is not None and child.created_at < record.first_ticket_at:  # an earlier report: the incident began then
@@ -324,6 +324,15 @@ def link(ctx: "Context", child: Ticket, parent: Ticket, *, tell: str = "same") -
                                                                               title=title, id=child.id)
         ctx.notify_requester("known_problem", child, text, parent=parent.id)
     return child
+
+
+def following(ctx: "Context", child: Ticket, parent: Ticket) -> Ticket:
+    """`child` on its parent's clock: the parent's targets are its own (for reports: met when the
+    parent's are), and when the parent already had a response, being told it is a known problem
+    is this ticket's first response."""
+    responded = child.first_response_at or (ctx.now if parent.first_response_at else None)
+    return child.with_changes(response_due_at=parent.response_due_at, resolution_due_at=parent.resolution_due_at,
+                              first_response_at=responded)
 
 
 def unlink(ctx: "Context", child: Ticket, reason: str) -> Ticket:
@@ -381,6 +390,7 @@ def joined_at_intake(ctx: "Context", ticket: Ticket, record: IncidentRecord, log
     """A ticket opened as part of an open incident: the parent's history notes it, the card counts
     it, the requester hears it is a known problem (and how to say it is not). Returns the reply."""
     parent = ctx.tx.get_ticket(record.ticket_id)
+    ctx.record("linked", ticket, following(ctx, ticket, parent), {"parent_id": [None, parent.id]}, summary="")
     ctx.audit("linked_child", parent, {"child": [None, ticket.id]})
     refresh_card(ctx, record.ticket_id)
     text = M.KNOWN_PROBLEM.format(ref=ticket.ref, parent=record.ref, title=record.title)

@@ -102,7 +102,9 @@ def plan(settings: Settings, ticket: Ticket, now: datetime) -> Ticket:
     targets = {"response_due_at": response_due(settings, ticket), "resolution_due_at": res_due}  # kept for reports
     if not ticket.status.is_open:
         return ticket.with_changes(due_at=None, sla_next_at=None, sla_step=None, **targets)
-    if ticket.parent_id is not None:  # linked: its clock follows the parent; no warnings or escalations of its own
+    if ticket.parent_id is not None:  # linked: its clock is the parent's (bot/incidents.py copies its targets);
+        if ticket.response_due_at is not None:  # no warnings or escalations of its own
+            targets = {}
         return ticket.with_changes(due_at=None, sla_next_at=None, sla_step=None, **targets)
     due = targets["response_due_at"] if ticket.first_response_at is None else res_due
     steps: list[tuple[datetime, str]] = []

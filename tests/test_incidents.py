@@ -61,6 +61,9 @@ class TestLinking:
         assert child.parent_id == 1
         assert (child.sla_next_at, child.sla_step, child.due_at) == (None, None, None), "its clock is its parent's"
         assert stored(engine, 1).sla_next_at is not None
+        parent = stored(engine, 1)
+        assert (child.response_due_at, child.resolution_due_at) == (parent.response_due_at, parent.resolution_due_at), \
+            "reports measure it against its parent's targets"
         assert [e.changes for e in stored_events(engine, 2) if e.action == "linked"] == [{"parent_id": [None, 1]}]
         assert [e.changes for e in stored_events(engine, 1) if e.action == "linked_child"] == [{"child": [None, 2]}]
         told = sent(engine, "known_problem", "user:frank@corp.example")
@@ -271,6 +274,7 @@ class TestOpenIncident:
             f"minutes); you will hear when it is fixed. If yours is something else, type `unlink {reply.ticket.id}`.")
         joined = stored(engine, reply.ticket.id)
         assert joined.parent_id == incident and joined.sla_next_at is None
+        assert joined.resolution_due_at == stored(engine, incident).resolution_due_at
         assert len(sent(engine, "new_ticket")) == before, "no card of its own"
         assert len(sent(engine, "incident_changed")) == 1, "one update of the incident's card waits (coalesced)"
         other = say(desk, people.frank, f"new {UNRELATED[0]}")

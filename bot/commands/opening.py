@@ -138,7 +138,7 @@ def new(ctx: Context) -> Reply:
     ), {"requester": [None, requester.id], "logged_by": [None, logged_by.id if logged_by else None], "via": [None, via],
         **({"parent_id": [None, incident.ticket_id]} if incident else {})})
     if incident is not None:
-        return Reply(incidents.joined_at_intake(ctx, ticket, incident, logged_by), ticket=ticket)
+        return Reply(incidents.joined_at_intake(ctx, ticket, incident, logged_by), ticket=ctx.ticket)
     headline = one_line(description)
     ctx.notify("new_ticket", f"group:{group}", ticket, M.OPENED_FOR_GROUP.format(
         ref=ticket.ref, severity=severity.value, category=category, requester=ctx.actor.name, headline=headline))
