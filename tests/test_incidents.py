@@ -230,7 +230,7 @@ class TestFound:
         assert precision >= 0.7 and recall >= 0.8, (precision, recall)
 
     def test_declaring_a_proposal_links_its_members_and_not_the_same_is_not_asked_again(self, desk, people, engine, clock):
-        ids = open_tickets(desk, clock, VPN_OUTAGE[:7], sweep=True)
+        open_tickets(desk, clock, VPN_OUTAGE[:7], sweep=True)
         (proposal_id, state, members), = proposals(engine)
         assert state == "open" and len(members) >= 5
         waiting = say(desk, people.bob, "incidents")
