@@ -42,6 +42,12 @@ def table(report: Report) -> str:
         r, s = f.sla_response.get(sev), f.sla_resolution.get(sev)
         pct = lambda c: "—" if c is None or c.percent is None else f"{c.percent:.0f}% ({c.met}/{c.met + c.breached})"
         lines.append(f"  {sev.ljust(15)}  {pct(r).ljust(15)}  {pct(s).ljust(11)}  {_spread(f.resolution_by_severity.get(sev, Spread()))}")
+    i = f.incidents
+    if i.declared or i.opened_in_one:
+        share = "—" if i.share_percent is None else f"{i.share_percent:.1f}% ({i.opened_in_one} of {f.opened})"
+        lines += ["", f"  Major incidents  {i.declared} declared · tickets per incident {i.tickets_per_incident or '—'}"
+                      f" (largest {i.tickets_max}) · first ticket to declaration {_spread(i.to_declare)}"
+                      f" · tickets opened that were part of one: {share}"]
     if f.busiest_devices:
         lines.append("\n  Busiest devices: " + ", ".join(f"{d} ({n})" for d, n in f.busiest_devices))
     if f.busiest_locations:
@@ -80,6 +86,12 @@ def rows(report: Report) -> list[dict[str, object]]:
             add(f"sla_resolution_percent[{sev}]", c.percent)
         for level, n in f.escalations.items():
             add(f"escalations[L{level}]", n)
+        i = f.incidents
+        add("incidents_declared", i.declared)
+        add("incident_tickets", i.tickets)
+        add("tickets_per_incident", i.tickets_per_incident)
+        add("incident_to_declare_median_seconds", i.to_declare.median)
+        add("incident_ticket_share_percent", i.share_percent)
 
     emit("all", report.figures)
     for key, sub in report.breakdown:

@@ -149,6 +149,21 @@ class Delivery(_Strict):
     poll_seconds: float = Field(default=1, gt=0)  # how often to look for messages queued by other replicas
 
 
+class IncidentSettings(_Strict):
+    """Major incidents: when alike open tickets are proposed as one incident (at least
+    `min_tickets` opened within `window_minutes`), and how alike is alike. Two tickets are alike
+    when the knowledge base's similarity (confidence 0..1) reaches `likeness`; a ticket belongs
+    to a group when it is alike to one of its members and its mean similarity to all of them
+    reaches `cohesion` (the same rule decides whether a new ticket joins an open incident)."""
+
+    enabled: bool = True  # look for surges and propose incidents (declaring and linking by hand always work)
+    min_tickets: int = Field(default=5, ge=2)
+    window_minutes: float = Field(default=15, gt=0)
+    likeness: float = Field(default=0.3, ge=0, le=1)
+    cohesion: float = Field(default=0.2, ge=0, le=1)
+    join_open: bool = True  # a new ticket like an open incident is linked to it at once
+
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -196,6 +211,7 @@ class Settings(_Strict):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     business_hours: BusinessHours | None = None
+    incidents: IncidentSettings = Field(default_factory=IncidentSettings)
 
     @field_validator("severities", mode="before")
     @classmethod

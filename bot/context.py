@@ -57,8 +57,10 @@ class Context:
     dedupe_key: str | None = None
     knowledge: Any = None  # bot.knowledge.Knowledge, when the knowledge base is on
     directory: Any = None  # bot.directory.DirectoryPort, when one is configured
+    incidents: Any = None  # bot.incidents.Incidents: this process's corpus for likeness, and its surge watch
     tx: Transaction | None = None
     ticket: Ticket | None = None
+    writing: bool = False  # the unit of work may write (a read-only one must not: SQLite would deadlock)
 
     @property
     def from_thread(self) -> bool:
@@ -147,9 +149,11 @@ class Context:
             self.notify(kind, audience, ticket, text, **data)
 
     def notify_requester(self, kind: str, ticket: Ticket, text: str, **data: Any) -> None:
-        """Tell the ticket's requester, unless they are the one acting."""
-        if not self.actor.is_(ticket.requester.id):
-            self.notify(kind, f"user:{ticket.requester.id}", ticket, text, **data)
+        """Tell the ticket's requester (and the requesters of tickets merged into it), unless they
+        are the one acting."""
+        for requester in dict.fromkeys([ticket.requester.id, *(r.id for r in self.tx.merged_requesters(ticket.id))]):
+            if not self.actor.is_(requester):
+                self.notify(kind, f"user:{requester}", ticket, text, **data)
 
     def is_requester(self, ticket: Ticket) -> bool:
         """Whether the actor (any of their identities) opened the ticket or had it opened for them."""

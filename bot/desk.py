@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, TypeVar
 
-from bot import identity, messages as M
+from bot import identity, incidents, messages as M
 from bot.commands import REGISTRY, Role
 from bot.commands.registry import Call, CommandSpec, ParseError, Registry, Source
 from bot.config import Settings, normalise_identity
@@ -67,6 +67,7 @@ class Desk:
         self.registry = registry
         self.router = Router(settings)
         self.people = identity.People()
+        self.incidents = incidents.Incidents()  # this process's corpus for likeness, and its surge watch
         self.middleware: list[Middleware] = [self._transaction, self._dedupe, self._identify, self._permission,
                                              self._load_ticket, self._preconditions]
 
@@ -149,7 +150,7 @@ class Desk:
 
     def _context(self, actor: Actor, call: Call, spec: CommandSpec) -> Context:
         return Context(self.settings, actor, self.is_technician(actor), self.clock(), self.router, call, spec,
-                       knowledge=self.knowledge, directory=self.directory)
+                       knowledge=self.knowledge, directory=self.directory, incidents=self.incidents)
 
     def _failed(self, actor: Actor, text: str) -> Reply:
         ref = uuid.uuid4().hex[:8]
@@ -190,8 +191,10 @@ class Desk:
                 raise _Rollback(reply)
             return reply
 
-        try:  # remembering a request's id is a write too, and so is linking a person's identities
-            return self.unit_of_work(work, write=ctx.spec.writes or ctx.dedupe_key is not None)
+        # remembering a request's id is a write too, and so is linking a person's identities
+        ctx.writing = ctx.spec.writes or ctx.dedupe_key is not None
+        try:
+            return self.unit_of_work(work, write=ctx.writing)
         except _Rollback as rollback:
             if ctx.dedupe_key and ctx.call.source is not Source.FORM:
                 # a refusal is an answer too: a retry must not repeat it (a refused form, though,
@@ -221,8 +224,7 @@ class Desk:
         unit of work (a change, or any request a chat platform sent) links new ones, so Alice in a
         chat app and alice@corp.example are one requester."""
         if ctx.actor.id != SYSTEM_ID:
-            writing = ctx.spec.writes or ctx.dedupe_key is not None  # see _transaction
-            ctx.actor = self.people.resolve(ctx.tx, ctx.actor, ctx.now, create=writing)
+            ctx.actor = self.people.resolve(ctx.tx, ctx.actor, ctx.now, create=ctx.writing)
         return nxt(ctx)
 
     def _permission(self, ctx: Context, nxt: Handler) -> Reply:
@@ -284,7 +286,24 @@ class Desk:
                 ctx = Context(self.settings, system, True, self.clock(), self.router, tx=tx)
                 return send_if_due(ctx, self.digest_renderer)
             done += self.unit_of_work(digest)
+        done += self.find_surges(system)
         return done
+
+    def find_surges(self, system: Actor | None = None) -> int:
+        """Propose major incidents for surges of alike open tickets (bot/incidents.py), once across
+        replicas; part of the sweep. Returns how many proposals were made."""
+        if not self.settings.incidents.enabled:
+            return 0
+        system = system or self.actor(SYSTEM_ID, M.SYSTEM_NAME, platform="system")
+
+        def look(tx: Transaction) -> int:
+            ctx = Context(self.settings, system, True, self.clock(), self.router, tx=tx, knowledge=self.knowledge,
+                          incidents=self.incidents)
+            return incidents.find_surges(ctx)
+
+        made = self.unit_of_work(look)
+        self.incidents.committed()
+        return made
 
     def first_time(self, dedupe_key: str) -> bool:
         """Record a platform request that runs no command (a form being shown); False for a retry."""
@@ -293,8 +312,10 @@ class Desk:
 
     @staticmethod
     def may_see(ctx: Context, ticket: Ticket) -> bool:
-        """Technicians see every ticket; anyone else only those they requested."""
-        return ctx.is_technician or ctx.is_requester(ticket)
+        """Technicians see every ticket; anyone else only those they requested (or that a ticket
+        of theirs was merged into)."""
+        return (ctx.is_technician or ctx.is_requester(ticket)
+                or any(ctx.actor.is_(r.id) for r in ctx.tx.merged_requesters(ticket.id)))
 
     def open_tickets_of(self, actor: Actor) -> list[Ticket]:
         """The requester's open tickets (as one person, on every platform), most urgent first."""

@@ -79,7 +79,8 @@ def intake_form(settings: Settings, actor: Actor, description: str = "", technic
 
 
 def action_form(command: str, ticket: Ticket, settings: Settings, is_technician: bool) -> Form:
-    """The small form behind a card button that needs words: note, escalate, resolve, reopen."""
+    """The small form behind a card button that needs words: note, escalate, resolve, reopen; link
+    (or merge) to another ticket, declare a major incident, update everyone affected."""
     text = Field("text", M.FORM_TEXT_LABEL[command], "multiline", required=True, max_length=TEXT_MAX,
                  min_length=10 if command == "resolve" else 1, placeholder=M.FORM_TEXT_PLACEHOLDER[command])
     fields: tuple[Field, ...] = (text,)
@@ -91,6 +92,14 @@ def action_form(command: str, ticket: Ticket, settings: Settings, is_technician:
                         hint=M.FIELD_GROUP_HINT), text)
     if command == "note" and is_technician:
         fields = (text, Field("internal", M.FIELD_INTERNAL, "checkbox", hint=M.FIELD_INTERNAL_HINT))
+    if command == "link":  # the other ticket's number, and whether this one stays open (link) or goes (merge)
+        fields = (Field("text", M.FORM_TEXT_LABEL[command], required=True, max_length=12,
+                        placeholder=M.FORM_TEXT_PLACEHOLDER[command]),
+                  Field("how", M.FIELD_LINK_HOW, "select", required=True, initial="link",
+                        choices=(Choice("link", M.LINK_HOW_LINK), Choice("merge", M.LINK_HOW_MERGE))))
+    if command == "incident":  # a title people will read; the ticket's headline unless changed
+        fields = (Field("text", M.FORM_TEXT_LABEL[command], max_length=120, initial=one_line(ticket.description, 120),
+                        placeholder=M.FORM_TEXT_PLACEHOLDER[command]),)
     return Form(command, M.FORM_TITLE[command].format(ref=ticket.ref), M.FORM_SUBMIT[command], fields,
                 ticket_id=ticket.id, intro=one_line(ticket.description, 150))
 
@@ -108,6 +117,8 @@ def submission(form: str, values: dict[str, str | None]) -> tuple[str, str, dict
             values.pop("via", None)
         return "new", text, values
     text = values.get("text", "")
+    if form == "link":
+        return ("merge" if values.get("how") == "merge" else "link"), text, {}
     if form == "note":
         return ("internal" if values.get("internal") else "note"), text, {}
     if form == "escalate" and values.get("group"):

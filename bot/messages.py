@@ -238,3 +238,83 @@ FILE_NOT_KEPT_SHORT = "{name} (not kept: {reason})"
 CHANGED["attached"] = "📎 {actor} attached {files}."
 FROM_MESSAGE_NOTE = "Opened from a chat message: {link}"
 OPENED_IN_THREAD = "🎫 {ref} is open for {requester}: {headline}"
+
+# Major incidents: linked and merged tickets, incidents declared or proposed, answered once
+CHANGED.update({
+    "linked": "🔗 {actor} linked it to {parent}: the same problem, resolved with it.",
+    "unlinked": "✂️ Unlinked from {parent}: {reason}",
+    "merged": "🔀 {actor} merged it into {target}.",
+    "merged_in": "🔀 {actor} merged {source} ({requester}) into it.",
+    "declared": "🚨 {actor} declared a major incident: {title}",
+    "broadcast": "📣 {actor} told everyone affected: {text}",
+    "resolved_with": "✅ Resolved with {parent}: {resolution}",
+})
+LINK_NEED_PARENT = "Which ticket is it the same problem as? Type `link {id} <ticket>`, for example `link {id} 41`."
+LINK_BAD_PARENT = "`{token}` is not a ticket number; type `link {id} <ticket>`, for example `link {id} 41`."
+LINK_SELF = "{ref} cannot be linked to itself; name the ticket it is the same problem as."
+LINK_PARENT_DONE = "{parent} is {status}, so nothing can be linked to it; link to an open ticket, or reopen {parent} first."
+LINK_ALREADY = "{ref} is already linked to {parent}."
+LINK_IS_INCIDENT = "{ref} is itself a major incident, so it cannot be linked; to fold it into {parent}, type `merge {id} into {parent_id}`."
+LINKED = "Linked {ref} to {parent}: the same problem, resolved with it; its requester was told."
+LINKED_THROUGH = " ({given} is linked to {parent}, so {ref} went to {parent} too.)"
+LINKED_MOVED = " Its {count} linked ticket(s) moved to {parent} with it."
+SAME_PROBLEM = "Your ticket {ref} is the same problem as {parent} ({title}), which the help desk is working on; you will hear when it is fixed."
+KNOWN_PROBLEM = "Your ticket {ref} is a known problem, tracked as {parent}: {title}. You will hear when it is fixed."
+KNOWN_PROBLEM_REPLY = ("Opened {ref}: this is a known problem, tracked as {parent} ({title}); you will hear when it is fixed. "
+                       "If yours is something else, type `unlink {id}`.")
+LOGGED_KNOWN = "Opened {ref} for {name} (via {via}) and linked it to {parent} ({title}), a known problem; they were told."
+NOT_LINKED = "{ref} is not linked to another ticket, so there is nothing to unlink."
+UNLINKED = "Unlinked {ref} from {parent}; it is handled on its own again."
+UNLINKED_SELF = "OK: {ref} is handled on its own, not as part of {parent}. {group} will pick it up; you will hear from them here."
+UNLINKED_FOR_REQUESTER = "{name} unlinked your ticket {ref} from {parent}: it is handled on its own again."
+UNLINK_BY_TECHNICIAN = "{name} says it is a different problem"
+UNLINK_BY_REQUESTER = "{name} says it is something else"
+UNLINK_REOPENED = "{name} says it is still broken for them"
+MERGE_NEED_TARGET = "Into which ticket? Type `merge {id} into <ticket>`, for example `merge {id} into 41`."
+MERGE_BAD_TARGET = "`{token}` is not a ticket number; type `merge {id} into <ticket>`, for example `merge {id} into 41`."
+MERGE_SELF = "{ref} cannot be merged into itself; name the ticket that stays."
+MERGE_TARGET_DONE = "{target} is {status}; merge into an open ticket, or reopen {target} first."
+MERGE_IS_INCIDENT = "{ref} is a major incident, so it stays; merge the other ticket into it: `merge {target_id} into {id}`."
+MERGED = "Merged {ref} into {target}: {moved}. {ref} is closed; its requester was told and hears about {target} from now on."
+MERGED_MOVED_NOTHING = "nothing to move"
+MERGED_FOR_REQUESTER = "Your ticket {ref} was merged into {target} ({headline}), the same problem; you will hear about it there."
+MERGED_NOTE = "Merged in from {ref}, opened by {requester}: {description}"
+MERGED_LEFT = "Merged into {target}."
+INCIDENT_OF_CHILD = "{ref} is linked to {parent}; declare the incident on {parent}: `incident {parent_id}`."
+INCIDENT_ALREADY = "{ref} is already a major incident ({title}); `broadcast {id} <text>` tells everyone affected."
+DECLARED = "Declared major incident {ref}: {title}. {linked} Its card is in {group}'s channel; `broadcast {id} <text>` tells everyone affected."
+DECLARED_LINKED = "Linked {count} alike open ticket(s) to it: {refs}."
+DECLARED_ALONE = "No other open ticket looks like it yet; new ones that do are linked to it as they arrive."
+INCIDENTS_TITLE = "Open major incidents ({count}):"
+INCIDENTS_LINE = ("{ref} {title} — {severity}, {people} affected ({tickets} tickets), declared {declared} by {by}, "
+                  "{lead} after the first report")
+INCIDENTS_NONE = "No major incident is open."
+PROPOSALS_TITLE = "Proposed by the help desk, waiting for a decision ({count}):"
+PROPOSAL_LINE = "{refs}: “{headline}” — `incident {id}` declares it, `dismiss {id}` if they are not the same"
+PROPOSAL = "{count} tickets in {minutes} look like the same problem: “{headline}” ({refs})."
+PROPOSAL_MORE = "and {count} more"
+MINUTES = "{count} minutes"
+ONE_MINUTE = "a minute"
+NOT_PROPOSED = "{ref} is in no open incident proposal, so there is nothing to dismiss."
+DISMISSED = "OK: {refs} stay separate tickets and will not be proposed together again."
+PROPOSAL_TAKEN = "That proposal was already {state} by {name}."
+BROADCAST_ALONE = "{ref} has no open linked tickets, so nobody else is waiting on it; `note {id} <text>` tells its requester."
+BROADCAST_FOR_REQUESTER = "Update on {parent} ({title}), the problem you reported as {ref}: {text}"
+BROADCAST_DONE = "Told the {count} people affected by {ref}: {text}"
+BROADCAST_NOTE = "📣 Update to everyone affected: {text}"
+RESOLVED_WITH = "Resolved with {parent}: {resolution}"
+RESOLVED_WITH_FOR_REQUESTER = ("Your ticket {ref} is resolved: it was part of {parent} ({title}), now fixed: {resolution}\n"
+                               "If it is not fixed for you, type `reopen {id} <why>`.")
+RESOLVED_CASCADE = " {count} linked ticket(s) were resolved with it and {people} requester(s) told."
+SHOWN_LINKED = "Linked to {parent}: the same problem, resolved with it."
+SHOWN_MERGED = "Merged into {target}."
+FORM_TITLE.update({"link": "Same problem as… ({ref})", "incident": "Major incident from {ref}",
+                   "broadcast": "Update everyone on {ref}"})
+FORM_SUBMIT.update({"link": "Link", "incident": "Declare", "broadcast": "Send to everyone"})
+FORM_TEXT_LABEL.update({"link": "The other ticket's number", "incident": "Title (what is broken, as people will read it)",
+                        "broadcast": "What everyone affected should hear"})
+FORM_TEXT_PLACEHOLDER.update({"link": "e.g. 41", "incident": "e.g. VPN disconnects every few minutes",
+                              "broadcast": "What is known, what to do meanwhile, when to expect the fix"})
+FIELD_LINK_HOW = "How"
+LINK_HOW_LINK = "Same problem: link it (it stays open and is resolved with that one)"
+LINK_HOW_MERGE = "Duplicate: merge it into that one (closed; notes and requester move)"

@@ -124,6 +124,8 @@ class Ticket:
     via: str = "chat"  # chat, phone or walk-in
     response_due_at: datetime | None = None  # the targets as they stood at creation, for reports
     resolution_due_at: datetime | None = None
+    parent_id: int | None = None  # linked: the same problem as this ticket, resolved with it
+    merged_into_id: int | None = None  # merged (and closed): its notes and requester went to this ticket
 
     @property
     def ref(self) -> str:
@@ -183,6 +185,7 @@ class TicketFilter:
     assignee_ids: frozenset[str] | None = None
     limit: int = 50
     by_due: bool = False
+    linked: bool = True  # False: leave out tickets linked to a parent (worked through the parent)
 
 
 @dataclass(frozen=True)

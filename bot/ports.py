@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.incidents import Incident, IncidentRecord, Proposal
     from bot.knowledge import Past
     from bot.people import Person
     from bot.reports import Report, ReportQuery
 
-from bot.model import Attachment, AuditEvent, Note, Notice, Ticket, TicketFilter
+from bot.model import Attachment, AuditEvent, Note, Notice, Requester, Ticket, TicketFilter
 
 
 class Conflict(Exception):
@@ -157,6 +158,92 @@ class Transaction(Protocol):
 
     def find_tickets(self, query: TicketFilter) -> tuple[list[Ticket], int]:
         """Matching tickets, most urgent first (`query.by_due`: nearest deadline first), and how many matched."""
+        ...
+
+    # Major incidents (bot/incidents.py): linked and merged tickets, incidents, proposals
+
+    def linked_tickets(self, parent_id: int, open_only: bool = False, limit: int | None = None) -> list[Ticket]:
+        """Tickets linked to `parent_id`, most recently opened first (`open_only`: new, in progress, waiting)."""
+        ...
+
+    def merged_tickets(self, ticket_id: int) -> list[Ticket]:
+        """Tickets merged into `ticket_id`, oldest first."""
+        ...
+
+    def merged_requesters(self, ticket_id: int) -> list[Requester]:
+        """The requesters of the tickets merged into `ticket_id`: they hear about it too."""
+        ...
+
+    def move_references(self, source: int, target: int) -> dict[str, int]:
+        """Point every row that names ticket `source` (notes, and any table with a ticket reference
+        other than its history and its own posts) at `target`; returns how many rows per table."""
+        ...
+
+    def add_incident(self, record: "IncidentRecord") -> None:
+        """Store a declared incident (one per parent ticket)."""
+        ...
+
+    def incident_record(self, ticket_id: int) -> "IncidentRecord | None":
+        """The incident `ticket_id` is the parent of, if it is one."""
+        ...
+
+    def update_incident(self, ticket_id: int, **values: object) -> None:
+        """Change an incident's stored fields (title, first_ticket_at…)."""
+        ...
+
+    def incident(self, ticket_id: int) -> "Incident | None":
+        """An incident with its parent and every ticket linked or merged into it (its card's content)."""
+        ...
+
+    def open_incidents(self) -> list[tuple["IncidentRecord", Ticket, int, int]]:
+        """Incidents whose parent is open, oldest first: (record, parent, tickets, people affected)."""
+        ...
+
+    def incident_samples(self, size: int) -> list[tuple["IncidentRecord", list[int]]]:
+        """Each open incident with the ids of its parent and up to `size` - 1 of its most recent linked tickets."""
+        ...
+
+    def problems_of(self, ids: list[int]) -> list[tuple[int, str]]:
+        """(id, description) of these tickets (unknown ids left out)."""
+        ...
+
+    def recent_problems(self, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """(id, description) of the newest tickets with ids above `after_id`, at most `limit`, oldest first."""
+        ...
+
+    def surge_candidates(self, since: datetime) -> list[Ticket]:
+        """Open tickets opened since `since` that may still be proposed as an incident: not linked,
+        merged, an incident, a parent, or already in a proposal; ascending ids."""
+        ...
+
+    def add_proposal(self, ticket_id: int, group: str, headline: str, members: list[int], now: datetime) -> int:
+        """Store a proposal of alike tickets; returns its id. Raises Conflict when one of `members`
+        is in a proposal already (another replica proposed it at the same moment)."""
+        ...
+
+    def add_proposal_members(self, proposal_id: int, members: list[int], now: datetime) -> list[int]:
+        """Add tickets to an open proposal; returns those added (a ticket in a proposal already is not)."""
+        ...
+
+    def proposal(self, proposal_id: int) -> "Proposal | None":
+        """A proposal by its id."""
+        ...
+
+    def proposal_of(self, ticket_id: int) -> "Proposal | None":
+        """The proposal a ticket is part of, in any state."""
+        ...
+
+    def open_proposals(self, since: datetime) -> list["Proposal"]:
+        """Proposals made since `since` that nobody has declared or dismissed yet, oldest first."""
+        ...
+
+    def decide_proposal(self, proposal_id: int, state: str, who: str, now: datetime) -> bool:
+        """Mark an open proposal declared or dismissed; False when it was decided already."""
+        ...
+
+    def notice_waiting(self, platform: str, kind: str, ticket_id: int, now: datetime) -> bool:
+        """Whether a message of this kind about the ticket waits for delivery and no sender has taken
+        it yet (it will show what this transaction changes); it stays locked until commit."""
         ...
 
 

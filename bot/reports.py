@@ -85,6 +85,26 @@ class Compliance:
 
 
 @dataclass(frozen=True)
+class IncidentFigures:
+    """Major incidents declared in the period: how many, how many tickets each had (the parent and
+    those linked or merged into it; `tickets_max` the largest), how long from an incident's first
+    ticket to its declaration (seconds), and of the tickets opened in the period, how many were
+    part of an incident (declared at any time) and that share in percent (None: no tickets)."""
+
+    declared: int = 0
+    tickets: int = 0
+    tickets_max: int = 0
+    to_declare: Spread = Spread()
+    opened_in_one: int = 0
+    share_percent: float | None = None
+
+    @property
+    def tickets_per_incident(self) -> float | None:
+        """The mean number of tickets per incident, to one decimal; None without incidents."""
+        return round(self.tickets / self.declared, 1) if self.declared else None
+
+
+@dataclass(frozen=True)
 class Figures:
     opened: int = 0
     resolved: int = 0
@@ -104,6 +124,7 @@ class Figures:
     busiest_locations: list[tuple[str, int]] = field(default_factory=list)
     trending: list[tuple[str, int, int]] = field(default_factory=list)  # category, this period, previous
     daily: list[tuple[str, int, int]] = field(default_factory=list)  # local date, opened, resolved
+    incidents: IncidentFigures = IncidentFigures()
 
     @property
     def still_open_total(self) -> int:
@@ -123,10 +144,12 @@ class Report:
         def plain(value: Any) -> Any:
             if isinstance(value, datetime):
                 return value.isoformat()
-            if isinstance(value, (Spread, Compliance)):
+            if isinstance(value, (Spread, Compliance, IncidentFigures)):
                 data = asdict(value)
                 if isinstance(value, Compliance):
                     data["percent"] = value.percent
+                if isinstance(value, IncidentFigures):
+                    data["tickets_per_incident"] = value.tickets_per_incident
                 return data
             if isinstance(value, dict):
                 return {str(k): plain(v) for k, v in value.items()}

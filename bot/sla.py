@@ -68,7 +68,7 @@ def resolution_due(settings: Settings, ticket: Ticket) -> datetime:
 
 def flags(settings: Settings, ticket: Ticket, now: datetime) -> tuple[str, ...]:
     """What a queue or a card should warn about: targets an open ticket has missed."""
-    if not ticket.status.is_open:
+    if not ticket.status.is_open or ticket.parent_id is not None:  # a linked ticket's clock is its parent's
         return ()
     found = []
     if ticket.first_response_at is None and now > response_due(settings, ticket):
@@ -101,6 +101,10 @@ def plan(settings: Settings, ticket: Ticket, now: datetime) -> Ticket:
     res_due = resolution_due(settings, ticket)
     targets = {"response_due_at": response_due(settings, ticket), "resolution_due_at": res_due}  # kept for reports
     if not ticket.status.is_open:
+        return ticket.with_changes(due_at=None, sla_next_at=None, sla_step=None, **targets)
+    if ticket.parent_id is not None:  # linked: its clock is the parent's (bot/incidents.py copies its targets);
+        if ticket.response_due_at is not None:  # no warnings or escalations of its own
+            targets = {}
         return ticket.with_changes(due_at=None, sla_next_at=None, sla_step=None, **targets)
     due = targets["response_due_at"] if ticket.first_response_at is None else res_due
     steps: list[tuple[datetime, str]] = []

@@ -24,7 +24,7 @@ DONE = ("resolved", "closed")
 OVERLAP = timedelta(seconds=5)  # re-read this much before the last change seen: a slow commit is not missed
 ID_OVERLAP = 5_000  # history ids re-read when new ones appear (two import batches in flight at once)
 COLUMNS = (tickets.c.id, tickets.c.description, tickets.c.resolution, tickets.c.category, tickets.c.status,
-           tickets.c.created_at, tickets.c.updated_at)
+           tickets.c.created_at, tickets.c.updated_at, tickets.c.parent_id)
 HISTORY = (history.c.id, history.c.description, history.c.resolution, history.c.category, history.c.created_at)
 
 
@@ -66,6 +66,10 @@ class TicketKnowledge:
         self.batch = batch
 
     def _ticket(self, row) -> Entry | None:
+        """A resolved ticket as an entry; None for one linked to a parent: an incident's resolution
+        is offered once (its parent's), not once per ticket that was part of it."""
+        if row.parent_id is not None:
+            return None
         return self.rules.entry(row.id, row.description, row.resolution, row.category, row.created_at)
 
     def _history(self, row) -> Entry | None:

@@ -17,8 +17,9 @@ from sqlalchemy.types import Float, String
 
 from bot.config import Settings
 from bot.model import OPEN_STATUSES, Severity
-from bot.reports import AGE_BUCKETS, Compliance, Figures, Report, ReportQuery, Spread, local_days, nearest_rank
-from storage.schema import audit_events, history, tickets
+from bot.reports import (AGE_BUCKETS, Compliance, Figures, IncidentFigures, Report, ReportQuery, Spread, local_days,
+                         nearest_rank)
+from storage.schema import audit_events, history, incidents, tickets
 
 OPEN = [s.value for s in OPEN_STATUSES]
 
@@ -271,8 +272,40 @@ class ReportBuilder:
             busiest_locations=self.top(self.T.location, created_scan),
             trending=trending,
             daily=local_days(hours, self.settings.zone, q.since, q.until),
+            incidents=self.incident_figures(q),
         )
         return Figures(**figures)
+
+    def incident_figures(self, q: ReportQuery) -> IncidentFigures:
+        """Major incidents declared in the period (the filters apply to their parent ticket), their
+        tickets, the time from first ticket to declaration, and the share of the period's tickets
+        that were part of one. Live tickets only: imported history has no incidents."""
+        I, T = incidents.c, tickets.c
+        f = _filters(T, q, self.technician_ids)
+        declared = (_between(I.declared_at, q), *f)
+        member = tickets.alias("member")
+        size = (select(func.count()).select_from(member)
+                .where(or_(member.c.id == I.ticket_id, member.c.parent_id == I.ticket_id,
+                           member.c.merged_into_id == I.ticket_id)).scalar_subquery())
+        sizes = self.conn.execute(select(size).select_from(incidents.join(tickets, tickets.c.id == I.ticket_id))
+                                  .where(*declared)).scalars().all()
+        lead = seconds_between(I.first_ticket_at, I.declared_at)
+        rows = self.conn.execute(select(lead).select_from(incidents.join(tickets, tickets.c.id == I.ticket_id))
+                                 .where(*declared)).scalars().all()
+        to_declare = Spread()
+        if rows:
+            values = np.sort(np.asarray(rows, dtype=np.float64))
+            to_declare = Spread(len(values), round(float(values[nearest_rank(len(values), 0.5)]), 1),
+                                round(float(values[nearest_rank(len(values), 0.9)]), 1))
+        part = or_(T.id.in_(select(I.ticket_id)), T.parent_id.in_(select(I.ticket_id)),
+                   T.merged_into_id.in_(select(I.ticket_id)))
+        def count(*where: ColumnElement) -> int:
+            return self.conn.execute(select(func.count()).select_from(tickets).where(*where)).scalar_one()
+
+        opened = count(_between(T.created_at, q), *f)
+        in_one = count(_between(T.created_at, q), part, *f)
+        return IncidentFigures(len(sizes), int(sum(sizes)), int(max(sizes, default=0)), to_declare, in_one,
+                               round(100 * in_one / opened, 1) if opened else None)
 
     def report(self, q: ReportQuery) -> Report:
         """The report: its figures, and the same per value of `q.by` when a breakdown is asked."""

@@ -16,6 +16,7 @@ from bot.model import AuditEvent, Note, Notice, Requester, Severity, Status, Tic
 from storage.attachments import AttachmentRows
 from storage.conversations import ChatRows
 from storage.database import upsert
+from storage.incidents import IncidentRows
 from storage.outbox import OutboxRows
 from storage.people import PeopleRows
 from storage.knowledge import past_resolution
@@ -51,6 +52,7 @@ def ticket_row(ticket: Ticket) -> dict[str, Any]:
         "sla_step": ticket.sla_step, "response_due_at": ticket.response_due_at,
         "resolution_due_at": ticket.resolution_due_at, "logged_by_id": ticket.logged_by_id,
         "logged_by_name": ticket.logged_by_name, "via": ticket.via,
+        "parent_id": ticket.parent_id, "merged_into_id": ticket.merged_into_id,
     }
 
 
@@ -71,10 +73,11 @@ def ticket_from(row: Any) -> Ticket:
         overdue_noticed=m["overdue_noticed"], due_at=m["due_at"], sla_next_at=m["sla_next_at"], sla_step=m["sla_step"],
         response_due_at=m["response_due_at"], resolution_due_at=m["resolution_due_at"],
         logged_by_id=m["logged_by_id"], logged_by_name=m["logged_by_name"], via=m["via"],
+        parent_id=m["parent_id"], merged_into_id=m["merged_into_id"],
     )
 
 
-class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows):
+class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentRows):
     """Everything one unit of work reads and writes, on one connection inside one transaction
     (the port: bot.ports.Transaction)."""
 
@@ -187,6 +190,8 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows):
             conditions.append(tickets.c.requester_id.in_(sorted(query.requester_ids)))
         if query.assignee_ids is not None:
             conditions.append(tickets.c.assignee_id.in_(sorted(query.assignee_ids)))
+        if not query.linked:
+            conditions.append(tickets.c.parent_id.is_(None))
         where = and_(*conditions)
         total = self.conn.execute(select(func.count()).select_from(tickets).where(where)).scalar_one()
         order = ((tickets.c.due_at.is_(None), tickets.c.due_at, _SEVERITY_ORDER.desc()) if query.by_due

@@ -84,6 +84,8 @@ tickets = Table(
     Column("sla_step", String(16)),
     Column("response_due_at", UTCDateTime),
     Column("resolution_due_at", UTCDateTime),
+    Column("parent_id", Integer, index=True),  # linked to this ticket: the same problem (no FK: SQLite adds it in place)
+    Column("merged_into_id", Integer, index=True),  # merged into this ticket, and closed
     Index("ix_tickets_status_created", "status", "created_at"),
     Index("ix_tickets_status_due", "status", "due_at"),
     # Covering the reports' per-period figures, so they read the index, not the rows:
@@ -237,4 +239,41 @@ attachments = Table(
     Column("author_name", NAME, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("ticket_id", "sha256", name="uq_attachments_ticket_id_sha256"),
+)
+
+# Major incidents: a parent ticket declared as one, with its card in the triage group's channel;
+# its tickets are those linked to it (tickets.parent_id).
+incidents = Table(
+    "incidents", metadata,
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("title", String(255), nullable=False),
+    Column("group_name", String(64), nullable=False),  # whose channel shows its card: the category's level 1
+    Column("declared_at", UTCDateTime, nullable=False, index=True),
+    Column("declared_by_id", ID, nullable=False),
+    Column("declared_by_name", NAME, nullable=False),
+    Column("first_ticket_at", UTCDateTime, nullable=False),  # the earliest of its tickets, for time-to-declare
+    Column("proposal_id", Integer, ForeignKey("incident_proposals.id", ondelete="SET NULL")),
+)
+
+# Surges the help desk found itself: alike open tickets proposed as one incident, once. A ticket
+# belongs to one proposal at most (the primary key of its membership), so replicas looking at
+# the same surge propose it once.
+incident_proposals = Table(
+    "incident_proposals", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),  # the most central
+    Column("group_name", String(64), nullable=False),
+    Column("headline", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # open, declared, dismissed
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("decided_at", UTCDateTime),
+    Column("decided_by_name", NAME),
+    Index("ix_incident_proposals_state_created", "state", "created_at"),
+)
+
+incident_proposal_members = Table(
+    "incident_proposal_members", metadata,
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("proposal_id", Integer, ForeignKey("incident_proposals.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("added_at", UTCDateTime, nullable=False),
 )

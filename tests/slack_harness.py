@@ -92,7 +92,7 @@ class LiveSlack(LiveServer):
         n = next(self.ids)
         return {
             "token": "legacy", "team_id": TEAM, "team_domain": "corp", "channel_id": channel, "channel_name": "general",
-            "user_id": user, "user_name": USERS[user][0], "command": "/ticket", "text": text, "api_app_id": "A0APP",
+            "user_id": user, "user_name": username(user), "command": "/ticket", "text": text, "api_app_id": "A0APP",
             "is_enterprise_install": "false", "response_url": self.slack.response_url(f"cmd{n}"),
             "trigger_id": f"{n}.trigger.{user}"}
 
@@ -112,7 +112,7 @@ class LiveSlack(LiveServer):
                 if element.get("action_id") == f"ticket:{action}":
                     value, block_id = element["value"], block.get("block_id", block_id)
         return {
-            "type": "block_actions", "user": {"id": user, "username": USERS[user][0], "team_id": TEAM},
+            "type": "block_actions", "user": {"id": user, "username": username(user), "team_id": TEAM},
             "api_app_id": "A0APP", "token": "legacy", "trigger_id": f"{n}.trigger.{user}",
             "team": {"id": TEAM, "domain": "corp"}, "enterprise": None, "is_enterprise_install": False,
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
@@ -152,7 +152,7 @@ class LiveSlack(LiveServer):
         payload_view = {**view, "state": {"values": state}, "hash": f"{time.time()}.abc"}
         return {
             "type": "view_submission", "team": {"id": TEAM, "domain": "corp"},
-            "user": {"id": user, "username": USERS[user][0], "team_id": TEAM}, "api_app_id": "A0APP",
+            "user": {"id": user, "username": username(user), "team_id": TEAM}, "api_app_id": "A0APP",
             "token": "legacy", "trigger_id": f"{next(self.ids)}.trigger", "view": payload_view,
             "response_urls": [], "is_enterprise_install": False}
 
@@ -243,3 +243,26 @@ class LiveSlack(LiveServer):
         Returns the message event (to redeliver it) and the ack payload."""
         event = self.posted(user, text, channel, thread_ts, channel_type)
         return event, self.socket_event(event, event_id=event_id, **kw)
+
+
+def username(user: str) -> str:
+    """A member's user name: the harness's people by name, others (added in a test) by their id."""
+    return USERS[user][0] if user in USERS else user.lower()
+
+
+def shown_texts(message: dict, kinds: tuple[str, ...] = ("mrkdwn",)) -> str:
+    """The texts of a message's blocks of these kinds, joined by lines: what a person reads (mrkdwn
+    alone: the texts Slack parses for mentions and links)."""
+    found: list[str] = []
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in kinds:
+                found.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(message.get("blocks"))
+    return "\n".join(found)

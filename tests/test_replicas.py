@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from contextlib import contextmanager
 import os
 import signal
 import subprocess
@@ -58,6 +59,9 @@ sweep_seconds = 0.2
 [delivery]
 lease_seconds = 2
 poll_seconds = 0.1
+
+[incidents]
+enabled = false   # eight "wifi is down" tickets are a surge: here only the paging is counted
 """
 
 
@@ -85,11 +89,13 @@ class BackgroundSlack:
         return asyncio.run_coroutine_threadsafe(collect(), self.loop).result(10)
 
 
-@pytest.mark.postgres
-def test_two_replicas_page_each_level_once_even_when_one_dies(pg_schema, tmp_path):
+@contextmanager
+def replicas_on(pg_schema, tmp_path, config_text: str):
+    """Two real `helpdesk serve` processes on one PostgreSQL schema, next to a fake Slack; yields
+    (replicas, engine, desk for the test's own requests, fake). Stops them all at the end."""
     url, connect_args, schema = pg_schema
     config = tmp_path / "helpdesk.toml"
-    config.write_text(CONFIG)
+    config.write_text(config_text)
     fake = BackgroundSlack()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HELPDESK_", "SLACK_", "MICROSOFT_"))}
     env.update({"HELPDESK_CONFIG": str(config), "DATABASE_URL": f"{url}?options=-csearch_path%3D{schema}",
@@ -105,9 +111,20 @@ def test_two_replicas_page_each_level_once_even_when_one_dies(pg_schema, tmp_pat
                                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
         time.sleep(2.0)  # both up and sweeping
         assert all(r.poll() is None for r in replicas), [r.stderr.read() for r in replicas if r.poll() is not None]
-
         settings = load_settings(config, env={"SLACK_BOT_TOKEN": "x", "SLACK_SIGNING_SECRET": "y"})
-        desk = Desk(settings, SqlStore(engine))
+        yield replicas, engine, Desk(settings, SqlStore(engine)), fake
+    finally:
+        for r in replicas:
+            if r.poll() is None:
+                r.send_signal(signal.SIGINT)
+                r.wait(20)
+        engine.dispose()
+        fake.stop()
+
+
+@pytest.mark.postgres
+def test_two_replicas_page_each_level_once_even_when_one_dies(pg_schema, tmp_path):
+    with replicas_on(pg_schema, tmp_path, CONFIG) as (replicas, engine, desk, fake):
         alice = desk.actor("alice@corp.example", "Alice Park")
         for i in range(TICKETS):
             assert desk.handle(alice, f"new the wifi is down on floor {i} severity=critical").ok
@@ -154,10 +171,61 @@ def test_two_replicas_page_each_level_once_even_when_one_dies(pg_schema, tmp_pat
         top_level = [m for m in posted if m.get("metadata") and m.get("thread_ts", m["ts"]) == m["ts"]]
         by_channel = collections.Counter(m["channel"] for m in top_level)
         assert by_channel == {"C0DESK": 2 * TICKETS, "C0NET": TICKETS, "C0VENDOR": 2 * TICKETS}
-    finally:
-        for r in replicas:
-            if r.poll() is None:
-                r.send_signal(signal.SIGINT)
-                r.wait(20)
-        engine.dispose()
-        fake.stop()
+
+
+INCIDENT_CONFIG = """
+[[technicians]]
+name = "Bob Lee"
+ids = ["bob@corp.example", "slack:U0BOB"]
+
+[groups.service-desk]
+members = ["bob@corp.example"]
+channels = { slack = "C0DESK" }
+
+[categories.network]
+escalation = ["service-desk"]
+keywords = ["vpn"]
+[categories.other]
+escalation = ["service-desk"]
+
+[escalation]
+sweep_seconds = 0.05
+
+[delivery]
+lease_seconds = 2
+poll_seconds = 0.1
+"""
+
+
+@pytest.mark.postgres
+def test_two_replicas_propose_a_surge_once(pg_schema, tmp_path):
+    """Both replicas sweep every 50 ms and see the same surge at the same moment: one proposal
+    row, one message in the triage channel; the tickets arriving after it join it."""
+    from tests.incident_texts import UNRELATED, VPN_OUTAGE
+    from storage.schema import incident_proposal_members, incident_proposals
+
+    with replicas_on(pg_schema, tmp_path, INCIDENT_CONFIG) as (replicas, engine, desk, fake):
+        texts = [t for pair in zip(UNRELATED[:12], VPN_OUTAGE[:12]) for t in pair]
+        for n, text in enumerate(texts):
+            assert desk.handle(desk.actor(f"user{n}@corp.example", f"User {n}"), f"new {text}").ok
+
+        def members() -> set[int]:
+            with engine.connect() as conn:
+                return set(conn.execute(select(incident_proposal_members.c.ticket_id)).scalars())
+
+        deadline = time.monotonic() + 30
+        while len(members()) < 8:
+            assert time.monotonic() < deadline, f"the surge was not proposed: {members()}"
+            assert all(r.poll() is None for r in replicas), [r.stderr.read() for r in replicas if r.poll() is not None]
+            time.sleep(0.2)
+        time.sleep(1.5)  # both keep sweeping: nothing more may come of it
+        with engine.connect() as conn:
+            proposals = conn.execute(select(incident_proposals.c.id)).scalars().all()
+            queued = conn.execute(select(outbox.c.id).where(outbox.c.kind == "incident_proposal")).scalars().all()
+            pending = conn.execute(select(outbox.c.id).where(outbox.c.status != "delivered")).scalars().all()
+        assert len(proposals) == 1 and len(queued) == 1, (proposals, queued)
+        assert not pending
+        posted = [m for m in fake.posted() if "look like the same problem" in (m.get("text") or "")]
+        assert len(posted) == 1, [m["text"] for m in posted]
+        vpn = {i + 1 for i, t in enumerate(texts) if t in VPN_OUTAGE}
+        assert len(members() & vpn) >= 8 and len(members() - vpn) <= 1, (sorted(members()), sorted(vpn))

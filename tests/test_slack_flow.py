@@ -7,7 +7,7 @@ import pytest
 
 from bot.model import Status
 from tests.conftest import stored, stored_events, stored_notes
-from tests.slack_harness import DESK_CHANNEL, NET_CHANNEL, LiveSlack
+from tests.slack_harness import DESK_CHANNEL, NET_CHANNEL, LiveSlack, shown_texts
 
 
 @pytest.fixture
@@ -31,19 +31,7 @@ def card_text(message: dict) -> str:
 
 def mrkdwn(message: dict) -> str:
     """The texts Slack parses for mentions and links (plain_text shows `<!channel>` as typed)."""
-    found = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("type") == "mrkdwn":
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-    walk(message.get("blocks"))
-    return "\n".join(found)
+    return shown_texts(message)
 
 
 def open_ticket(live: LiveSlack, user: str = "U0ALICE", description: str = "The printer on floor 3 jams on every page") -> dict:

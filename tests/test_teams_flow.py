@@ -76,7 +76,7 @@ def test_the_whole_ticket_flow(live, engine):
     assert "alice@corp.example" in shown
     assert "<at>Everyone</at>" in shown and not card_content(card).get("msteams", {}).get("entities"), "no mention"
     assert "[click]\u200b(http://evil.example)" in shown and "](" not in shown, "no link"
-    assert verbs(card_content(card)) == ["claim", "note", "escalate", "resolve"]
+    assert verbs(card_content(card)) == ["claim", "note", "escalate", "resolve", "link", "incident"]
     assert chat_texts(live, "alice")[-1].startswith("Your ticket #1 is open: The printer on floor 3 jams")
 
     # Bob claims from the card: his answer is the refreshed card; everyone's card is updated in place

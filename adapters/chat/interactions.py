@@ -28,7 +28,8 @@ from adapters.chat.from_message import FromMessages
 from adapters.chat.origin import MessageSource
 from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refusal, Replaced,
                                     ShowForm)
-from adapters.chat.views import CARD, DIRECT_VERBS, DM, FORM_VERBS, CardView, FormContext, current_card, read_action
+from adapters.chat.views import (CARD, DIRECT_VERBS, DM, FORM_VERBS, INCIDENT, PROPOSAL_VERBS, CardView, FormContext,
+                                 IncidentView, current_card, incident_view, read_action)
 from bot.commands.registry import Call, Source
 from bot.desk import Desk
 from bot.forms import Form, action_form, intake_form, main_field, submission
@@ -155,6 +156,12 @@ class Interactions(FromMessages):
             return await self._done(actor, Reply(""), ticket_id, where)
         if verb in FORM_VERBS:
             return await self.open_form(actor, verb, ticket_id, where)
+        if verb in PROPOSAL_VERBS:  # an incident proposal answered: the message says so, its buttons go
+            options = {"proposal": str(data.get("proposal"))} if verb == "declare" and data.get("proposal") else {}
+            reply = await self.execute(actor, Call(PROPOSAL_VERBS[verb], ticket_id, "", options, Source.BUTTON), key)
+            if reply.duplicate:
+                return Nothing()
+            return Replaced(CM.DONE.format(text=reply.text)) if reply.ok else Refusal(reply.text)
         if verb not in DIRECT_VERBS:
             return Refusal(CM.BAD_CARD)
         text = str(position) if verb == "solved" and position is not None else ""
@@ -185,7 +192,17 @@ class Interactions(FromMessages):
         if ticket is None:
             return Nothing()
         aside = replace(reply, text="", ticket=None) if reply.suggestions else None
+        if where == INCIDENT:
+            return CardRefreshed(ticket, aside, await self.incident(ticket_id))
         return CardRefreshed(ticket, aside)
+
+    async def incident(self, ticket_id: int) -> IncidentView | None:
+        """The card of the incident `ticket_id` is the parent of, as it stands now (None: not one)."""
+        def read() -> IncidentView | None:
+            with self.desk.store.transaction(write=False) as tx:
+                found = tx.incident(ticket_id)
+            return incident_view(found, self.desk.clock()) if found else None
+        return await asyncio.to_thread(read)
 
     async def _ticket(self, actor: Actor, ticket_id: int):
         checked = await asyncio.to_thread(self.desk.check, actor, Call("show", ticket_id, source=Source.BUTTON))

@@ -60,6 +60,7 @@ class CardRefreshed:
 
     ticket: Ticket
     aside: Reply | None = None
+    incident: Any = None  # adapters.chat.views.IncidentView: the button was on the incident's card, shown instead
 
 
 @dataclass(frozen=True)

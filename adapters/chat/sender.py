@@ -9,7 +9,7 @@ import asyncio
 from datetime import datetime
 from typing import Any, Callable
 
-from adapters.chat.views import CardView, MessageView, current_card, message_view
+from adapters.chat.views import CardView, IncidentView, MessageView, current_card, incident_view, message_view
 from adapters.dispatcher import RetryLater, Undeliverable
 from bot.config import Settings
 from bot.model import Ticket
@@ -104,6 +104,27 @@ class ChatSender:
         if waiting:
             raise RetryLater(5, "the ticket's card is not posted yet")
         return cards  # none: its group has no channel on this platform, nothing to edit
+
+    async def _incident_posts(self, message: Message) -> list[tuple[str, str]]:
+        """Where the incident's cards are (the message's ticket is its parent); an update waits
+        (RetryLater) while the card itself is still queued. Any other change of the parent ticket
+        finds none when it is no incident."""
+        def find(tx: Any) -> tuple[list[tuple[str, str]], bool]:
+            posts = tx.posts_of(message.ticket_id, self.platform, "incident")
+            waiting = (not posts and message.kind == "incident_changed"
+                       and tx.has_pending(self.platform, "incident", message.ticket_id))
+            return posts, waiting
+        if message.ticket_id is None:
+            return []
+        posts, waiting = await self.read(find)
+        if waiting:
+            raise RetryLater(5, "the incident's card is not posted yet")
+        return posts
+
+    async def _incident(self, ticket_id: int) -> IncidentView | None:
+        """The incident's card as it stands now; None when the ticket is no incident's parent."""
+        found = await self.read(lambda tx: tx.incident(ticket_id))
+        return incident_view(found, self.clock()) if found is not None else None
 
     async def _first_card(self, ticket_id: int | None) -> tuple[str, str] | None:
         """(channel, message id) of the ticket's first card: what pings link to."""

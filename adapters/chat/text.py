@@ -61,6 +61,10 @@ def reply_text(reply: Reply, m: Markup) -> str:
                             e(clip(t.description, 1500))]))
         if t.resolution:
             parts.append(_Part([m.bold("Resolution:") + " " + e(clip(t.resolution, 1500))]))
+        if t.parent_id is not None:
+            parts.append(_Part([m.italic(e(M.SHOWN_LINKED.format(parent=f"#{t.parent_id}")))]))
+        if t.merged_into_id is not None:
+            parts.append(_Part([m.italic(e(M.SHOWN_MERGED.format(target=f"#{t.merged_into_id}")))]))
         if reply.notes:
             lines = [f"• {e(n.author_name)}{' ' + m.italic('(internal)') if n.internal else ''}: {e(one_line(n.body, 300))}"
                      for n in reply.notes]

@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 from adapters.chat import messages as CM
 from bot import sla
 from bot.config import Settings
+from bot.incidents import Incident
 from bot.model import Severity, Status, Ticket
 from bot.text import duration, one_line
 
@@ -22,12 +23,15 @@ SEVERITY_ICON = {Severity.CRITICAL: "🔴", Severity.HIGH: "🟠", Severity.MEDI
 STATUS_ICON = {Status.NEW: "🆕", Status.IN_PROGRESS: "🔧", Status.WAITING: "⏳", Status.RESOLVED: "✅", Status.CLOSED: "📦"}
 
 CARD = "card"  # where a button is: on a ticket's card in a group's channel…
-DM = "dm"  # …or on a message to the requester
+DM = "dm"  # …or on a message to the requester…
+INCIDENT = "incident"  # …or on a major incident's card
 
 # Which buttons need words first: pressing them opens the command's form.
-FORM_VERBS = frozenset({"note", "escalate", "resolve", "reopen"})
+FORM_VERBS = frozenset({"note", "escalate", "resolve", "reopen", "link", "incident", "broadcast"})
 # Which buttons run their command at once.
-DIRECT_VERBS = frozenset({"claim", "close", "confirm", "solved"})
+DIRECT_VERBS = frozenset({"claim", "close", "confirm", "solved", "unlink"})
+# The buttons of an incident proposal: they answer the proposal, and the message says who did.
+PROPOSAL_VERBS = {"declare": "incident", "dismiss": "dismiss"}
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,12 @@ def card_actions(ticket: Ticket) -> tuple[Action, ...]:
     if ticket.status is Status.RESOLVED:
         return (button("reopen", CM.BUTTON_REOPEN, ticket.id), button("close", CM.BUTTON_CLOSE, ticket.id))
     claim = () if ticket.assignee_id else (button("claim", CM.BUTTON_CLAIM, ticket.id, style="primary"),)
+    if ticket.parent_id is not None:  # worked through its parent: no escalation of its own, a way out instead
+        return claim + (button("note", CM.BUTTON_NOTE, ticket.id), button("resolve", CM.BUTTON_RESOLVE, ticket.id),
+                        button("unlink", CM.BUTTON_UNLINK, ticket.id))
     return claim + (button("note", CM.BUTTON_NOTE, ticket.id), button("escalate", CM.BUTTON_ESCALATE, ticket.id),
-                    button("resolve", CM.BUTTON_RESOLVE, ticket.id, style="primary" if ticket.assignee_id else ""))
+                    button("resolve", CM.BUTTON_RESOLVE, ticket.id, style="primary" if ticket.assignee_id else ""),
+                    button("link", CM.BUTTON_LINK, ticket.id), button("incident", CM.BUTTON_INCIDENT, ticket.id))
 
 
 def card_summary(ticket: Ticket) -> str:
@@ -164,6 +172,10 @@ def card_view(ticket: Ticket, now: datetime, flags: tuple[str, ...] = (), attach
     files = files_view(attachments)
     if files is not None:
         facts.append(Fact(CM.FACT_FILES, CM.FILES_COUNT.format(count=files.count, names=one_line(", ".join(files.names), 200))))
+    if ticket.parent_id is not None:
+        facts.append(Fact(CM.FACT_LINKED, f"#{ticket.parent_id}"))
+    if ticket.merged_into_id is not None:
+        facts.append(Fact(CM.FACT_MERGED, f"#{ticket.merged_into_id}"))
     opened_by = Who(ticket.logged_by_id, ticket.logged_by_name) if ticket.logged_by_name else None
     after = ""
     if ticket.status.is_open:
@@ -186,6 +198,12 @@ def message_view(kind: str, text: str, ticket: Ticket | None, data: Mapping[str,
     if kind == "resolved" and ticket is not None:
         return MessageView(text, actions=(button("confirm", CM.BUTTON_FIXED, ticket.id, DM, "primary"),
                                           button("reopen", CM.BUTTON_STILL_BROKEN, ticket.id, DM)))
+    if kind == "known_problem" and ticket is not None and ticket.parent_id is not None and ticket.status.is_open:
+        return MessageView(text, actions=(button("unlink", CM.BUTTON_SOMETHING_ELSE, ticket.id, DM),))
+    if kind == "incident_proposal" and ticket is not None and data.get("proposal"):
+        extra = {"proposal": data["proposal"]}
+        return MessageView(text, actions=(button("declare", CM.BUTTON_DECLARE, ticket.id, CARD, "primary", **extra),
+                                          button("dismiss", CM.BUTTON_NOT_SAME, ticket.id, CARD, **extra)))
     if kind == "opened" and ticket is not None and data.get("suggestions"):
         items = tuple(Item(g["headline"], g["likeness"], g["resolution"],
                            button("solved", CM.BUTTON_SOLVED, ticket.id, DM, position=g["position"]))
@@ -204,8 +222,12 @@ def read_action(data: Any) -> tuple[int, str, int | None] | None:
         position = int(data["position"]) if data.get("position") not in (None, "") else None
     except (TypeError, ValueError):
         return None
-    where = DM if data.get("where") in (DM, "chat") else CARD
-    return ticket_id, where, position
+    return ticket_id, _where(data.get("where")), position
+
+
+def _where(value: Any) -> str:
+    """Where a button or form was: a message to a person, an incident's card, else a ticket's card."""
+    return DM if value in (DM, "chat") else INCIDENT if value == INCIDENT else CARD
 
 
 @dataclass(frozen=True)
@@ -234,6 +256,56 @@ class FormContext:
             ticket_id = int(ticket_id) if ticket_id not in (None, "") else None
         except (TypeError, ValueError):
             return None
-        where = DM if data.get("where") in (DM, "chat") else CARD
         extra = {"message": data["message"]} if isinstance(data.get("message"), Mapping) else {}
-        return cls(data["form"], ticket_id, where, extra)
+        return cls(data["form"], ticket_id, _where(data.get("where")), extra)
+
+
+# The incident's card
+
+SHOWN_PEOPLE = 20  # names on the card; the rest are counted
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """A major incident's card in the triage group's channel, edited in place as tickets join:
+    title, what is broken, facts (severity, status, how many affected, who works it, when it
+    started and was declared), the people affected by name (most recent first; `more` not
+    named), and its buttons while it is open."""
+
+    ticket_id: int
+    title: str
+    body: str
+    resolution: str | None
+    facts: tuple[Fact, ...]
+    people: tuple[str, ...]
+    more: int
+    declared_at: datetime
+    actions: tuple[Action, ...]
+    summary: str
+
+
+def incident_view(incident: Incident, now: datetime) -> IncidentView:
+    """The card of `incident` as it stands at `now` (UTC)."""
+    record, parent = incident.record, incident.parent
+    people = incident.people()
+    affected = (CM.AFFECTED_ONE if incident.tickets == 1 and len(people) == 1
+                else CM.AFFECTED.format(people=len(people), tickets=incident.tickets))
+    facts = (
+        Fact(CM.FACT_SEVERITY, f"{SEVERITY_ICON[parent.severity]} {parent.severity.value}"),
+        Fact(CM.FACT_STATUS, f"{STATUS_ICON[parent.status]} {parent.status.label}"),
+        Fact(CM.FACT_AFFECTED, affected),
+        Fact(CM.FACT_ASSIGNEE, parent.assignee_name or parent.assignee_id, Who(parent.assignee_id, parent.assignee_name or ""))
+        if parent.assignee_id else Fact(CM.FACT_ASSIGNEE, CM.UNASSIGNED),
+        Fact(CM.FACT_DECLARED, CM.DECLARED_AFTER.format(name=record.declared_by_name,
+                                                        lead=duration(record.declared_at - record.first_ticket_at))),
+    )
+    actions: tuple[Action, ...] = ()
+    if parent.status.is_open:
+        actions = (button("broadcast", CM.BUTTON_BROADCAST, parent.id, INCIDENT, "primary"),
+                   button("resolve", CM.BUTTON_RESOLVE_INCIDENT, parent.id, INCIDENT))
+    names = tuple(name for _, name in people[:SHOWN_PEOPLE])
+    summary = CM.INCIDENT_SUMMARY.format(ref=record.ref, severity=parent.severity.value, status=parent.status.label,
+                                         title=record.title, people=len(people))
+    return IncidentView(parent.id, CM.INCIDENT_TITLE.format(ref=record.ref, title=record.title), parent.description,
+                        parent.resolution, facts, names,
+                        max(0, len(people) - SHOWN_PEOPLE), record.declared_at, actions, summary)

@@ -105,6 +105,10 @@ class TextRenderer:
             lines.append("  " + s("⚠ " + ", ".join(flags), "red"))
         if t.resolution:
             lines.append(f"  Resolution: {t.resolution}")
+        if t.parent_id is not None:
+            lines.append("  " + s(M.SHOWN_LINKED.format(parent=f"#{t.parent_id}"), "cyan"))
+        if t.merged_into_id is not None:
+            lines.append("  " + s(M.SHOWN_MERGED.format(target=f"#{t.merged_into_id}"), "cyan"))
         if notes:
             lines.append(s("  Notes", "bold"))
             for n in notes:

@@ -19,7 +19,7 @@ from adapters.chat import messages as CM
 from adapters.chat.interactions import opened_text
 from adapters.chat.outcomes import Opened
 from adapters.chat.text import Markup, clip, reply_text as chat_reply_text
-from adapters.chat.views import Action, CardView, Fact, FormContext, MessageView, Who
+from adapters.chat.views import Action, CardView, Fact, FormContext, IncidentView, MessageView, Who
 from bot.forms import Field, Form
 from bot.replies import Reply
 
@@ -89,9 +89,8 @@ def _fact(f: Fact) -> str:
     return clip(f"*{escape(f.label)}*\n{value}", FIELD_MAX)
 
 
-def card(view: CardView, with_image: bool = True) -> tuple[str, list[dict[str, Any]]]:
-    """A ticket's card: (notification text, blocks). The first image shared in Slack shows on it
-    (an image block naming the Slack file) unless `with_image` is False."""
+def _head(view: CardView | IncidentView) -> list[dict[str, Any]]:
+    """A card's title, body, facts and resolution (a ticket's or an incident's)."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": plain(view.title, HEADER_MAX)},
         {"type": "section", "text": mrkdwn(clip(escape(view.body), SECTION_MAX))},
@@ -99,6 +98,13 @@ def card(view: CardView, with_image: bool = True) -> tuple[str, list[dict[str, A
     ]
     if view.resolution:
         blocks.append({"type": "section", "text": mrkdwn(clip("*Resolution*\n" + escape(view.resolution), SECTION_MAX))})
+    return blocks
+
+
+def card(view: CardView, with_image: bool = True) -> tuple[str, list[dict[str, Any]]]:
+    """A ticket's card: (notification text, blocks). The first image shared in Slack shows on it
+    (an image block naming the Slack file) unless `with_image` is False."""
+    blocks = _head(view)
     footer = escape(CM.OPENED)
     if view.opened_by is not None:
         footer += " " + CM.OPENED_BY.format(who=person(view.opened_by), via=escape(view.via))
@@ -110,6 +116,21 @@ def card(view: CardView, with_image: bool = True) -> tuple[str, list[dict[str, A
                        "title": plain(CM.FIRST_IMAGE, 2000)})
     if view.actions:
         blocks.append({"type": "actions", "block_id": f"ticket_actions:{view.ticket_id}",
+                       "elements": [button(a) for a in view.actions]})
+    return escape(view.summary), blocks
+
+
+def incident_card(view: IncidentView) -> tuple[str, list[dict[str, Any]]]:
+    """A major incident's card: (notification text, blocks). People are named, never mentioned:
+    a card naming fifty requesters must not ping fifty people."""
+    blocks = _head(view)
+    names = ", ".join(escape(n) for n in view.people)
+    if view.more:
+        names += " " + escape(CM.AFFECTED_MORE.format(count=view.more))
+    blocks.append({"type": "section", "text": mrkdwn(clip(f"*{escape(CM.AFFECTED_WHO)}*\n{names}", SECTION_MAX))})
+    blocks.append({"type": "context", "elements": [mrkdwn(f"{escape(CM.DECLARED_ON)} {date(view.declared_at)}")]})
+    if view.actions:
+        blocks.append({"type": "actions", "block_id": f"incident_actions:{view.ticket_id}",
                        "elements": [button(a) for a in view.actions]})
     return escape(view.summary), blocks
 

@@ -46,7 +46,18 @@ class SlackSender(ChatSender):
         return _classify(exc)
 
     async def _ticket_changed(self, message: Message) -> None:
-        """Edit every card of the ticket to its current state, then say what changed in the thread."""
+        """Edit every card of the ticket to its current state and say what changed in the thread;
+        when the ticket is an incident's parent, edit the incident's card too."""
+        if message.kind != "incident_changed":
+            await self._edit_cards(message)
+        posts = await self._incident_posts(message)
+        view = await self._incident(message.ticket_id) if posts else None
+        if view is not None:
+            summary, blocks = B.incident_card(view)
+            for channel, ts in posts:
+                await self.client.chat_update(channel=channel, ts=ts, text=summary, blocks=blocks)
+
+    async def _edit_cards(self, message: Message) -> None:
         cards = await self._cards(message)
         ticket = await self._ticket(message.ticket_id) if cards else None
         if ticket is None:
@@ -67,6 +78,19 @@ class SlackSender(ChatSender):
             ts = await self._with_card(self.card(ticket), lambda text, blocks: self._post_once(
                 message, channel, text=text, blocks=blocks))
             await self.record_post(ticket.id, "card", channel, ts)
+            return
+        if message.kind == "incident":  # a major incident's card: recorded, so it is edited in place
+            view = await self._incident(message.ticket_id)
+            if view is None:
+                return
+            summary, blocks = B.incident_card(view)
+            ts = await self._post_once(message, channel, text=summary, blocks=blocks)
+            await self.record_post(view.ticket_id, "incident", channel, ts)
+            return
+        if message.kind == "incident_proposal":  # with its buttons: declare, or not the same
+            ticket = await self._ticket(message.ticket_id)
+            text, blocks = B.message(self.message(message, ticket), prefix=f"{mention} " if mention else "")
+            await self._post_once(message, channel, text=text, blocks=blocks)
             return
         text = group_text(message.kind, message.text, B.SLACK)
         if mention:

@@ -60,6 +60,8 @@ async def invoke_answer(turn: TurnContext, outcome: Outcome, chat: Interactions)
                 await say(turn, outcome.aside)
             except Exception as exc:  # a hint; what was pressed is done and is answered below
                 log.warning("Teams: could not post similar tickets for %s: %s", outcome.ticket.ref, exc)
+        if outcome.incident is not None:  # pressed on the incident's card: that card, as it is now
+            return card(C.incident_card(outcome.incident))
         return card(C.card(chat.card(outcome.ticket)))
     if isinstance(outcome, Answer):
         return message(C.reply_text(outcome.reply))

@@ -16,7 +16,7 @@ from typing import Any
 
 from adapters.chat import messages as CM
 from adapters.chat.text import Markup, clip, reply_text as chat_reply_text
-from adapters.chat.views import Action, CardView, Fact, FormContext, MessageView
+from adapters.chat.views import Action, CardView, Fact, FormContext, IncidentView, MessageView
 from bot.forms import Form
 from bot.replies import Reply
 
@@ -113,16 +113,23 @@ def _fact(f: Fact) -> dict[str, str]:
     return {"title": unlinked(f.label), "value": value}
 
 
-def card(view: CardView, text_max: int = 3000) -> dict[str, Any]:
-    """A ticket's card, updated in place on every change; its description and resolution are cut
-    (at `text_max` characters, less if need be) so the card stays within Teams' budget."""
+def _head(view: CardView | IncidentView, text_max: int = 3000, **title_style: Any) -> list[dict[str, Any]]:
+    """A card's title, body, facts and resolution (a ticket's or an incident's); long texts cut at
+    `text_max` characters."""
     body: list[dict[str, Any]] = [
-        text_block(unlinked(view.title), size="Medium", weight="Bolder"),
+        text_block(unlinked(view.title), size="Medium", weight="Bolder", **title_style),
         text_block(unlinked(clip(view.body, text_max))),
         {"type": "FactSet", "facts": [_fact(f) for f in view.facts]},
     ]
     if view.resolution:
         body.append(text_block(f"**{CM.FACT_RESOLUTION}**\n\n" + unlinked(clip(view.resolution, text_max))))
+    return body
+
+
+def card(view: CardView, text_max: int = 3000) -> dict[str, Any]:
+    """A ticket's card, updated in place on every change; its description and resolution are cut
+    (at `text_max` characters, less if need be) so the card stays within Teams' budget."""
+    body = _head(view, text_max)
     footer = CM.OPENED
     if view.opened_by is not None:
         footer += " " + CM.OPENED_BY.format(who=unlinked(view.opened_by.name), via=unlinked(view.via))
@@ -131,6 +138,17 @@ def card(view: CardView, text_max: int = 3000) -> dict[str, Any]:
     if size(made) > BUDGET and text_max > 200:
         return card(view, text_max // 2)
     return made
+
+
+def incident_card(view: IncidentView) -> dict[str, Any]:
+    """A major incident's card, updated in place as tickets join; people are named, not mentioned."""
+    body = _head(view, color="Attention")
+    names = ", ".join(unlinked(n) for n in view.people)
+    if view.more:
+        names += " " + CM.AFFECTED_MORE.format(count=view.more)
+    body.append(text_block(f"**{CM.AFFECTED_WHO}**\n\n{names}"))
+    body.append(text_block(f"{CM.DECLARED_ON} {date(view.declared_at)}", isSubtle=True, size="Small"))
+    return _card(body, [action(a) for a in view.actions])
 
 
 def message_card(view: MessageView) -> dict[str, Any]:

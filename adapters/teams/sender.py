@@ -108,7 +108,22 @@ class TeamsSender(ChatSender):
     # Tickets
 
     async def _ticket_changed(self, message: Message) -> None:
-        """Update every card of the ticket in place, then say what changed in its thread."""
+        """Update every card of the ticket in place and say what changed in its thread; when the
+        ticket is an incident's parent, update the incident's card too."""
+        if message.kind != "incident_changed":
+            await self._edit_cards(message)
+        posts = await self._incident_posts(message)
+        view = await self._incident(message.ticket_id) if posts else None
+        if view is None:
+            return
+        activity = Activity(type="message", summary=view.summary, attachments=[C.attachment(C.incident_card(view))])
+        for channel, root in posts:
+            service_url, _ = await self._channel_service(channel)
+            client = await self.connector.client(service_url)
+            activity.id = root
+            await client.conversations.update_activity(thread_id(channel, root), root, activity)
+
+    async def _edit_cards(self, message: Message) -> None:
         cards = await self._cards(message)
         ticket = await self._ticket(message.ticket_id) if cards else None
         if ticket is None:
@@ -137,6 +152,21 @@ class TeamsSender(ChatSender):
                 return
             root = await self._new_thread(message, service_url, tenant, channel, self._card_activity(ticket))
             await self.record_post(ticket.id, "card", channel, root)
+            return
+        if message.kind == "incident":  # a major incident's card: a thread of its own, updated in place
+            view = await self._incident(message.ticket_id)
+            if view is None:
+                return
+            root = await self._new_thread(message, service_url, tenant, channel, Activity(
+                type="message", summary=view.summary, attachments=[C.attachment(C.incident_card(view))]))
+            await self.record_post(view.ticket_id, "incident", channel, root)
+            return
+        if message.kind == "incident_proposal":  # with its buttons; the group's members are @mentioned
+            ticket = await self._ticket(message.ticket_id)
+            activity = Activity(type="message", text="", attachments=[
+                C.attachment(C.message_card(self.message(message, ticket)))])
+            await self._mention_members(activity, group.members)
+            await self._new_thread(message, service_url, tenant, channel, activity)
             return
         activity = Activity(type="message", text=group_text(message.kind, message.text, C.TEAMS))
         if message.kind != "digest":  # a weekly summary notifies nobody

@@ -2,7 +2,7 @@
 closing for good, and a requester solving it with a past resolution they were offered."""
 from __future__ import annotations
 
-from bot import messages as M
+from bot import incidents, messages as M
 from bot.commands.guards import must_be_open, must_be_resolved
 from bot.commands.registry import REGISTRY, Role
 from bot.commands.working import take
@@ -28,7 +28,10 @@ def resolve(ctx: Context) -> Reply:
     after = take(ctx, ticket, ticket.assignee_id or ctx.actor.id, ticket.assignee_name or ctx.actor.name)
     ticket = ctx.record("resolved", ticket, after.with_changes(status=Status.RESOLVED, resolution=resolution, resolved_at=ctx.now))
     ctx.notify_requester("resolved", ticket, M.RESOLVED_FOR_REQUESTER.format(ref=ticket.ref, resolution=one_line(resolution, 500), id=ticket.id))
-    return Reply(M.RESOLVED.format(ref=ticket.ref), ticket=ticket)
+    linked, told = incidents.resolve_linked(ctx, ticket, (ticket.assignee_id, ticket.assignee_name))  # answered once
+    ctx.ticket = ticket
+    cascade = M.RESOLVED_CASCADE.format(count=linked, people=told) if linked else ""
+    return Reply(M.RESOLVED.format(ref=ticket.ref) + cascade, ticket=ticket)
 
 
 @command("reopen", usage="reopen <id> <why>", summary="The problem is back: the ticket returns to in progress.",
@@ -41,6 +44,8 @@ def reopen(ctx: Context) -> Reply:
     ticket = ctx.record("reopened", ticket, ticket.with_changes(status=Status.IN_PROGRESS, resolution=None, resolved_at=None),
                         {"note": [None, note.id], "previous_resolution": [ticket.resolution, None]},
                         summary=ctx.line("reopened", reason=one_line(why, 300)))
+    if ticket.parent_id is not None:  # still broken for them: their ticket leaves the incident and is worked on its own
+        ticket = incidents.unlink(ctx, ticket, M.UNLINK_REOPENED.format(name=ctx.actor.name))
     text = M.REOPENED_FOR_TECH.format(name=ctx.actor.name, ref=ticket.ref, why=one_line(why, 300))
     ctx.notify_handlers("reopened", ticket, text)
     ctx.notify_requester("reopened", ticket, text)

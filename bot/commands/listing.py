@@ -55,14 +55,14 @@ def mine(ctx: Context) -> Reply:
 def queue(ctx: Context) -> Reply:
     value = ctx.call.text.strip().lower()
     settings = ctx.settings
-    query = TicketFilter(by_due=True)
+    query = TicketFilter(by_due=True, linked=False)  # linked tickets are worked through their parent
     if value:
         if value in {s.value for s in Severity}:
-            query = TicketFilter(severity=Severity(value), by_due=True)
+            query = TicketFilter(severity=Severity(value), by_due=True, linked=False)
         elif value in settings.categories:
-            query = TicketFilter(category=value, by_due=True)
+            query = TicketFilter(category=value, by_due=True, linked=False)
         elif value in settings.groups:
-            query = TicketFilter(group=value, by_due=True)
+            query = TicketFilter(group=value, by_due=True, linked=False)
         else:
             choices = ", ".join([*(s.value for s in Severity), *settings.categories, *settings.groups])
             return Reply.refuse(M.QUEUE_BAD_FILTER.format(value=one_line(value, 40), choices=choices))
@@ -76,7 +76,7 @@ def queue(ctx: Context) -> Reply:
 @command("sla", usage="sla", summary="Open tickets by time left to their target, breached first.",
          role=Role.TECHNICIAN, verb="see the SLA board", example="sla", writes=False)
 def sla_board(ctx: Context) -> Reply:
-    tickets, total = ctx.tx.find_tickets(TicketFilter(by_due=True, limit=100))
+    tickets, total = ctx.tx.find_tickets(TicketFilter(by_due=True, limit=100, linked=False))
     return Reply("", sections=(Section(M.SLA_TITLE, tuple(tickets), total, M.SLA_EMPTY, show_due=True),), now=ctx.now,
                  flags=flagged(ctx, tickets))
 

@@ -6,7 +6,7 @@ import difflib
 import re
 from dataclasses import replace
 
-from bot import messages as M
+from bot import incidents, messages as M
 from bot.commands.registry import REGISTRY, Role, Source
 from bot.context import Context
 from bot.attachments import files_text, record_origin
@@ -175,12 +175,17 @@ def new(ctx: Context) -> Reply:
     group = settings.chain(category)[0]
     if values["location"] is None and requester.office:
         values["location"] = requester.office  # from the directory; the form showed it to be corrected
+    incident = incidents.matching_incident(ctx, description)  # an open incident it is part of: no card of its own
     ticket = ctx.record("opened", None, Ticket(
         id=None, requester=requester, description=description, category=category,
         severity=severity, status=Status.NEW, created_at=ctx.now, updated_at=ctx.now, group=group,
         escalation_level=1, origin=ctx.actor.platform, device=values["device"], location=values["location"],
         logged_by_id=logged_by.id if logged_by else None, logged_by_name=logged_by.name if logged_by else None, via=via,
-    ), {"requester": [None, requester.id], "logged_by": [None, logged_by.id if logged_by else None], "via": [None, via]})
+        parent_id=incident.ticket_id if incident else None,
+    ), {"requester": [None, requester.id], "logged_by": [None, logged_by.id if logged_by else None], "via": [None, via],
+        **({"parent_id": [None, incident.ticket_id]} if incident else {})})
+    if incident is not None:
+        return Reply(incidents.joined_at_intake(ctx, ticket, incident, logged_by), ticket=ctx.ticket)
     headline = one_line(description)
     files = record_origin(ctx, ticket, origin) if origin is not None else []
     listed = (" " + M.FILES_FOR_REQUESTER.format(names=files_text(files))) if files else ""
