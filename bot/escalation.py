@@ -2,7 +2,7 @@
 by the SLA sweep when a ticket waits unclaimed past its target or its level's timeout."""
 from __future__ import annotations
 
-from bot import messages as M, sla
+from bot import messages as M, sla, waiting
 from bot.context import Context
 from bot.model import Status, Ticket
 from bot.text import duration, one_line
@@ -61,6 +61,8 @@ def run_due_step(ctx: Context, ticket: Ticket) -> str | None:
                             summary=M.OVERDUE_LINE.format(late=duration(ctx.now - due)))
         ctx.notify_handlers("overdue", ticket, M.OVERDUE_FOR_HANDLERS.format(ref=ticket.ref, late=duration(ctx.now - due),
                                                                             headline=one_line(ticket.description)))
+    elif step in waiting.STEPS:
+        waiting.take_step(ctx, ticket, step)
     else:
         return None
     return step

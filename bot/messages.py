@@ -210,3 +210,17 @@ DIGEST_TITLE = "Weekly digest for {group}"
 # Retries and failures
 BUSY = "Someone else changed {ref} at the same moment; please send that again."
 INTERNAL_ERROR = "Something went wrong on our side and nothing was saved (reference {ref}); please try again, and tell the help desk if it keeps happening."
+
+# A ticket waiting on its requester: the paused clock, the reminder, the stale resolution
+PAUSED_SINCE = "paused since {when}"
+PAUSED_LINE = "SLA clock paused since {when} (waiting on the requester)"
+PAUSED_TOTAL = "SLA clock paused {total} in all while waiting on the requester"
+NUDGE_FOR_REQUESTER = "Your ticket {ref} is waiting on your answer: {question}\nReply with `note {id} <your answer>`."
+NUDGE_DEADLINE = "Without an answer by {when} it will be resolved; you can reopen it afterwards."
+STALE_FOR_REQUESTER = ("We resolved your ticket {ref}: we did not hear back from you for {days} business days about: "
+                       "{question}\nIf you still need help, type `reopen {id} <what is still wrong>`.")
+STALE_FOR_HANDLERS = "{ref} was resolved automatically: no answer from {requester} for {days} business days: {headline}"
+CHANGED.update({
+    "nudged": "🔔 Reminded {requester} of the question.",
+    "stale_resolved": "✅ Resolved automatically: no answer from the requester for {days} business days.",
+})

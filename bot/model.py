@@ -123,6 +123,19 @@ class Ticket:
     via: str = "chat"  # chat, phone or walk-in
     response_due_at: datetime | None = None  # the targets as they stood at creation, for reports
     resolution_due_at: datetime | None = None
+    # Waiting on the requester (bot/waiting.py): the SLA clock stands still (per severity) from
+    # `paused_at`; pauses already over add up in `paused_seconds` (wall clock, for durations) and
+    # `paused_business_seconds` (inside business hours, for the clocks that run on them).
+    paused_at: datetime | None = None
+    paused_seconds: int = 0
+    paused_business_seconds: int = 0
+    waiting_since: datetime | None = None  # since when it waits on its requester (stale tickets)
+    nudged_at: datetime | None = None  # when the requester was reminded during this wait
+
+    @property
+    def paused(self) -> bool:
+        """Whether its SLA clock stands still now (it waits on its requester)."""
+        return self.paused_at is not None
 
     @property
     def ref(self) -> str:

@@ -49,6 +49,9 @@ def ticket_row(ticket: Ticket) -> dict[str, Any]:
         "sla_step": ticket.sla_step, "response_due_at": ticket.response_due_at,
         "resolution_due_at": ticket.resolution_due_at, "logged_by_id": ticket.logged_by_id,
         "logged_by_name": ticket.logged_by_name, "via": ticket.via,
+        "paused_at": ticket.paused_at, "paused_seconds": ticket.paused_seconds,
+        "paused_business_seconds": ticket.paused_business_seconds, "waiting_since": ticket.waiting_since,
+        "nudged_at": ticket.nudged_at,
     }
 
 
@@ -69,6 +72,9 @@ def ticket_from(row: Any) -> Ticket:
         overdue_noticed=m["overdue_noticed"], due_at=m["due_at"], sla_next_at=m["sla_next_at"], sla_step=m["sla_step"],
         response_due_at=m["response_due_at"], resolution_due_at=m["resolution_due_at"],
         logged_by_id=m["logged_by_id"], logged_by_name=m["logged_by_name"], via=m["via"],
+        paused_at=m["paused_at"], paused_seconds=m["paused_seconds"],
+        paused_business_seconds=m["paused_business_seconds"], waiting_since=m["waiting_since"],
+        nudged_at=m["nudged_at"],
     )
 
 

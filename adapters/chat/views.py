@@ -68,8 +68,9 @@ class CardView:
     """A ticket's card: edited in place on every change.
 
     `summary` is the one line shown where the card is not (notifications, search); the footer
-    reads "Opened [by `opened_by` (`via`)] `opened_at``footer_after`", the moment shown in
-    each reader's own time zone."""
+    reads "Opened [by `opened_by` (`via`)] `opened_at``footer_after`", then "· ⏸ SLA clock paused
+    since `paused_since`" while it waits on its requester, moments shown in each reader's own
+    time zone."""
 
     ticket_id: int
     title: str
@@ -82,6 +83,7 @@ class CardView:
     footer_after: str
     actions: tuple[Action, ...]
     summary: str
+    paused_since: datetime | None = None  # the SLA clock stands still (waiting on the requester) since then
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def card_view(ticket: Ticket, now: datetime, flags: tuple[str, ...] = ()) -> Car
         after += " · ⚠️ " + ", ".join(flags)
     return CardView(ticket.id, f"{ticket.ref} · {one_line(ticket.description, 140)}", ticket.description, tuple(facts),
                     ticket.resolution, opened_by, ticket.via, ticket.created_at, after, card_actions(ticket),
-                    card_summary(ticket))
+                    card_summary(ticket), ticket.paused_at if ticket.status.is_open else None)
 
 
 def current_card(ticket: Ticket, settings: Settings, now: datetime) -> CardView:

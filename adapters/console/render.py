@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from bot import messages as M, sla
 from bot.model import AuditEvent, Note, Severity, Status, Ticket
@@ -96,6 +96,10 @@ class TextRenderer:
         if t.closed_at:
             times.append(f"closed {self.when(t.closed_at)}")
         lines.append("  " + " · ".join(times).capitalize())
+        if t.paused and t.status.is_open:
+            lines.append("  " + s("⏸ " + M.PAUSED_LINE.format(when=self.when(t.paused_at)), "yellow"))
+        elif t.paused_seconds:
+            lines.append("  " + s("⏸ " + M.PAUSED_TOTAL.format(total=duration(timedelta(seconds=t.paused_seconds))), "dim"))
         if flags:
             lines.append("  " + s("⚠ " + ", ".join(flags), "red"))
         if t.resolution:
@@ -132,7 +136,7 @@ class TextRenderer:
             return s(section.title, "bold") + "\n  " + section.empty
         lines = [s(f"{section.title} ({section.total})", "bold")]
         for t in section.tickets:
-            age = sla.timing(t, now, section.show_due)
+            age = sla.timing(t, now, section.show_due, self.zone)
             warn = flags.get(t.id)
             lines.append(
                 f"  {s(t.ref.ljust(6), 'bold')} {s(t.severity.value.ljust(8), SEVERITY_STYLE[t.severity])} "

@@ -100,6 +100,8 @@ def card(view: CardView) -> tuple[str, list[dict[str, Any]]]:
     if view.opened_by is not None:
         footer += " " + CM.OPENED_BY.format(who=person(view.opened_by), via=escape(view.via))
     footer += f" {date(view.opened_at)}{escape(view.footer_after)}"
+    if view.paused_since is not None:
+        footer += f" · {escape(CM.PAUSED_SINCE)} {date(view.paused_since)}"
     blocks.append({"type": "context", "elements": [mrkdwn(clip(footer, CONTEXT_MAX))]})
     if view.actions:
         blocks.append({"type": "actions", "block_id": f"ticket_actions:{view.ticket_id}",

@@ -135,7 +135,7 @@ def wait(ctx: Context) -> Reply:
     ticket = ctx.ticket
     body = ctx.call.text
     after = take(ctx, ticket, ticket.assignee_id or ctx.actor.id, ticket.assignee_name or ctx.actor.name)
-    after = after.with_changes(status=Status.WAITING)
+    after = after.with_changes(status=Status.WAITING, waiting_since=ctx.now, nudged_at=None)  # a new question: a new wait
     note = ctx.note(ticket, body, internal=False)
     ticket = ctx.record("waiting", ticket, after, {"note": [None, note.id]}, summary=ctx.line("waiting", note=one_line(body, 300)))
     ctx.notify_requester("question", ticket, M.QUESTION_FOR_REQUESTER.format(
