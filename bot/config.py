@@ -52,8 +52,12 @@ class _Strict(BaseModel):
 
 
 class Technician(_Strict):
+    """A technician: their name, every identity they are known by, and whether they also want
+    their groups' pages at the terminal when a chat channel already carries them (`terminal`)."""
+
     name: str = Field(min_length=1)
     ids: list[str] = Field(min_length=1)
+    terminal: bool = False
 
     @field_validator("ids")
     @classmethod

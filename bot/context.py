@@ -13,7 +13,7 @@ from bot.knowledge import likeness_words
 from bot.model import Actor, AuditEvent, Note, Notice, Ticket
 from bot.replies import Suggestion
 from bot.ports import Conflict, Transaction
-from bot.routing import Router
+from bot.routing import CONSOLE, Router
 from bot.text import one_line
 
 AUDITED_FIELDS = (
@@ -140,11 +140,27 @@ class Context:
         for platform in self.router.platforms(audience):
             self.tx.enqueue(notice, platform, self.now)
 
+    def notify_group(self, kind: str, group: str, ticket: Ticket | None, text: str, **data: Any) -> None:
+        """Tell a group: in its channel on each chat platform, and at the terminal each member no
+        channel of it reaches (see `notify_members`)."""
+        self.notify(kind, f"group:{group}", ticket, text, **data)
+        self.notify_members(kind, group, ticket, text, **data)
+
+    def notify_members(self, kind: str, group: str, ticket: Ticket | None, text: str, **data: Any) -> None:
+        """A terminal message (`user:<identity>` on the console) for each member of `group` that its
+        channels do not reach, or who asked for terminal copies (bot/routing.py), except the actor."""
+        for member in self.router.terminal_members(group):
+            if not self.actor.is_(member):
+                self.tx.enqueue(Notice(kind, f"user:{member}", ticket.id if ticket else None, text, data), CONSOLE,
+                                self.now)
+
     def notify_handlers(self, kind: str, ticket: Ticket, text: str, **data: Any) -> None:
         """Tell whoever works the ticket: its assignee, else its current group."""
-        audience = f"user:{ticket.assignee_id}" if ticket.assignee_id else f"group:{ticket.group}"
-        if not self.actor.is_(ticket.assignee_id):
-            self.notify(kind, audience, ticket, text, **data)
+        if ticket.assignee_id:
+            if not self.actor.is_(ticket.assignee_id):
+                self.notify(kind, f"user:{ticket.assignee_id}", ticket, text, **data)
+        else:
+            self.notify_group(kind, ticket.group, ticket, text, **data)
 
     def notify_requester(self, kind: str, ticket: Ticket, text: str, **data: Any) -> None:
         """Tell the ticket's requester, unless they are the one acting."""

@@ -9,13 +9,14 @@ from bot.text import duration, one_line
 
 
 def page(ctx: Context, ticket: Ticket, group: str, kind: str, reason: str, level: int | None = None) -> None:
-    """A ping in the group's on-call channel: what, how urgent, who, how long, why."""
+    """A ping in the group's on-call channel (and, at the terminal, to its members no channel
+    reaches): what, how urgent, who, how long, why."""
     text = M.PAGE[kind].format(
         group=group, level=level or ticket.escalation_level, ref=ticket.ref, severity=ticket.severity.value,
         requester=ticket.requester.name, waiting=duration(ctx.now - ticket.created_at),
         headline=one_line(ticket.description), reason=one_line(reason, 300))
-    ctx.notify("escalation", f"group:{group}", ticket, text, level=level or ticket.escalation_level, reason=reason,
-               page=kind)
+    ctx.notify_group("escalation", group, ticket, text, level=level or ticket.escalation_level, reason=reason,
+                     page=kind)
 
 
 def raise_level(ctx: Context, ticket: Ticket, target: str, level: int, reason: str, action: str = "escalated") -> Ticket:
@@ -44,7 +45,9 @@ def run_due_step(ctx: Context, ticket: Ticket) -> str | None:
     if step == "warn" and page_due:
         breach, kind, group = page_due
         line = M.SLA_WARNING[kind].format(group=group, minutes=duration(breach - ctx.now))
-        ctx.record("sla_warning", ticket, ticket.with_changes(sla_warned_for=breach), summary=line)
+        ticket = ctx.record("sla_warning", ticket, ticket.with_changes(sla_warned_for=breach), summary=line)
+        ctx.notify_members("sla_warning", ticket.group, ticket, M.ABOUT_TICKET.format(
+            ref=ticket.ref, severity=ticket.severity.value, headline=one_line(ticket.description), line=line))
     elif step == "escalate" and page_due:
         _, _, target = page_due
         waited = duration(ctx.now - (ticket.escalated_at or ticket.created_at))

@@ -224,3 +224,6 @@ CHANGED.update({
     "nudged": "🔔 Reminded {requester} of the question.",
     "stale_resolved": "✅ Resolved automatically: no answer from the requester for {days} business days.",
 })
+
+# A group's notice as a terminal copy for its members, when it does not say which ticket
+ABOUT_TICKET = "{ref} ({severity}) {headline}: {line}"

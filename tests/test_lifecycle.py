@@ -92,6 +92,7 @@ def test_open_claim_wait_answer_escalate_resolve_reopen_close(desk, people, engi
         ("console", "question", "user:alice@corp.example"),
         ("slack", "note", "user:bob@corp.example"),  # Bob is slack:U0BOB too, and Slack is running
         ("slack", "escalation", "group:network-eng"),
+        ("console", "escalation", "user:dave@corp.example"),  # Dave has no Slack id: he hears at the terminal
         ("console", "claimed", "user:alice@corp.example"),
         ("console", "resolved", "user:alice@corp.example"),
         ("console", "reopened", "user:dave@corp.example"),
