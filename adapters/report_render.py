@@ -34,7 +34,8 @@ def table(report: Report) -> str:
         ("Paused for requesters", _spread(f.paused)),
         ("Solved by a past resolution", f.deflected),
         ("Fix confirmed / reopened", f"{f.confirmed} / {f.reopened_after_resolution}"),
-        ("Escalations by level", ", ".join(f"L{k}: {v}" for k, v in sorted(f.escalations.items())) or "none"),
+        ("Escalations by level", ", ".join(f"L{k}: {v}" if k else f"outside the chain: {v}"
+                                           for k, v in sorted(f.escalations.items())) or "none"),
     ]
     width = max(len(r[0]) for r in rows)
     lines += [f"  {name.ljust(width)}  {value}" for name, value in rows]

@@ -79,7 +79,7 @@ def action_form(command: str, ticket: Ticket, settings: Settings, is_technician:
     fields: tuple[Field, ...] = (text,)
     if command == "escalate":
         chain = settings.chain(ticket.category)
-        nxt = chain[ticket.escalation_level] if ticket.escalation_level < len(chain) else None
+        nxt = chain[ticket.escalation_level] if 0 < ticket.escalation_level < len(chain) else None  # 0: off the chain
         groups = tuple(Choice(g, g, one_line(settings.groups[g].description, 75)) for g in settings.groups if g != ticket.group)
         fields = (Field("group", M.FIELD_GROUP, "select", required=nxt is None, initial=nxt, choices=groups,
                         hint=M.FIELD_GROUP_HINT), text)

@@ -62,10 +62,10 @@ TOP_LEVEL = "{ref} is already at the top of its escalation chain ({group}, level
 GROUP_MISSPELT = "There is no group `{group}`; did you mean `{close}`? Nothing was done: `escalate {id} {close} <reason>`."
 SAME_GROUP = "{ref} is already with {group}; name another group or give a reason to go one level up."
 NEED_REASON = "Say why {ref} needs escalating: `escalate {id} [group] <reason>`."
-ESCALATED = "Escalated {ref} to {group} (level {level})."
+ESCALATED = "Escalated {ref} to {group} ({level})."
 # Pages to a group's on-call channel, by why they are paged
 PAGE = {
-    "escalated": "Escalated to {group} (level {level}): {ref} ({severity}) from {requester}, waiting {waiting}: {headline}\nReason: {reason}",
+    "escalated": "Escalated to {group} ({level}): {ref} ({severity}) from {requester}, waiting {waiting}: {headline}\nReason: {reason}",
     "repeat": "Still unclaimed, {group}: {ref} ({severity}) from {requester}, waiting {waiting}: {headline}\n{reason}",
     "critical": "Critical ticket for {group}: {ref} from {requester}: {headline}",
     "urgent": "{requester} asks for urgency on {ref} ({severity}), waiting {waiting}: {headline}\nWhy: {reason}",
@@ -80,7 +80,7 @@ OVERDUE_LINE = "⏰ Past its resolution target by {late}."
 OVERDUE_FOR_HANDLERS = "{ref} is past its resolution target by {late}: {headline}"
 URGENT_DONE = "Asked {group} to look at {ref} urgently."
 URGENT_NOTE = "Asked for urgency: {why}"
-ESCALATION_NOTE = "Escalated to {group} (level {level}): {reason}"
+ESCALATION_NOTE = "Escalated to {group} ({level}): {reason}"
 RESOLUTION_SHORT = "Describe the resolution in at least {min} characters (what fixed it), so the next technician can reuse it: `resolve {id} <resolution>`."
 RESOLVED = "Resolved {ref}. The requester has been told and can reopen it if the problem is back."
 RESOLVED_FOR_REQUESTER = "Your ticket {ref} is resolved: {resolution}\nIf it is not fixed, type `reopen {id} <why>`."
@@ -102,8 +102,8 @@ CHANGED = {
     "note": "💬 {actor}: {note}",
     "internal_note": "🔒 {actor} added an internal note.",
     "waiting": "❓ {actor} asked the requester: {note}",
-    "escalated": "⏫ {actor} escalated it to {group} (level {level}): {reason}",
-    "auto_escalated": "⏫ Escalated automatically to {group} (level {level}): {reason}",
+    "escalated": "⏫ {actor} escalated it to {group} ({level}): {reason}",
+    "auto_escalated": "⏫ Escalated automatically to {group} ({level}): {reason}",
     "repaged": "📟 Paged {group} again. {reason}",
     "urgent": "🚨 {actor} asked for urgency: {reason}",
     "resolved": "✅ {actor} resolved it: {resolution}",
@@ -227,3 +227,28 @@ CHANGED.update({
 
 # A group's notice as a terminal copy for its members, when it does not say which ticket
 ABOUT_TICKET = "{ref} ({severity}) {headline}: {line}"
+
+# Levels of an escalation chain ({level} in the sentences above)
+LEVEL = "level {level}"
+OUTSIDE_CHAIN = "outside the {category} chain"
+OUTSIDE_CHAIN_TOP = ("{ref} is with {group}, outside the {category} chain, so it has no next level; name a group: "
+                     "`escalate {id} <group> <reason>` (groups: {choices}).")
+
+# Correcting a ticket, and taking its assignee off
+SET_NOTHING = "Say what to correct: `{usage}`, for example `set {id} severity=high`."
+SET_NOT_YOURS = ("Only technicians can change a ticket's {fields}; you can correct its device, location and phone: "
+                 "`set {id} phone=… location=…`.")
+SET_REFUSED = "Nothing was changed: {problems}"
+SET_UNCHANGED = "{ref} already reads that way; nothing was changed."
+CORRECTED = "Corrected {ref}: {changes}."
+CORRECTED_MOVED = " It moved to {group}, unassigned, for them to claim."
+MOVED_TO = "(moved to {group})"
+CORRECTED_FOR_HANDLERS = "{name} corrected {ref}: {changes}"
+MOVED_FOR_GROUP = "{ref} ({severity}) is now {group}'s: its category changed to {category}. From {requester}: {headline}"
+UNASSIGNED_DONE = "Unassigned {ref}; it is back in the {group} queue."
+NOT_ASSIGNED = "{ref} has nobody on it; it is in the {group} queue."
+UNASSIGNED_FOR_TECH = "{by} took you off {ref}; it is back in the {group} queue: {headline}"
+CHANGED.update({
+    "corrected": "✏️ {actor} corrected it: {changes}",
+    "unassigned": "↩️ {actor} took {assignee} off it; back in the {group} queue.",
+})

@@ -97,7 +97,7 @@ def next_page(settings: Settings, ticket: Ticket) -> tuple[datetime, str, str] |
         breach = response_due(settings, ticket)
     else:
         breach = ticket.escalated_at + timedelta(minutes=settings.ack_timeout(ticket.group))
-    if ticket.escalation_level < len(chain):
+    if 0 < ticket.escalation_level < len(chain):
         return breach, "escalate", chain[ticket.escalation_level]
     if ticket.top_pings < settings.escalation.repeat:
         return breach, "repeat", ticket.group

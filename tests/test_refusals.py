@@ -115,8 +115,9 @@ def test_requester_may_show_note_and_reopen_their_own_ticket(desk, people, engin
 def test_help_shows_each_person_only_what_they_may_run(desk, people):
     employee = {h.usage.split()[0] for h in say(desk, people.alice, "help").help}
     technician = {h.usage.split()[0] for h in say(desk, people.bob, "help").help}
-    assert employee == {"new", "show", "mine", "note", "reopen", "confirm", "urgent", "solved", "help"}
-    assert technician == employee | {"claim", "assign", "internal", "wait", "escalate", "resolve", "close", "queue", "sla", "similar", "report", "whois"}
+    assert employee == {"new", "show", "mine", "note", "reopen", "confirm", "urgent", "solved", "set", "help"}
+    assert technician == employee | {"claim", "assign", "internal", "wait", "escalate", "resolve", "close", "queue", "sla", "similar", "report", "whois",
+                                     "unassign"}
     one = say(desk, people.alice, "help escalate")
     assert one.help[0].usage == "escalate <id> [group] <reason>"
     assert "Who may run it: technicians." in one.detail

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from adapters.chat import messages as CM
 from bot import sla
+from bot.escalation import level_name
 from bot.config import Settings
 from bot.model import Severity, Status, Ticket
 from bot.text import duration, one_line
@@ -141,7 +142,7 @@ def card_view(ticket: Ticket, now: datetime, flags: tuple[str, ...] = ()) -> Car
     ]
     if r.manager:
         facts.append(Fact(CM.FACT_MANAGER, r.manager))
-    facts += [Fact(CM.FACT_GROUP, f"{ticket.group} · level {ticket.escalation_level}"),
+    facts += [Fact(CM.FACT_GROUP, f"{ticket.group} · {level_name(ticket.escalation_level, ticket.category)}"),
               Fact(CM.FACT_DEVICE, ticket.device or "—"), Fact(CM.FACT_LOCATION, ticket.location or "—")]
     opened_by = Who(ticket.logged_by_id, ticket.logged_by_name) if ticket.logged_by_name else None
     after = ""

@@ -5,6 +5,7 @@ import os
 from datetime import datetime, timedelta, tzinfo
 
 from bot import messages as M, sla
+from bot.escalation import level_name
 from bot.model import AuditEvent, Note, Severity, Status, Ticket
 from bot.replies import Reply, Section
 from bot.text import ago, duration, one_line
@@ -80,7 +81,7 @@ class TextRenderer:
             s(f"{t.ref}  ", "bold") + s(t.description.splitlines()[0] if t.description else "", "bold"),
             *(f"     {line}" for line in t.description.splitlines()[1:]),
             f"  Status: {s(t.status.label, STATUS_STYLE[t.status])} · Severity: {s(t.severity.value, SEVERITY_STYLE[t.severity])}"
-            f" · Category: {t.category} · Group: {t.group} (level {t.escalation_level})",
+            f" · Category: {t.category} · Group: {t.group} ({level_name(t.escalation_level, t.category)})",
             f"  Requester: {r.name}" + (f" ({contact})" if contact else ""),
         ]
         if t.device or t.location:
