@@ -10,7 +10,7 @@ from bot import messages as M, sla
 from bot.commands.registry import Call, CommandSpec
 from bot.config import Settings
 from bot.knowledge import likeness_words
-from bot.model import Actor, AuditEvent, Note, Notice, Ticket
+from bot.model import Actor, AuditEvent, Note, Notice, Ticket, is_phone_identity
 from bot.replies import Suggestion
 from bot.ports import Conflict, Transaction
 from bot.routing import CONSOLE, Router
@@ -163,8 +163,9 @@ class Context:
             self.notify_group(kind, ticket.group, ticket, text, **data)
 
     def notify_requester(self, kind: str, ticket: Ticket, text: str, **data: Any) -> None:
-        """Tell the ticket's requester, unless they are the one acting."""
-        if not self.actor.is_(ticket.requester.id):
+        """Tell the ticket's requester, unless they are the one acting, or known only by a phone
+        number (a first-time caller is told on the phone, by the technician)."""
+        if not self.actor.is_(ticket.requester.id) and not is_phone_identity(ticket.requester.id):
             self.notify(kind, f"user:{ticket.requester.id}", ticket, text, **data)
 
     def is_requester(self, ticket: Ticket) -> bool:

@@ -55,6 +55,7 @@ def intake_form(settings: Settings, actor: Actor, description: str = "", technic
         for_caller = (
             Field("requester", M.FIELD_REQUESTER, "person", hint=M.FIELD_REQUESTER_HINT),
             Field("requester_text", M.FIELD_REQUESTER_TEXT),
+            Field("requester_name", M.FIELD_REQUESTER_NAME, hint=M.FIELD_REQUESTER_NAME_HINT),
             Field("via", M.FIELD_VIA, "select", initial="phone", choices=tuple(Choice(v, v.capitalize()) for v in ("phone", "walk-in", "chat"))),
         )
     return Form("new", M.FORM_NEW_TITLE, M.FORM_NEW_SUBMIT, for_caller + (
@@ -96,8 +97,11 @@ def submission(form: str, values: dict[str, str | None]) -> tuple[str, str, dict
         text = values.pop("description", "")
         caller = values.pop("requester", None) or values.pop("requester_text", None)
         values.pop("requester_text", None)
+        name = values.pop("requester_name", None)
         if caller:
             values["for"] = caller
+            if name:
+                values["name"] = name  # a first-time caller, known by the email or phone typed above
         else:
             values.pop("via", None)
         return "new", text, values

@@ -252,3 +252,13 @@ CHANGED.update({
     "corrected": "✏️ {actor} corrected it: {changes}",
     "unassigned": "↩️ {actor} took {assignee} off it; back in the {group} queue.",
 })
+
+# First-time callers
+FOR_FIRST_TIME = "If this is their first call, log it with their name: `name=\"Their Name\"`."
+NAME_WITHOUT_FOR = "name= names a caller you log with for=; to open a ticket for yourself, leave it out."
+FOR_NEED_CONTACT = ("To log a first-time caller, give their email or phone number with for= (`{who}` is neither) "
+                    "and their name with name=.")
+FIELD_REQUESTER_NAME = "Their name, if they call for the first time"
+FIELD_REQUESTER_NAME_HINT = "With their email or phone above: logs a caller neither the directory nor the help desk knows."
+HELP_NEW_FOR = ("new for=<email|phone|name> [name=\"…\"] [via=phone|walk-in|chat] <description> …",
+                "Log a call or a walk-in for someone; with name=, a first-time caller nobody knows yet.")

@@ -69,6 +69,12 @@ class Actor:
 
 
 SYSTEM_ID = "helpdesk"
+PHONE_PREFIX = "tel:"  # the identity of a requester known only by a phone number: tel:+15550142
+
+
+def is_phone_identity(identity: str | None) -> bool:
+    """Whether an identity is a bare phone number (a first-time caller who gave no email)."""
+    return bool(identity) and identity.startswith(PHONE_PREFIX)
 
 
 @dataclass(frozen=True)
