@@ -31,9 +31,11 @@ def table(report: Report) -> str:
         ("Opened", f.opened), ("Resolved", f.resolved), ("Closed", f.closed), ("Reopened", f.reopened),
         ("Still open", f"{f.still_open_total} (" + ", ".join(f"{k}: {v}" for k, v in f.still_open.items()) + ")"),
         ("First response", _spread(f.first_response)), ("Time to resolution", _spread(f.resolution)),
+        ("Paused for requesters", _spread(f.paused)),
         ("Solved by a past resolution", f.deflected),
         ("Fix confirmed / reopened", f"{f.confirmed} / {f.reopened_after_resolution}"),
-        ("Escalations by level", ", ".join(f"L{k}: {v}" for k, v in sorted(f.escalations.items())) or "none"),
+        ("Escalations by level", ", ".join(f"L{k}: {v}" if k else f"outside the chain: {v}"
+                                           for k, v in sorted(f.escalations.items())) or "none"),
     ]
     width = max(len(r[0]) for r in rows)
     lines += [f"  {name.ljust(width)}  {value}" for name, value in rows]
@@ -54,6 +56,8 @@ def table(report: Report) -> str:
         lines.append("  Busiest locations: " + ", ".join(f"{d} ({n})" for d, n in f.busiest_locations))
     if f.trending:
         lines.append("  Trending up: " + ", ".join(f"{c} {b} → {n}" for c, n, b in f.trending))
+    if f.paused.count:
+        lines.append("  Times to resolution and resolution targets leave out the time tickets waited on their requester.")
     if report.breakdown:
         lines += ["", f"  By {q.by}:", f"  {'':24} {'opened':>7} {'resolved':>9} {'open':>5}  {'resolution SLA':>14}  time to resolution"]
         for key, sub in report.breakdown:
@@ -75,7 +79,7 @@ def rows(report: Report) -> list[dict[str, object]]:
         add("still_open", f.still_open_total)
         for bucket, n in f.still_open.items():
             add(f"still_open[{bucket}]", n)
-        for name in ("first_response", "resolution"):
+        for name in ("first_response", "resolution", "paused"):
             s: Spread = getattr(f, name)
             add(f"{name}_count", s.count)
             add(f"{name}_median_seconds", s.median)

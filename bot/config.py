@@ -53,8 +53,12 @@ class _Strict(BaseModel):
 
 
 class Technician(_Strict):
+    """A technician: their name, every identity they are known by, and whether they also want
+    their groups' pages at the terminal when a chat channel already carries them (`terminal`)."""
+
     name: str = Field(min_length=1)
     ids: list[str] = Field(min_length=1)
+    terminal: bool = False
 
     @field_validator("ids")
     @classmethod
@@ -90,6 +94,7 @@ class SeverityPolicy(_Strict):
     guidance: str = Field(min_length=1)
     first_response_minutes: float = Field(gt=0)
     resolution_minutes: float = Field(gt=0)
+    pause_while_waiting: bool = True  # the resolution clock stands still while the ticket waits on its requester
 
 
 class Escalation(_Strict):
@@ -101,6 +106,23 @@ class Escalation(_Strict):
     warning_minutes: float = Field(default=5, ge=0)  # a warning in the ticket's thread this long before each breach
     page_critical_at_creation: bool = True
     sweep_seconds: float = Field(default=10, gt=0)  # how often `helpdesk serve` looks for due SLA steps
+
+
+class Stale(_Strict):
+    """Tickets waiting on their requester: a reminder after `nudge_after_days`, then resolved for
+    want of an answer after `close_after_days` (business days since the question; 0 turns a step
+    off, `enabled = false` both)."""
+
+    enabled: bool = True
+    nudge_after_days: int = Field(default=2, ge=0, le=365)
+    close_after_days: int = Field(default=5, ge=0, le=365)
+
+    @model_validator(mode="after")
+    def _nudge_before_close(self) -> "Stale":
+        if self.nudge_after_days and self.close_after_days and self.close_after_days <= self.nudge_after_days:
+            raise ValueError(f"stale: close_after_days ({self.close_after_days}) must be more than "
+                             f"nudge_after_days ({self.nudge_after_days}), or 0 to never resolve")
+        return self
 
 
 class KnowledgeSettings(_Strict):
@@ -207,6 +229,7 @@ class Settings(_Strict):
     categories: dict[str, Category] = Field(default_factory=lambda: {k: Category(**v) for k, v in DEFAULT_CATEGORIES.items()})
     severities: dict[Severity, SeverityPolicy] = Field(default_factory=dict, validate_default=True)
     escalation: Escalation = Field(default_factory=Escalation)
+    stale: Stale = Field(default_factory=Stale)
     delivery: Delivery = Field(default_factory=Delivery)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)

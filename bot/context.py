@@ -10,10 +10,10 @@ from bot import messages as M, sla
 from bot.commands.registry import Call, CommandSpec
 from bot.config import Settings
 from bot.knowledge import likeness_words
-from bot.model import Actor, AuditEvent, Note, Notice, Ticket
+from bot.model import Actor, AuditEvent, Note, Notice, Ticket, is_phone_identity
 from bot.replies import Suggestion
 from bot.ports import Conflict, Transaction
-from bot.routing import Router
+from bot.routing import CONSOLE, Router
 from bot.text import one_line
 
 AUDITED_FIELDS = (
@@ -142,17 +142,34 @@ class Context:
         for platform in self.router.platforms(audience):
             self.tx.enqueue(notice, platform, self.now)
 
+    def notify_group(self, kind: str, group: str, ticket: Ticket | None, text: str, **data: Any) -> None:
+        """Tell a group: in its channel on each chat platform, and at the terminal each member no
+        channel of it reaches (see `notify_members`)."""
+        self.notify(kind, f"group:{group}", ticket, text, **data)
+        self.notify_members(kind, group, ticket, text, **data)
+
+    def notify_members(self, kind: str, group: str, ticket: Ticket | None, text: str, **data: Any) -> None:
+        """A terminal message (`user:<identity>` on the console) for each member of `group` that its
+        channels do not reach, or who asked for terminal copies (bot/routing.py), except the actor."""
+        for member in self.router.terminal_members(group):
+            if not self.actor.is_(member):
+                self.tx.enqueue(Notice(kind, f"user:{member}", ticket.id if ticket else None, text, data), CONSOLE,
+                                self.now)
+
     def notify_handlers(self, kind: str, ticket: Ticket, text: str, **data: Any) -> None:
         """Tell whoever works the ticket: its assignee, else its current group."""
-        audience = f"user:{ticket.assignee_id}" if ticket.assignee_id else f"group:{ticket.group}"
-        if not self.actor.is_(ticket.assignee_id):
-            self.notify(kind, audience, ticket, text, **data)
+        if ticket.assignee_id:
+            if not self.actor.is_(ticket.assignee_id):
+                self.notify(kind, f"user:{ticket.assignee_id}", ticket, text, **data)
+        else:
+            self.notify_group(kind, ticket.group, ticket, text, **data)
 
     def notify_requester(self, kind: str, ticket: Ticket, text: str, **data: Any) -> None:
         """Tell the ticket's requester (and the requesters of tickets merged into it), unless they
-        are the one acting."""
+        are the one acting, or known only by a phone number (a first-time caller is told on the
+        phone, by the technician)."""
         for requester in dict.fromkeys([ticket.requester.id, *(r.id for r in self.tx.merged_requesters(ticket.id))]):
-            if not self.actor.is_(requester):
+            if not self.actor.is_(requester) and not is_phone_identity(requester):
                 self.notify(kind, f"user:{requester}", ticket, text, **data)
 
     def is_requester(self, ticket: Ticket) -> bool:

@@ -61,6 +61,7 @@ def intake_form(settings: Settings, actor: Actor, description: str = "", technic
         for_caller = (
             Field("requester", M.FIELD_REQUESTER, "person", hint=M.FIELD_REQUESTER_HINT),
             Field("requester_text", M.FIELD_REQUESTER_TEXT),
+            Field("requester_name", M.FIELD_REQUESTER_NAME, hint=M.FIELD_REQUESTER_NAME_HINT),
             Field("via", M.FIELD_VIA, "select", initial="phone", choices=tuple(Choice(v, v.capitalize()) for v in ("phone", "walk-in", "chat"))),
         )
     return Form("new", M.FORM_NEW_TITLE, M.FORM_NEW_SUBMIT, for_caller + (
@@ -86,7 +87,7 @@ def action_form(command: str, ticket: Ticket, settings: Settings, is_technician:
     fields: tuple[Field, ...] = (text,)
     if command == "escalate":
         chain = settings.chain(ticket.category)
-        nxt = chain[ticket.escalation_level] if ticket.escalation_level < len(chain) else None
+        nxt = chain[ticket.escalation_level] if 0 < ticket.escalation_level < len(chain) else None  # 0: off the chain
         groups = tuple(Choice(g, g, one_line(settings.groups[g].description, 75)) for g in settings.groups if g != ticket.group)
         fields = (Field("group", M.FIELD_GROUP, "select", required=nxt is None, initial=nxt, choices=groups,
                         hint=M.FIELD_GROUP_HINT), text)
@@ -111,8 +112,11 @@ def submission(form: str, values: dict[str, str | None]) -> tuple[str, str, dict
         text = values.pop("description", "")
         caller = values.pop("requester", None) or values.pop("requester_text", None)
         values.pop("requester_text", None)
+        name = values.pop("requester_name", None)
         if caller:
             values["for"] = caller
+            if name:
+                values["name"] = name  # a first-time caller, known by the email or phone typed above
         else:
             values.pop("via", None)
         return "new", text, values

@@ -62,10 +62,10 @@ TOP_LEVEL = "{ref} is already at the top of its escalation chain ({group}, level
 GROUP_MISSPELT = "There is no group `{group}`; did you mean `{close}`? Nothing was done: `escalate {id} {close} <reason>`."
 SAME_GROUP = "{ref} is already with {group}; name another group or give a reason to go one level up."
 NEED_REASON = "Say why {ref} needs escalating: `escalate {id} [group] <reason>`."
-ESCALATED = "Escalated {ref} to {group} (level {level})."
+ESCALATED = "Escalated {ref} to {group} ({level})."
 # Pages to a group's on-call channel, by why they are paged
 PAGE = {
-    "escalated": "Escalated to {group} (level {level}): {ref} ({severity}) from {requester}, waiting {waiting}: {headline}\nReason: {reason}",
+    "escalated": "Escalated to {group} ({level}): {ref} ({severity}) from {requester}, waiting {waiting}: {headline}\nReason: {reason}",
     "repeat": "Still unclaimed, {group}: {ref} ({severity}) from {requester}, waiting {waiting}: {headline}\n{reason}",
     "critical": "Critical ticket for {group}: {ref} from {requester}: {headline}",
     "urgent": "{requester} asks for urgency on {ref} ({severity}), waiting {waiting}: {headline}\nWhy: {reason}",
@@ -80,7 +80,7 @@ OVERDUE_LINE = "⏰ Past its resolution target by {late}."
 OVERDUE_FOR_HANDLERS = "{ref} is past its resolution target by {late}: {headline}"
 URGENT_DONE = "Asked {group} to look at {ref} urgently."
 URGENT_NOTE = "Asked for urgency: {why}"
-ESCALATION_NOTE = "Escalated to {group} (level {level}): {reason}"
+ESCALATION_NOTE = "Escalated to {group} ({level}): {reason}"
 RESOLUTION_SHORT = "Describe the resolution in at least {min} characters (what fixed it), so the next technician can reuse it: `resolve {id} <resolution>`."
 RESOLVED = "Resolved {ref}. The requester has been told and can reopen it if the problem is back."
 RESOLVED_FOR_REQUESTER = "Your ticket {ref} is resolved: {resolution}\nIf it is not fixed, type `reopen {id} <why>`."
@@ -102,8 +102,8 @@ CHANGED = {
     "note": "💬 {actor}: {note}",
     "internal_note": "🔒 {actor} added an internal note.",
     "waiting": "❓ {actor} asked the requester: {note}",
-    "escalated": "⏫ {actor} escalated it to {group} (level {level}): {reason}",
-    "auto_escalated": "⏫ Escalated automatically to {group} (level {level}): {reason}",
+    "escalated": "⏫ {actor} escalated it to {group} ({level}): {reason}",
+    "auto_escalated": "⏫ Escalated automatically to {group} ({level}): {reason}",
     "repaged": "📟 Paged {group} again. {reason}",
     "urgent": "🚨 {actor} asked for urgency: {reason}",
     "resolved": "✅ {actor} resolved it: {resolution}",
@@ -318,3 +318,55 @@ FORM_TEXT_PLACEHOLDER.update({"link": "e.g. 41", "incident": "e.g. VPN disconnec
 FIELD_LINK_HOW = "How"
 LINK_HOW_LINK = "Same problem: link it (it stays open and is resolved with that one)"
 LINK_HOW_MERGE = "Duplicate: merge it into that one (closed; notes and requester move)"
+
+# A ticket waiting on its requester: the paused clock, the reminder, the stale resolution
+PAUSED_SINCE = "paused since {when}"
+PAUSED_LINE = "SLA clock paused since {when} (waiting on the requester)"
+PAUSED_TOTAL = "SLA clock paused {total} in all while waiting on the requester"
+NUDGE_FOR_REQUESTER = "Your ticket {ref} is waiting on your answer: {question}\nReply with `note {id} <your answer>`."
+NUDGE_DEADLINE = "Without an answer by {when} it will be resolved; you can reopen it afterwards."
+STALE_FOR_REQUESTER = ("We resolved your ticket {ref}: we did not hear back from you for {days} business days about: "
+                       "{question}\nIf you still need help, type `reopen {id} <what is still wrong>`.")
+STALE_FOR_HANDLERS = "{ref} was resolved automatically: no answer from {requester} for {days} business days: {headline}"
+CHANGED.update({
+    "nudged": "🔔 Reminded {requester} of the question.",
+    "stale_resolved": "✅ Resolved automatically: no answer from the requester for {days} business days.",
+})
+
+# A group's notice as a terminal copy for its members, when it does not say which ticket
+ABOUT_TICKET = "{ref} ({severity}) {headline}: {line}"
+
+# Levels of an escalation chain ({level} in the sentences above)
+LEVEL = "level {level}"
+OUTSIDE_CHAIN = "outside the {category} chain"
+OUTSIDE_CHAIN_TOP = ("{ref} is with {group}, outside the {category} chain, so it has no next level; name a group: "
+                     "`escalate {id} <group> <reason>` (groups: {choices}).")
+
+# Correcting a ticket, and taking its assignee off
+SET_NOTHING = "Say what to correct: `{usage}`, for example `set {id} severity=high`."
+SET_NOT_YOURS = ("Only technicians can change a ticket's {fields}; you can correct its device, location and phone: "
+                 "`set {id} phone=… location=…`.")
+SET_REFUSED = "Nothing was changed: {problems}"
+SET_UNCHANGED = "{ref} already reads that way; nothing was changed."
+CORRECTED = "Corrected {ref}: {changes}."
+CORRECTED_MOVED = " It moved to {group}, unassigned, for them to claim."
+MOVED_TO = "(moved to {group})"
+CORRECTED_FOR_HANDLERS = "{name} corrected {ref}: {changes}"
+MOVED_FOR_GROUP = "{ref} ({severity}) is now {group}'s: its category changed to {category}. From {requester}: {headline}"
+UNASSIGNED_DONE = "Unassigned {ref}; it is back in the {group} queue."
+NOT_ASSIGNED = "{ref} has nobody on it; it is in the {group} queue."
+UNASSIGNED_FOR_TECH = "{by} took you off {ref}; it is back in the {group} queue: {headline}"
+CHANGED.update({
+    "corrected": "✏️ {actor} corrected it: {changes}",
+    "unassigned": "↩️ {actor} took {assignee} off it; back in the {group} queue.",
+})
+
+# First-time callers
+FOR_FIRST_TIME = "If this is their first call, log it with their name: `name=\"Their Name\"`."
+NAME_WITHOUT_FOR = "name= names a caller you log with for=; to open a ticket for yourself, leave it out."
+FOR_NEED_CONTACT = ("To log a first-time caller, give their email or phone number with for= (`{who}` is neither) "
+                    "and their name with name=.")
+FIELD_REQUESTER_NAME = "Their name, if they call for the first time"
+FIELD_REQUESTER_NAME_HINT = "With their email or phone above: logs a caller neither the directory nor the help desk knows."
+HELP_NEW_FOR = ("new for=<email|phone|name> [name=\"…\"] [via=phone|walk-in|chat] <description> …",
+                "Log a call or a walk-in for someone; with name=, a first-time caller nobody knows yet.")

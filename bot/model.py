@@ -70,6 +70,12 @@ class Actor:
 
 
 SYSTEM_ID = "helpdesk"
+PHONE_PREFIX = "tel:"  # the identity of a requester known only by a phone number: tel:+15550142
+
+
+def is_phone_identity(identity: str | None) -> bool:
+    """Whether an identity is a bare phone number (a first-time caller who gave no email)."""
+    return bool(identity) and identity.startswith(PHONE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,19 @@ class Ticket:
     resolution_due_at: datetime | None = None
     parent_id: int | None = None  # linked: the same problem as this ticket, resolved with it
     merged_into_id: int | None = None  # merged (and closed): its notes and requester went to this ticket
+    # Waiting on the requester (bot/waiting.py): the SLA clock stands still (per severity) from
+    # `paused_at`; pauses already over add up in `paused_seconds` (wall clock, for durations) and
+    # `paused_business_seconds` (inside business hours, for the clocks that run on them).
+    paused_at: datetime | None = None
+    paused_seconds: int = 0
+    paused_business_seconds: int = 0
+    waiting_since: datetime | None = None  # since when it waits on its requester (stale tickets)
+    nudged_at: datetime | None = None  # when the requester was reminded during this wait
+
+    @property
+    def paused(self) -> bool:
+        """Whether its SLA clock stands still now (it waits on its requester)."""
+        return self.paused_at is not None
 
     @property
     def ref(self) -> str:

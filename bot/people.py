@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from bot.directory import digits_only as digits, same_phone  # one rule for the directory and known requesters
+from bot.model import PHONE_PREFIX
 
 # A person @mentioned in a line, as every chat adapter writes it before the core sees it:
 # `<@identity>` (the identity is `<platform>:<id>`), optionally `<@identity|name>`.
@@ -56,3 +57,14 @@ def merge(found: Iterable[Person], limit: int) -> list[Person]:
     for person in sorted(found, key=lambda p: p.source != "directory"):
         seen.setdefault(person.identity, person)
     return list(seen.values())[:limit]
+
+
+def new_caller(who: str, name: str) -> Person | None:
+    """A first-time caller as a technician gives them: known by their email, or (no email) by their
+    phone number as `tel:+<digits>`; None when `who` is neither an email nor a phone number."""
+    who = who.strip()
+    if EMAIL.match(who):
+        return Person(who.lower(), name, email=who.lower(), source="given")
+    if looks_like_phone(who):
+        return Person(f"{PHONE_PREFIX}{'+' if who.startswith('+') else ''}{digits(who)}", name, phone=who, source="given")
+    return None

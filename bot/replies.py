@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from typing import Any
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from bot.model import Attachment, AuditEvent, Note, Ticket
 
@@ -63,6 +63,7 @@ class Reply:
     detail: str = ""
     draft: str | None = None
     now: datetime | None = None
+    zone: tzinfo | None = None  # the help desk's time zone, for moments a list or a ticket shows
     flags: dict[int, tuple[str, ...]] = field(default_factory=dict)
     field_errors: dict[str, str] = field(default_factory=dict)  # form field → what is wrong with it
     suggestions: tuple[Suggestion, ...] = ()

@@ -112,7 +112,8 @@ class Figures:
     reopened: int = 0
     still_open: dict[str, int] = field(default_factory=dict)
     first_response: Spread = Spread()
-    resolution: Spread = Spread()
+    resolution: Spread = Spread()  # paused time (waiting on the requester) taken out
+    paused: Spread = Spread()  # time the resolved tickets that waited on their requester stood paused
     resolution_by_severity: dict[str, Spread] = field(default_factory=dict)
     sla_response: dict[str, Compliance] = field(default_factory=dict)
     sla_resolution: dict[str, Compliance] = field(default_factory=dict)

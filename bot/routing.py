@@ -4,7 +4,12 @@ so each chat platform delivers (and retries) independently.
 The core names no platform: the settings list the chat platforms that are set up
 (`Settings.chat_platforms()`), an identity names its platform as `<platform>:<id>`, and a
 group names its channel on each platform. Identities of no chat platform (an email typed in
-the terminal) are the terminal's, CONSOLE."""
+the terminal) are the terminal's, CONSOLE.
+
+A group's notice goes to its channel on each chat platform; its members who read none of
+those channels (a technician known only by an email, or on a platform where the group has no
+channel) get a copy at the terminal, addressed to them, and so does a technician who asked
+for terminal copies (`terminal = true`); nobody else gets it twice."""
 from __future__ import annotations
 
 from bot.config import Settings
@@ -51,3 +56,20 @@ class Router:
             if any(self.platform_of(i) == platform for i in ids):
                 return platform
         return self.platform_of(identity)
+
+    def terminal_members(self, name: str) -> list[str]:
+        """The members of group `name` who get its notices at the terminal: those with no identity
+        on a chat platform that carries the group's notices, and technicians with `terminal = true`;
+        each named once, by their first configured identity."""
+        group = self.settings.groups.get(name)
+        if group is None:
+            return []
+        carried = set(self.platforms(f"group:{name}"))
+        found: dict[str, None] = {}
+        for member in group.members:
+            tech = self.settings.technician_for({member})
+            ids = tech.ids if tech else [member]
+            reached = any(self.platform_of(i) in carried for i in ids)
+            if not reached or (tech is not None and tech.terminal):
+                found.setdefault(ids[0], None)
+        return list(found)

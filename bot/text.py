@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 # What is not text: C0 and C1 controls (tabs and newlines aside), the zero-width space, the
 # byte-order mark, the bidirectional embedding, override and isolate controls (which can make a
@@ -89,3 +89,15 @@ def file_size(size: int | None) -> str:
         if size < 1024 or unit == "GB":
             return f"{size:.1f} {unit}".replace(".0 ", " ")
     raise AssertionError("unreachable")
+
+
+def moment(then: datetime, now: datetime, zone: tzinfo) -> str:
+    """A moment as a list shows it, in `zone`: "14:05" the same day as `now`, "Mon 14:05" within
+    the week before, "2 Mar 14:05" earlier."""
+    local, today = then.astimezone(zone), now.astimezone(zone).date()
+    clock = f"{local:%H:%M}"
+    if local.date() == today:
+        return clock
+    if 0 < (today - local.date()).days < 7:
+        return f"{local:%a} {clock}"
+    return f"{local.day} {local:%b} {clock}"

@@ -1,6 +1,11 @@
 """Report figures as SQL aggregates, for SQLite and PostgreSQL alike, inside the caller's
 transaction (one snapshot). Durations and percentiles are computed by the database;
-only hourly counts come back to be folded into local calendar days."""
+only hourly counts come back to be folded into local calendar days.
+
+Time a ticket spent waiting on its requester is not the help desk's: time to resolution is
+less the ticket's paused seconds, and the resolution target (stored on the ticket) has already
+moved on by its paused time; an open ticket whose clock stands still is late only if it was
+late when its clock stopped."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -13,7 +18,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
-from sqlalchemy.types import Float, String
+from sqlalchemy.types import Float, Integer, String
 
 from bot.config import Settings
 from bot.model import OPEN_STATUSES, Severity
@@ -36,7 +41,8 @@ def with_history():
     mapped = {"id": (-h.id), "description": h.description, "category": h.category, "resolution": h.resolution,
               "created_at": h.created_at, "resolved_at": h.resolved_at, "closed_at": h.resolved_at,
               "updated_at": h.imported_at, "status": literal("closed", String(32)),
-              "origin": literal("import", String(32))}
+              "origin": literal("import", String(32)), "paused_seconds": literal(0, Integer),
+              "paused_business_seconds": literal(0, Integer)}
     columns = [(mapped[c.name] if c.name in mapped else cast(null(), c.type)).label(c.name) for c in tickets.c]
     return union_all(select(tickets), select(*columns)).subquery("tickets")
 
@@ -161,14 +167,16 @@ class ReportBuilder:
                 found[key] = (len(values), [picked[r] for r in ranks])
         return {k: Spread(n, round(float(v[0]), 1), round(float(v[-1]), 1)) for k, (n, v) in found.items() if n}
 
-    def compliance(self, done, due, until: datetime, *where) -> Compliance:
+    def compliance(self, done, due, until: datetime, *where, paused=None) -> Compliance:
         """Targets met and breached over every matching ticket (see `compliances`)."""
-        return self.compliances(done, due, until, None, *where).get(None, Compliance(0, 0))
+        return self.compliances(done, due, until, None, *where, paused=paused).get(None, Compliance(0, 0))
 
-    def compliances(self, done, due, until: datetime, by, *where) -> dict[Any, Compliance]:
-        """Targets met and breached (an open ticket past its due time counts as breached), per `by`."""
+    def compliances(self, done, due, until: datetime, by, *where, paused=None) -> dict[Any, Compliance]:
+        """Targets met and breached (an open ticket past its due time counts as breached; one whose
+        clock stopped at `paused` only if it was past due then), per `by`."""
         met = func.sum(case((and_(done.is_not(None), done <= due), 1), else_=0))
-        breached = func.sum(case((or_(done > due, and_(done.is_(None), due < until)), 1), else_=0))
+        late = due < until if paused is None else and_(due < until, or_(paused.is_(None), due < paused))
+        breached = func.sum(case((or_(done > due, and_(done.is_(None), late)), 1), else_=0))
         keys = [by] if by is not None else []
         rows = self.conn.execute(select(*keys, met, breached).select_from(self.tickets).where(*where, due.is_not(None))
                                  .group_by(*keys))
@@ -195,7 +203,7 @@ class ReportBuilder:
         f = _filters(self.T, q, self.technician_ids)
         created = (_between(self.T.created_at, q), *f)
         resolved = (_between(self.T.resolved_at, q), *f)
-        resolution_time = seconds_between(self.T.created_at, self.T.resolved_at)
+        resolution_time = seconds_between(self.T.created_at, self.T.resolved_at) - self.T.paused_seconds
         scan = self.wide(q) and bool(f)  # unfiltered, the covering indexes answer; filtered, rows are read
         created_rows = (_between(self.T.created_at, q, scan), *f)
         resolved_rows = (_between(self.T.resolved_at, q, scan), *f)
@@ -212,7 +220,9 @@ class ReportBuilder:
             "closed": self.counts(by, _between(self.T.closed_at, q), *f),
             "reopened": self.actions(("reopened",), q, f, by) if by is not None else {None: self.actions(("reopened",), q, f)},
             "resolution": self.spreads(resolution_time, by, *resolved_rows),
-            "sla_all": self.compliances(self.T.resolved_at, self.T.resolution_due_at, q.until, by, *created_rows) if target else {},
+            "paused": self.spreads(self.T.paused_seconds, by, *resolved_rows, self.T.paused_seconds > 0),
+            "sla_all": self.compliances(self.T.resolved_at, self.T.resolution_due_at, q.until, by, *created_rows,
+                                        paused=self.T.paused_at) if target else {},
         }
         keys = set().union(*columns.values(), *still_open.values()) if by is not None else {None}
         return {key: {
@@ -220,6 +230,7 @@ class ReportBuilder:
             "closed": columns["closed"].get(key, 0), "reopened": columns["reopened"].get(key, 0),
             "still_open": {label: counts.get(key, 0) for label, counts in still_open.items()},
             "resolution": columns["resolution"].get(key, Spread()),
+            "paused": columns["paused"].get(key, Spread()),
             **({"sla_resolution": {"all": columns["sla_all"].get(key, Compliance(0, 0))}} if target else {}),
         } for key in keys}
 
@@ -228,7 +239,7 @@ class ReportBuilder:
         f = _filters(self.T, q, self.technician_ids)
         created = (_between(self.T.created_at, q), *f)
         response_time = seconds_between(self.T.created_at, self.T.first_response_at)
-        resolution_time = seconds_between(self.T.created_at, self.T.resolved_at)
+        resolution_time = seconds_between(self.T.created_at, self.T.resolved_at) - self.T.paused_seconds
         figures = self.summaries(q, target=False)[None]  # the full report has targets per severity instead
         scan = self.wide(q) and bool(f)  # as in summaries
         created_rows = (_between(self.T.created_at, q, scan), *f)
@@ -263,7 +274,7 @@ class ReportBuilder:
             sla_response=_each(severities, self.compliances(self.T.first_response_at, self.T.response_due_at, q.until, self.T.severity,
                                                             *created_rows), Compliance(0, 0)),
             sla_resolution=_each(severities, self.compliances(self.T.resolved_at, self.T.resolution_due_at, q.until, self.T.severity,
-                                                              *created_rows), Compliance(0, 0)),
+                                                              *created_rows, paused=self.T.paused_at), Compliance(0, 0)),
             escalations=escalations,
             deflected=self.actions(("deflected",), q, f),
             confirmed=self.actions(("confirmed",), q, f),

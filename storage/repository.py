@@ -53,6 +53,9 @@ def ticket_row(ticket: Ticket) -> dict[str, Any]:
         "resolution_due_at": ticket.resolution_due_at, "logged_by_id": ticket.logged_by_id,
         "logged_by_name": ticket.logged_by_name, "via": ticket.via,
         "parent_id": ticket.parent_id, "merged_into_id": ticket.merged_into_id,
+        "paused_at": ticket.paused_at, "paused_seconds": ticket.paused_seconds,
+        "paused_business_seconds": ticket.paused_business_seconds, "waiting_since": ticket.waiting_since,
+        "nudged_at": ticket.nudged_at,
     }
 
 
@@ -74,6 +77,9 @@ def ticket_from(row: Any) -> Ticket:
         response_due_at=m["response_due_at"], resolution_due_at=m["resolution_due_at"],
         logged_by_id=m["logged_by_id"], logged_by_name=m["logged_by_name"], via=m["via"],
         parent_id=m["parent_id"], merged_into_id=m["merged_into_id"],
+        paused_at=m["paused_at"], paused_seconds=m["paused_seconds"],
+        paused_business_seconds=m["paused_business_seconds"], waiting_since=m["waiting_since"],
+        nudged_at=m["nudged_at"],
     )
 
 

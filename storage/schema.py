@@ -86,14 +86,19 @@ tickets = Table(
     Column("resolution_due_at", UTCDateTime),
     Column("parent_id", Integer, index=True),  # linked to this ticket: the same problem (no FK: SQLite adds it in place)
     Column("merged_into_id", Integer, index=True),  # merged into this ticket, and closed
+    Column("paused_at", UTCDateTime),  # the SLA clock stands still while the ticket waits on its requester
+    Column("paused_seconds", Integer, nullable=False, server_default="0"),  # pauses over, wall clock
+    Column("paused_business_seconds", Integer, nullable=False, server_default="0"),  # …inside business hours
+    Column("waiting_since", UTCDateTime),
+    Column("nudged_at", UTCDateTime),
     Index("ix_tickets_status_created", "status", "created_at"),
     Index("ix_tickets_status_due", "status", "due_at"),
     # Covering the reports' per-period figures, so they read the index, not the rows:
-    # targets met per severity over the tickets opened in a period…
+    # targets met per severity over the tickets opened in a period (a paused one's clock stopped)…
     Index("ix_tickets_created_targets", "created_at", "severity", "first_response_at", "response_due_at",
-          "resolved_at", "resolution_due_at"),
-    # …and the time to resolution of those resolved in it.
-    Index("ix_tickets_resolved_spread", "resolved_at", "created_at", "severity"),
+          "resolved_at", "resolution_due_at", "paused_at"),
+    # …and the time to resolution (paused time taken out) of those resolved in it.
+    Index("ix_tickets_resolved_spread", "resolved_at", "created_at", "severity", "paused_seconds"),
     Index("ix_tickets_closed_at", "closed_at"),
 )
 

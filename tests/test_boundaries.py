@@ -50,7 +50,8 @@ def test_every_command_is_registered_once_with_help_and_an_example():
     assert names == sorted(set(names), key=names.index)
     assert set(names) == {"new", "claim", "assign", "note", "internal", "wait", "escalate", "resolve", "reopen",
                           "close", "confirm", "urgent", "sla", "similar", "solved", "report", "whois", "show", "mine", "queue", "help",
-                          "attach", "link", "unlink", "merge", "incident", "incidents", "broadcast", "dismiss"}
+                          "attach", "link", "unlink", "merge", "incident", "incidents", "broadcast", "dismiss",
+                          "set", "unassign"}
     for spec in REGISTRY:
         assert spec.summary and spec.usage.startswith(spec.name)
         if spec.takes_ticket:

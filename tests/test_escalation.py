@@ -27,7 +27,9 @@ def desk_with(engine, clock, group_overrides: dict | None = None, **overrides) -
 
 
 def pages(engine) -> list[tuple[str, str]]:
-    return [(r["data"]["page"], r["audience"]) for r in outbox_rows(engine) if r["kind"] == "escalation"]
+    """The pages to groups' channels (terminal copies for their members are `user:` rows)."""
+    return [(r["data"]["page"], r["audience"]) for r in outbox_rows(engine)
+            if r["kind"] == "escalation" and r["audience"].startswith("group:")]
 
 
 def lines(engine) -> list[str]:
@@ -129,7 +131,7 @@ def test_a_requester_can_ask_for_urgency_which_pages_the_current_group(engine, c
     reply = say(desk, p.alice, "urgent 1 I present to the board at 2 pm")
     assert reply.text == "Asked service-desk to look at #1 urgently."
     assert pages(engine)[-1] == ("urgent", "group:service-desk")
-    urgent_page = [r for r in outbox_rows(engine) if r["kind"] == "escalation"][-1]["text"]
+    urgent_page = [r for r in outbox_rows(engine) if r["kind"] == "escalation"][-1]["text"]  # Carol's terminal copy
     assert urgent_page.startswith("Alice Park asks for urgency on #1 (medium)")
     assert "Why: I present to the board at 2 pm" in urgent_page
     assert not say(desk, p.frank, "urgent 1 me too").ok, "only the requester (or a technician)"

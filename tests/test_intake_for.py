@@ -53,9 +53,11 @@ def test_a_number_shared_by_several_people_lists_them_instead_of_guessing(desk, 
 def test_an_unknown_caller_is_refused_with_the_closest_matches(desk, known):
     reply = say(desk, known.bob, "new for=alicia@corp.example the printer is out of toner")
     assert reply.text == ("I can't find `alicia@corp.example` in the directory or among people the help desk knows; "
-                          "closest matches: Alice Park (alice@corp.example).")
+                          "closest matches: Alice Park (alice@corp.example). If this is their first call, "
+                          "log it with their name: `name=\"Their Name\"`.")
     assert say(desk, known.bob, "new for=+44 20 7946 0000 the printer is out of toner").text.endswith(
-        "look them up with `whois <name, email or phone>` and try again.")
+        "look them up with `whois <name, email or phone>` and try again. If this is their first call, "
+        "log it with their name: `name=\"Their Name\"`.")
 
 
 def test_employees_cannot_open_tickets_for_others(desk, known, engine):
@@ -90,3 +92,49 @@ def test_known_callers_are_found_by_their_number_as_dialled_at_home(desk, known,
     reply = say(desk, known.bob, "new for=020 7946 0018 the headset crackles again")
     assert reply.ok, reply.text
     assert stored(engine, 7).requester.id == "hana@corp.example"
+
+
+def test_a_first_time_caller_is_logged_from_what_the_technician_gives(desk, known, engine):
+    reply = say(desk, known.bob, 'new for=Erin@corp.example name="Erin Moss" phone=+1 555 0177 her laptop will not boot')
+    assert reply.text.startswith("Opened #5 for Erin Moss (via phone): her laptop will not boot.")
+    t = stored(engine, 5)
+    assert (t.requester.id, t.requester.name, t.requester.email, t.requester.phone) == (
+        "erin@corp.example", "Erin Moss", "erin@corp.example", "+1 555 0177")
+    assert (t.logged_by_id, t.via) == ("bob@corp.example", "phone")
+    assert stored_events(engine, 5)[0].changes["requester"] == [None, "erin@corp.example"]
+    told = [r for r in outbox_rows(engine) if r["ticket_id"] == 5 and r["kind"] == "opened"]
+    assert [r["audience"] for r in told] == ["user:erin@corp.example"]
+    again = say(desk, known.bob, "new for=erin@corp.example the dock is dead too")
+    assert again.ok and stored(engine, 6).requester.name == "Erin Moss", "known from now on"
+    assert [p.name for p in say(desk, known.bob, "whois erin").people] == ["Erin Moss"]
+
+
+def test_a_first_time_caller_known_only_by_phone(desk, known, engine):
+    reply = say(desk, known.bob, 'new for=+44 20 7946 0000 name="Ian Hall" via=walk-in the projector in room 4 is dead')
+    assert reply.text.startswith("Opened #5 for Ian Hall (via walk-in)")
+    t = stored(engine, 5)
+    assert (t.requester.id, t.requester.email, t.requester.phone) == ("tel:+442079460000", None, "+44 20 7946 0000")
+    assert not [r for r in outbox_rows(engine) if r["ticket_id"] == 5 and r["audience"].startswith("user:tel:")], \
+        "nobody can read a message sent to a phone number; the technician tells them on the phone"
+    assert [p.identity for p in say(desk, known.bob, "whois +44 20 7946 0000").people] == ["tel:+442079460000"]
+
+
+def test_a_known_caller_keeps_their_name_and_a_bare_name_is_not_enough(desk, known, engine):
+    assert say(desk, known.bob, 'new for=frank@corp.example name="Francis O." keyboard misses keys again').ok
+    assert stored(engine, 5).requester.name == "Frank Ode", "the directory and the records win"
+    refused = say(desk, known.bob, 'new for="Erin Moss" name="Erin Moss" her laptop will not boot')
+    assert refused.text == ("To log a first-time caller, give their email or phone number with for= (`Erin Moss` is "
+                            "neither) and their name with name=.")
+    assert say(desk, known.alice, 'new name="Alice" my screen flickers').text == (
+        "name= names a caller you log with for=; to open a ticket for yourself, leave it out.")
+    assert stored(engine, 6) is None
+
+
+def test_help_new_shows_technicians_for_name_and_via(desk, known):
+    tech = say(desk, known.bob, "help new").help
+    assert [h.usage for h in tech] == ["new <description> [severity=… category=… device=… location=… phone=…]",
+                                       'new for=<email|phone|name> [name="…"] [via=phone|walk-in|chat] <description> …']
+    assert [h.usage for h in say(desk, known.alice, "help new").help] == [tech[0].usage]
+    listed = [h.usage for h in say(desk, known.bob, "help").help]
+    assert listed[:2] == [h.usage for h in tech]
+    assert not any("for=" in h.usage for h in say(desk, known.alice, "help").help)

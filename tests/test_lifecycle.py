@@ -92,6 +92,7 @@ def test_open_claim_wait_answer_escalate_resolve_reopen_close(desk, people, engi
         ("console", "question", "user:alice@corp.example"),
         ("slack", "note", "user:bob@corp.example"),  # Bob is slack:U0BOB too, and Slack is running
         ("slack", "escalation", "group:network-eng"),
+        ("console", "escalation", "user:dave@corp.example"),  # Dave has no Slack id: he hears at the terminal
         ("console", "claimed", "user:alice@corp.example"),
         ("console", "resolved", "user:alice@corp.example"),
         ("console", "reopened", "user:dave@corp.example"),
@@ -189,8 +190,16 @@ def test_escalate_to_a_named_group_and_past_the_top(desk, people, engine):
     same = say(desk, people.bob, "escalate 1 network-vendor again")
     assert not same.ok and "already with network-vendor" in same.text
     off_chain = say(desk, people.bob, "escalate 1 security-ops the certificate may have been stolen")
-    assert off_chain.text == "Escalated #1 to security-ops (level 4)."
-    assert stored(engine, 1).group == "security-ops"
+    assert off_chain.text == "Escalated #1 to security-ops (outside the network chain)."
+    t = stored(engine, 1)
+    assert (t.group, t.escalation_level, t.status, t.assignee_id) == ("security-ops", 0, Status.NEW, None)
+    assert stored_events(engine, 1)[-1].changes["escalation_level"] == [3, 0]
+    assert say(desk, people.bob, "show 1").ticket.escalation_level == 0
+    onward = say(desk, people.bob, "escalate 1 nobody there")
+    assert onward.text.startswith("#1 is with security-ops, outside the network chain, so it has no next level; "
+                                  "name a group: `escalate 1 <group> <reason>`")
+    back = say(desk, people.bob, "escalate 1 network-eng back to the network team")
+    assert back.text == "Escalated #1 to network-eng (level 2)."
 
 
 def test_technician_identities_from_config_are_one_person(desk, people, engine):

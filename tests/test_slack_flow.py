@@ -121,9 +121,9 @@ def test_the_whole_ticket_flow(live, engine):
     live.submit("U0BOB", view, {"group": "network-eng", "text": "Printer drops off the network between jobs"})
     live.settled()
     t = stored(engine, 1)
-    assert (t.group, t.escalation_level) == ("network-eng", 2)
+    assert (t.group, t.escalation_level, t.status) == ("network-eng", 0, Status.NEW), "printer's chain has no network-eng"
     ping = slack.messages(NET_CHANNEL)[-1]["text"]
-    assert "Escalated to network-eng (level 2): #1 (high) from Alice Park" in ping
+    assert "Escalated to network-eng (outside the printer chain): #1 (high) from Alice Park" in ping
     assert f"/archives/{DESK_CHANNEL}/p{posted['ts'].replace('.', '')}" in ping, "the ping links to the card's thread"
     assert group["element"]["options"]
 

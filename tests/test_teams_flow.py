@@ -110,11 +110,11 @@ def test_the_whole_ticket_flow(live, engine):
     live.post(live.invoke("bob", "submit", {"ticket_id": 1, "form": "escalate", "group": "network-eng",
                                             "text": "Printer drops off the network between jobs"}, card=card))
     t = stored(engine, 1)
-    assert (t.group, t.escalation_level) == ("network-eng", 2)
+    assert (t.group, t.escalation_level, t.status) == ("network-eng", 0, Status.NEW), "printer's chain has no network-eng"
     live.settled()
     ping = [p for p in live.connector.sent() if p.conversation.startswith(NET) and "Escalated" in (p.activity.get("text") or "")]
     assert len(ping) == 1
-    assert "Escalated to network-eng (level 2): #1 (high) from Alice Park" in ping[0].activity["text"]
+    assert "Escalated to network-eng (outside the printer chain): #1 (high) from Alice Park" in ping[0].activity["text"]
     assert f"teams.microsoft.com/l/message/{quote(DESK, safe='')}/{card.id}?tenantId={TENANT}" in ping[0].activity["text"], \
         "the ping links to the card's thread"
     assert "<at>Dave Kim</at>" in ping[0].activity["text"]

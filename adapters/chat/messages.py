@@ -31,6 +31,7 @@ UNASSIGNED = "unassigned"
 OPENED = "Opened"
 OPENED_BY = "by {who} ({via})"
 WAITING = "waiting {duration}"
+PAUSED_SINCE = "⏸ SLA clock paused since"
 
 # Forms
 FIELD_CONTINUED = "…continued"

@@ -3,12 +3,13 @@ markup (how to escape, bold, quote) and gets the same reply laid out the same wa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timezone
 from typing import Callable
 
 from adapters.chat.views import SEVERITY_ICON, STATUS_ICON
 from bot import messages as M, sla
 from bot.replies import Reply, Section
-from bot.text import file_size, one_line
+from bot.text import file_size, moment, one_line
 
 
 def clip(text: str, limit: int) -> str:
@@ -56,8 +57,10 @@ def reply_text(reply: Reply, m: Markup) -> str:
     parts: list[_Part] = [_Part([e(reply.text)])] if reply.text else []
     if reply.ticket and reply.now:
         t = reply.ticket
+        paused = (" · ⏸ " + M.PAUSED_SINCE.format(when=moment(t.paused_at, reply.now, reply.zone or timezone.utc))
+                  if t.paused and t.status.is_open else "")
         parts.append(_Part([f"{m.bold(t.ref)} {STATUS_ICON[t.status]} {t.status.label} · {SEVERITY_ICON[t.severity]}"
-                            f" {t.severity.value} · {e(t.category)} · {e(t.assignee_name or '') or 'unassigned'}",
+                            f" {t.severity.value} · {e(t.category)} · {e(t.assignee_name or '') or 'unassigned'}{paused}",
                             e(clip(t.description, 1500))]))
         if t.resolution:
             parts.append(_Part([m.bold("Resolution:") + " " + e(clip(t.resolution, 1500))]))
@@ -157,7 +160,7 @@ def _section(section: Section, reply: Reply, m: Markup) -> _Part:
         return _Part([f"{m.bold(e(section.title))}{m.line_break}{e(section.empty)}"])
     lines = [m.bold(f"{e(section.title)} ({section.total})")]
     for t in section.tickets:
-        age = sla.timing(t, reply.now, section.show_due)
+        age = sla.timing(t, reply.now, section.show_due, reply.zone)
         warn = reply.flags.get(t.id)
         lines.append(f"{SEVERITY_ICON[t.severity]} {m.bold(t.ref)} {t.status.label} · {e(t.assignee_name or '') or 'unassigned'} · {age}"
                      f" — {e(one_line(t.description, 80))}" + (f" ⚠️ {', '.join(warn)}" if warn else ""))

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 from adapters.chat import messages as CM
 from bot import sla
+from bot.escalation import level_name
 from bot.config import Settings
 from bot.incidents import Incident
 from bot.model import Severity, Status, Ticket
@@ -82,8 +83,9 @@ class CardView:
     """A ticket's card: edited in place on every change.
 
     `summary` is the one line shown where the card is not (notifications, search); the footer
-    reads "Opened [by `opened_by` (`via`)] `opened_at``footer_after`", the moment shown in
-    each reader's own time zone."""
+    reads "Opened [by `opened_by` (`via`)] `opened_at``footer_after`", then "· ⏸ SLA clock paused
+    since `paused_since`" while it waits on its requester, moments shown in each reader's own
+    time zone."""
 
     ticket_id: int
     title: str
@@ -97,6 +99,7 @@ class CardView:
     actions: tuple[Action, ...]
     summary: str
     files: FilesView | None = None
+    paused_since: datetime | None = None  # the SLA clock stands still (waiting on the requester) since then
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,7 @@ def card_view(ticket: Ticket, now: datetime, flags: tuple[str, ...] = (), attach
     ]
     if r.manager:
         facts.append(Fact(CM.FACT_MANAGER, r.manager))
-    facts += [Fact(CM.FACT_GROUP, f"{ticket.group} · level {ticket.escalation_level}"),
+    facts += [Fact(CM.FACT_GROUP, f"{ticket.group} · {level_name(ticket.escalation_level, ticket.category)}"),
               Fact(CM.FACT_DEVICE, ticket.device or "—"), Fact(CM.FACT_LOCATION, ticket.location or "—")]
     files = files_view(attachments)
     if files is not None:
@@ -184,7 +187,7 @@ def card_view(ticket: Ticket, now: datetime, flags: tuple[str, ...] = (), attach
         after += " · ⚠️ " + ", ".join(flags)
     return CardView(ticket.id, f"{ticket.ref} · {one_line(ticket.description, 140)}", ticket.description, tuple(facts),
                     ticket.resolution, opened_by, ticket.via, ticket.created_at, after, card_actions(ticket),
-                    card_summary(ticket), files)
+                    card_summary(ticket), files, ticket.paused_at if ticket.status.is_open else None)
 
 
 def current_card(ticket: Ticket, settings: Settings, now: datetime, attachments: Sequence[Any] = ()) -> CardView:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from bot import messages as M, sla
+from bot.escalation import level_name
 from bot.model import AuditEvent, Note, Severity, Status, Ticket
 from bot.replies import Reply, Section
 from adapters.chat.text import file_lines
@@ -85,7 +86,7 @@ class TextRenderer:
             s(f"{t.ref}  ", "bold") + s(t.description.splitlines()[0] if t.description else "", "bold"),
             *(f"     {line}" for line in t.description.splitlines()[1:]),
             f"  Status: {s(t.status.label, STATUS_STYLE[t.status])} · Severity: {s(t.severity.value, SEVERITY_STYLE[t.severity])}"
-            f" · Category: {t.category} · Group: {t.group} (level {t.escalation_level})",
+            f" · Category: {t.category} · Group: {t.group} ({level_name(t.escalation_level, t.category)})",
             f"  Requester: {r.name}" + (f" ({contact})" if contact else ""),
         ]
         if t.device or t.location:
@@ -101,6 +102,10 @@ class TextRenderer:
         if t.closed_at:
             times.append(f"closed {self.when(t.closed_at)}")
         lines.append("  " + " · ".join(times).capitalize())
+        if t.paused and t.status.is_open:
+            lines.append("  " + s("⏸ " + M.PAUSED_LINE.format(when=self.when(t.paused_at)), "yellow"))
+        elif t.paused_seconds:
+            lines.append("  " + s("⏸ " + M.PAUSED_TOTAL.format(total=duration(timedelta(seconds=t.paused_seconds))), "dim"))
         if flags:
             lines.append("  " + s("⚠ " + ", ".join(flags), "red"))
         if t.resolution:
@@ -141,7 +146,7 @@ class TextRenderer:
             return s(section.title, "bold") + "\n  " + section.empty
         lines = [s(f"{section.title} ({section.total})", "bold")]
         for t in section.tickets:
-            age = sla.timing(t, now, section.show_due)
+            age = sla.timing(t, now, section.show_due, self.zone)
             warn = flags.get(t.id)
             lines.append(
                 f"  {s(t.ref.ljust(6), 'bold')} {s(t.severity.value.ljust(8), SEVERITY_STYLE[t.severity])} "

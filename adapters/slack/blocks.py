@@ -109,6 +109,8 @@ def card(view: CardView, with_image: bool = True) -> tuple[str, list[dict[str, A
     if view.opened_by is not None:
         footer += " " + CM.OPENED_BY.format(who=person(view.opened_by), via=escape(view.via))
     footer += f" {date(view.opened_at)}{escape(view.footer_after)}"
+    if view.paused_since is not None:
+        footer += f" · {escape(CM.PAUSED_SINCE)} {date(view.paused_since)}"
     blocks.append({"type": "context", "elements": [mrkdwn(clip(footer, CONTEXT_MAX))]})
     image = view.files.image if view.files is not None and with_image else None
     if image is not None and image.origin == "slack" and image.link and image.content_type in SLACK_IMAGES:

@@ -133,7 +133,10 @@ def card(view: CardView, text_max: int = 3000) -> dict[str, Any]:
     footer = CM.OPENED
     if view.opened_by is not None:
         footer += " " + CM.OPENED_BY.format(who=unlinked(view.opened_by.name), via=unlinked(view.via))
-    body.append(text_block(f"{footer} {date(view.opened_at)}{unlinked(view.footer_after)}", isSubtle=True, size="Small"))
+    footer += f" {date(view.opened_at)}{unlinked(view.footer_after)}"
+    if view.paused_since is not None:
+        footer += f" · {unlinked(CM.PAUSED_SINCE)} {date(view.paused_since)}"
+    body.append(text_block(footer, isSubtle=True, size="Small"))
     made = _card(body, [action(a) for a in view.actions])
     if size(made) > BUDGET and text_max > 200:
         return card(view, text_max // 2)

@@ -8,7 +8,7 @@ from bot import messages as M
 from bot.commands.guards import must_be_open
 from bot.commands.registry import REGISTRY, Role
 from bot.context import Context
-from bot.escalation import page, raise_level
+from bot.escalation import level_name, page, raise_level
 from bot.replies import Reply
 from bot.text import one_line
 
@@ -30,18 +30,21 @@ def escalate(ctx: Context) -> Reply:
             return Reply.refuse(M.NEED_REASON.format(ref=ticket.ref, id=ticket.id))
         if target == ticket.group:
             return Reply.refuse(M.SAME_GROUP.format(ref=ticket.ref, group=target))
-        level = chain.index(target) + 1 if target in chain else ticket.escalation_level + 1
+        level = chain.index(target) + 1 if target in chain else 0  # 0: outside the chain, recorded as such
     else:
         close = difflib.get_close_matches(first.lower(), list(settings.groups), n=1, cutoff=0.85)
         if close and len(first) >= 4:  # a misspelt group: escalating elsewhere would be wrong
             return Reply.refuse(M.GROUP_MISSPELT.format(group=first[:40], close=close[0], id=ticket.id), draft=ctx.call.raw)
         reason = ctx.call.text
+        if ticket.escalation_level == 0:
+            return Reply.refuse(M.OUTSIDE_CHAIN_TOP.format(ref=ticket.ref, group=ticket.group, category=ticket.category,
+                                                           id=ticket.id, choices=groups))
         if ticket.escalation_level >= len(chain):
             return Reply.refuse(M.TOP_LEVEL.format(ref=ticket.ref, group=ticket.group, level=ticket.escalation_level, id=ticket.id, choices=groups))
         level = ticket.escalation_level + 1
         target = chain[level - 1]
     ticket = raise_level(ctx, ticket, target, level, reason)
-    return Reply(M.ESCALATED.format(ref=ticket.ref, group=target, level=level), ticket=ticket)
+    return Reply(M.ESCALATED.format(ref=ticket.ref, group=target, level=level_name(level, ticket.category)), ticket=ticket)
 
 
 @command("urgent", usage="urgent <id> <why>", summary="Ask the group working on your ticket to hurry, and say why.",

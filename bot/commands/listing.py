@@ -31,7 +31,7 @@ def show(ctx: Context) -> Reply:
     events = ctx.tx.events(ticket.id) if ctx.is_technician else []
     return Reply(M.SHOWN.format(ref=ticket.ref, headline=one_line(ticket.description)), ticket=ticket,
                  notes=tuple(notes), events=tuple(events), now=ctx.now, flags=flagged(ctx, [ticket]), everything=what == "all",
-                 attachments=tuple(ctx.tx.attachments(ticket.id)))
+                 attachments=tuple(ctx.tx.attachments(ticket.id)), zone=ctx.settings.zone)
 
 
 @command("mine", usage="mine", summary="Your open and recently resolved tickets (and, for technicians, what is assigned to you).",
@@ -45,7 +45,7 @@ def mine(ctx: Context) -> Reply:
         assigned, total = ctx.tx.find_tickets(TicketFilter(assignee_ids=ids))
         sections.append(Section(M.MINE_ASSIGNED, tuple(assigned), total, M.NOTHING_ASSIGNED))
         shown += assigned
-    return Reply("", sections=tuple(sections), now=ctx.now, flags=flagged(ctx, shown))
+    return Reply("", sections=tuple(sections), now=ctx.now, flags=flagged(ctx, shown), zone=ctx.settings.zone)
 
 
 @command("queue", usage="queue [severity|category|group]",
@@ -70,7 +70,7 @@ def queue(ctx: Context) -> Reply:
     scope = f" ({value})" if value else ""
     section = Section(M.QUEUE_TITLE.format(scope=scope), tuple(tickets), total, M.QUEUE_EMPTY.format(scope=scope),
                       show_due=True)
-    return Reply("", sections=(section,), now=ctx.now, flags=flagged(ctx, tickets))
+    return Reply("", sections=(section,), now=ctx.now, flags=flagged(ctx, tickets), zone=ctx.settings.zone)
 
 
 @command("sla", usage="sla", summary="Open tickets by time left to their target, breached first.",
@@ -78,7 +78,7 @@ def queue(ctx: Context) -> Reply:
 def sla_board(ctx: Context) -> Reply:
     tickets, total = ctx.tx.find_tickets(TicketFilter(by_due=True, limit=100, linked=False))
     return Reply("", sections=(Section(M.SLA_TITLE, tuple(tickets), total, M.SLA_EMPTY, show_due=True),), now=ctx.now,
-                 flags=flagged(ctx, tickets))
+                 flags=flagged(ctx, tickets), zone=ctx.settings.zone)
 
 
 @command("report", usage="report [7d|30d|DATE] [by=category|severity|group|technician]",

@@ -13,14 +13,14 @@ from bot.attachments import files_text, record_origin
 from bot.escalation import page
 from bot.directory import digits_only
 from bot.forms import assumed_device
-from bot.people import EMAIL, MENTION, Person, from_directory, looks_like_phone, merge
+from bot.people import EMAIL, MENTION, Person, from_directory, looks_like_phone, merge, new_caller
 from bot.model import Actor, Requester, Severity, Status, Ticket
 from bot.replies import Reply
 from bot.text import DESCRIPTION_MIN, FIELD_MAX, TEXT_MAX, duration, one_line
 
 command = REGISTRY.command
 
-INTAKE_FIELDS = ("severity", "category", "device", "location", "phone", "for", "via")
+INTAKE_FIELDS = ("severity", "category", "device", "location", "phone", "for", "via", "name")
 VIA = ("phone", "walk-in", "chat")
 PHONE_MIN_DIGITS, PHONE_MAX_DIGITS = 6, 15  # E.164 numbers have at most 15 digits, extension aside
 
@@ -52,11 +52,12 @@ def find_people(ctx: Context, fragment: str, limit: int = 10) -> list[Person]:
     return merge(found, limit)
 
 
-def resolve_requester(ctx: Context, who: str) -> Person | Reply:
+def resolve_requester(ctx: Context, who: str, name: str | None = None) -> Person | Reply:
     """The person a technician opens a ticket for (`for=`: an @mention the adapter resolved, an
     email, a name or a phone number), or the refusal that says why not: nobody or several match,
-    or the directory says their account is disabled."""
-    person = find_requester(ctx, who.strip())
+    or the directory says their account is disabled. Nobody found and a `name` given: a
+    first-time caller, as the technician gives them (their email or phone, and name)."""
+    person = find_requester(ctx, who.strip(), name)
     if isinstance(person, Person) and person.disabled:
         return Reply.refuse(M.FOR_DISABLED.format(name=person.name, who=person.email or person.identity))
     return person
@@ -71,7 +72,7 @@ def mentioned_person(ctx: Context, actor: Actor) -> Person:
                   disabled=bool(entry is not None and entry.disabled))
 
 
-def find_requester(ctx: Context, who: str) -> Person | Reply:
+def find_requester(ctx: Context, who: str, name: str | None = None) -> Person | Reply:
     """The one person `who` names (see resolve_requester), or why there is not one."""
     mention = MENTION.match(who)
     identity = mention.group(1) if mention else who
@@ -90,9 +91,14 @@ def find_requester(ctx: Context, who: str) -> Person | Reply:
         listed = "; ".join(f"{p.name} ({p.email or p.identity}, {p.phone or p.mobile or 'no phone'}, {p.department or '—'}"
                            + (f", {M.PERSON_DISABLED})" if p.disabled else ")") for p in matches[:5])
         return Reply.refuse(M.FOR_SEVERAL.format(who=one_line(who, 60), people=listed))
+    if name:
+        if len(name) > FIELD_MAX:
+            return Reply.refuse(M.FIELD_LONG.format(field="name", length=len(name), limit=FIELD_MAX))
+        return new_caller(who, name) or Reply.refuse(M.FOR_NEED_CONTACT.format(who=one_line(who, 60)))
     near = find_people(ctx, who.split("@")[0][:3], limit=3) if len(who) >= 3 and not looks_like_phone(who) else []
     hint = M.FOR_CLOSEST.format(people=", ".join(f"{p.name} ({p.email or p.identity})" for p in near)) if near else M.FOR_WHOIS
-    return Reply.refuse(M.FOR_UNKNOWN.format(who=one_line(who, 60), hint=hint))
+    first_time = " " + M.FOR_FIRST_TIME if EMAIL.match(who) or looks_like_phone(who) else ""
+    return Reply.refuse(M.FOR_UNKNOWN.format(who=one_line(who, 60), hint=hint) + first_time)
 
 
 def check_intake(ctx: Context, description: str, options: dict[str, str]) -> tuple[dict, dict[str, str]]:
@@ -154,7 +160,7 @@ def new(ctx: Context) -> Reply:
     elif call.options.get("for"):
         if not ctx.is_technician:
             return Reply.refuse(M.FOR_TECHNICIANS_ONLY.format(text=one_line(description, 200)), draft=draft)
-        person = resolve_requester(ctx, call.options["for"])
+        person = resolve_requester(ctx, call.options["for"], call.options.get("name"))
         if isinstance(person, Reply):
             return replace(person, draft=draft, field_errors={"requester": person.text})
         requester = Requester(person.identity, person.name, person.email, person.phone or person.mobile,
@@ -162,6 +168,8 @@ def new(ctx: Context) -> Reply:
         logged_by, via = ctx.actor, (call.options.get("via") or "phone").lower()
     elif call.options.get("via"):
         via = call.options["via"].lower()
+    if call.options.get("name") and not call.options.get("for"):
+        return Reply.refuse(M.NAME_WITHOUT_FOR, draft=draft)
     if via not in VIA:
         return Reply.refuse(M.BAD_VIA.format(value=one_line(via, 20), choices=", ".join(VIA)), draft=draft)
     # The requester's computers, from the directory: the only one is assumed, as the form pre-fills
@@ -198,7 +206,7 @@ def new(ctx: Context) -> Reply:
         ctx.audit("suggested", ticket, {"suggestions": [None, [s.ticket_id for s in suggestions]],
                                         "confidence": [None, [s.confidence for s in suggestions]]})
     if logged_by is not None:  # they did not type it: tell them, so they can correct what was taken down
-        ctx.notify("opened", f"user:{requester.id}", ticket, M.LOGGED_FOR_REQUESTER.format(
+        ctx.notify_requester("opened", ticket, M.LOGGED_FOR_REQUESTER.format(
             name=logged_by.name, via=via, ref=ticket.ref, headline=headline, phone=requester.phone or "—",
             location=ticket.location or "—", id=ticket.id) + listed)
     elif not ctx.reply_visible:  # a submitted form closes without an answer: confirm by message instead

@@ -1,12 +1,17 @@
-"""Working a ticket: claim it, hand it over, write notes, ask the requester (and their answer,
-which may arrive as a plain direct message)."""
+"""Working a ticket: claim it, hand it over (or take its assignee off), write notes, ask the
+requester (and their answer, which may arrive as a plain direct message), correct its details."""
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
 
 from bot import messages as M
 from bot.commands.guards import must_be_open
+from bot.commands.opening import check_intake
 from bot.commands.registry import REGISTRY, Role
 from bot.context import Context
-from bot.model import Status, Ticket, TicketFilter
+from bot.escalation import page
+from bot.model import Severity, Status, Ticket, TicketFilter
 from bot.replies import Reply
 from bot.text import fold, one_line
 
@@ -77,11 +82,12 @@ def assign(ctx: Context) -> Reply:
 
 def add_note(ctx: Context, ticket: Ticket, body: str, internal: bool) -> Reply:
     """A note on `ticket` by the actor: the requester's answer puts a waiting ticket back in
-    progress, a technician's first public note is the first response; the other side is told."""
+    progress (back to new when nobody is on it) and its clock runs again, a technician's first
+    public note is the first response; the other side is told."""
     after = ticket
     by_technician = ctx.is_technician and not ctx.is_requester(ticket)
     if not internal and ctx.is_requester(ticket) and ticket.status is Status.WAITING:
-        after = ticket.with_changes(status=Status.IN_PROGRESS)
+        after = ticket.with_changes(status=Status.IN_PROGRESS if ticket.assignee_id else Status.NEW)
     elif not internal and by_technician and ticket.first_response_at is None:
         after = ticket.with_changes(first_response_at=ctx.now)
     note = ctx.note(ticket, body, internal)
@@ -151,9 +157,107 @@ def wait(ctx: Context) -> Reply:
     ticket = ctx.ticket
     body = ctx.call.text
     after = take(ctx, ticket, ticket.assignee_id or ctx.actor.id, ticket.assignee_name or ctx.actor.name)
-    after = after.with_changes(status=Status.WAITING)
+    after = after.with_changes(status=Status.WAITING, waiting_since=ctx.now, nudged_at=None)  # a new question: a new wait
     note = ctx.note(ticket, body, internal=False)
     ticket = ctx.record("waiting", ticket, after, {"note": [None, note.id]}, summary=ctx.line("waiting", note=one_line(body, 300)))
     ctx.notify_requester("question", ticket, M.QUESTION_FOR_REQUESTER.format(
         name=ctx.actor.name, ref=ticket.ref, body=one_line(body, 500), id=ticket.id))
     return Reply(M.WAITING.format(ref=ticket.ref), ticket=ticket)
+
+
+@command("unassign", usage="unassign <id>", summary="Take the assignee off a ticket: it goes back to its group's queue.",
+         role=Role.TECHNICIAN, takes_ticket=True, verb="unassign tickets", example="unassign 12",
+         guard=must_be_open("unassigned"))
+def unassign(ctx: Context) -> Reply:
+    """Nobody on the ticket any more: back to new (a waiting ticket keeps waiting), and its group
+    has its acknowledgement timeout to claim it again before the SLA engine pages the next level."""
+    ticket = ctx.ticket
+    if not ticket.assignee_id:
+        return Reply.refuse(M.NOT_ASSIGNED.format(ref=ticket.ref, group=ticket.group))
+    after = ticket.with_changes(assignee_id=None, assignee_name=None, escalated_at=ctx.now, top_pings=0,
+                                status=Status.NEW if ticket.status is Status.IN_PROGRESS else ticket.status)
+    changed = ctx.record("unassigned", ticket, after,
+                         summary=ctx.line("unassigned", assignee=ticket.assignee_name, group=ticket.group))
+    if not ctx.actor.is_(ticket.assignee_id):
+        ctx.notify("unassigned", f"user:{ticket.assignee_id}", changed, M.UNASSIGNED_FOR_TECH.format(
+            by=ctx.actor.name, ref=ticket.ref, group=ticket.group, headline=one_line(ticket.description)))
+    return Reply(M.UNASSIGNED_DONE.format(ref=ticket.ref, group=ticket.group), ticket=changed)
+
+
+CORRECTABLE = ("severity", "category", "device", "location", "phone")
+TECHNICIANS_CORRECT = ("severity", "category")  # a requester corrects their device and contact details only
+
+
+@command("set", usage="set <id> [severity=…] [category=…] [device=…] [location=…] [phone=…]",
+         summary="Correct a ticket: severity and category (technicians), device, location, contact phone.",
+         role=Role.PARTICIPANT, takes_ticket=True, options=CORRECTABLE, verb="correct tickets",
+         example='set 12 severity=high location="Floor 2"', guard=must_be_open("corrected"))
+def set_fields(ctx: Context) -> Reply:
+    """Correct what was taken down wrong, audited; the SLA is re-planned by the write, a new
+    category routes the ticket to its chain, and `field=""` clears a device, location or phone."""
+    ticket = ctx.ticket
+    given = {k: v for k, v in ctx.call.options.items() if v or k not in TECHNICIANS_CORRECT}
+    if not given:
+        return Reply.refuse(M.SET_NOTHING.format(usage=ctx.spec.usage, id=ticket.id), draft=ctx.call.raw)
+    locked = [k for k in TECHNICIANS_CORRECT if k in given]
+    if locked and not ctx.is_technician:
+        return Reply.refuse(M.SET_NOT_YOURS.format(fields=" and ".join(locked), id=ticket.id), draft=ctx.call.raw)
+    values, errors = check_intake(ctx, ticket.description, given)
+    errors = {k: v for k, v in errors.items() if k in given}
+    if errors:
+        return Reply.refuse(M.SET_REFUSED.format(problems=" ".join(errors.values())), draft=ctx.call.raw,
+                            field_errors=errors)
+    after = ticket.with_changes(**{k: values[k] for k in ("severity", "category", "device", "location") if k in given})
+    if "phone" in given:
+        after = after.with_changes(requester=replace(after.requester, phone=values["phone"]))
+    changes = _corrections(ticket, after)
+    if not changes:
+        return Reply.refuse(M.SET_UNCHANGED.format(ref=ticket.ref))
+    after = _route(ctx, ticket, after)
+    moved = after.group != ticket.group
+    extra = {"phone": [ticket.requester.phone, after.requester.phone]} if "phone" in changes else None
+    listed = ", ".join(f"{k} {_shown(a)} → {_shown(b)}" for k, (a, b) in changes.items())
+    if moved:
+        listed += " " + M.MOVED_TO.format(group=after.group)
+    changed = ctx.record("corrected", ticket, after, extra, summary=ctx.line("corrected", changes=listed))
+    headline = one_line(ticket.description)
+    if moved:
+        ctx.notify_group("moved", changed.group, changed, M.MOVED_FOR_GROUP.format(
+            ref=changed.ref, severity=changed.severity.value, group=changed.group, category=changed.category,
+            requester=changed.requester.name, headline=headline))
+        if ticket.assignee_id and not ctx.actor.is_(ticket.assignee_id):
+            ctx.notify("unassigned", f"user:{ticket.assignee_id}", changed, M.UNASSIGNED_FOR_TECH.format(
+                by=ctx.actor.name, ref=ticket.ref, group=changed.group, headline=headline))
+    if (changed.severity is Severity.CRITICAL and ticket.severity is not Severity.CRITICAL
+            and ctx.settings.escalation.page_critical_at_creation):
+        page(ctx, changed, changed.group, "critical", "")
+    if not ctx.is_technician:
+        ctx.notify_handlers("corrected", changed, M.CORRECTED_FOR_HANDLERS.format(name=ctx.actor.name, ref=ticket.ref,
+                                                                                changes=listed))
+    text = M.CORRECTED.format(ref=ticket.ref, changes=listed)
+    return Reply(text + (M.CORRECTED_MOVED.format(group=changed.group) if moved else ""), ticket=changed)
+
+
+def _corrections(before: Ticket, after: Ticket) -> dict[str, tuple[Any, Any]]:
+    """Each correctable field that differs, as (before, after), in the order people list them."""
+    read = {"severity": lambda t: t.severity.value, "category": lambda t: t.category, "device": lambda t: t.device,
+            "location": lambda t: t.location, "phone": lambda t: t.requester.phone}
+    return {k: (get(before), get(after)) for k, get in read.items() if get(before) != get(after)}
+
+
+def _route(ctx: Context, before: Ticket, after: Ticket) -> Ticket:
+    """A new category's chain decides the group: the ticket stays with its group when the new chain
+    names it too (at that level), else it moves to the chain's first level, unassigned and new (a
+    waiting ticket keeps waiting), the level's acknowledgement timeout starting now."""
+    if after.category == before.category:
+        return after
+    chain = ctx.settings.chain(after.category)
+    if before.group in chain:
+        return after.with_changes(escalation_level=chain.index(before.group) + 1)
+    return after.with_changes(group=chain[0], escalation_level=1, assignee_id=None, assignee_name=None,
+                              escalated_at=ctx.now, top_pings=0,
+                              status=Status.WAITING if before.status is Status.WAITING else Status.NEW)
+
+
+def _shown(value: Any) -> str:
+    return "—" if value in (None, "") else one_line(str(value), 60)

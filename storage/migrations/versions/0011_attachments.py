@@ -1,6 +1,6 @@
 """files on tickets: what was shared, kept in the attachment store or refused with the reason
 
-Revision ID: 0012
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-10
 
@@ -10,7 +10,7 @@ A reaction opening a ticket from a message is deduplicated on that message throu
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0012'
+revision = '0011'
 down_revision = '0010'
 branch_labels = None
 depends_on = None

@@ -1,14 +1,14 @@
 """major incidents: linked and merged tickets, declared incidents, proposals of alike tickets
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-08
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0013'
-down_revision = '0012'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
