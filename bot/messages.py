@@ -1,7 +1,26 @@
 """Every sentence the help desk says to a person, in one place.
 
-Refusals say why and what to type instead, in one sentence.
+Refusals say why and what to type instead, in one sentence. A sentence that counts
+something is a `Plural`: `.format(count=n)` picks "1 match" or "2 matches".
 """
+
+
+class Plural:
+    """A sentence with a singular and a plural form, chosen by its `count`; formats like a str."""
+
+    def __init__(self, one: str, many: str) -> None:
+        self.one, self.many = one, many
+
+    def format(self, *args: object, count: int, **kwargs: object) -> str:
+        """The form for `count` (1: singular, anything else: plural), formatted with the rest."""
+        return (self.one if count == 1 else self.many).format(*args, count=count, **kwargs)
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """"1 group", "3 groups", "1 match", "2 matches": the count and the word in the right form
+    (`many` defaults to `one` + "s")."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
 
 # Parsing and grammar
 EMPTY = "Type a command, for example `new the printer on floor 3 jams`, or `help` to see them all."
@@ -122,8 +141,10 @@ QUEUE_TITLE = "Open tickets{scope}"
 QUEUE_EMPTY = "The queue is empty{scope}."
 QUEUE_BAD_FILTER = "`{value}` is not a severity, category or group; try one of: {choices}."
 MORE = "…and {count} more"
-EARLIER_NOTES = "…{count} earlier notes: `show {id} all` shows them from the first"
-LATER_NOTES = "…{count} later notes did not fit here: `show {id}` shows the latest, the terminal shows every one"
+EARLIER_NOTES = Plural("…1 earlier note: `show {id} all` shows them from the first",
+                       "…{count} earlier notes: `show {id} all` shows them from the first")
+LATER_NOTES = Plural("…1 later note did not fit here: `show {id}` shows the latest, the terminal shows every one",
+                     "…{count} later notes did not fit here: `show {id}` shows the latest, the terminal shows every one")
 SHOW_WHAT = "`show` takes `all` after the ticket number, or nothing: `show {id}` or `show {id} all`."
 SHOWN = "{ref}: {headline}"
 OVERDUE_RESPONSE = "response overdue"
@@ -194,7 +215,7 @@ FOR_UNKNOWN_MENTION = "I could not look up {who} on this platform; use their ema
 BAD_VIA = "via=`{value}` is not one of {choices}."
 LOGGED = "Opened {ref} for {name} (via {via}): {headline}. First response target: {target}."
 LOGGED_FOR_REQUESTER = "{name} opened ticket {ref} for you ({via}): {headline}\nWe have your phone as {phone} and your location as {location}; if anything is wrong, reply with `note {id} <correction>`."
-WHOIS_FOUND = "{count} match(es):"
+WHOIS_FOUND = Plural("1 match:", "{count} matches:")
 WHOIS_NONE = "Nobody matches `{who}`; try part of the name, the email, or the phone number."
 FIELD_REQUESTER = "Requester (for a call or walk-in)"
 FIELD_REQUESTER_HINT = "Pick the caller, or leave empty to open it for yourself."
@@ -210,3 +231,48 @@ DIGEST_TITLE = "Weekly digest for {group}"
 # Retries and failures
 BUSY = "Someone else changed {ref} at the same moment; please send that again."
 INTERNAL_ERROR = "Something went wrong on our side and nothing was saved (reference {ref}); please try again, and tell the help desk if it keeps happening."
+
+# A ticket's history (`show`), one sentence per audit event; fields changed beyond what the
+# sentence says follow it as "severity medium → high".
+HISTORY = {
+    "opened": "{actor} opened it",
+    "claimed": "{actor} claimed it",
+    "assigned": "{actor} assigned it to {assignee}",
+    "note": "{actor} added a note",
+    "internal_note": "{actor} added an internal note",
+    "waiting": "{actor} asked the requester a question",
+    "answered": "{actor} answered",
+    "escalated": "{actor} escalated it to {group} (level {level})",
+    "auto_escalated": "it was escalated automatically to {group} (level {level})",
+    "repaged": "{group} was paged again",
+    "urgent": "{actor} asked for urgency",
+    "resolved": "{actor} resolved it: {resolution}",
+    "reopened": "{actor} reopened it",
+    "closed": "{actor} closed it",
+    "confirmed": "{actor} confirmed the fix",
+    "deflected": "{actor} solved it with a past resolution",
+    "suggested": "past resolutions were suggested",
+    "sla_warning": "an SLA warning was posted",
+    "overdue": "it went past its resolution target",
+    "replanned": "its SLA plan was updated",
+    "rated": "{actor} rated the help {score}/5",
+}
+HISTORY_COMMENT = ": {comment}"
+HISTORY_OTHER = "{actor}: {action}"
+HISTORY_CHANGE = "{field} {before} → {after}"
+HISTORY_FIELDS = {
+    "status": "status", "assignee_id": "assignee", "group": "group", "escalation_level": "level",
+    "severity": "severity", "category": "category", "description": "description", "device": "device",
+    "location": "location", "resolution": "resolution", "phone": "phone", "requester_phone": "phone",
+}
+HISTORY_NOBODY = "nobody"
+HISTORY_NONE = "—"
+
+# Column headers of ticket lists (`mine`, `queue`, `sla`) in the terminal
+COLUMN_TICKET = "ticket"
+COLUMN_SEVERITY = "severity"
+COLUMN_STATUS = "status"
+COLUMN_ASSIGNEE = "assignee"
+COLUMN_DUE = "due"
+COLUMN_AGE = "age"
+COLUMN_PROBLEM = "problem"
