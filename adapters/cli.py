@@ -11,7 +11,8 @@ import sys
 from adapters import kb_cli
 from adapters.ldap import cli as directory_cli
 from adapters.runtime import NotMigrated, build
-from adapters.settings import load as load_settings
+from adapters.settings import ConfigSource, config_source, load as load_settings
+from bot import messages as M
 from bot.config import ConfigError, Settings
 from bot.directory import DirectoryConfigError
 
@@ -23,9 +24,20 @@ def default_identity() -> str:
     return os.environ.get("HELPDESK_AS") or f"{getpass.getuser()}@localhost"
 
 
+def version() -> str:
+    """The installed package's version ("unknown" when run from files that were never installed)."""
+    from importlib.metadata import PackageNotFoundError, version as installed
+
+    try:
+        return installed("helpdesk-bot")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpdesk", description="An IT help desk in Slack, Teams and the terminal.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument("--version", action="version", version=f"helpdesk {version()}")
     sub = parser.add_subparsers(dest="cmd")
 
     run = sub.add_parser("run", help="start the bot with whatever is configured (the terminal when no chat platform is)")
@@ -91,14 +103,18 @@ def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    source = config_source()
     try:
-        settings = load_settings()
+        settings = load_settings(source.path)
     except ConfigError as exc:
-        print(f"helpdesk: bad configuration:\n{exc}", file=sys.stderr)
+        print(f"helpdesk: bad configuration ({source.describe().removeprefix('Configuration: ')}):\n{exc}",
+              file=sys.stderr)
         return 2
+    if _interactive(args):
+        print(source.describe(), file=sys.stderr)
     try:
         if args.cmd == "config":
-            return config_check(settings)
+            return config_check(settings, source)
         if args.cmd == "db":
             return database(settings, args.db_cmd)
         if args.cmd == "manifest" and args.platform == "teams":
@@ -124,12 +140,23 @@ def _main(argv: list[str] | None) -> int:
         return 2
 
 
-def config_check(settings: Settings) -> int:
-    """`helpdesk config check`: print the effective configuration as JSON, secrets masked; 0."""
+def _interactive(args: argparse.Namespace) -> bool:
+    """A person at a terminal (the shell's prompt, `run` without a chat platform): they are told
+    which configuration file was loaded. One-shot and piped runs keep stderr for errors."""
+    if args.cmd not in (None, "run", "shell") or getattr(args, "command", None) is not None:
+        return False
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def config_check(settings: Settings, source: ConfigSource | None = None) -> int:
+    """`helpdesk config check`: print the effective configuration as JSON, secrets masked, and (on
+    stderr) which file it came from and what it holds; 0."""
     print(json.dumps(settings.masked(), indent=2))
     techs = settings.all_technicians()
-    print(f"OK: {len(settings.categories)} categories, {len(settings.groups)} groups, {len(techs)} technicians.",
-          file=sys.stderr)
+    if source is not None:
+        print(source.describe(), file=sys.stderr)
+    print(f"OK: {M.plural(len(settings.categories), 'category', 'categories')}, "
+          f"{M.plural(len(settings.groups), 'group')}, {M.plural(len(techs), 'technician')}.", file=sys.stderr)
     if not techs:
         print("Note: no technicians are configured, so nobody can claim tickets yet.", file=sys.stderr)
     return 0
@@ -159,6 +186,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             from adapters.server import serve
 
             logging.getLogger().setLevel(logging.INFO)
+            log.info("%s", config_source().describe())
             serve(runtime, getattr(args, "host", "0.0.0.0"), getattr(args, "port", 3000))
             return 0
         from adapters.console.shell import run_shell
@@ -181,7 +209,7 @@ def outbox(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if args.outbox_cmd == "retry":
             count = box.requeue(datetime.now(timezone.utc), args.ids or None)
-            print(f"{count} message(s) queued again")
+            print(f"{M.plural(count, 'message')} queued again")
             return 0 if count or not args.ids else 1
         rows = box.listing(failed_only=args.failed)
         if not rows:
@@ -198,13 +226,14 @@ def outbox(settings: Settings, args: argparse.Namespace) -> int:
 def sla_board(settings: Settings) -> int:
     """`helpdesk sla`: take due SLA steps, then list open tickets by time left; 0 (1 if refused)."""
     from adapters.console.render import Style, TextRenderer
+    from bot.history import technician_names
     from bot.model import SYSTEM_ID
 
     runtime = build(settings)
     try:
         runtime.desk.sweep()
         reply = runtime.desk.handle(runtime.desk.actor(SYSTEM_ID, "operator", platform="system"), "sla")
-        print(TextRenderer(settings.zone, Style.for_stream(sys.stdout)).reply(reply))
+        print(TextRenderer(settings.zone, Style.for_stream(sys.stdout), technician_names(settings)).reply(reply))
         return 0 if reply.ok else 1
     finally:
         runtime.close()
