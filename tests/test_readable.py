@@ -118,12 +118,16 @@ def test_the_rule_in_order(tmp_path):
 
 
 def test_the_interactive_shell_names_the_file_it_loaded(checkout):
-    child = pexpect.spawn(str(HELPDESK), ["shell", "--as", "bob@corp.example"], env={**checkout, "TERM": "xterm"},
+    child = pexpect.spawn(str(HELPDESK), ["shell", "--as", "bob@corp.example"],
+                          env={**checkout, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1"},
                           cwd=checkout["HOME"], encoding="utf-8", timeout=20, dimensions=(40, 200))
     child.expect("Configuration: .*helpdesk.example.toml, the shipped example")
     child.expect("signed in as Bob Lee")
-    child.sendeof()
+    child.expect("Bob Lee>")
+    child.send("\x04")  # Ctrl-D leaves
     child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
 
 
 def test_version(checkout):
