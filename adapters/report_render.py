@@ -6,7 +6,7 @@ import io
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.reports import Figures, Report, Spread
+from bot.reports import Figures, Report, Satisfaction, Spread
 from bot.text import duration
 from datetime import timedelta
 
@@ -17,6 +17,30 @@ def _span(seconds: float | None) -> str:
 
 def _spread(s: Spread) -> str:
     return "—" if not s.count else f"median {_span(s.median)}, p90 {_span(s.p90)} (n={s.count})"
+
+
+def satisfied(s: Satisfaction) -> str:
+    """Satisfaction in one phrase: "4.3 of 5, 75% rated 4–5; 8 of 10 resolutions rated (80%)"."""
+    if not s.asked:
+        return "no resolutions to rate"
+    if not s.rated:
+        return f"none of {s.asked} resolution{'s' if s.asked != 1 else ''} rated yet"
+    return (f"{s.average:.1f} of 5, {s.good_percent:.0f}% rated 4–5; "
+            f"{s.rated} of {s.asked} resolution{'s' if s.asked != 1 else ''} rated ({s.response_percent:.0f}%)")
+
+
+def _satisfaction_lines(report: Report) -> list[str]:
+    """The satisfaction section: overall, then per technician, group and category."""
+    lines = ["", f"  Satisfaction: {satisfied(report.figures.satisfaction)}"]
+    for by, rows in report.satisfaction.items():
+        if not rows:
+            continue
+        lines.append(f"    {('by ' + by).ljust(24)} {'average':>7} {'4–5':>5} {'rated':>11}")
+        for _, name, s in rows:
+            average = "—" if s.average is None else f"{s.average:.1f}"
+            good = "—" if s.good_percent is None else f"{s.good_percent:.0f}%"
+            lines.append(f"    {name[:24].ljust(24)} {average:>7} {good:>5} {f'{s.rated} of {s.asked}':>11}")
+    return lines
 
 
 def table(report: Report) -> str:
@@ -48,12 +72,13 @@ def table(report: Report) -> str:
         lines.append("  Busiest locations: " + ", ".join(f"{d} ({n})" for d, n in f.busiest_locations))
     if f.trending:
         lines.append("  Trending up: " + ", ".join(f"{c} {b} → {n}" for c, n, b in f.trending))
+    lines += _satisfaction_lines(report)
     if report.breakdown:
         lines += ["", f"  By {q.by}:", f"  {'':24} {'opened':>7} {'resolved':>9} {'open':>5}  {'resolution SLA':>14}  time to resolution"]
         for key, sub in report.breakdown:
             sla = sub.sla_resolution.get("all")
             pct = "—" if sla is None or sla.percent is None else f"{sla.percent:.0f}%"
-            lines.append(f"  {str(key)[:24].ljust(24)} {sub.opened:>7} {sub.resolved:>9} {sub.still_open_total:>5}  {pct:>14}  {_spread(sub.resolution)}")
+            lines.append(f"  {report.name(key)[:24].ljust(24)} {sub.opened:>7} {sub.resolved:>9} {sub.still_open_total:>5}  {pct:>14}  {_spread(sub.resolution)}")
     return "\n".join(lines)
 
 
@@ -80,11 +105,24 @@ def rows(report: Report) -> list[dict[str, object]]:
             add(f"sla_resolution_percent[{sev}]", c.percent)
         for level, n in f.escalations.items():
             add(f"escalations[L{level}]", n)
+        satisfaction_rows(add, f.satisfaction)
 
     emit("all", report.figures)
     for key, sub in report.breakdown:
         emit(str(key), sub)
+    for by, listed in report.satisfaction.items():
+        for key, _, s in listed:
+            satisfaction_rows(lambda metric, value: out.append({"group": f"{by}={key}", "metric": metric, "value": value}), s)
     return out
+
+
+def satisfaction_rows(add, s: Satisfaction) -> None:
+    """Satisfaction as CSV metrics: resolutions asked, rated, the average and the two shares."""
+    add("satisfaction_asked", s.asked)
+    add("satisfaction_rated", s.rated)
+    add("satisfaction_average", s.average)
+    add("satisfaction_good_percent", s.good_percent)
+    add("satisfaction_response_percent", s.response_percent)
 
 
 def csv_text(report: Report) -> str:

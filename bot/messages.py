@@ -276,3 +276,25 @@ COLUMN_ASSIGNEE = "assignee"
 COLUMN_DUE = "due"
 COLUMN_AGE = "age"
 COLUMN_PROBLEM = "problem"
+
+# Satisfaction (`rate`, the buttons under a resolution)
+RATE_INVITE = "How did we do? `rate {id} <1-5> [comment]` (1 poor … 5 excellent)."
+RATE_REQUESTER_ONLY = "Only the requester of {ref} can rate the help it got."
+RATE_NOT_RESOLVED = "{ref} is {status}; the help can be rated once it is resolved."
+RATE_RANGE = ("A rating is a whole number from 1 (poor) to 5 (excellent), and `{value}` is not one; "
+              "type `rate {id} <1-5> [comment]`, for example `rate {id} 5 fixed in minutes`.")
+RATE_DEFLECTED = "{ref} was solved with a past resolution, so there is no help of ours to rate."
+RATE_WINDOW_OVER = ("The rating of {ref} could be given or changed until {until}, 7 days after it was resolved; "
+                    "it stays as it was.")
+RATED = "Thanks! You rated the help on {ref} {score}/5; you can change it until {until}."
+RATING_CHANGED = "Changed your rating of {ref} to {score}/5."
+RATING_COMMENTED = "Saved your comment on {ref} with your rating of {score}/5."
+RATING_SAME = "Your rating of {ref} is already {score}/5; nothing changed."
+RATED_LOW_LINE = "⭐ {actor} rated the help {score}/5{comment}"
+RATED_LOW_COMMENT = ": “{comment}”"
+FORM_RATE_TITLE = "Rate the help on {ref}"
+FORM_RATE_SUBMIT = "Send rating"
+FIELD_SCORE = "Rating"
+FIELD_SCORE_CHOICES = {1: "1 – poor", 2: "2", 3: "3 – all right", 4: "4", 5: "5 – excellent"}
+FIELD_COMMENT = "Comment (optional)"
+FIELD_COMMENT_PLACEHOLDER = "What went well, or what could have gone better"

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from bot.reports import Report, ReportQuery
 
 from bot.model import AuditEvent, Note, Notice, Ticket, TicketFilter
+from bot.satisfaction import Rating
 
 
 class Conflict(Exception):
@@ -126,6 +127,22 @@ class Transaction(Protocol):
 
     def has_pending(self, platform: str, kind: str, ticket_id: int) -> bool:
         """Whether an outbox message of this kind for the ticket still waits for delivery."""
+        ...
+
+    # Satisfaction ratings (bot/satisfaction.py)
+
+    def ask_rating(self, rating: Rating) -> None:
+        """Remember that a resolution asks its requester for a rating (the ticket resolved just now);
+        asking again for the same resolution changes nothing."""
+        ...
+
+    def rating_of(self, ticket_id: int, resolved_at: datetime, lock: bool = False) -> Rating | None:
+        """The rating a resolution of the ticket asked for (given or not), None if it asked for none;
+        `lock` holds it until commit."""
+        ...
+
+    def save_rating(self, rating: Rating) -> None:
+        """Store the score, comment and times of a rating asked for earlier."""
         ...
 
     def report(self, query: "ReportQuery", settings: "Settings", technician_ids: list[str] | None = None) -> "Report":

@@ -3,6 +3,7 @@ transaction (one snapshot). Durations and percentiles are computed by the databa
 only hourly counts come back to be folded into local calendar days."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -17,7 +18,9 @@ from sqlalchemy.types import Float, String
 
 from bot.config import Settings
 from bot.model import OPEN_STATUSES, Severity
-from bot.reports import AGE_BUCKETS, Compliance, Figures, Report, ReportQuery, Spread, local_days, nearest_rank
+from bot.reports import (AGE_BUCKETS, SATISFACTION_BY, Compliance, Figures, Report, ReportQuery, Satisfaction, Spread,
+                         local_days, nearest_rank)
+from storage.ratings import satisfaction
 from storage.schema import audit_events, tickets
 
 T = tickets.c
@@ -258,7 +261,9 @@ class ReportBuilder:
         return Figures(**figures)
 
     def report(self, q: ReportQuery) -> Report:
-        """The report: its figures, and the same per value of `q.by` when a breakdown is asked."""
+        """The report: its figures, and the same per value of `q.by` when a breakdown is asked;
+        satisfaction overall, per technician, group and category (and per `q.by` value); the
+        technicians' names; the resolution target per severity."""
         breakdown = []
         if q.by:
             column = BREAKDOWN_COLUMN[q.by]
@@ -266,5 +271,29 @@ class ReportBuilder:
                 or_(_between(T.created_at, q), _between(T.resolved_at, q)), column.is_not(None),
                 *_filters(q, self.technician_ids)).distinct().order_by(column)).scalars().all()
             summaries = self.summaries(q, by=column)  # every key opened or resolved something: it is there
-            breakdown = [(key, Figures(**summaries[key])) for key in keys]
-        return Report(q, self.settings.timezone, self.figures(q), breakdown)
+            rated = {k: s for k, (s, _) in satisfaction(self.conn, q, self.technician_ids, q.by).items()}
+            breakdown = [(key, Figures(**summaries[key], satisfaction=rated.get(key, Satisfaction()))) for key in keys]
+        overall = satisfaction(self.conn, q, self.technician_ids).get(None, (Satisfaction(), None))[0]
+        figures = replace(self.figures(q), satisfaction=overall)
+        names = self.technician_names(q, [k for k, _ in breakdown] if q.by == "technician" else [])
+        by_dimension = {}
+        for by in SATISFACTION_BY:
+            found = satisfaction(self.conn, q, self.technician_ids, by)
+            if by == "technician":
+                names.update({k: self._name(k, seen) for k, (_, seen) in found.items() if k is not None})
+            rows = [(k, names.get(k, k) if by == "technician" else k, s) for k, (s, _) in found.items() if k is not None]
+            by_dimension[by] = sorted(rows, key=lambda r: (-(r[2].average or 0), -r[2].rated, r[1]))
+        targets = {s.value: self.settings.policy(s).resolution_minutes * 60 for s in Severity}
+        return Report(q, self.settings.timezone, figures, breakdown, by_dimension, names, targets)
+
+    def technician_names(self, q: ReportQuery, keys: list[str]) -> dict[str, str]:
+        """Each technician identity's name: as configured, else as last stored on their tickets."""
+        if not keys:
+            return {}
+        stored = dict(self.conn.execute(select(T.assignee_id, func.max(T.assignee_name))
+                                        .where(T.assignee_id.in_(keys)).group_by(T.assignee_id)).all())
+        return {k: self._name(k, stored.get(k)) for k in keys}
+
+    def _name(self, identity: str, seen: str | None) -> str:
+        tech = self.settings.technician_for({identity})
+        return tech.name if tech else (seen or identity)

@@ -17,6 +17,7 @@ from storage.conversations import ChatRows
 from storage.database import upsert
 from storage.outbox import OutboxRows
 from storage.people import PeopleRows
+from storage.ratings import RatingRows
 from storage.reports import ReportBuilder
 from storage.schema import audit_events, jobs, notes, outbox, seen_requests, tickets
 
@@ -72,7 +73,7 @@ def ticket_from(row: Any) -> Ticket:
     )
 
 
-class SqlTransaction(PeopleRows, ChatRows, OutboxRows):
+class SqlTransaction(PeopleRows, ChatRows, OutboxRows, RatingRows):
     """Everything one unit of work reads and writes, on one connection inside one transaction
     (the port: bot.ports.Transaction)."""
 

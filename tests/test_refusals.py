@@ -115,7 +115,7 @@ def test_requester_may_show_note_and_reopen_their_own_ticket(desk, people, engin
 def test_help_shows_each_person_only_what_they_may_run(desk, people):
     employee = {h.usage.split()[0] for h in say(desk, people.alice, "help").help}
     technician = {h.usage.split()[0] for h in say(desk, people.bob, "help").help}
-    assert employee == {"new", "show", "mine", "note", "reopen", "confirm", "urgent", "solved", "help"}
+    assert employee == {"new", "show", "mine", "note", "reopen", "confirm", "urgent", "solved", "rate", "help"}
     assert technician == employee | {"claim", "assign", "internal", "wait", "escalate", "resolve", "close", "queue", "sla", "similar", "report", "whois"}
     one = say(desk, people.alice, "help escalate")
     assert one.help[0].usage == "escalate <id> [group] <reason>"

@@ -20,12 +20,15 @@ from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 from adapters.chat import messages as CM
-from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refusal, Replaced,
-                                    ShowForm)
-from adapters.chat.views import CARD, DIRECT_VERBS, DM, FORM_VERBS, CardView, FormContext, current_card, read_action
+from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refreshed, Refusal,
+                                    Replaced, ShowForm)
+from adapters.chat.views import (CARD, DIRECT_VERBS, DM, FORM_VERBS, CardView, FormContext, current_card,
+                                 read_action, resolution_view)
+from bot import messages as M
+from bot.commands.closing import resolved_text
 from bot.commands.registry import Call, Source
 from bot.desk import Desk
-from bot.forms import Form, action_form, intake_form, main_field, submission
+from bot.forms import Form, action_form, intake_form, main_field, rating_form, submission
 from bot.model import Actor, Ticket
 from bot.replies import Reply, ReplyKind
 from bot.text import clean, one_line
@@ -142,7 +145,12 @@ class Interactions:
         if verb == "keep":
             return Replaced(CM.KEPT.format(ref=f"#{ticket_id}"))
         if verb == "cancel":  # a form shown in place of a card or a message: back to what was there
+            if data.get("form") == "rate":
+                return await self._rated(actor, ticket_id)
             return await self._done(actor, Reply(""), ticket_id, where)
+        if verb == "rate" and position is not None:  # a score: rated at once, the message shows it
+            reply = await self.execute(actor, Call("rate", ticket_id, str(position), source=Source.BUTTON), key)
+            return await self._rated(actor, ticket_id) if reply.ok else Refusal(reply.text)
         if verb in FORM_VERBS:
             return await self.open_form(actor, verb, ticket_id, where)
         if verb not in DIRECT_VERBS:
@@ -158,8 +166,31 @@ class Interactions:
         checked = await asyncio.to_thread(self.desk.check, actor, Call(verb, ticket_id, source=Source.BUTTON))
         if not checked.ok:
             return Refusal(checked.text)
+        if verb == "rate":  # only the requester's to give; pre-selected with the score given so far
+            person = await asyncio.to_thread(self.desk.whoami, actor)
+            if not person.is_(checked.ticket.requester.id):
+                return Refusal(M.RATE_REQUESTER_ONLY.format(ref=checked.ticket.ref))
+            rating = await asyncio.to_thread(self._rating, checked.ticket)
+            return ShowForm(rating_form(checked.ticket, rating.score if rating else None), FormContext(verb, ticket_id, where))
         form = action_form(verb, checked.ticket, self.desk.settings, self.desk.is_technician(actor))
         return ShowForm(form, FormContext(verb, ticket_id, where))
+
+    def _rating(self, ticket: Ticket):
+        """The rating the ticket's current resolution asked for (bot.satisfaction.Rating), or None."""
+        if ticket.resolved_at is None:
+            return None
+        with self.desk.store.transaction(write=False) as tx:
+            return tx.rating_of(ticket.id, ticket.resolved_at)
+
+    async def _rated(self, actor: Actor, ticket_id: int) -> Outcome:
+        """The resolution message again after a rating (or a rating form put away): its text, the
+        buttons still meaningful, the score given so far."""
+        ticket = await self._ticket(actor, ticket_id)
+        if ticket is None or ticket.resolved_at is None:
+            return Replaced(CM.STATUS_NOW.format(ref=f"#{ticket_id}", status=ticket.status.label) if ticket else
+                            CM.KEPT.format(ref=f"#{ticket_id}"))
+        rating = await asyncio.to_thread(self._rating, ticket)
+        return Refreshed(resolution_view(ticket, resolved_text(ticket), rating, self.desk.settings.zone))
 
     async def _done(self, actor: Actor, reply: Reply, ticket_id: int, where: str) -> Outcome:
         """What a button or form that worked (or was a repeat) shows: on a message, a line in
@@ -202,6 +233,8 @@ class Interactions:
                 return Nothing()
             form = self.intake(actor)
             return ShowForm(form, form_context, values, dict(reply.field_errors) or {main_field(form): reply.text})
+        if reply.ok and form_context.form == "rate":
+            return await self._rated(actor, form_context.ticket_id)
         if reply.ok:
             return await self._done(actor, reply, form_context.ticket_id, form_context.where)
         shown = await self.open_form(actor, form_context.form, form_context.ticket_id, form_context.where)

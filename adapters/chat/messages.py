@@ -15,6 +15,8 @@ BUTTON_SOLVED = "This solved it"
 BUTTON_STILL_NEED_HELP = "No, still need help"
 BUTTON_OPEN_FORM = "Open the form"
 BUTTON_CANCEL = "Cancel"
+BUTTON_SCORE = {1: "1 😞", 2: "2", 3: "3", 4: "4", 5: "5 🤩"}
+BUTTON_COMMENT = "Add a comment"
 
 # Card facts
 FACT_SEVERITY = "Severity"
@@ -52,3 +54,7 @@ WELCOME = ("Hi! I'm the IT help desk. Type `new` to open a ticket (or `new <what
            "`help` for everything else.")
 TURN_FAILED = ("Something went wrong answering you (reference {ref}). What you asked may have been done: "
                "check with `mine` or `show <id>` before trying again.")
+
+# Satisfaction, under a resolution
+RATE_PROMPT = "How did we do? Rate the help from 1 (poor) to 5 (excellent):"
+RATED_SO_FAR = "You rated the help {score}/5, thank you. You can change it, or add a comment, until {until}:"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from adapters.chat.views import FormContext
+from adapters.chat.views import FormContext, MessageView
 from bot.forms import Form
 from bot.model import Ticket
 from bot.replies import Reply
@@ -70,6 +70,14 @@ class Replaced:
 
 
 @dataclass(frozen=True)
+class Refreshed:
+    """A message's button or form did its work and the message now reads differently (a rating
+    given): show this view in place of the message, its remaining buttons still live."""
+
+    view: MessageView
+
+
+@dataclass(frozen=True)
 class Opened:
     """An intake form opened a ticket (`again`: it had already, this submission was a repeat)."""
 
@@ -77,4 +85,4 @@ class Opened:
     again: bool = False
 
 
-Outcome = Nothing | Answer | Refusal | ShowForm | Acknowledged | CardRefreshed | Replaced | Opened
+Outcome = Nothing | Answer | Refusal | ShowForm | Acknowledged | CardRefreshed | Replaced | Refreshed | Opened

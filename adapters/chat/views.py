@@ -9,13 +9,14 @@ a name), so a renderer can mention someone it knows on its platform and show the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from adapters.chat import messages as CM
 from bot import sla
 from bot.config import Settings
 from bot.model import Severity, Status, Ticket
+from bot.satisfaction import SCORES, Rating
 from bot.text import duration, one_line
 
 SEVERITY_ICON = {Severity.CRITICAL: "🔴", Severity.HIGH: "🟠", Severity.MEDIUM: "🟡", Severity.LOW: "⚪"}
@@ -24,8 +25,9 @@ STATUS_ICON = {Status.NEW: "🆕", Status.IN_PROGRESS: "🔧", Status.WAITING: "
 CARD = "card"  # where a button is: on a ticket's card in a group's channel…
 DM = "dm"  # …or on a message to the requester
 
-# Which buttons need words first: pressing them opens the command's form.
-FORM_VERBS = frozenset({"note", "escalate", "resolve", "reopen"})
+# Which buttons need words first: pressing them opens the command's form (a rating button
+# carrying a score rates at once; without one it opens the form for a comment).
+FORM_VERBS = frozenset({"note", "escalate", "resolve", "reopen", "rate"})
 # Which buttons run their command at once.
 DIRECT_VERBS = frozenset({"claim", "close", "confirm", "solved"})
 
@@ -48,8 +50,9 @@ class Action:
 
     @property
     def needs_form(self) -> bool:
-        """Whether pressing it opens the command's form first (note, escalate, resolve, reopen)."""
-        return self.verb in FORM_VERBS
+        """Whether pressing it opens the command's form first (note, escalate, resolve, reopen, and a
+        rating button that carries no score)."""
+        return self.verb in FORM_VERBS and not (self.verb == "rate" and self.data.get("position") is not None)
 
 
 @dataclass(frozen=True)
@@ -96,11 +99,14 @@ class Item:
 
 @dataclass(frozen=True)
 class MessageView:
-    """A message for a person or a group: its text, entries, and buttons under it."""
+    """A message for a person or a group: its text, entries, and buttons under it; a resolution
+    also has a row of rating buttons (`rating`) under a line saying what they are (`rating_text`)."""
 
     text: str
     items: tuple[Item, ...] = ()
     actions: tuple[Action, ...] = ()
+    rating: tuple[Action, ...] = ()
+    rating_text: str = ""
 
 
 def button(verb: str, label: str, ticket_id: int, where: str = CARD, style: str = "", **data: Any) -> Action:
@@ -157,12 +163,34 @@ def current_card(ticket: Ticket, settings: Settings, now: datetime) -> CardView:
     return card_view(ticket, now, sla.flags(settings, ticket, now))
 
 
+def rating_actions(ticket_id: int) -> tuple[Action, ...]:
+    """The rating row under a resolution: a button per score (rated at once), and one that opens
+    the small form for a comment."""
+    return tuple(button("rate", CM.BUTTON_SCORE[score], ticket_id, DM, position=score) for score in SCORES) + (
+        button("rate", CM.BUTTON_COMMENT, ticket_id, DM),)
+
+
+def resolution_view(ticket: Ticket, text: str, rating: Rating | None = None,
+                    zone: Any = timezone.utc) -> MessageView:
+    """The message telling the requester their ticket is resolved: *That fixed it* and *Still
+    broken* while it is resolved, and the rating row while its rating may be given or changed
+    (`rating`: the rating as it stands; the line above the buttons says the score given so far)."""
+    actions: tuple[Action, ...] = ()
+    if ticket.status is Status.RESOLVED:
+        actions = (button("confirm", CM.BUTTON_FIXED, ticket.id, DM, "primary"),
+                   button("reopen", CM.BUTTON_STILL_BROKEN, ticket.id, DM))
+    if rating is not None and rating.score is not None:
+        until = rating.open_until.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        return MessageView(text, actions=actions, rating=rating_actions(ticket.id),
+                           rating_text=CM.RATED_SO_FAR.format(score=rating.score, until=until))
+    return MessageView(text, actions=actions, rating=rating_actions(ticket.id), rating_text=CM.RATE_PROMPT)
+
+
 def message_view(kind: str, text: str, ticket: Ticket | None, data: Mapping[str, Any]) -> MessageView:
-    """An outbox message as a person reads it: a resolution comes with *That fixed it* and
-    *Still broken*; a confirmation with past fixes offers *This solved it* on each."""
+    """An outbox message as a person reads it: a resolution comes with *That fixed it*, *Still
+    broken* and a rating row; a confirmation with past fixes offers *This solved it* on each."""
     if kind == "resolved" and ticket is not None:
-        return MessageView(text, actions=(button("confirm", CM.BUTTON_FIXED, ticket.id, DM, "primary"),
-                                          button("reopen", CM.BUTTON_STILL_BROKEN, ticket.id, DM)))
+        return resolution_view(ticket, text)
     if kind == "opened" and ticket is not None and data.get("suggestions"):
         items = tuple(Item(g["headline"], g["likeness"], g["resolution"],
                            button("solved", CM.BUTTON_SOLVED, ticket.id, DM, position=g["position"]))

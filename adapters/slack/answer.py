@@ -2,19 +2,20 @@
 a modal, a reaction on their message, a message edited in place."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat import messages as CM
 from adapters.chat.interactions import opened_text
-from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refusal, Replaced,
-                                    ShowForm)
+from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refreshed, Refusal,
+                                    Replaced, ShowForm)
 from adapters.chat.views import Action, MessageView
 from adapters.slack import blocks as B
 
 REACTION = {"note": "white_check_mark", "internal": "lock", "done": "white_check_mark"}
+MESSAGE_KEY = "message"  # in a modal's metadata: [channel, ts] of the message whose button opened it
 
 
 @dataclass
@@ -57,6 +58,10 @@ class SlackAnswers:
             if at.channel and at.message_ts:
                 await self.client.chat_update(channel=at.channel, ts=at.message_ts, text=B.escape(outcome.text),
                                               blocks=B.notice(outcome.text))
+        elif isinstance(outcome, Refreshed):
+            if at.channel and at.message_ts:
+                text, blocks = B.message(outcome.view)
+                await self.client.chat_update(channel=at.channel, ts=at.message_ts, text=text, blocks=blocks or [])
         elif isinstance(outcome, Opened):
             await self.text(at, B.escape(opened_text(outcome)))
 
@@ -75,8 +80,10 @@ class SlackAnswers:
     async def form(self, outcome: ShowForm, at: Place) -> None:
         """A modal when Slack gave a trigger for one; otherwise a message with a button that opens it."""
         if at.trigger_id:
-            await self.client.views_open(trigger_id=at.trigger_id, view=B.modal(outcome.form, outcome.context,
-                                                                                outcome.values))
+            context = outcome.context
+            if at.channel and at.message_ts:  # the message pressed on, to show it anew once the form is sent
+                context = replace(context, extra={**context.extra, MESSAGE_KEY: [at.channel, at.message_ts]})
+            await self.client.views_open(trigger_id=at.trigger_id, view=B.modal(outcome.form, context, outcome.values))
             return
         text, blocks = B.message(MessageView(CM.FORM_OFFER, actions=(Action("intake", CM.BUTTON_OPEN_FORM, {}),)))
         await self.text(at, text, blocks)

@@ -9,8 +9,8 @@ from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
 from adapters.chat.interactions import Interactions, opened_text
-from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refusal, Replaced,
-                                    ShowForm)
+from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refreshed, Refusal,
+                                    Replaced, ShowForm)
 from adapters.teams import cards as C
 from bot.replies import Reply
 
@@ -52,6 +52,8 @@ async def invoke_answer(turn: TurnContext, outcome: Outcome, chat: Interactions)
         return card(C.form_card(outcome.form, outcome.context, dict(outcome.values), dict(outcome.errors)))
     if isinstance(outcome, Replaced):
         return card(C.notice_card(outcome.text))
+    if isinstance(outcome, Refreshed):
+        return card(C.message_card(outcome.view))
     if isinstance(outcome, Opened):
         return card(C.notice_card(opened_text(outcome)))
     if isinstance(outcome, CardRefreshed):

@@ -142,6 +142,10 @@ def message_card(view: MessageView) -> dict[str, Any]:
         if item.action is not None:
             entries.append({"type": "ActionSet", "actions": [action(item.action)]})
         body.append({"type": "Container", "separator": True, "items": entries})
+    if view.rating:
+        body.append({"type": "Container", "separator": True, "items": [
+            text_block(unlinked(view.rating_text), isSubtle=True),
+            {"type": "ActionSet", "actions": [action(a) for a in view.rating]}]})
     return _card(body, [action(a) for a in view.actions])
 
 
