@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--until", default="now", help="a date (inclusive) or now")
     rep.add_argument("--by", choices=["category", "severity", "group", "technician"])
     rep.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    rep.add_argument("--chart", metavar="FILE.png", help="also draw opened vs resolved per day and time to resolution")
+    rep.add_argument("--chart", metavar="FILE.png", nargs="?", const="", default=None,
+                     help="also draw the chart (per day, time to resolution against target, satisfaction); without a "
+                          "file name: helpdesk-report-<since>-to-<until>.png in the current folder")
     for name in ("category", "severity", "group", "technician"):
         rep.add_argument(f"--{name}", default=None, help=f"only this {name}")
     kb_cli.add_parser(sub)
@@ -242,7 +244,8 @@ def sla_board(settings: Settings) -> int:
 def report(settings: Settings, args: argparse.Namespace) -> int:
     """`helpdesk report`: a period's figures as a table, JSON or CSV, and a chart if asked; 2 for a
     period that cannot be read."""
-    from datetime import datetime, timezone
+    from datetime import datetime, timedelta, timezone
+    from pathlib import Path
 
     from adapters.report_render import chart, csv_text, table
     from bot.reports import PeriodError, ReportQuery, parse_moment
@@ -275,9 +278,12 @@ def report(settings: Settings, args: argparse.Namespace) -> int:
         print(csv_text(result), end="")
     else:
         print(table(result))
-    if args.chart:
-        chart(result, args.chart)
-        print(f"chart written to {args.chart}", file=sys.stderr)
+    if args.chart is not None:
+        zone = settings.zone
+        path = Path(args.chart or f"helpdesk-report-{since.astimezone(zone):%Y-%m-%d}-to-"
+                                  f"{(until - timedelta(microseconds=1)).astimezone(zone):%Y-%m-%d}.png")
+        chart(result, str(path))
+        print(f"chart written to {path.resolve()}", file=sys.stderr)
     return 0
 
 

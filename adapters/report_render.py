@@ -135,45 +135,7 @@ def csv_text(report: Report) -> str:
 
 
 def chart(report: Report, path: str, size: tuple[float, float] = (10, 7.5), dpi: int = 100) -> None:
-    """Tickets opened vs resolved per day, and time to resolution per severity."""
-    import matplotlib
+    """Draw the report's chart into the PNG file `path` (see adapters/report_chart.py)."""
+    from adapters.report_chart import draw
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    import matplotlib.dates as mdates
-
-    f = report.figures
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=size, dpi=dpi, gridspec_kw={"height_ratios": [3, 2]})
-    points, unit = [(datetime.fromisoformat(d), o, r) for d, o, r in f.daily], "day"
-    if len(points) > 92:  # a long period reads better per week
-        weeks: dict[datetime, list[int]] = {}
-        for day, o, r in points:
-            start = day - timedelta(days=day.weekday())
-            weeks.setdefault(start, [0, 0])
-            weeks[start][0] += o
-            weeks[start][1] += r
-        points, unit = [(d, o, r) for d, (o, r) in weeks.items()], "week"
-    marker = "o" if len(points) <= 62 else None
-    top.plot([p[0] for p in points], [p[1] for p in points], marker=marker, label="opened", color="#d9534f")
-    top.plot([p[0] for p in points], [p[2] for p in points], marker=marker, label="resolved", color="#5cb85c")
-    top.set_title(f"Tickets opened vs resolved per {unit} ({report.zone})")
-    locator = mdates.AutoDateLocator()
-    top.xaxis.set_major_locator(locator)
-    top.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    top.legend()
-    top.grid(alpha=0.3)
-    severities = ["critical", "high", "medium", "low"]
-    medians = [(f.resolution_by_severity.get(s, Spread()).median or 0) / 3600 for s in severities]
-    p90s = [(f.resolution_by_severity.get(s, Spread()).p90 or 0) / 3600 for s in severities]
-    x = range(len(severities))
-    bottom.bar([i - 0.2 for i in x], medians, width=0.4, label="median", color="#337ab7")
-    bottom.bar([i + 0.2 for i in x], p90s, width=0.4, label="90th percentile", color="#9ec3e6")
-    bottom.set_xticks(list(x), severities)
-    bottom.set_ylabel("hours")
-    bottom.set_title("Time to resolution per severity")
-    bottom.legend()
-    bottom.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    draw(report, path, size, dpi)

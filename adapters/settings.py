@@ -16,15 +16,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from pydantic import Field, create_model, model_validator
+from urllib.parse import urlsplit
+
+from pydantic import Field, create_model, field_validator, model_validator
 
 from adapters.ldap.settings import DirectorySettings
 from adapters.platforms import PLATFORMS
 from bot.config import ENV_KEYS, Settings, load_settings
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 class _AppBase(Settings):
-    """What every composed settings object adds to the core's: platform sections and checks."""
+    """What every composed settings object adds to the core's: platform sections and checks, and
+    `public_url`, the server's own address as chat platforms and people's apps reach it (the
+    charts a report posts on Teams are fetched from there); https, or http on loopback (tests,
+    the Bot Framework Emulator)."""
+
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        parts = urlsplit(url.strip())
+        if parts.scheme == "https" and parts.hostname:
+            return url.strip().rstrip("/")
+        if parts.scheme == "http" and parts.hostname in LOOPBACK:
+            return url.strip().rstrip("/")
+        raise ValueError(f"{url[:80]!r} is not the server's public https:// address (chat apps fetch images from it)")
 
     @model_validator(mode="before")
     @classmethod
@@ -79,7 +101,8 @@ AppSettings: type[Settings] = create_model(  # type: ignore[call-overload]
 )
 
 APP_ENV_KEYS: dict[str, tuple[str, ...]] = {
-    **ENV_KEYS, **{var: (p.name, key) for p in PLATFORMS for var, key in p.env.items()}}
+    **ENV_KEYS, "HELPDESK_PUBLIC_URL": ("public_url",),
+    **{var: (p.name, key) for p in PLATFORMS for var, key in p.env.items()}}
 
 
 OWN_FILE = Path("helpdesk.toml")

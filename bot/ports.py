@@ -145,6 +145,16 @@ class Transaction(Protocol):
         """Store the score, comment and times of a rating asked for earlier."""
         ...
 
+    # Report charts a chat platform fetches by URL (kept for a while under an unguessable token)
+
+    def keep_chart(self, token: str, png: bytes, now: datetime, expires_at: datetime) -> None:
+        """Keep a chart's PNG under `token` until `expires_at` (UTC)."""
+        ...
+
+    def chart(self, token: str, now: datetime) -> bytes | None:
+        """The PNG kept under `token`, None when there is none or it has expired."""
+        ...
+
     def report(self, query: "ReportQuery", settings: "Settings", technician_ids: list[str] | None = None) -> "Report":
         """The figures for a period, computed by the database in this transaction's snapshot."""
         ...

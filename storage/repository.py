@@ -16,6 +16,7 @@ from bot.model import AuditEvent, Note, Notice, Requester, Severity, Status, Tic
 from storage.conversations import ChatRows
 from storage.database import upsert
 from storage.outbox import OutboxRows
+from storage.charts import ChartRows
 from storage.people import PeopleRows
 from storage.ratings import RatingRows
 from storage.reports import ReportBuilder
@@ -73,7 +74,7 @@ def ticket_from(row: Any) -> Ticket:
     )
 
 
-class SqlTransaction(PeopleRows, ChatRows, OutboxRows, RatingRows):
+class SqlTransaction(PeopleRows, ChatRows, OutboxRows, RatingRows, ChartRows):
     """Everything one unit of work reads and writes, on one connection inside one transaction
     (the port: bot.ports.Transaction)."""
 

@@ -280,6 +280,7 @@ def test_the_manifest_is_complete_and_filled_in_by_the_command():
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) >= {"message.channels", "message.im", "app_mention"}
     assert set(manifest["oauth_config"]["scopes"]["bot"]) >= {
         "commands", "chat:write", "users:read", "users:read.email", "im:write", "im:history", "channels:history",
+        "files:write",
         "reactions:write", "app_mentions:read"}
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
     refused = subprocess.run([str(helpdesk), "manifest", "slack", "--url", "http://plain.example"], capture_output=True,

@@ -16,10 +16,12 @@ the core off the event loop and wakes the outbox when something changed.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 from adapters.chat import messages as CM
+from adapters.chat.charts import Chart, ReportCharts
 from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refreshed, Refusal,
                                     Replaced, ShowForm)
 from adapters.chat.views import (CARD, DIRECT_VERBS, DM, FORM_VERBS, CardView, FormContext, current_card,
@@ -34,6 +36,7 @@ from bot.replies import Reply, ReplyKind
 from bot.text import clean, one_line
 
 People = Mapping[str, Actor]
+log = logging.getLogger("helpdesk")
 
 
 class Interactions:
@@ -42,10 +45,11 @@ class Interactions:
     `devices(actor)` names the computers the directory says the actor manages."""
 
     def __init__(self, desk: Desk, wake: Callable[[], None] = lambda: None,
-                 devices: Callable[[Actor], tuple[str, ...]] = lambda actor: ()) -> None:
+                 devices: Callable[[Actor], tuple[str, ...]] = lambda actor: (), charts: ReportCharts | None = None) -> None:
         self.desk = desk
         self.wake = wake
         self.devices = devices
+        self.charts = charts  # a report's answer comes with its chart when set
 
     # Running the core
 
@@ -99,7 +103,7 @@ class Interactions:
             return ShowForm(self.intake(actor), FormContext("new"))
         if self.desk.registry.is_command(text) or free == "grammar":
             reply = await self.run_line(actor, text, key, people=people)
-            return Nothing() if reply.duplicate else Answer(reply)
+            return Nothing() if reply.duplicate else Answer(reply, await self.chart(reply))
         if free == "form":
             return ShowForm(self.intake(actor, text), FormContext("new"))
         call = (Call("note", thread_ticket, text, source=Source.DIRECT) if thread_ticket is not None
@@ -122,6 +126,17 @@ class Interactions:
             return self._acknowledged(reply, "done", echoed=True)
         reply = await self.execute(actor, Call("note", ticket_id, text, source=Source.THREAD, people=people or {}), key)
         return self._acknowledged(reply, "note", echoed=False)
+
+    async def chart(self, reply: Reply) -> Chart | None:
+        """The chart of a report the reply carries (None: no report, no charts here, or it could not
+        be drawn: the table is shown all the same)."""
+        if self.charts is None or not reply.ok or reply.report is None:
+            return None
+        try:
+            return await self.charts.draw(reply.report)
+        except Exception:
+            log.exception("could not draw the report's chart; the table goes without it")
+            return None
 
     @staticmethod
     def _acknowledged(reply: Reply, mark: str, echoed: bool) -> Outcome:

@@ -58,3 +58,7 @@ TURN_FAILED = ("Something went wrong answering you (reference {ref}). What you a
 # Satisfaction, under a resolution
 RATE_PROMPT = "How did we do? Rate the help from 1 (poor) to 5 (excellent):"
 RATED_SO_FAR = "You rated the help {score}/5, thank you. You can change it, or add a comment, until {until}:"
+
+# A report's chart, next to its table
+CHART_IN_DM = "📈 The chart is in your direct messages with the help desk."
+CHART_NOT_SHOWN = "(No chart here: set the help desk's public address, public_url, for Teams to show it.)"

@@ -17,9 +17,11 @@ class Nothing:
 
 @dataclass(frozen=True)
 class Answer:
-    """Show the reply to the person who asked, and only to them where the platform can."""
+    """Show the reply to the person who asked, and only to them where the platform can; a report
+    comes with its `chart` (adapters/chat/charts.py), to post as an image next to the table."""
 
     reply: Reply
+    chart: Any = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import aiohttp
 from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.chat.charts import ReportCharts
 from adapters.chat.interactions import Interactions
 from adapters.dispatcher import Dispatcher
 from adapters.slack.app import build_app
@@ -37,7 +38,8 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     sender = SlackSender(client, runtime.settings, runtime.store, runtime.desk.clock)
     state.dispatchers.append(Dispatcher(runtime.outbox, sender, runtime.desk.clock, poll_seconds=poll_seconds))
     people = SlackPeople(client, runtime.desk, enrich=runtime.with_directory)
-    chat = Interactions(runtime.desk, state.wake, devices=people.devices)
+    chat = Interactions(runtime.desk, state.wake, devices=people.devices,
+                        charts=ReportCharts(runtime.store, runtime.desk.clock))  # uploaded to Slack, not hosted
     bolt = build_app(chat, people, client, slack.signing_secret.get_secret_value(), command=slack.command)
     if slack.app_token:
         app_token = slack.app_token.get_secret_value()

@@ -67,6 +67,11 @@ def attachment(card: dict[str, Any]) -> dict[str, Any]:
     return {"contentType": CONTENT_TYPE, "content": card}
 
 
+def image(url: str, name: str) -> dict[str, Any]:
+    """A PNG image Teams shows in the message, fetched from `url` (the help desk's own server)."""
+    return {"contentType": "image/png", "contentUrl": url, "name": name}
+
+
 def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     card: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": CARD_VERSION, "body": body,
                             "msteams": {"width": "Full"}}
