@@ -103,7 +103,10 @@ class Interactions:
             return ShowForm(self.intake(actor), FormContext("new"))
         if self.desk.registry.is_command(text) or free == "grammar":
             reply = await self.run_line(actor, text, key, people=people)
-            return Nothing() if reply.duplicate else Answer(reply, await self.chart(reply))
+            if reply.duplicate:
+                return Nothing()
+            drawn = self.charts is not None and reply.ok and reply.report is not None
+            return Answer(reply, (lambda: self.chart(reply)) if drawn else None)
         if free == "form":
             return ShowForm(self.intake(actor, text), FormContext("new"))
         call = (Call("note", thread_ticket, text, source=Source.DIRECT) if thread_ticket is not None

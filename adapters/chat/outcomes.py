@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from adapters.chat.views import FormContext, MessageView
 from bot.forms import Form
@@ -17,11 +17,12 @@ class Nothing:
 
 @dataclass(frozen=True)
 class Answer:
-    """Show the reply to the person who asked, and only to them where the platform can; a report
-    comes with its `chart` (adapters/chat/charts.py), to post as an image next to the table."""
+    """Show the reply to the person who asked, and only to them where the platform can. A report's
+    answer comes with `chart`: awaited, it draws the report's chart (adapters/chat/charts.py;
+    about a second of work, so a platform that must answer quickly shows the table first)."""
 
     reply: Reply
-    chart: Any = None
+    chart: Callable[[], Awaitable[Any]] | None = None
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,9 @@ class SlackAnswers:
         elif isinstance(outcome, Answer):
             elsewhere = outcome.chart is not None and not self.direct(at)
             await self.text(at, B.reply_text(outcome.reply) + ("\n" + B.escape(CM.CHART_IN_DM) if elsewhere else ""))
-            if outcome.chart is not None:
-                await self.chart(outcome.chart, at)
+            chart = await outcome.chart() if outcome.chart is not None else None  # after the table: it takes a second
+            if chart is not None:
+                await self.chart(chart, at)
         elif isinstance(outcome, ShowForm):
             await self.form(outcome, at)
         elif isinstance(outcome, Acknowledged):

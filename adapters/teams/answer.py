@@ -37,7 +37,7 @@ async def say(turn: TurnContext, reply: Reply | str, chart: Chart | None = None)
 async def show(turn: TurnContext, outcome: Outcome) -> None:
     """Show an outcome in the conversation a message came from."""
     if isinstance(outcome, Answer):
-        await say(turn, outcome.reply, outcome.chart)
+        await say(turn, outcome.reply, await outcome.chart() if outcome.chart is not None else None)
     elif isinstance(outcome, Refusal):
         await say(turn, outcome.text)
     elif isinstance(outcome, ShowForm):
