@@ -141,6 +141,11 @@ class Transaction(Protocol):
         `lock` holds it until commit."""
         ...
 
+    def withdraw_rating(self, ticket_id: int, resolved_at: datetime) -> None:
+        """A resolution reopened before its rating was given asks for none any more (reports do
+        not count it as unanswered); a rating already given stays with its resolution."""
+        ...
+
     def save_rating(self, rating: Rating) -> None:
         """Store the score, comment and times of a rating asked for earlier."""
         ...

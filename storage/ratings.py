@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, case, delete, func, select, update
 
 from bot.reports import ReportQuery, Satisfaction
 from bot.satisfaction import GOOD, Rating
@@ -37,6 +37,11 @@ class RatingRows:
         query = select(ratings).where(R.ticket_id == ticket_id, R.resolved_at == resolved_at)
         row = self.conn.execute(query.with_for_update() if lock else query).first()
         return _rating(row) if row else None
+
+    def withdraw_rating(self, ticket_id: int, resolved_at: datetime) -> None:
+        """See bot.ports.Transaction.withdraw_rating (a rating already given stays)."""
+        self.conn.execute(delete(ratings).where(R.ticket_id == ticket_id, R.resolved_at == resolved_at,
+                                                R.score.is_(None)))
 
     def save_rating(self, rating: Rating) -> None:
         """See bot.ports.Transaction.save_rating."""

@@ -50,8 +50,8 @@ def test_the_chart_of_a_known_week(engine, clock):
     assert medium.get_ylabel() == "minutes" and "15 min" in texts_of(medium)
     assert "target 3 d ↑" in texts_of(medium), "a target far above the bars is written, not drawn off the scale"
     assert "no data" in texts_of(low) and not low.patches, "nothing resolved: no data, not a zero bar"
-    assert satisfaction.get_title(loc="left") == "Satisfaction per technician\n0 of 3 resolutions rated"
-    assert "no rating yet · 0 of 2" in texts_of(satisfaction), "no rating is not a zero"
+    assert satisfaction.get_title(loc="left") == "Satisfaction per technician\n0 of 2 resolutions rated"
+    assert "no rating yet · 0 of 1" in texts_of(satisfaction), "no rating is not a zero"
     assert all(bar.get_width() == 0 for bar in satisfaction.patches)
 
 

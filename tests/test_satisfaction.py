@@ -61,6 +61,14 @@ def test_the_requester_rates_once_per_resolution_and_may_change_it_for_7_days(de
     assert say(desk, people.alice, "rate 1 3").ok
     assert [(r["assignee_id"], r["score"]) for r in rating_rows(engine)] == [("bob@corp.example", 5),
                                                                              ("bob@corp.example", 3)]
+    say(desk, people.alice, "reopen 1 it jams once more")
+    assert [r["score"] for r in rating_rows(engine)] == [5, 3], "given ratings stay with their resolutions"
+    clock.advance(hours=1)
+    say(desk, people.carol, "resolve 1 replaced the whole paper tray")
+    say(desk, people.alice, "reopen 1 still jamming")
+    assert [r["score"] for r in rating_rows(engine)] == [5, 3], "reopened before rating: asks for nothing any more"
+    say(desk, people.carol, "resolve 1 replaced the printer")
+    assert say(desk, people.alice, "rate 1 3").ok
     say(desk, people.alice, "confirm 1")
     assert say(desk, people.alice, "rate 1 4").text == "Changed your rating of #1 to 4/5.", "closed, still within 7 days"
 

@@ -49,6 +49,8 @@ def reopen(ctx: Context) -> Reply:
     ticket = ctx.ticket
     why = ctx.call.text
     note = ctx.note(ticket, M.REOPEN_NOTE.format(why=why), internal=False)
+    if ticket.resolved_at is not None:
+        ctx.tx.withdraw_rating(ticket.id, ticket.resolved_at)  # reopened instead of rated: nothing to rate
     ticket = ctx.record("reopened", ticket, ticket.with_changes(status=Status.IN_PROGRESS, resolution=None, resolved_at=None),
                         {"note": [None, note.id], "previous_resolution": [ticket.resolution, None]},
                         summary=ctx.line("reopened", reason=one_line(why, 300)))
