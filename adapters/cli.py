@@ -12,7 +12,8 @@ from adapters import kb_cli
 from adapters.ldap import cli as directory_cli
 from adapters.platforms import PLATFORMS, platform
 from adapters.runtime import NotMigrated, build
-from adapters.settings import load as load_settings
+from adapters.settings import ConfigSource, config_source, load as load_settings
+from bot import messages as M
 from bot.config import ConfigError, Settings
 from bot.directory import DirectoryConfigError
 
@@ -24,9 +25,20 @@ def default_identity() -> str:
     return os.environ.get("HELPDESK_AS") or f"{getpass.getuser()}@localhost"
 
 
+def version() -> str:
+    """The installed package's version ("unknown" when run from files that were never installed)."""
+    from importlib.metadata import PackageNotFoundError, version as installed
+
+    try:
+        return installed("helpdesk-bot")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpdesk", description="An IT help desk in Slack, Teams and the terminal.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument("--version", action="version", version=f"helpdesk {version()}")
     sub = parser.add_subparsers(dest="cmd")
 
     run = sub.add_parser("run", help="start the bot with whatever is configured (the terminal when no chat platform is)")
@@ -53,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--until", default="now", help="a date (inclusive) or now")
     rep.add_argument("--by", choices=["category", "severity", "group", "technician"])
     rep.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    rep.add_argument("--chart", metavar="FILE.png", help="also draw opened vs resolved per day and time to resolution")
+    rep.add_argument("--chart", metavar="FILE.png", nargs="?", const="", default=None,
+                     help="also draw the chart (per day, time to resolution against target, satisfaction); without a "
+                          "file name: helpdesk-report-<since>-to-<until>.png in the current folder")
     for name in ("category", "severity", "group", "technician"):
         rep.add_argument(f"--{name}", default=None, help=f"only this {name}")
     rep.add_argument("--include-imported", action="store_true",
@@ -95,14 +109,18 @@ def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    source = config_source()
     try:
-        settings = load_settings()
+        settings = load_settings(source.path)
     except ConfigError as exc:
-        print(f"helpdesk: bad configuration:\n{exc}", file=sys.stderr)
+        print(f"helpdesk: bad configuration ({source.describe().removeprefix('Configuration: ')}):\n{exc}",
+              file=sys.stderr)
         return 2
+    if _interactive(args):
+        print(source.describe(), file=sys.stderr)
     try:
         if args.cmd == "config":
-            return config_check(settings)
+            return config_check(settings, source)
         if args.cmd == "db":
             return database(settings, args.db_cmd)
         if args.cmd == "manifest":
@@ -126,12 +144,23 @@ def _main(argv: list[str] | None) -> int:
         return 2
 
 
-def config_check(settings: Settings) -> int:
-    """`helpdesk config check`: print the effective configuration as JSON, secrets masked; 0."""
+def _interactive(args: argparse.Namespace) -> bool:
+    """A person at a terminal (the shell's prompt, `run` without a chat platform): they are told
+    which configuration file was loaded. One-shot and piped runs keep stderr for errors."""
+    if args.cmd not in (None, "run", "shell") or getattr(args, "command", None) is not None:
+        return False
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def config_check(settings: Settings, source: ConfigSource | None = None) -> int:
+    """`helpdesk config check`: print the effective configuration as JSON, secrets masked, and (on
+    stderr) which file it came from and what it holds; 0."""
     print(json.dumps(settings.masked(), indent=2))
     techs = settings.all_technicians()
-    print(f"OK: {len(settings.categories)} categories, {len(settings.groups)} groups, {len(techs)} technicians.",
-          file=sys.stderr)
+    if source is not None:
+        print(source.describe(), file=sys.stderr)
+    print(f"OK: {M.plural(len(settings.categories), 'category', 'categories')}, "
+          f"{M.plural(len(settings.groups), 'group')}, {M.plural(len(techs), 'technician')}.", file=sys.stderr)
     if not techs:
         print("Note: no technicians are configured, so nobody can claim tickets yet.", file=sys.stderr)
     return 0
@@ -161,6 +190,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             from adapters.server import serve
 
             logging.getLogger().setLevel(logging.INFO)
+            log.info("%s", config_source().describe())
             serve(runtime, getattr(args, "host", "0.0.0.0"), getattr(args, "port", 3000))
             return 0
         from adapters.console.shell import run_shell
@@ -183,7 +213,7 @@ def outbox(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if args.outbox_cmd == "retry":
             count = box.requeue(datetime.now(timezone.utc), args.ids or None)
-            print(f"{count} message(s) queued again")
+            print(f"{M.plural(count, 'message')} queued again")
             return 0 if count or not args.ids else 1
         rows = box.listing(failed_only=args.failed)
         if not rows:
@@ -200,13 +230,14 @@ def outbox(settings: Settings, args: argparse.Namespace) -> int:
 def sla_board(settings: Settings) -> int:
     """`helpdesk sla`: take due SLA steps, then list open tickets by time left; 0 (1 if refused)."""
     from adapters.console.render import Style, TextRenderer
+    from bot.history import technician_names
     from bot.model import SYSTEM_ID
 
     runtime = build(settings)
     try:
         runtime.desk.sweep()
         reply = runtime.desk.handle(runtime.desk.actor(SYSTEM_ID, "operator", platform="system"), "sla")
-        print(TextRenderer(settings.zone, Style.for_stream(sys.stdout)).reply(reply))
+        print(TextRenderer(settings.zone, Style.for_stream(sys.stdout), technician_names(settings)).reply(reply))
         return 0 if reply.ok else 1
     finally:
         runtime.close()
@@ -215,7 +246,8 @@ def sla_board(settings: Settings) -> int:
 def report(settings: Settings, args: argparse.Namespace) -> int:
     """`helpdesk report`: a period's figures as a table, JSON or CSV, and a chart if asked; 2 for a
     period that cannot be read."""
-    from datetime import datetime, timezone
+    from datetime import datetime, timedelta, timezone
+    from pathlib import Path
 
     from adapters.report_render import chart, csv_text, table
     from bot.reports import PeriodError, ReportQuery, parse_moment
@@ -249,9 +281,12 @@ def report(settings: Settings, args: argparse.Namespace) -> int:
         print(csv_text(result), end="")
     else:
         print(table(result))
-    if args.chart:
-        chart(result, args.chart)
-        print(f"chart written to {args.chart}", file=sys.stderr)
+    if args.chart is not None:
+        zone = settings.zone
+        path = Path(args.chart or f"helpdesk-report-{since.astimezone(zone):%Y-%m-%d}-to-"
+                                  f"{(until - timedelta(microseconds=1)).astimezone(zone):%Y-%m-%d}.png")
+        chart(result, str(path))
+        print(f"chart written to {path.resolve()}", file=sys.stderr)
     return 0
 
 

@@ -6,7 +6,7 @@ import io
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.reports import Figures, Report, Spread
+from bot.reports import Figures, Report, Satisfaction, Spread
 from bot.text import duration
 from datetime import timedelta
 
@@ -17,6 +17,30 @@ def _span(seconds: float | None) -> str:
 
 def _spread(s: Spread) -> str:
     return "—" if not s.count else f"median {_span(s.median)}, p90 {_span(s.p90)} (n={s.count})"
+
+
+def satisfied(s: Satisfaction) -> str:
+    """Satisfaction in one phrase: "4.3 of 5, 75% rated 4–5; 8 of 10 resolutions rated (80%)"."""
+    if not s.asked:
+        return "no resolutions to rate"
+    if not s.rated:
+        return f"none of {s.asked} resolution{'s' if s.asked != 1 else ''} rated yet"
+    return (f"{s.average:.1f} of 5, {s.good_percent:.0f}% rated 4–5; "
+            f"{s.rated} of {s.asked} resolution{'s' if s.asked != 1 else ''} rated ({s.response_percent:.0f}%)")
+
+
+def _satisfaction_lines(report: Report) -> list[str]:
+    """The satisfaction section: overall, then per technician, group and category."""
+    lines = ["", f"  Satisfaction: {satisfied(report.figures.satisfaction)}"]
+    for by, rows in report.satisfaction.items():
+        if not rows:
+            continue
+        lines.append(f"    {('by ' + by).ljust(24)} {'average':>7} {'4–5':>5} {'rated':>11}")
+        for _, name, s in rows:
+            average = "—" if s.average is None else f"{s.average:.1f}"
+            good = "—" if s.good_percent is None else f"{s.good_percent:.0f}%"
+            lines.append(f"    {name[:24].ljust(24)} {average:>7} {good:>5} {f'{s.rated} of {s.asked}':>11}")
+    return lines
 
 
 def table(report: Report) -> str:
@@ -58,12 +82,13 @@ def table(report: Report) -> str:
         lines.append("  Trending up: " + ", ".join(f"{c} {b} → {n}" for c, n, b in f.trending))
     if f.paused.count:
         lines.append("  Times to resolution and resolution targets leave out the time tickets waited on their requester.")
+    lines += _satisfaction_lines(report)
     if report.breakdown:
         lines += ["", f"  By {q.by}:", f"  {'':24} {'opened':>7} {'resolved':>9} {'open':>5}  {'resolution SLA':>14}  time to resolution"]
         for key, sub in report.breakdown:
             sla = sub.sla_resolution.get("all")
             pct = "—" if sla is None or sla.percent is None else f"{sla.percent:.0f}%"
-            lines.append(f"  {str(key)[:24].ljust(24)} {sub.opened:>7} {sub.resolved:>9} {sub.still_open_total:>5}  {pct:>14}  {_spread(sub.resolution)}")
+            lines.append(f"  {report.name(key)[:24].ljust(24)} {sub.opened:>7} {sub.resolved:>9} {sub.still_open_total:>5}  {pct:>14}  {_spread(sub.resolution)}")
     return "\n".join(lines)
 
 
@@ -96,11 +121,24 @@ def rows(report: Report) -> list[dict[str, object]]:
         add("tickets_per_incident", i.tickets_per_incident)
         add("incident_to_declare_median_seconds", i.to_declare.median)
         add("incident_ticket_share_percent", i.share_percent)
+        satisfaction_rows(add, f.satisfaction)
 
     emit("all", report.figures)
     for key, sub in report.breakdown:
         emit(str(key), sub)
+    for by, listed in report.satisfaction.items():
+        for key, _, s in listed:
+            satisfaction_rows(lambda metric, value: out.append({"group": f"{by}={key}", "metric": metric, "value": value}), s)
     return out
+
+
+def satisfaction_rows(add, s: Satisfaction) -> None:
+    """Satisfaction as CSV metrics: resolutions asked, rated, the average and the two shares."""
+    add("satisfaction_asked", s.asked)
+    add("satisfaction_rated", s.rated)
+    add("satisfaction_average", s.average)
+    add("satisfaction_good_percent", s.good_percent)
+    add("satisfaction_response_percent", s.response_percent)
 
 
 def csv_text(report: Report) -> str:
@@ -113,45 +151,7 @@ def csv_text(report: Report) -> str:
 
 
 def chart(report: Report, path: str, size: tuple[float, float] = (10, 7.5), dpi: int = 100) -> None:
-    """Tickets opened vs resolved per day, and time to resolution per severity."""
-    import matplotlib
+    """Draw the report's chart into the PNG file `path` (see adapters/report_chart.py)."""
+    from adapters.report_chart import draw
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    import matplotlib.dates as mdates
-
-    f = report.figures
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=size, dpi=dpi, gridspec_kw={"height_ratios": [3, 2]})
-    points, unit = [(datetime.fromisoformat(d), o, r) for d, o, r in f.daily], "day"
-    if len(points) > 92:  # a long period reads better per week
-        weeks: dict[datetime, list[int]] = {}
-        for day, o, r in points:
-            start = day - timedelta(days=day.weekday())
-            weeks.setdefault(start, [0, 0])
-            weeks[start][0] += o
-            weeks[start][1] += r
-        points, unit = [(d, o, r) for d, (o, r) in weeks.items()], "week"
-    marker = "o" if len(points) <= 62 else None
-    top.plot([p[0] for p in points], [p[1] for p in points], marker=marker, label="opened", color="#d9534f")
-    top.plot([p[0] for p in points], [p[2] for p in points], marker=marker, label="resolved", color="#5cb85c")
-    top.set_title(f"Tickets opened vs resolved per {unit} ({report.zone})")
-    locator = mdates.AutoDateLocator()
-    top.xaxis.set_major_locator(locator)
-    top.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    top.legend()
-    top.grid(alpha=0.3)
-    severities = ["critical", "high", "medium", "low"]
-    medians = [(f.resolution_by_severity.get(s, Spread()).median or 0) / 3600 for s in severities]
-    p90s = [(f.resolution_by_severity.get(s, Spread()).p90 or 0) / 3600 for s in severities]
-    x = range(len(severities))
-    bottom.bar([i - 0.2 for i in x], medians, width=0.4, label="median", color="#337ab7")
-    bottom.bar([i + 0.2 for i in x], p90s, width=0.4, label="90th percentile", color="#9ec3e6")
-    bottom.set_xticks(list(x), severities)
-    bottom.set_ylabel("hours")
-    bottom.set_title("Time to resolution per severity")
-    bottom.legend()
-    bottom.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    draw(report, path, size, dpi)

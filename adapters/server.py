@@ -1,18 +1,21 @@
 """`helpdesk serve`: one aiohttp server for every platform, plus the outbox dispatchers.
 
-Routes: `GET /healthz`, each configured chat platform's own (adapters/platforms.py), and the
-public pages the Teams app package links to (`GET /`, `/privacy`, `/terms`: adapters/pages.py).
+Routes: `GET /healthz`, each configured chat platform's own (adapters/platforms.py), the
+public pages the Teams app package links to (`GET /`, `/privacy`, `/terms`: adapters/pages.py),
+and `GET /charts/<token>.png`, the report charts posted in Teams (adapters/chat/charts.py).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from aiohttp import web
 
 from adapters import pages
+from adapters.chat.charts import PATH as CHART_PATH, ReportCharts
 from adapters.dispatcher import Dispatcher
 from adapters.platforms import platform
 from adapters.runtime import Runtime
@@ -21,6 +24,7 @@ log = logging.getLogger("helpdesk.server")
 
 RUNTIME = web.AppKey("runtime", Runtime)
 STATE = web.AppKey("state", "ServerState")
+CHART_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 DRAIN_SECONDS = 10.0  # how long shutdown waits for the deliveries in hand before cancelling them
 
 
@@ -56,6 +60,20 @@ async def public_page(request: web.Request) -> web.Response:
     return web.Response(text=pages.page(request.path), content_type="text/html")
 
 
+async def chart_image(request: web.Request) -> web.Response:
+    """`GET /charts/<token>.png`: a report chart posted in a chat (adapters/chat/charts.py), while it
+    has not expired; 404 for any other token (they are unguessable: knowing one is the permission)."""
+    token = request.match_info["token"]
+    if not CHART_TOKEN.fullmatch(token):
+        raise web.HTTPNotFound(text="no such chart")
+    runtime = request.app[RUNTIME]
+    found = await asyncio.to_thread(ReportCharts(runtime.store, runtime.desk.clock).get, token)
+    if found is None:
+        raise web.HTTPNotFound(text="no such chart (they are kept for a week)")
+    return web.Response(body=found, content_type="image/png",
+                        headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
+
+
 async def sweep_forever(runtime: Runtime, state: ServerState) -> None:
     """Take due SLA steps (warnings, escalations, pages) on a timer; replicas may all run
     this: each due ticket is taken by one of them (row locks, SKIP LOCKED)."""
@@ -78,6 +96,7 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
     app[RUNTIME] = runtime
     app[STATE] = state
     app.router.add_get("/healthz", healthz)
+    app.router.add_get(CHART_PATH + "{token}.png", chart_image)
     for path in pages.PAGES:
         app.router.add_get(path, public_page)
     poll = poll_seconds or runtime.settings.delivery.poll_seconds

@@ -12,10 +12,14 @@ and `mentions = { slack = "<!subteam^S0…>" }`; the older `slack_channel`, `tea
 """
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from pydantic import Field, create_model, model_validator
+from urllib.parse import urlsplit
+
+from pydantic import Field, create_model, field_validator, model_validator
 
 from adapters.ldap.settings import DirectorySettings
 from adapters.platforms import PLATFORMS
@@ -23,8 +27,28 @@ from bot.config import ENV_KEYS, Settings, load_settings
 from storage.files import FileSettings
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 class _AppBase(Settings):
-    """What every composed settings object adds to the core's: platform sections and checks."""
+    """What every composed settings object adds to the core's: platform sections and checks, and
+    `public_url`, the server's own address as chat platforms and people's apps reach it (the
+    charts a report posts on Teams are fetched from there); https, or http on loopback (tests,
+    the Bot Framework Emulator)."""
+
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        parts = urlsplit(url.strip())
+        if parts.scheme == "https" and parts.hostname:
+            return url.strip().rstrip("/")
+        if parts.scheme == "http" and parts.hostname in LOOPBACK:
+            return url.strip().rstrip("/")
+        raise ValueError(f"{url[:80]!r} is not the server's public https:// address (chat apps fetch images from it)")
 
     @model_validator(mode="before")
     @classmethod
@@ -80,12 +104,54 @@ AppSettings: type[Settings] = create_model(  # type: ignore[call-overload]
 )
 
 APP_ENV_KEYS: dict[str, tuple[str, ...]] = {
-    **ENV_KEYS, **{var: (p.name, key) for p in PLATFORMS for var, key in p.env.items()}}
+    **ENV_KEYS, "HELPDESK_PUBLIC_URL": ("public_url",),
+    **{var: (p.name, key) for p in PLATFORMS for var, key in p.env.items()}}
+
+
+OWN_FILE = Path("helpdesk.toml")
+EXAMPLE_FILE = Path("helpdesk.example.toml")
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """Which configuration file every `helpdesk` command reads (the same one `make run` passes):
+    `path` (None: no file, the built-in defaults) and `why` it was chosen: "HELPDESK_CONFIG",
+    "helpdesk.toml", "example" (no file of your own yet: the shipped example, as `make run`
+    uses) or "defaults"."""
+
+    path: Path | None
+    why: str
+
+    def describe(self) -> str:
+        """One line saying which file was loaded, for stderr, `config check` and the server's log."""
+        if self.path is None:
+            return "Configuration: no file (HELPDESK_CONFIG unset, no ./helpdesk.toml): the built-in defaults"
+        where = self.path.resolve()
+        if self.why == "example":
+            return (f"Configuration: {where}, the shipped example (no ./helpdesk.toml yet: copy the example "
+                    "to helpdesk.toml, or set HELPDESK_CONFIG, to use your own)")
+        return f"Configuration: {where}" + (" (from HELPDESK_CONFIG)" if self.why == "HELPDESK_CONFIG" else "")
+
+
+def config_source(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> ConfigSource:
+    """The file to read: $HELPDESK_CONFIG, else ./helpdesk.toml, else ./helpdesk.example.toml (the
+    example a checkout ships, which `make run` starts with), else none (built-in defaults)."""
+    env = os.environ if env is None else env
+    cwd = cwd or Path(".")
+    if env.get("HELPDESK_CONFIG"):
+        return ConfigSource(Path(env["HELPDESK_CONFIG"]), "HELPDESK_CONFIG")
+    for name, why in ((OWN_FILE, "helpdesk.toml"), (EXAMPLE_FILE, "example")):
+        if (cwd / name).is_file():
+            return ConfigSource(name if cwd == Path(".") else cwd / name, why)
+    return ConfigSource(None, "defaults")
 
 
 def load(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """The configuration file (HELPDESK_CONFIG, else ./helpdesk.toml if present) and the
-    environment, validated into AppSettings. Raises ConfigError naming the key and the reason."""
+    """The configuration file and the environment, validated into AppSettings. Without `path`
+    the file is the one `config_source(env)` names: HELPDESK_CONFIG, else ./helpdesk.toml, else
+    ./helpdesk.example.toml. Raises ConfigError naming the key and the reason."""
+    if path is None:
+        path = config_source(env).path
     return load_settings(path, env, model=AppSettings, env_keys=APP_ENV_KEYS)
 
 

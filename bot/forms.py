@@ -79,9 +79,23 @@ def intake_form(settings: Settings, actor: Actor, description: str = "", technic
     ), intro=M.FORM_NEW_INTRO)
 
 
+def rating_form(ticket: Ticket, score: int | None = None) -> Form:
+    """The small form for a rating with a comment: the score (pre-selected with the one given so
+    far, if any) and the comment."""
+    from bot.satisfaction import COMMENT_MAX, SCORES
+
+    return Form("rate", M.FORM_RATE_TITLE.format(ref=ticket.ref), M.FORM_RATE_SUBMIT, (
+        Field("score", M.FIELD_SCORE, "select", required=True, initial=str(score) if score else None,
+              choices=tuple(Choice(str(s), M.FIELD_SCORE_CHOICES[s]) for s in SCORES)),
+        Field("comment", M.FIELD_COMMENT, "multiline", placeholder=M.FIELD_COMMENT_PLACEHOLDER, max_length=COMMENT_MAX),
+    ), ticket_id=ticket.id, intro=one_line(ticket.resolution or ticket.description, 150))
+
+
 def action_form(command: str, ticket: Ticket, settings: Settings, is_technician: bool) -> Form:
-    """The small form behind a card button that needs words: note, escalate, resolve, reopen; link
-    (or merge) to another ticket, declare a major incident, update everyone affected."""
+    """The small form behind a button that needs words: note, escalate, resolve, reopen; link (or
+    merge) to another ticket, declare a major incident, update everyone affected; a rating's comment."""
+    if command == "rate":
+        return rating_form(ticket)
     text = Field("text", M.FORM_TEXT_LABEL[command], "multiline", required=True, max_length=TEXT_MAX,
                  min_length=10 if command == "resolve" else 1, placeholder=M.FORM_TEXT_PLACEHOLDER[command])
     fields: tuple[Field, ...] = (text,)
@@ -120,6 +134,8 @@ def submission(form: str, values: dict[str, str | None]) -> tuple[str, str, dict
         else:
             values.pop("via", None)
         return "new", text, values
+    if form == "rate":
+        return "rate", f"{values.get('score', '')} {values.get('comment', '')}".strip(), {}
     text = values.get("text", "")
     if form == "link":
         return ("merge" if values.get("how") == "merge" else "link"), text, {}

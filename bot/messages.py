@@ -1,7 +1,26 @@
 """Every sentence the help desk says to a person, in one place.
 
-Refusals say why and what to type instead, in one sentence.
+Refusals say why and what to type instead, in one sentence. A sentence that counts
+something is a `Plural`: `.format(count=n)` picks "1 match" or "2 matches".
 """
+
+
+class Plural:
+    """A sentence with a singular and a plural form, chosen by its `count`; formats like a str."""
+
+    def __init__(self, one: str, many: str) -> None:
+        self.one, self.many = one, many
+
+    def format(self, *args: object, count: int, **kwargs: object) -> str:
+        """The form for `count` (1: singular, anything else: plural), formatted with the rest."""
+        return (self.one if count == 1 else self.many).format(*args, count=count, **kwargs)
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """"1 group", "3 groups", "1 match", "2 matches": the count and the word in the right form
+    (`many` defaults to `one` + "s")."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
 
 # Parsing and grammar
 EMPTY = "Type a command, for example `new the printer on floor 3 jams`, or `help` to see them all."
@@ -122,8 +141,10 @@ QUEUE_TITLE = "Open tickets{scope}"
 QUEUE_EMPTY = "The queue is empty{scope}."
 QUEUE_BAD_FILTER = "`{value}` is not a severity, category or group; try one of: {choices}."
 MORE = "…and {count} more"
-EARLIER_NOTES = "…{count} earlier notes: `show {id} all` shows them from the first"
-LATER_NOTES = "…{count} later notes did not fit here: `show {id}` shows the latest, the terminal shows every one"
+EARLIER_NOTES = Plural("…1 earlier note: `show {id} all` shows them from the first",
+                       "…{count} earlier notes: `show {id} all` shows them from the first")
+LATER_NOTES = Plural("…1 later note did not fit here: `show {id}` shows the latest, the terminal shows every one",
+                     "…{count} later notes did not fit here: `show {id}` shows the latest, the terminal shows every one")
 SHOW_WHAT = "`show` takes `all` after the ticket number, or nothing: `show {id}` or `show {id} all`."
 SHOWN = "{ref}: {headline}"
 OVERDUE_RESPONSE = "response overdue"
@@ -195,7 +216,7 @@ FOR_UNKNOWN_MENTION = "I could not look up {who} on this platform; use their ema
 BAD_VIA = "via=`{value}` is not one of {choices}."
 LOGGED = "Opened {ref} for {name} (via {via}): {headline}. First response target: {target}."
 LOGGED_FOR_REQUESTER = "{name} opened ticket {ref} for you ({via}): {headline}\nWe have your phone as {phone} and your location as {location}; if anything is wrong, reply with `note {id} <correction>`."
-WHOIS_FOUND = "{count} match(es):"
+WHOIS_FOUND = Plural("1 match:", "{count} matches:")
 WHOIS_NONE = "Nobody matches `{who}`; try part of the name, the email, or the phone number."
 FIELD_REQUESTER = "Requester (for a call or walk-in)"
 FIELD_REQUESTER_HINT = "Pick the caller, or leave empty to open it for yourself."
@@ -370,3 +391,70 @@ FIELD_REQUESTER_NAME = "Their name, if they call for the first time"
 FIELD_REQUESTER_NAME_HINT = "With their email or phone above: logs a caller neither the directory nor the help desk knows."
 HELP_NEW_FOR = ("new for=<email|phone|name> [name=\"…\"] [via=phone|walk-in|chat] <description> …",
                 "Log a call or a walk-in for someone; with name=, a first-time caller nobody knows yet.")
+
+# A ticket's history (`show`), one sentence per audit event; fields changed beyond what the
+# sentence says follow it as "severity medium → high".
+HISTORY = {
+    "opened": "{actor} opened it",
+    "claimed": "{actor} claimed it",
+    "assigned": "{actor} assigned it to {assignee}",
+    "note": "{actor} added a note",
+    "internal_note": "{actor} added an internal note",
+    "waiting": "{actor} asked the requester a question",
+    "answered": "{actor} answered",
+    "escalated": "{actor} escalated it to {group} ({level})",
+    "auto_escalated": "it was escalated automatically to {group} ({level})",
+    "repaged": "{group} was paged again",
+    "urgent": "{actor} asked for urgency",
+    "resolved": "{actor} resolved it: {resolution}",
+    "reopened": "{actor} reopened it",
+    "closed": "{actor} closed it",
+    "confirmed": "{actor} confirmed the fix",
+    "deflected": "{actor} solved it with a past resolution",
+    "suggested": "past resolutions were suggested",
+    "sla_warning": "an SLA warning was posted",
+    "overdue": "it went past its resolution target",
+    "replanned": "its SLA plan was updated",
+    "rated": "{actor} rated the help {score}/5",
+}
+HISTORY_COMMENT = ": {comment}"
+HISTORY_OTHER = "{actor}: {action}"
+HISTORY_CHANGE = "{field} {before} → {after}"
+HISTORY_FIELDS = {
+    "status": "status", "assignee_id": "assignee", "group": "group", "escalation_level": "level",
+    "severity": "severity", "category": "category", "description": "description", "device": "device",
+    "location": "location", "resolution": "resolution", "phone": "phone", "requester_phone": "phone",
+}
+HISTORY_NOBODY = "nobody"
+HISTORY_NONE = "—"
+
+# Column headers of ticket lists (`mine`, `queue`, `sla`) in the terminal
+COLUMN_TICKET = "ticket"
+COLUMN_SEVERITY = "severity"
+COLUMN_STATUS = "status"
+COLUMN_ASSIGNEE = "assignee"
+COLUMN_DUE = "due"
+COLUMN_AGE = "age"
+COLUMN_PROBLEM = "problem"
+
+# Satisfaction (`rate`, the buttons under a resolution)
+RATE_INVITE = "How did we do? `rate {id} <1-5> [comment]` (1 poor … 5 excellent)."
+RATE_REQUESTER_ONLY = "Only the requester of {ref} can rate the help it got."
+RATE_NOT_RESOLVED = "{ref} is {status}; the help can be rated once it is resolved."
+RATE_RANGE = ("A rating is a whole number from 1 (poor) to 5 (excellent), and `{value}` is not one; "
+              "type `rate {id} <1-5> [comment]`, for example `rate {id} 5 fixed in minutes`.")
+RATE_DEFLECTED = "{ref} was solved with a past resolution, so there is no help of ours to rate."
+RATE_WINDOW_OVER = ("The rating of {ref} could be given or changed until {until}, 7 days after it was resolved; "
+                    "it stays as it was.")
+RATED = "Thanks! You rated the help on {ref} {score}/5; you can change it until {until}."
+RATING_CHANGED = "Changed your rating of {ref} to {score}/5."
+RATING_COMMENTED = "Saved your comment on {ref} with your rating of {score}/5."
+RATING_SAME = "Your rating of {ref} is already {score}/5; nothing changed."
+RATED_LOW_LINE = "⭐ {actor} rated the help {score}/5{comment}"
+RATED_LOW_COMMENT = ": “{comment}”"
+FORM_RATE_TITLE = "Rate the help on {ref}"
+FORM_RATE_SUBMIT = "Send rating"
+FIELD_SCORE = "Rating"
+FIELD_SCORE_CHOICES = {1: "1 – poor", 2: "2", 3: "3 – all right", 4: "4", 5: "5 – excellent"}
+FIELD_COMMENT = "Comment (optional)"
+FIELD_COMMENT_PLACEHOLDER = "What went well, or what could have gone better"

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bot.reports import Report, ReportQuery
 
 from bot.model import Attachment, AuditEvent, Note, Notice, Requester, Ticket, TicketFilter
+from bot.satisfaction import Rating
 
 
 class Conflict(Exception):
@@ -142,6 +143,37 @@ class Transaction(Protocol):
 
     def has_pending(self, platform: str, kind: str, ticket_id: int) -> bool:
         """Whether an outbox message of this kind for the ticket still waits for delivery."""
+        ...
+
+    # Satisfaction ratings (bot/satisfaction.py)
+
+    def ask_rating(self, rating: Rating) -> None:
+        """Remember that a resolution asks its requester for a rating (the ticket resolved just now);
+        asking again for the same resolution changes nothing."""
+        ...
+
+    def rating_of(self, ticket_id: int, resolved_at: datetime, lock: bool = False) -> Rating | None:
+        """The rating a resolution of the ticket asked for (given or not), None if it asked for none;
+        `lock` holds it until commit."""
+        ...
+
+    def withdraw_rating(self, ticket_id: int, resolved_at: datetime) -> None:
+        """A resolution reopened before its rating was given asks for none any more (reports do
+        not count it as unanswered); a rating already given stays with its resolution."""
+        ...
+
+    def save_rating(self, rating: Rating) -> None:
+        """Store the score, comment and times of a rating asked for earlier."""
+        ...
+
+    # Report charts a chat platform fetches by URL (kept for a while under an unguessable token)
+
+    def keep_chart(self, token: str, png: bytes, now: datetime, expires_at: datetime) -> None:
+        """Keep a chart's PNG under `token` until `expires_at` (UTC)."""
+        ...
+
+    def chart(self, token: str, now: datetime) -> bytes | None:
+        """The PNG kept under `token`, None when there is none or it has expired."""
         ...
 
     def report(self, query: "ReportQuery", settings: "Settings", technician_ids: list[str] | None = None) -> "Report":

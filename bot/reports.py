@@ -105,6 +105,36 @@ class IncidentFigures:
 
 
 @dataclass(frozen=True)
+class Satisfaction:
+    """The requesters' ratings of resolutions made in a period: how many resolutions asked for a
+    rating (`asked`), how many got one (`rated`), the sum of their scores (`total`) and how many
+    were 4 or 5 (`good`)."""
+
+    asked: int = 0
+    rated: int = 0
+    total: int = 0
+    good: int = 0
+
+    @property
+    def average(self) -> float | None:
+        """The average score (1–5) to one decimal; None when nothing was rated."""
+        return round(self.total / self.rated, 1) if self.rated else None
+
+    @property
+    def good_percent(self) -> float | None:
+        """The share of ratings that were 4 or 5, in percent to one decimal; None when nothing was rated."""
+        return round(100 * self.good / self.rated, 1) if self.rated else None
+
+    @property
+    def response_percent(self) -> float | None:
+        """The share of resolutions that were rated, in percent to one decimal; None when none asked."""
+        return round(100 * self.rated / self.asked, 1) if self.asked else None
+
+
+SATISFACTION_BY = ("technician", "group", "category")
+
+
+@dataclass(frozen=True)
 class Figures:
     opened: int = 0
     resolved: int = 0
@@ -126,6 +156,7 @@ class Figures:
     trending: list[tuple[str, int, int]] = field(default_factory=list)  # category, this period, previous
     daily: list[tuple[str, int, int]] = field(default_factory=list)  # local date, opened, resolved
     incidents: IncidentFigures = IncidentFigures()
+    satisfaction: Satisfaction = Satisfaction()
 
     @property
     def still_open_total(self) -> int:
@@ -139,18 +170,29 @@ class Report:
     zone: str
     figures: Figures
     breakdown: list[tuple[str, Figures]] = field(default_factory=list)
+    # satisfaction by technician, group and category: (key, name to show, figures), best first
+    satisfaction: dict[str, list[tuple[str, str, Satisfaction]]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # a breakdown key's name to show (technicians)
+    targets: dict[str, float] = field(default_factory=dict)  # resolution target per severity, seconds
+
+    def name(self, key: object) -> str:
+        """A breakdown key as people read it: a technician's name rather than their identity."""
+        return self.names.get(str(key), str(key))
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready data: the period and filters, the figures, and any breakdown."""
         def plain(value: Any) -> Any:
             if isinstance(value, datetime):
                 return value.isoformat()
-            if isinstance(value, (Spread, Compliance, IncidentFigures)):
+            if isinstance(value, (Spread, Compliance, IncidentFigures, Satisfaction)):
                 data = asdict(value)
                 if isinstance(value, Compliance):
                     data["percent"] = value.percent
                 if isinstance(value, IncidentFigures):
                     data["tickets_per_incident"] = value.tickets_per_incident
+                if isinstance(value, Satisfaction):
+                    data.update(average=value.average, good_percent=value.good_percent,
+                                response_percent=value.response_percent)
                 return data
             if isinstance(value, dict):
                 return {str(k): plain(v) for k, v in value.items()}
@@ -166,7 +208,12 @@ class Report:
         return {"since": self.query.since.isoformat(), "until": self.query.until.isoformat(), "timezone": self.zone,
                 "filters": {k: getattr(self.query, k) for k in ("category", "severity", "group", "technician")},
                 "figures": figures(self.figures),
-                "by": self.query.by, "breakdown": [{"key": k, **figures(f)} for k, f in self.breakdown]}
+                "by": self.query.by,
+                "breakdown": [{"key": k, **({"name": self.names[k]} if k in self.names else {}), **figures(f)}
+                              for k, f in self.breakdown],
+                "satisfaction": {by: [{"key": k, "name": n, **plain(s)} for k, n, s in rows]
+                                 for by, rows in self.satisfaction.items()},
+                "targets": {"resolution_seconds": self.targets}}
 
 
 def nearest_rank(count: int, q: float) -> int:

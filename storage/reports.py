@@ -8,6 +8,7 @@ moved on by its paused time; an open ticket whose clock stands still is late onl
 late when its clock stopped."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -22,8 +23,9 @@ from sqlalchemy.types import Float, Integer, String
 
 from bot.config import Settings
 from bot.model import OPEN_STATUSES, Severity
-from bot.reports import (AGE_BUCKETS, Compliance, Figures, IncidentFigures, Report, ReportQuery, Spread, local_days,
-                         nearest_rank)
+from bot.reports import (AGE_BUCKETS, SATISFACTION_BY, Compliance, Figures, IncidentFigures, Report, ReportQuery,
+                         Satisfaction, Spread, local_days, nearest_rank)
+from storage.ratings import satisfaction
 from storage.schema import audit_events, history, incidents, tickets
 
 OPEN = [s.value for s in OPEN_STATUSES]
@@ -319,7 +321,9 @@ class ReportBuilder:
                                round(100 * in_one / opened, 1) if opened else None)
 
     def report(self, q: ReportQuery) -> Report:
-        """The report: its figures, and the same per value of `q.by` when a breakdown is asked."""
+        """The report: its figures, and the same per value of `q.by` when a breakdown is asked;
+        satisfaction overall, per technician, group and category (and per `q.by` value); the
+        technicians' names; the resolution target per severity."""
         if q.include_imported:
             self.tickets = with_history()
             self.T = self.tickets.c
@@ -330,5 +334,30 @@ class ReportBuilder:
                 or_(_between(self.T.created_at, q), _between(self.T.resolved_at, q)), column.is_not(None),
                 *_filters(self.T, q, self.technician_ids)).distinct().order_by(column)).scalars().all()
             summaries = self.summaries(q, by=column)  # every key opened or resolved something: it is there
-            breakdown = [(key, Figures(**summaries[key])) for key in keys]
-        return Report(q, self.settings.timezone, self.figures(q), breakdown)
+            rated = {k: s for k, (s, _) in satisfaction(self.conn, q, self.technician_ids, q.by).items()}
+            breakdown = [(key, Figures(**summaries[key], satisfaction=rated.get(key, Satisfaction()))) for key in keys]
+        overall = satisfaction(self.conn, q, self.technician_ids).get(None, (Satisfaction(), None))[0]
+        figures = replace(self.figures(q), satisfaction=overall)
+        names = self.technician_names(q, [k for k, _ in breakdown] if q.by == "technician" else [])
+        by_dimension = {}
+        for by in SATISFACTION_BY:
+            found = satisfaction(self.conn, q, self.technician_ids, by)
+            if by == "technician":
+                names.update({k: self._name(k, seen) for k, (_, seen) in found.items() if k is not None})
+            rows = [(k, names.get(k, k) if by == "technician" else k, s) for k, (s, _) in found.items() if k is not None]
+            by_dimension[by] = sorted(rows, key=lambda r: (-(r[2].average or 0), -r[2].rated, r[1]))
+        targets = {s.value: self.settings.policy(s).resolution_minutes * 60 for s in Severity}
+        return Report(q, self.settings.timezone, figures, breakdown, by_dimension, names, targets)
+
+    def technician_names(self, q: ReportQuery, keys: list[str]) -> dict[str, str]:
+        """Each technician identity's name: as configured, else as last stored on their tickets."""
+        if not keys:
+            return {}
+        T = tickets.c
+        stored = dict(self.conn.execute(select(T.assignee_id, func.max(T.assignee_name))
+                                        .where(T.assignee_id.in_(keys)).group_by(T.assignee_id)).all())
+        return {k: self._name(k, stored.get(k)) for k in keys}
+
+    def _name(self, identity: str, seen: str | None) -> str:
+        tech = self.settings.technician_for({identity})
+        return tech.name if tech else (seen or identity)

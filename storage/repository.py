@@ -18,8 +18,10 @@ from storage.conversations import ChatRows
 from storage.database import upsert
 from storage.incidents import IncidentRows
 from storage.outbox import OutboxRows
+from storage.charts import ChartRows
 from storage.people import PeopleRows
 from storage.knowledge import past_resolution
+from storage.ratings import RatingRows
 from storage.reports import ReportBuilder
 from storage.schema import audit_events, jobs, notes, outbox, seen_requests, tickets
 
@@ -83,7 +85,7 @@ def ticket_from(row: Any) -> Ticket:
     )
 
 
-class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentRows):
+class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentRows, RatingRows, ChartRows):
     """Everything one unit of work reads and writes, on one connection inside one transaction
     (the port: bot.ports.Transaction)."""
 

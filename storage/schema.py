@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData,
+                        String, Table, Text, UniqueConstraint)
 from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
@@ -281,4 +281,37 @@ incident_proposal_members = Table(
     Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
     Column("proposal_id", Integer, ForeignKey("incident_proposals.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("added_at", UTCDateTime, nullable=False),
+)
+
+# The requester's rating of the help, one row per resolution: written (score NULL) when a
+# technician resolves the ticket, with who resolved it, their group, the category and severity at
+# that moment (what reports break satisfaction down by), and rated or changed within 7 days.
+ratings = Table(
+    "ratings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=False),
+    Column("requester_id", ID, nullable=False),
+    Column("assignee_id", ID),
+    Column("assignee_name", NAME),
+    Column("group_name", String(64)),
+    Column("category", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("score", Integer),
+    Column("comment", Text),
+    Column("rated_at", UTCDateTime),
+    Column("changed_at", UTCDateTime),
+    UniqueConstraint("ticket_id", "resolved_at", name="uq_ratings_ticket_id_resolved_at"),
+    Index("ix_ratings_resolved_at", "resolved_at"),
+)
+
+# Report charts the server hands out under an unguessable URL for a while (Teams shows an image
+# from a URL; an inline one would not fit in its 28 KB activity). In the database, so any replica
+# behind the load balancer can serve what another drew.
+report_charts = Table(
+    "report_charts", metadata,
+    Column("token", String(64), primary_key=True),
+    Column("png", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
 )

@@ -7,6 +7,7 @@ import http.client
 import itertools
 import json
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -62,6 +63,11 @@ class LiveServer:
         return self
 
     async def _start(self) -> None:
+        # the port is taken first, so the settings can name the server's own address (public_url)
+        self._listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listening.bind(("127.0.0.1", 0))
+        self.port = self._listening.getsockname()[1]
         data = await self._start_fakes()
         self.files = tempfile.mkdtemp(prefix="helpdesk-attachments-")  # never the checkout's own directory
         data["attachments"] = {"directory": self.files}
@@ -73,9 +79,7 @@ class LiveServer:
         self._built()
         self.runner = web.AppRunner(self.app)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self.runner.addresses[0][1]
+        await web.SockSite(self.runner, self._listening).start()
         await self._started()
 
     def stop(self) -> list[str]:

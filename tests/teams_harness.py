@@ -69,6 +69,7 @@ class LiveTeams(LiveServer):
         data["groups"]["service-desk"].update(channels={"teams": DESK})
         data["groups"]["network-eng"].update(channels={"teams": NET})
         data["teams"] = {"service_url": self.connector.url, "tenant_id": TENANT}
+        data["public_url"] = f"http://127.0.0.1:{self.port}"  # where Teams fetches the report charts from
         if self.auth:
             data["teams"].update(app_id=APP_ID, app_password="test-password", openid_metadata_url=self.connector.openid_url)
             data["technicians"][0]["ids"] = ["bob@corp.example", f"teams:{USERS['bob'][1]}"]

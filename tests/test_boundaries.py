@@ -49,8 +49,8 @@ def test_every_command_is_registered_once_with_help_and_an_example():
     names = [spec.name for spec in REGISTRY]
     assert names == sorted(set(names), key=names.index)
     assert set(names) == {"new", "claim", "assign", "note", "internal", "wait", "escalate", "resolve", "reopen",
-                          "close", "confirm", "urgent", "sla", "similar", "solved", "report", "whois", "show", "mine", "queue", "help",
-                          "attach", "link", "unlink", "merge", "incident", "incidents", "broadcast", "dismiss",
+                          "close", "confirm", "urgent", "sla", "similar", "solved", "rate", "report", "whois", "show", "mine", "queue",
+                          "help", "attach", "link", "unlink", "merge", "incident", "incidents", "broadcast", "dismiss",
                           "set", "unassign"}
     for spec in REGISTRY:
         assert spec.summary and spec.usage.startswith(spec.name)

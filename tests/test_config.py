@@ -19,7 +19,8 @@ def write(tmp_path: Path, body: str) -> Path:
     return path
 
 
-def test_no_file_gives_working_defaults():
+def test_no_file_gives_working_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a folder with neither helpdesk.toml nor the shipped example
     s = load_settings(None, env={})
     assert list(s.categories) == ["hardware", "software", "network", "account", "email", "printer", "security", "other"]
     assert all(c.escalation == ["service-desk"] for c in s.categories.values())

@@ -172,6 +172,7 @@ def test_serve_answers_health_checks_and_stops_cleanly(env):
         server.send_signal(signal.SIGINT)
         server.wait(20)
     assert server.returncode == 0
+    assert f"Configuration: {EXAMPLE} (from HELPDESK_CONFIG)" in server.stderr.read(), "the log names the file"
 
 
 def test_outbox_commands_list_and_requeue_dead_letters(env):
@@ -189,6 +190,6 @@ def test_outbox_commands_list_and_requeue_dead_letters(env):
     engine.dispose()
     failed = helpdesk(slack_env, "outbox", "list", "--failed")
     assert "failed    slack   new_ticket" in failed.stdout and "last error: Slack said channel_not_found" in failed.stdout
-    assert helpdesk(slack_env, "outbox", "retry").stdout.strip() == "1 message(s) queued again"
+    assert helpdesk(slack_env, "outbox", "retry").stdout.strip() == "1 message queued again"
     assert helpdesk(slack_env, "outbox", "list", "--failed").stdout.strip() == "no dead letters"
     assert helpdesk(slack_env, "outbox", "retry", "999").returncode == 1

@@ -116,7 +116,7 @@ def test_help_shows_each_person_only_what_they_may_run(desk, people):
     employee = {h.usage.split()[0] for h in say(desk, people.alice, "help").help}
     technician = {h.usage.split()[0] for h in say(desk, people.bob, "help").help}
     assert employee == {"new", "show", "mine", "note", "reopen", "confirm", "urgent", "solved", "unlink", "help", "attach",
-                        "set"}
+                        "set", "rate"}
     assert technician == employee | {"claim", "assign", "internal", "wait", "escalate", "resolve", "close", "queue", "sla", "similar", "report", "whois",
                                      "link", "merge", "incident", "incidents", "broadcast", "dismiss", "unassign"}
     one = say(desk, people.alice, "help escalate")

@@ -146,8 +146,8 @@ def test_periods_are_read_as_people_type_them(clock):
         parse_moment("last tuesday", clock.now, zone)
 
 
-def test_the_command_line_table_json_csv_and_chart(clock, tmp_path):
-    """On the embedded database; the figures themselves are checked on both databases above."""
+def history_for_the_command_line(clock, tmp_path) -> dict[str, str]:
+    """The known week in an SQLite file, and an environment for `helpdesk` that names only it."""
     from storage.database import make_engine, upgrade
 
     url = f"sqlite:///{tmp_path / 'reports.db'}"
@@ -157,6 +157,12 @@ def test_the_command_line_table_json_csv_and_chart(clock, tmp_path):
     engine.dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HELPDESK_", "DATABASE_URL", "SLACK_"))}
     env.update({"DATABASE_URL": url, "HOME": str(tmp_path), "HELPDESK_TIMEZONE": "Europe/London"})
+    return env
+
+
+def test_the_command_line_table_json_csv_and_chart(clock, tmp_path):
+    """On the embedded database; the figures themselves are checked on both databases above."""
+    env = history_for_the_command_line(clock, tmp_path)
     args = ["report", "--since", "2026-03-02 09:00", "--until", "2026-03-09 09:00"]
 
     def helpdesk(*extra):

@@ -280,7 +280,7 @@ def test_the_manifest_is_complete_and_filled_in_by_the_command():
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) >= {"message.channels", "message.im", "app_mention"}
     assert set(manifest["oauth_config"]["scopes"]["bot"]) >= {
         "commands", "chat:write", "users:read", "users:read.email", "im:write", "im:history", "channels:history",
-        "reactions:write", "app_mentions:read", "files:read", "reactions:read", "groups:history"}
+        "reactions:write", "app_mentions:read", "files:read", "files:write", "reactions:read", "groups:history"}
     assert "reaction_added" in manifest["settings"]["event_subscriptions"]["bot_events"]
     from adapters.slack.from_message import SHORTCUT
     assert manifest["features"]["shortcuts"] == [{

@@ -131,7 +131,7 @@ def test_the_whole_ticket_flow(live, engine):
     assert verbs(resolved) == ["reopen", "close"] and stored(engine, 1).status is Status.RESOLVED
     live.settled()
     resolved_card = live.chat("alice")[-1]
-    assert verbs(card_content(resolved_card)) == ["confirm", "reopen"]
+    assert verbs(card_content(resolved_card)) == ["rate"] * 6 + ["confirm", "reopen"], "the rating row, then the answers"
 
     # "Still broken" asks why in the chat and reopens; a second resolution, then "That fixed it" closes
     why = invoke_card(live.post(live.invoke("alice", "reopen", {"ticket_id": 1, "where": "chat"})))

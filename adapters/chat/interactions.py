@@ -19,25 +19,30 @@ adapters/chat/from_message.py's, mixed in here.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 from adapters.chat import messages as CM
 from adapters.chat.attachments import Intake
+from adapters.chat.charts import Chart, ReportCharts
 from adapters.chat.from_message import FromMessages
 from adapters.chat.origin import MessageSource
-from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refusal, Replaced,
-                                    ShowForm)
+from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refreshed, Refusal,
+                                    Replaced, ShowForm)
 from adapters.chat.views import (CARD, DIRECT_VERBS, DM, FORM_VERBS, INCIDENT, PROPOSAL_VERBS, CardView, FormContext,
-                                 IncidentView, current_card, incident_view, read_action)
+                                 IncidentView, current_card, incident_view, read_action, resolution_view)
+from bot import messages as M
+from bot.commands.closing import resolved_text
 from bot.commands.registry import Call, Source
 from bot.desk import Desk
-from bot.forms import Form, action_form, intake_form, main_field, submission
+from bot.forms import Form, action_form, intake_form, main_field, rating_form, submission
 from bot.model import Actor, Origin, Ticket
 from bot.replies import Reply, ReplyKind
 from bot.text import clean, one_line
 
 People = Mapping[str, Actor]
+log = logging.getLogger("helpdesk")
 
 
 class Interactions(FromMessages):
@@ -47,11 +52,13 @@ class Interactions(FromMessages):
     in shared files (None: none are kept, each is refused with that reason)."""
 
     def __init__(self, desk: Desk, wake: Callable[[], None] = lambda: None,
-                 devices: Callable[[Actor], tuple[str, ...]] = lambda actor: (), files: Intake | None = None) -> None:
+                 devices: Callable[[Actor], tuple[str, ...]] = lambda actor: (), files: Intake | None = None,
+                 charts: ReportCharts | None = None) -> None:
         self.desk = desk
         self.wake = wake
         self.devices = devices
         self.files = files
+        self.charts = charts  # a report's answer comes with its chart when set
         self.sources: dict[str, MessageSource] = {}  # each platform's, by name: see from_message.py
         self._later: set[asyncio.Task] = set()
 
@@ -107,7 +114,10 @@ class Interactions(FromMessages):
             return ShowForm(self.intake(actor), FormContext("new"))
         if self.desk.registry.is_command(text) or free == "grammar":
             reply = await self.run_line(actor, text, key, people=people)
-            return Nothing() if reply.duplicate else Answer(reply)
+            if reply.duplicate:
+                return Nothing()
+            drawn = self.charts is not None and reply.ok and reply.report is not None
+            return Answer(reply, (lambda: self.chart(reply)) if drawn else None)
         if free == "form":
             return ShowForm(self.intake(actor, text), FormContext("new"))
         call = (Call("note", thread_ticket, text, source=Source.DIRECT) if thread_ticket is not None
@@ -131,6 +141,17 @@ class Interactions(FromMessages):
         reply = await self.execute(actor, Call("note", ticket_id, text, source=Source.THREAD, people=people or {}), key)
         return self._acknowledged(reply, "note", echoed=False)
 
+    async def chart(self, reply: Reply) -> Chart | None:
+        """The chart of a report the reply carries (None: no report, no charts here, or it could not
+        be drawn: the table is shown all the same)."""
+        if self.charts is None or not reply.ok or reply.report is None:
+            return None
+        try:
+            return await self.charts.draw(reply.report)
+        except Exception:
+            log.exception("could not draw the report's chart; the table goes without it")
+            return None
+
     @staticmethod
     def _acknowledged(reply: Reply, mark: str, echoed: bool) -> Outcome:
         if reply.duplicate:
@@ -153,7 +174,12 @@ class Interactions(FromMessages):
         if verb == "keep":
             return Replaced(CM.KEPT.format(ref=f"#{ticket_id}"))
         if verb == "cancel":  # a form shown in place of a card or a message: back to what was there
+            if data.get("form") == "rate":
+                return await self._rated(actor, ticket_id)
             return await self._done(actor, Reply(""), ticket_id, where)
+        if verb == "rate" and position is not None:  # a score: rated at once, the message shows it
+            reply = await self.execute(actor, Call("rate", ticket_id, str(position), source=Source.BUTTON), key)
+            return await self._rated(actor, ticket_id) if reply.ok else Refusal(reply.text)
         if verb in FORM_VERBS:
             return await self.open_form(actor, verb, ticket_id, where)
         if verb in PROPOSAL_VERBS:  # an incident proposal answered: the message says so, its buttons go
@@ -175,8 +201,31 @@ class Interactions(FromMessages):
         checked = await asyncio.to_thread(self.desk.check, actor, Call(verb, ticket_id, source=Source.BUTTON))
         if not checked.ok:
             return Refusal(checked.text)
+        if verb == "rate":  # only the requester's to give; pre-selected with the score given so far
+            person = await asyncio.to_thread(self.desk.whoami, actor)
+            if not person.is_(checked.ticket.requester.id):
+                return Refusal(M.RATE_REQUESTER_ONLY.format(ref=checked.ticket.ref))
+            rating = await asyncio.to_thread(self._rating, checked.ticket)
+            return ShowForm(rating_form(checked.ticket, rating.score if rating else None), FormContext(verb, ticket_id, where))
         form = action_form(verb, checked.ticket, self.desk.settings, self.desk.is_technician(actor))
         return ShowForm(form, FormContext(verb, ticket_id, where))
+
+    def _rating(self, ticket: Ticket):
+        """The rating the ticket's current resolution asked for (bot.satisfaction.Rating), or None."""
+        if ticket.resolved_at is None:
+            return None
+        with self.desk.store.transaction(write=False) as tx:
+            return tx.rating_of(ticket.id, ticket.resolved_at)
+
+    async def _rated(self, actor: Actor, ticket_id: int) -> Outcome:
+        """The resolution message again after a rating (or a rating form put away): its text, the
+        buttons still meaningful, the score given so far."""
+        ticket = await self._ticket(actor, ticket_id)
+        if ticket is None or ticket.resolved_at is None:
+            return Replaced(CM.STATUS_NOW.format(ref=f"#{ticket_id}", status=ticket.status.label) if ticket else
+                            CM.KEPT.format(ref=f"#{ticket_id}"))
+        rating = await asyncio.to_thread(self._rating, ticket)
+        return Refreshed(resolution_view(ticket, resolved_text(ticket), rating, self.desk.settings.zone))
 
     async def _done(self, actor: Actor, reply: Reply, ticket_id: int, where: str) -> Outcome:
         """What a button or form that worked (or was a repeat) shows: on a message, a line in
@@ -232,6 +281,8 @@ class Interactions(FromMessages):
                 return Nothing()
             form = self.intake(actor)
             return ShowForm(form, form_context, values, dict(reply.field_errors) or {main_field(form): reply.text})
+        if reply.ok and form_context.form == "rate":
+            return await self._rated(actor, form_context.ticket_id)
         if reply.ok:
             return await self._done(actor, reply, form_context.ticket_id, form_context.where)
         shown = await self.open_form(actor, form_context.form, form_context.ticket_id, form_context.where)

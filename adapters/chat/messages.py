@@ -15,6 +15,8 @@ BUTTON_SOLVED = "This solved it"
 BUTTON_STILL_NEED_HELP = "No, still need help"
 BUTTON_OPEN_FORM = "Open the form"
 BUTTON_CANCEL = "Cancel"
+BUTTON_SCORE = {1: "1 😞", 2: "2", 3: "3", 4: "4", 5: "5 🤩"}
+BUTTON_COMMENT = "Add a comment"
 
 # Card facts
 FACT_SEVERITY = "Severity"
@@ -101,3 +103,11 @@ FACT_DECLARED = "Declared by"
 DECLARED_ON = "Declared"
 DECLARED_AFTER = "{name}, {lead} after the first report"
 INCIDENT_SUMMARY = "Major incident {ref} ({severity}, {status}): {title} — {people} affected"
+
+# Satisfaction, under a resolution
+RATE_PROMPT = "How did we do? Rate the help from 1 (poor) to 5 (excellent):"
+RATED_SO_FAR = "You rated the help {score}/5, thank you. You can change it, or add a comment, until {until}:"
+
+# A report's chart, next to its table
+CHART_IN_DM = "📈 The chart is in your direct messages with the help desk."
+CHART_NOT_SHOWN = "(No chart here: set the help desk's public address, public_url, for Teams to show it.)"

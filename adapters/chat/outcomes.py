@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
-from adapters.chat.views import FormContext
+from adapters.chat.views import FormContext, MessageView
 from bot.forms import Form
 from bot.model import Ticket
 from bot.replies import Reply
@@ -17,9 +17,12 @@ class Nothing:
 
 @dataclass(frozen=True)
 class Answer:
-    """Show the reply to the person who asked, and only to them where the platform can."""
+    """Show the reply to the person who asked, and only to them where the platform can. A report's
+    answer comes with `chart`: awaited, it draws the report's chart (adapters/chat/charts.py;
+    about a second of work, so a platform that must answer quickly shows the table first)."""
 
     reply: Reply
+    chart: Callable[[], Awaitable[Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,14 @@ class Replaced:
 
 
 @dataclass(frozen=True)
+class Refreshed:
+    """A message's button or form did its work and the message now reads differently (a rating
+    given): show this view in place of the message, its remaining buttons still live."""
+
+    view: MessageView
+
+
+@dataclass(frozen=True)
 class Opened:
     """An intake form opened a ticket (`again`: it had already, this submission was a repeat)."""
 
@@ -78,4 +89,4 @@ class Opened:
     again: bool = False
 
 
-Outcome = Nothing | Answer | Refusal | ShowForm | Acknowledged | CardRefreshed | Replaced | Opened
+Outcome = Nothing | Answer | Refusal | ShowForm | Acknowledged | CardRefreshed | Replaced | Refreshed | Opened

@@ -9,7 +9,7 @@ a name), so a renderer can mention someone it knows on its platform and show the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
 from adapters.chat import messages as CM
@@ -18,6 +18,7 @@ from bot.escalation import level_name
 from bot.config import Settings
 from bot.incidents import Incident
 from bot.model import Severity, Status, Ticket
+from bot.satisfaction import SCORES, Rating
 from bot.text import duration, one_line
 
 SEVERITY_ICON = {Severity.CRITICAL: "🔴", Severity.HIGH: "🟠", Severity.MEDIUM: "🟡", Severity.LOW: "⚪"}
@@ -27,8 +28,9 @@ CARD = "card"  # where a button is: on a ticket's card in a group's channel…
 DM = "dm"  # …or on a message to the requester…
 INCIDENT = "incident"  # …or on a major incident's card
 
-# Which buttons need words first: pressing them opens the command's form.
-FORM_VERBS = frozenset({"note", "escalate", "resolve", "reopen", "link", "incident", "broadcast"})
+# Which buttons need words first: pressing them opens the command's form (a rating button
+# carrying a score rates at once; without one it opens the form for a comment).
+FORM_VERBS = frozenset({"note", "escalate", "resolve", "reopen", "link", "incident", "broadcast", "rate"})
 # Which buttons run their command at once.
 DIRECT_VERBS = frozenset({"claim", "close", "confirm", "solved", "unlink"})
 # The buttons of an incident proposal: they answer the proposal, and the message says who did.
@@ -53,8 +55,9 @@ class Action:
 
     @property
     def needs_form(self) -> bool:
-        """Whether pressing it opens the command's form first (note, escalate, resolve, reopen)."""
-        return self.verb in FORM_VERBS
+        """Whether pressing it opens the command's form first (note, escalate, resolve, reopen, and a
+        rating button that carries no score)."""
+        return self.verb in FORM_VERBS and not (self.verb == "rate" and self.data.get("position") is not None)
 
 
 @dataclass(frozen=True)
@@ -114,11 +117,14 @@ class Item:
 
 @dataclass(frozen=True)
 class MessageView:
-    """A message for a person or a group: its text, entries, and buttons under it."""
+    """A message for a person or a group: its text, entries, and buttons under it; a resolution
+    also has a row of rating buttons (`rating`) under a line saying what they are (`rating_text`)."""
 
     text: str
     items: tuple[Item, ...] = ()
     actions: tuple[Action, ...] = ()
+    rating: tuple[Action, ...] = ()
+    rating_text: str = ""
 
 
 def button(verb: str, label: str, ticket_id: int, where: str = CARD, style: str = "", **data: Any) -> Action:
@@ -195,12 +201,34 @@ def current_card(ticket: Ticket, settings: Settings, now: datetime, attachments:
     return card_view(ticket, now, sla.flags(settings, ticket, now), attachments)
 
 
+def rating_actions(ticket_id: int) -> tuple[Action, ...]:
+    """The rating row under a resolution: a button per score (rated at once), and one that opens
+    the small form for a comment."""
+    return tuple(button("rate", CM.BUTTON_SCORE[score], ticket_id, DM, position=score) for score in SCORES) + (
+        button("rate", CM.BUTTON_COMMENT, ticket_id, DM),)
+
+
+def resolution_view(ticket: Ticket, text: str, rating: Rating | None = None,
+                    zone: Any = timezone.utc) -> MessageView:
+    """The message telling the requester their ticket is resolved: *That fixed it* and *Still
+    broken* while it is resolved, and the rating row while its rating may be given or changed
+    (`rating`: the rating as it stands; the line above the buttons says the score given so far)."""
+    actions: tuple[Action, ...] = ()
+    if ticket.status is Status.RESOLVED:
+        actions = (button("confirm", CM.BUTTON_FIXED, ticket.id, DM, "primary"),
+                   button("reopen", CM.BUTTON_STILL_BROKEN, ticket.id, DM))
+    if rating is not None and rating.score is not None:
+        until = rating.open_until.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        return MessageView(text, actions=actions, rating=rating_actions(ticket.id),
+                           rating_text=CM.RATED_SO_FAR.format(score=rating.score, until=until))
+    return MessageView(text, actions=actions, rating=rating_actions(ticket.id), rating_text=CM.RATE_PROMPT)
+
+
 def message_view(kind: str, text: str, ticket: Ticket | None, data: Mapping[str, Any]) -> MessageView:
-    """An outbox message as a person reads it: a resolution comes with *That fixed it* and
-    *Still broken*; a confirmation with past fixes offers *This solved it* on each."""
+    """An outbox message as a person reads it: a resolution comes with *That fixed it*, *Still
+    broken* and a rating row; a confirmation with past fixes offers *This solved it* on each."""
     if kind == "resolved" and ticket is not None:
-        return MessageView(text, actions=(button("confirm", CM.BUTTON_FIXED, ticket.id, DM, "primary"),
-                                          button("reopen", CM.BUTTON_STILL_BROKEN, ticket.id, DM)))
+        return resolution_view(ticket, text)
     if kind == "known_problem" and ticket is not None and ticket.parent_id is not None and ticket.status.is_open:
         return MessageView(text, actions=(button("unlink", CM.BUTTON_SOMETHING_ELSE, ticket.id, DM),))
     if kind == "incident_proposal" and ticket is not None and data.get("proposal"):

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta, tzinfo
+from typing import Callable
 
 from bot import messages as M, sla
 from bot.escalation import level_name
+from bot.history import sentence
 from bot.model import AuditEvent, Note, Severity, Status, Ticket
 from bot.replies import Reply, Section
 from adapters.chat.text import file_lines
@@ -33,9 +35,13 @@ class Style:
 
 
 class TextRenderer:
-    def __init__(self, zone: tzinfo, style: Style) -> None:
+    """Replies as terminal text in the help desk's time zone; `name_of(identity)` names a
+    technician in a ticket's history (None: the identity is shown as it is)."""
+
+    def __init__(self, zone: tzinfo, style: Style, name_of: Callable[[str], str | None] = lambda identity: None) -> None:
         self.zone = zone
         self.s = style
+        self.name_of = name_of
 
     def when(self, moment: datetime) -> str:
         """A moment as local "YYYY-MM-DD HH:MM" in the help desk's time zone."""
@@ -123,8 +129,7 @@ class TextRenderer:
         if events:
             lines.append(s("  History", "bold"))
             for e in events:
-                changes = ", ".join(f"{k} {_short(v[0])} → {_short(v[1])}" for k, v in e.changes.items() if k != "note")
-                lines.append(f"    {s(self.when(e.at), 'dim')} {e.actor_name} {e.action}" + (f": {changes}" if changes else ""))
+                lines.append(f"    {s(self.when(e.at), 'dim')} {sentence(e, self.name_of, t.category)}")
         return "\n".join(lines)
 
     def suggestions(self, reply: Reply) -> str:
@@ -144,20 +149,18 @@ class TextRenderer:
         s = self.s
         if not section.tickets:
             return s(section.title, "bold") + "\n  " + section.empty
-        lines = [s(f"{section.title} ({section.total})", "bold")]
+        lines = [s(f"{section.title} ({section.total})", "bold"),
+                 s(f"  {M.COLUMN_TICKET.ljust(6)} {M.COLUMN_SEVERITY.ljust(8)} {M.COLUMN_STATUS.ljust(20)} "
+                   f"{M.COLUMN_ASSIGNEE.ljust(14)} {(M.COLUMN_DUE if section.show_due else M.COLUMN_AGE).rjust(17)}  "
+                   f"{M.COLUMN_PROBLEM}", "dim")]
         for t in section.tickets:
             age = sla.timing(t, now, section.show_due, self.zone)
             warn = flags.get(t.id)
             lines.append(
                 f"  {s(t.ref.ljust(6), 'bold')} {s(t.severity.value.ljust(8), SEVERITY_STYLE[t.severity])} "
                 f"{s(t.status.label.ljust(20), STATUS_STYLE[t.status])} {(t.assignee_name or '—')[:14].ljust(14)} "
-                f"{age.rjust(14)}  {one_line(t.description, 60)}" + (s("  ⚠ " + ", ".join(warn), "red") if warn else ""))
+                f"{age.rjust(17)}  {one_line(t.description, 60)}" + (s("  ⚠ " + ", ".join(warn), "red") if warn else ""))
         if section.total > len(section.tickets):
             lines.append("  " + M.MORE.format(count=section.total - len(section.tickets)))
         return "\n".join(lines)
 
-
-def _short(value) -> str:
-    if value is None:
-        return "—"
-    return one_line(str(value), 40)

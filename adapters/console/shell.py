@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Callable, Iterable
 
 from bot.desk import Desk
+from bot.history import technician_names
 from bot.model import Actor
 from bot.replies import Reply
 from adapters.chat.attachments import Intake
@@ -36,7 +37,7 @@ class Shell:
         self.outbox = outbox
         self.out = out
         self.style = Style.for_stream(out)
-        self.render = TextRenderer(desk.settings.zone, self.style)
+        self.render = TextRenderer(desk.settings.zone, self.style, technician_names(desk.settings))
         self.actor = self._actor(identity)
 
     def _actor(self, identity: str) -> Actor:

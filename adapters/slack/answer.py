@@ -2,19 +2,25 @@
 a modal, a reaction on their message, a message edited in place."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat import messages as CM
+from adapters.chat.charts import Chart
 from adapters.chat.interactions import opened_text
-from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refusal, Replaced,
-                                    ShowForm)
+from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refreshed, Refusal,
+                                    Replaced, ShowForm)
 from adapters.chat.views import Action, MessageView
 from adapters.slack import blocks as B
 
+log = logging.getLogger("helpdesk.slack")
+
 REACTION = {"note": "white_check_mark", "internal": "lock", "done": "white_check_mark", "attached": "paperclip"}
+MESSAGE_KEY = "message"  # in a modal's metadata: [channel, ts] of the message whose button opened it
 
 
 @dataclass
@@ -43,7 +49,11 @@ class SlackAnswers:
         if isinstance(outcome, Refusal):
             await self.text(at, B.escape(outcome.text))
         elif isinstance(outcome, Answer):
-            await self.text(at, B.reply_text(outcome.reply))
+            elsewhere = outcome.chart is not None and not self.direct(at)
+            await self.text(at, B.reply_text(outcome.reply) + ("\n" + B.escape(CM.CHART_IN_DM) if elsewhere else ""))
+            chart = await outcome.chart() if outcome.chart is not None else None  # after the table: it takes a second
+            if chart is not None:
+                await self.chart(chart, at)
         elif isinstance(outcome, ShowForm):
             await self.form(outcome, at)
         elif isinstance(outcome, Acknowledged):
@@ -57,6 +67,10 @@ class SlackAnswers:
             if at.channel and at.message_ts:
                 await self.client.chat_update(channel=at.channel, ts=at.message_ts, text=B.escape(outcome.text),
                                               blocks=B.notice(outcome.text))
+        elif isinstance(outcome, Refreshed):
+            if at.channel and at.message_ts:
+                text, blocks = B.message(outcome.view)
+                await self.client.chat_update(channel=at.channel, ts=at.message_ts, text=text, blocks=blocks or [])
         elif isinstance(outcome, Opened):
             await self.text(at, B.escape(opened_text(outcome)))
 
@@ -72,11 +86,32 @@ class SlackAnswers:
             kwargs = {"thread_ts": at.thread_ts} if at.thread_ts else {}
             await self.client.chat_postEphemeral(channel=at.channel, user=at.user, text=mrkdwn, **kwargs, **extra)
 
+    @staticmethod
+    def direct(at: Place) -> bool:
+        """Whether the person acted in their direct chat with the bot (a message there, or a slash
+        command typed in it)."""
+        return at.direct or str(at.channel or "").startswith("D")
+
+    async def chart(self, chart: Chart, at: Place) -> None:
+        """A report's chart as an image file (Slack's external upload: files.getUploadURLExternal,
+        the upload, files.completeUploadExternal), shared in the person's direct chat with the bot:
+        next to the table when that is where they asked; otherwise there too, because an ephemeral
+        answer cannot carry a file and sharing it in the channel would show it to everyone in it.
+        A failure is logged: the table already went out with the same figures."""
+        try:
+            channel = at.channel if self.direct(at) else (await self.client.conversations_open(users=at.user))["channel"]["id"]
+            await self.client.files_upload_v2(content=chart.png, filename=chart.name, title=chart.name.removesuffix(".png"),
+                                              alt_txt=chart.alt[:1000], channel=channel)
+        except SlackApiError as exc:
+            log.warning("Slack: the report's chart could not be uploaded for %s: %s", at.user, exc.response.get("error"))
+
     async def form(self, outcome: ShowForm, at: Place) -> None:
         """A modal when Slack gave a trigger for one; otherwise a message with a button that opens it."""
         if at.trigger_id:
-            await self.client.views_open(trigger_id=at.trigger_id, view=B.modal(outcome.form, outcome.context,
-                                                                                outcome.values))
+            context = outcome.context
+            if at.channel and at.message_ts:  # the message pressed on, to show it anew once the form is sent
+                context = replace(context, extra={**context.extra, MESSAGE_KEY: [at.channel, at.message_ts]})
+            await self.client.views_open(trigger_id=at.trigger_id, view=B.modal(outcome.form, context, outcome.values))
             return
         text, blocks = B.message(MessageView(CM.FORM_OFFER, actions=(Action("intake", CM.BUTTON_OPEN_FORM, {}),)))
         await self.text(at, text, blocks)

@@ -12,9 +12,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat import messages as CM
 from adapters.chat.interactions import Interactions
-from adapters.chat.outcomes import Answer, Opened, Refusal, ShowForm
+from adapters.chat.outcomes import Answer, Opened, Refreshed, Refusal, Replaced, ShowForm
 from adapters.slack import blocks as B
-from adapters.slack.answer import Place, SlackAnswers
+from adapters.slack.answer import MESSAGE_KEY, Place, SlackAnswers
 from adapters.slack.from_message import files_of
 from adapters.slack.people import SlackPeople
 from adapters.slack.text import decode
@@ -75,6 +75,9 @@ class SlackListeners:
             await ack(response_action="update", view=B.notice_modal(outcome))
         else:
             await ack()
+        message = (context or {}).get(MESSAGE_KEY) if isinstance(context, dict) else None
+        if isinstance(outcome, (Refreshed, Replaced)) and isinstance(message, list) and len(message) == 2:
+            await self.answers.show(outcome, Place(body["user"]["id"], str(message[0]), message_ts=str(message[1])))
 
     async def button(self, ack, body: dict, action: dict) -> None:
         """A button pressed on a card or a message: acked at once, then its outcome shown."""

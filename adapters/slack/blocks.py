@@ -61,7 +61,10 @@ def plain(text: str, limit: int) -> dict[str, Any]:
 
 def button(action: Action) -> dict[str, Any]:
     """A button whose action id names its verb and whose value carries the action's data back."""
-    block = {"type": "button", "text": plain(action.label, BUTTON_MAX), "action_id": ACTION_PREFIX + action.verb,
+    # a row may hold one verb several times (the rating's scores): the position keeps action ids unique
+    position = action.data.get("position")
+    action_id = ACTION_PREFIX + action.verb + (f":{position}" if action.verb == "rate" and position is not None else "")
+    block = {"type": "button", "text": plain(action.label, BUTTON_MAX), "action_id": action_id,
              "value": json.dumps(dict(action.data), separators=(",", ":"))[:VALUE_MAX]}
     if action.style == "primary":
         block["style"] = "primary"
@@ -141,7 +144,7 @@ def message(view: MessageView, prefix: str = "") -> tuple[str, list[dict[str, An
     """A message: (text, blocks or None when plain text says it all). `prefix` is mrkdwn this
     module's caller wrote itself (a group's configured mention)."""
     text = prefix + escape(view.text)
-    if not view.items and not view.actions:
+    if not view.items and not view.actions and not view.rating:
         return clip(text, TEXT_MAX), None
     blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(clip(text, SECTION_MAX))}]
     for item in view.items:
@@ -152,6 +155,9 @@ def message(view: MessageView, prefix: str = "") -> tuple[str, list[dict[str, An
         blocks.append(section)
     if view.actions:
         blocks.append({"type": "actions", "elements": [button(a) for a in view.actions]})
+    if view.rating:
+        blocks.append({"type": "context", "elements": [mrkdwn(clip(escape(view.rating_text), CONTEXT_MAX))]})
+        blocks.append({"type": "actions", "block_id": "rating", "elements": [button(a) for a in view.rating]})
     return clip(text, TEXT_MAX), blocks
 
 

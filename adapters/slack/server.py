@@ -9,6 +9,7 @@ import aiohttp
 from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.chat.charts import ReportCharts
 from adapters.chat.interactions import Interactions
 from adapters.dispatcher import Dispatcher
 from adapters.slack.app import build_app
@@ -38,7 +39,8 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     sender = SlackSender(client, runtime.settings, runtime.store, runtime.desk.clock)
     state.dispatchers.append(Dispatcher(runtime.outbox, sender, runtime.desk.clock, poll_seconds=poll_seconds))
     people = SlackPeople(client, runtime.desk, enrich=runtime.with_directory)
-    chat = Interactions(runtime.desk, state.wake, devices=people.devices, files=runtime.files)
+    chat = Interactions(runtime.desk, state.wake, devices=people.devices, files=runtime.files,
+                        charts=ReportCharts(runtime.store, runtime.desk.clock))  # uploaded to Slack, not hosted
     bolt = build_app(chat, people, client, slack.signing_secret.get_secret_value(), command=slack.command)
     add_listeners(bolt, chat, people, client, slack)  # the shortcut, the reaction; Slack as a message source
     state.closers.insert(0, chat.settled)  # files still being taken in finish before the connections close

@@ -8,9 +8,11 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
+from adapters.chat import messages as CM
+from adapters.chat.charts import Chart
 from adapters.chat.interactions import Interactions, opened_text
-from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refusal, Replaced,
-                                    ShowForm)
+from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refreshed, Refusal,
+                                    Replaced, ShowForm)
 from adapters.teams import cards as C
 from bot.replies import Reply
 
@@ -19,16 +21,23 @@ log = logging.getLogger("helpdesk.teams")
 MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
 
 
-async def say(turn: TurnContext, reply: Reply | str) -> None:
-    """A message in the conversation (`str`: one of our sentences, shown as written)."""
+async def say(turn: TurnContext, reply: Reply | str, chart: Chart | None = None) -> None:
+    """A message in the conversation (`str`: one of our sentences, shown as written); a report's
+    `chart` goes in it as an image attachment fetched from its URL on the help desk's server (an
+    inline image would not fit in Teams' 28 KB message), or, with no public URL, a line says why not."""
     text = C.html_safe(reply) if isinstance(reply, str) else C.reply_text(reply)
-    await turn.send_activity(Activity(type="message", text=text, text_format="markdown"))
+    activity = Activity(type="message", text=text, text_format="markdown")
+    if chart is not None and chart.url:
+        activity.attachments = [C.image(chart.url, chart.name)]
+    elif chart is not None:
+        activity.text += C.TEAMS.line_break + C.html_safe(CM.CHART_NOT_SHOWN)
+    await turn.send_activity(activity)
 
 
 async def show(turn: TurnContext, outcome: Outcome) -> None:
     """Show an outcome in the conversation a message came from."""
     if isinstance(outcome, Answer):
-        await say(turn, outcome.reply)
+        await say(turn, outcome.reply, await outcome.chart() if outcome.chart is not None else None)
     elif isinstance(outcome, Refusal):
         await say(turn, outcome.text)
     elif isinstance(outcome, ShowForm):
@@ -52,6 +61,8 @@ async def invoke_answer(turn: TurnContext, outcome: Outcome, chat: Interactions)
         return card(C.form_card(outcome.form, outcome.context, dict(outcome.values), dict(outcome.errors)))
     if isinstance(outcome, Replaced):
         return card(C.notice_card(outcome.text))
+    if isinstance(outcome, Refreshed):
+        return card(C.message_card(outcome.view))
     if isinstance(outcome, Opened):
         return card(C.notice_card(opened_text(outcome)))
     if isinstance(outcome, CardRefreshed):

@@ -67,6 +67,11 @@ def attachment(card: dict[str, Any]) -> dict[str, Any]:
     return {"contentType": CONTENT_TYPE, "content": card}
 
 
+def image(url: str, name: str) -> dict[str, Any]:
+    """A PNG image Teams shows in the message, fetched from `url` (the help desk's own server)."""
+    return {"contentType": "image/png", "contentUrl": url, "name": name}
+
+
 def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     card: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": CARD_VERSION, "body": body,
                             "msteams": {"width": "Full"}}
@@ -163,6 +168,10 @@ def message_card(view: MessageView) -> dict[str, Any]:
         if item.action is not None:
             entries.append({"type": "ActionSet", "actions": [action(item.action)]})
         body.append({"type": "Container", "separator": True, "items": entries})
+    if view.rating:
+        body.append({"type": "Container", "separator": True, "items": [
+            text_block(unlinked(view.rating_text), isSubtle=True),
+            {"type": "ActionSet", "actions": [action(a) for a in view.rating]}]})
     return _card(body, [action(a) for a in view.actions])
 
 

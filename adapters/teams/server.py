@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.chat.charts import ReportCharts
 from adapters.chat.interactions import Interactions
 from adapters.dispatcher import Dispatcher
 from adapters.teams.adapter import HelpdeskCloudAdapter, build_adapter
@@ -29,7 +30,8 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     app[TEAMS] = adapter
     refs = ConversationRefs(runtime.store, "teams", runtime.desk.clock)
     people = TeamsPeople(runtime.desk, refs, enrich=runtime.with_directory)
-    chat = Interactions(runtime.desk, state.wake, devices=people.devices, files=runtime.files)
+    charts = ReportCharts(runtime.store, runtime.desk.clock, runtime.settings.public_url)  # Teams shows images by URL
+    chat = Interactions(runtime.desk, state.wake, devices=people.devices, files=runtime.files, charts=charts)
     bot = TeamsBot(chat, people)
     connector = Connector(adapter, teams.app_id or "")
     bot.actions = MessageActions(chat, people, TeamsTokens(connector, teams), bot._values)
@@ -43,4 +45,7 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     elif not teams.tenant_id:
         log.warning("Teams: MICROSOFT_APP_TENANT_ID is not set, so people of any Microsoft 365 organisation that "
                     "installs this app can use the help desk; set it to serve yours only")
+    if not runtime.settings.public_url:
+        log.warning("Teams: public_url (HELPDESK_PUBLIC_URL) is not set, so `report` in Teams comes without its chart: "
+                    "Teams shows images from a URL, and the chart is served by this server")
     log.info("Teams: Bot Framework activities at /api/messages")

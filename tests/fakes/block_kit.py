@@ -86,8 +86,13 @@ def problems(blocks: list[Any], pointer: str = "/blocks") -> list[str]:
             elements = block.get("elements") or []
             if len(elements) > MAX_ELEMENTS:
                 found.append(f"[ERROR] no more than {MAX_ELEMENTS} items allowed [json-pointer:{where}/elements]")
+            seen: set[str] = set()
             for n, el in enumerate(elements):
                 element(el, f"{where}/elements/{n}")
+                action_id = el.get("action_id") if isinstance(el, dict) else None
+                if action_id is not None and action_id in seen:  # "unique among the block's action ids"
+                    found.append(f"[ERROR] action_id must be unique in the block [json-pointer:{where}/elements/{n}/action_id]")
+                seen.add(action_id)
         elif kind == "input":
             over("input", "label", _text(block.get("label")), f"{where}/label/text")
             if block.get("hint"):

@@ -154,6 +154,7 @@ class FakeSlack:
             "views.open": self._views_open,
             "views.update": self._views_update,
             "apps.connections.open": self._apps_connections_open,
+            **self._file_upload_handlers(),
         }
         # The bot's own user exists in a real workspace, so users.info on it works.
         self.add_user(bot_user_id, BOT_NAME, "Help Desk", is_bot=True)
@@ -169,6 +170,7 @@ class FakeSlack:
         app.router.add_get("/files-pri/{key}/{name}", self._file_download)
         app.router.add_get("/files-pri/{key}/download/{name}", self._file_download)
         app.router.add_get("/signin", self._signin)
+        app.router.add_post("/upload/v1/{key}", self._upload)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -448,6 +450,99 @@ class FakeSlack:
         if failure.status == 429 and failure.retry_after is not None:
             headers["Retry-After"] = str(failure.retry_after)
         return web.json_response({"ok": False, "error": failure.error}, status=failure.status, headers=headers)
+
+    # ------------------------------------------------------------------ external file uploads
+
+    def _file_upload_handlers(self) -> dict[str, Callable[[Json], Json]]:
+        """Slack's external upload (docs.slack.dev/reference/methods/files.getUploadURLExternal and
+        files.completeUploadExternal): ask for an upload URL and a file id for a name and a length;
+        POST the bytes there (raw or multipart; 200 when they arrived, anything else a failure);
+        complete with the file ids, optionally sharing them in a channel (without one the file
+        stays private, visible to no one but the bot). Completing twice, or before the bytes
+        arrived, is answered file_not_found (Slack documents only that it can be called once)."""
+        self.uploads: dict[str, Json] = {}  # file id → {"filename", "length", "alt_txt", "data", "key", "done"}
+        self.files: dict[str, Json] = {}  # file id → the file object, once completed
+        return {"files.getUploadURLExternal": self._files_get_upload_url,
+                "files.completeUploadExternal": self._files_complete_upload}
+
+    def file_data(self, file_id: str) -> bytes | None:
+        """The bytes uploaded for a file id (what a person would download)."""
+        upload = self.uploads.get(file_id)
+        return upload["data"] if upload else None
+
+    def _files_get_upload_url(self, args: Json) -> Json:
+        filename, length = args.get("filename"), args.get("length")
+        if not filename or length in (None, ""):
+            missing = "filename" if not filename else "length"
+            raise _refusal("invalid_arguments", f"[ERROR] missing required field: {missing}")
+        try:
+            size = int(length)
+        except (TypeError, ValueError):
+            raise _refusal("invalid_arguments", "[ERROR] length must be an integer") from None
+        if size <= 0:
+            raise _refusal("invalid_arguments", "[ERROR] length must be greater than 0")
+        if len(str(args.get("alt_txt") or "")) > 1000:
+            raise _Refusal("alt_txt_too_large")
+        file_id = f"F{next(self._ids):010d}"
+        key = uuid.uuid4().hex
+        self.uploads[file_id] = {"filename": str(filename), "length": size, "alt_txt": args.get("alt_txt"),
+                                 "data": None, "key": key, "done": False}
+        return {"upload_url": f"{self._started_root()}/upload/v1/{key}", "file_id": file_id}
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        """The upload URL: no token needed (the URL is the credential); the body is the file."""
+        key = request.match_info["key"]
+        upload = next((u for u in self.uploads.values() if u["key"] == key and not u["done"]), None)
+        self.calls.append(Call("upload", {"key": key}, dict(request.headers)))
+        if upload is None:
+            return web.Response(status=404, text="upload not found")
+        if request.content_type.startswith("multipart/"):
+            data = b""
+            async for part in await request.multipart():
+                if part.filename or part.name in ("file", "filename"):
+                    data = await part.read()
+                    break
+        else:
+            data = await request.read()
+        upload["data"] = data
+        return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
+
+    def _files_complete_upload(self, args: Json) -> Json:
+        listed = args.get("files")
+        if isinstance(listed, str):
+            try:
+                listed = json.loads(listed)
+            except ValueError:
+                raise _refusal("invalid_arguments", "[ERROR] files must be a JSON array") from None
+        if not isinstance(listed, list) or not listed or not all(isinstance(f, dict) and f.get("id") for f in listed):
+            raise _refusal("invalid_arguments", "[ERROR] missing required field: files")
+        channel = args.get("channel_id")
+        if channel:
+            channel = self._channel_arg(channel)
+        for entry in listed:
+            upload = self.uploads.get(entry["id"])
+            if upload is None or upload["done"] or upload["data"] is None:
+                raise _Refusal("file_not_found")
+        completed = []
+        for entry in listed:
+            upload = self.uploads[entry["id"]]
+            upload["done"] = True
+            name = upload["filename"]
+            self.files[entry["id"]] = {
+                "id": entry["id"], "name": name, "title": entry.get("title") or name, "size": len(upload["data"]),
+                "mimetype": "image/png" if name.endswith(".png") else "application/octet-stream",
+                "alt_txt": upload["alt_txt"], "user": self.bot_user_id, "channels": [channel] if channel else [],
+                "is_public": bool(channel and channel.startswith("C")),
+            }
+            completed.append({"id": entry["id"], "title": entry.get("title") or name})
+        if channel:
+            message: Json = {"type": "message", "user": self.bot_user_id, "text": args.get("initial_comment") or "",
+                             "ts": self._next_ts(), "upload": True, "display_as_bot": False,
+                             "files": [copy.deepcopy(self.files[f["id"]]) for f in listed]}
+            if args.get("thread_ts"):
+                self._attach_to_thread(channel, message, args["thread_ts"], broadcast=False)
+            self._store(channel, message)
+        return {"files": completed}
 
     # ------------------------------------------------------------------ Socket Mode
 

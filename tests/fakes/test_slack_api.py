@@ -528,4 +528,31 @@ def test_permalinks_and_image_blocks_follow_slack() -> None:
             error = await slack_error(client.chat_postMessage(channel="C2", text="card", blocks=[bad]))
             assert error.response["error"] == "invalid_blocks"
 
+
+def test_external_upload_shares_a_file_in_a_channel_or_keeps_it_private() -> None:
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        png = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
+        done = await client.files_upload_v2(content=png, filename="week.png", title="week", alt_txt="a chart",
+                                            channel="DU0BOB", initial_comment="the chart")
+        file_id = done["file"]["id"]
+        assert [c.method for c in slack.calls] == ["files.getUploadURLExternal", "upload", "files.completeUploadExternal"]
+        assert slack.calls_to("files.getUploadURLExternal")[0].args["length"] == str(len(png))
+        assert slack.file_data(file_id) == png
+        (shared,) = slack.messages("DU0BOB")
+        assert shared["text"] == "the chart" and shared["files"][0]["id"] == file_id
+        assert shared["files"][0]["alt_txt"] == "a chart" and shared["files"][0]["title"] == "week"
+        private = await client.files_upload_v2(content=png, filename="private.png")
+        assert slack.files[private["file"]["id"]]["channels"] == [], "no channel: the file stays private"
+        again = await slack_error(client.files_completeUploadExternal(files=[{"id": file_id}]))
+        assert again.response["error"] == "file_not_found", "completing is done once"
+        missing = await slack_error(client.api_call("files.getUploadURLExternal", params={"filename": "x.png"}))
+        assert missing.response["error"] == "invalid_arguments"
+        long_alt = await slack_error(client.files_getUploadURLExternal(filename="x.png", length=3, alt_txt="a" * 1001))
+        assert long_alt.response["error"] == "alt_txt_too_large"
+        started = await client.files_getUploadURLExternal(filename="never.png", length=3)
+        unsent = await slack_error(client.files_completeUploadExternal(files=[{"id": started["file_id"]}]))
+        assert unsent.response["error"] == "file_not_found", "nothing arrived at the upload URL"
+        bad_channel = await slack_error(client.files_upload_v2(content=png, filename="x.png", channel="nowhere"))
+        assert bad_channel.response["error"] == "channel_not_found"
+
     run(scenario)
