@@ -451,6 +451,18 @@ class TestTeamsShapes:
         t = stored(engine, 1)
         assert (t.requester.name, t.description) == ("Alice Park", "Her laptop screen flickers on the dock")
 
+    def test_a_mention_still_names_the_requester_when_the_roster_look_up_fails(self, live, engine):
+        """The roster slow or down: the mention itself carries the name Teams shows, so the
+        ticket is opened for that person instead of being refused (CI once timed this out)."""
+        live.connector.fail_next("GET", "/v3/conversations/.+/members/29:1alice", 404)
+        activity = live.channel("bob", "new for=@alice via=phone Her laptop screen flickers on the dock")
+        activity["text"] = activity["text"].replace("@alice", "<at>Alice Park</at>")
+        activity["entities"].append({"type": "mention", "text": "<at>Alice Park</at>",
+                                     "mentioned": {"id": USERS["alice"][0], "name": "Alice Park"}})
+        assert live.post(activity).status == 201
+        t = stored(engine, 1)
+        assert (t.requester.name, t.description) == ("Alice Park", "Her laptop screen flickers on the dock")
+
     def test_a_form_submitted_twice_opens_one_ticket_and_cancel_needs_no_input(self, live, engine):
         asked = live.personal("alice", "new")
         live.post(asked)

@@ -28,8 +28,10 @@ class TeamsPeople(PeopleCache):
 
         Asked of the conversation's roster first; when that fails (the Connector slow, or the
         person not in this conversation, as a people-picker choice in a 1:1 chat is not), what
-        the bot learnt of them before. Failing both: the sender as Teams named them, or, with
-        `strict`, None (a person we cannot name must not become a ticket's requester)."""
+        the bot learnt of them before. Failing both: the person as Teams named them (a mention
+        carries the name Teams shows), or, with `strict` and no name given (a people-picker
+        choice, a message's author: an id only), None — a person we cannot name must not become a
+        ticket's requester."""
         account = account or turn.activity.from_property
 
         async def fetch() -> Profile:
@@ -63,6 +65,6 @@ class TeamsPeople(PeopleCache):
         person = await asyncio.to_thread(self.refs.get, f"person:{identity}")
         if person:
             return self.desk.actor(identity, name=person["name"], email=person.get("email"), platform="teams")
-        if strict:
+        if strict and not account.name:
             return None
         return self.desk.actor(identity, name=account.name or identity, platform="teams")
