@@ -120,6 +120,7 @@ class DateFormat:
         return (when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)), used
 
     def parse(self, value: str) -> datetime | None:
+        """The moment `value` names in this format (UTC), or None."""
         return self.read(value)[0]
 
     def __str__(self) -> str:
@@ -164,6 +165,7 @@ class DateColumns:
         self._seen = {name: _Column(option) for name, option in self.columns.items()}
 
     def see(self, row: dict[str, str]) -> None:
+        """Narrow the candidate formats with a row's values of the date columns."""
         for name, column in self._seen.items():
             value = (row.get(name) or "").strip()
             if not value:
@@ -203,6 +205,7 @@ class DateColumns:
 
     @property
     def format(self) -> DateFormat:
+        """The date format chosen for the file."""
         return self.candidates[0]
 
     def parse(self, name: str, value: str | None) -> datetime | None:
@@ -260,6 +263,7 @@ class CsvExport:
             raise ExportError(f"cannot read {self.path}: {exc.strerror or exc}") from None
 
     def rows(self) -> Iterator[dict[str, str]]:
+        """The file's rows as dicts by column name. Raises ExportError when the file is not CSV it can read."""
         with self._open() as handle:
             reader = csv.DictReader(handle, delimiter=self.delimiter)
             try:

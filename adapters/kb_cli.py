@@ -31,6 +31,7 @@ def _delimiter(text: str) -> str:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """`helpdesk kb import|similar|eval` and their options (defaults shown in --help)."""
     kb = sub.add_parser("kb", help="the knowledge base of past resolutions")
     kb_sub = kb.add_subparsers(dest="kb_cmd", required=True)
 
@@ -131,6 +132,7 @@ def _read_import(args: argparse.Namespace) -> tuple[CsvExport, DateColumns, int]
 
 
 def import_csv(runtime, args: argparse.Namespace, export: CsvExport, dates: DateColumns, total: int) -> int:
+    """Import the export's rows as imported history (idempotent on the source id); 0, the counts printed."""
     from storage.importer import import_tickets
 
     source = args.source or Path(args.file).stem
@@ -161,6 +163,7 @@ def import_csv(runtime, args: argparse.Namespace, export: CsvExport, dates: Date
 
 
 def similar(runtime, args: argparse.Namespace) -> int:
+    """`helpdesk kb similar`: what would be suggested for a problem and why (text or JSON); 0."""
     from storage.kb_files import DiskIndex, index_dir
     from storage.knowledge import TicketKnowledge
 
@@ -189,6 +192,8 @@ def similar(runtime, args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    """`helpdesk kb eval`: the replay's figures as JSON; 0. Raises ExportError for a file it cannot
+    read, or when no ticket has a labelled duplicate filed before it."""
     tickets = CsvExport(args.tickets, {
         args.id_column: "--id-column", args.summary_column: "--summary-column",
         args.description_column: "--description-column", args.created_column: "--created-column"},

@@ -62,7 +62,8 @@ async def public_page(request: web.Request) -> web.Response:
 
 async def chart_image(request: web.Request) -> web.Response:
     """`GET /charts/<token>.png`: a report chart posted in a chat (adapters/chat/charts.py), while it
-    has not expired; 404 for any other token (they are unguessable: knowing one is the permission)."""
+    has not expired; 404 for any other token (they are unguessable: knowing one is the permission).
+    Raises web.HTTPNotFound, which aiohttp answers as that 404."""
     token = request.match_info["token"]
     if not CHART_TOKEN.fullmatch(token):
         raise web.HTTPNotFound(text="no such chart")

@@ -26,10 +26,15 @@ class Report:
 
     @property
     def problem(self) -> str:
+        """The report as a ticket's problem: its summary as the headline, its description below."""
         return f"{self.summary}\n{self.description}"
 
 
 def replay(reports: Iterable[Report], duplicates: dict[str, set[str]], ks: tuple[int, ...] = (1, 5, 10)) -> dict:
+    """Replay `reports` in the order they were filed: each one with an earlier labelled duplicate
+    is searched for, as a new ticket, among the reports filed before it. Returns R@k for each `k`
+    (share of those queries with a duplicate in the top k), MRR, the number of queries and
+    reports, and the median query time in milliseconds; None figures when there was no query."""
     ordered = sorted(reports, key=lambda r: (r.created, r.id))
     index = KnowledgeIndex()
     number: dict[str, int] = {}

@@ -71,6 +71,7 @@ _SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ies", "es", "ed", "
 
 
 def stem(word: str) -> str:
+    """A word without its commonest English suffix (-ing, -ers, -ies → -y…), when at least four letters remain."""
     for suffix in _SUFFIXES:
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
             return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
@@ -141,6 +142,8 @@ class EntryRules:
                    frozenset(normalise_resolution(x) for x in config.not_fixes), config.min_fix_chars)
 
     def is_fix(self, resolution: str | None) -> bool:
+        """Whether a resolution tells a fix (not one of the configured non-fixes such as "Duplicate" or
+        "Won't Fix", compared without case or typographic apostrophes, and long enough to say something)."""
         text = normalise_resolution(resolution)
         return text not in self.not_fixes and sum(ch.isalnum() for ch in text) >= self.min_chars
 
@@ -571,7 +574,8 @@ class MappedBase:
             setattr(self, name, array.view(np.ndarray))  # same pages; slicing a plain ndarray is much cheaper
 
     def verify(self) -> None:
-        """Every file's digest against meta.json (reads every byte: the builder does it, not the server)."""
+        """Every file's digest against meta.json (reads every byte: the builder does it, not the server).
+        Raises IndexFileError naming the first file that does not match."""
         for name in ARRAYS:
             if file_digest(self.path / f"{name}.npy") != self.meta["files"][name]["blake2b"]:
                 raise IndexFileError(f"{self.path / (name + '.npy')}: damaged (digest differs)")
@@ -582,15 +586,18 @@ class MappedBase:
         return self.meta.get("cursor")
 
     def term_id(self, term: str) -> int | None:
+        """The id of `term` in this generation's vocabulary (terms are found by hash); None if absent."""
         key = np.uint64(term_key(term))
         i = int(np.searchsorted(self.keys, key))
         return i if i < len(self.keys) and self.keys[i] == key else None
 
     def slot(self, ticket_id: int) -> int | None:
+        """The slot holding entry `ticket_id`, or None when this generation does not hold it."""
         i = int(np.searchsorted(self.keys_sorted, ticket_id))
         return int(self.slot_by_key[i]) if i < len(self.keys_sorted) and self.keys_sorted[i] == ticket_id else None
 
     def withdraw(self, ticket_id: int) -> bool:
+        """Hide an entry of this generation (a reopened ticket) until a newer one replaces it; True if it was there."""
         slot = self.slot(ticket_id)
         if slot is None or not self.alive[slot]:
             return False
@@ -599,10 +606,13 @@ class MappedBase:
         return True
 
     def headline(self, slot: int) -> str:
+        """The headline stored for a slot."""
         return bytes(self.head_blob[self.head_off[slot]:self.head_off[slot + 1]]).decode("utf-8")
 
     def candidates(self, weighted: list, c1: float, c2: float, technician: bool,
                    exclude: int | None) -> list[tuple[float, str, int, float]]:
+        """The best-scoring live slots for the weighted query terms, as (BM25 score, headline, entry key,
+        reported at in epoch seconds), at most CANDIDATES; `c1`, `c2` are BM25's normalisation terms."""
         if self.count == 0:
             return []
         scores = np.zeros(self.slots, dtype=np.float32)
@@ -632,7 +642,8 @@ class MappedBase:
 def write_base(index: KnowledgeIndex, path: Path, cursor: Any, extra: dict | None = None) -> None:
     """Write a live-only index (built by `bulk_load`) as one sealed generation in the new
     directory `path`: one CSR over terms ordered by hash, per-slot arrays, headlines as one
-    UTF-8 blob, and meta.json (written last, with every file's size and digest)."""
+    UTF-8 blob, and meta.json (written last, with every file's size and digest). Raises ValueError
+    for an index that already has a mapped base, and OSError when the files cannot be written."""
     if index.base is not None:
         raise ValueError("write_base takes an index without a mapped base")
     path.mkdir(parents=True)
@@ -715,9 +726,13 @@ class KnowledgeSource(Protocol):
 
     rules: EntryRules
 
-    def all_entries(self) -> Iterable[Entry]: ...
+    def all_entries(self) -> Iterable[Entry]:
+        """Every entry the knowledge base holds, streamed."""
+        ...
 
-    def newest_change(self) -> Any: ...
+    def newest_change(self) -> Any:
+        """Where the change feed stands now (passed back to `changes_since` later)."""
+        ...
 
     def changes_since(self, since: Any) -> tuple[list[Entry], list[int], Any]:
         """Entries resolved or edited since `since`, keys no longer entries, and the newest change seen."""
@@ -845,6 +860,7 @@ class Knowledge:
             log.exception("the knowledge base could not be loaded; suggestions stay off until a restart")
 
     def load_in_background(self) -> threading.Thread:
+        """Start `load` in a daemon thread (serving goes on; suggestions are left out until it is ready)."""
         self._loader = threading.Thread(target=self._load_logged, name="kb-load", daemon=True)
         self._loader.start()
         return self._loader
@@ -880,6 +896,8 @@ class Knowledge:
         return index.remove(ticket.id)
 
     def refresh(self, force: bool = False) -> None:
+        """Apply what changed in the database since the last look (at most every `max_age` seconds,
+        unless `force`); a refresh already running elsewhere is not waited for."""
         if not self.ready.is_set():
             return
         if not (force or time.monotonic() - self._checked >= self.max_age):
@@ -902,6 +920,7 @@ class Knowledge:
         self._maybe_rebuild()
 
     def search(self, text: str, **kwargs) -> list[Match]:
+        """The past resolutions most like `text` (see KnowledgeIndex.search); [] until the index is ready."""
         if not self.ready.is_set():
             return []
         self.refresh()

@@ -84,11 +84,12 @@ def file_size(size: int | None) -> str:
         return "unknown size"
     if size < 1024:
         return f"{size:,} bytes"
-    for unit in ("KB", "MB", "GB"):
-        size /= 1024
-        if size < 1024 or unit == "GB":
-            return f"{size:.1f} {unit}".replace(".0 ", " ")
-    raise AssertionError("unreachable")
+    value = size / 1024
+    for unit in ("KB", "MB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}".replace(".0 ", " ")
+        value /= 1024
+    return f"{value:.1f} GB".replace(".0 ", " ")
 
 
 def moment(then: datetime, now: datetime, zone: tzinfo) -> str:

@@ -77,7 +77,7 @@ class DiskIndex:
         self._cancelled = threading.Event()
 
     def ensure(self, rebuild: bool = False) -> Path:
-        """Block until a verified, current generation exists; its directory. RuntimeError when the
+        """Block until a verified, current generation exists; its directory. Raises RuntimeError when the
         builder fails (its last words are in the message) or the index was cancelled."""
         database = database_identity(self.engine)
         folder = self.directory / f"db-{hashlib.blake2b(database['name'].encode(), digest_size=6).hexdigest()}"
@@ -99,6 +99,7 @@ class DiskIndex:
         return Path(json.loads(out)["path"])
 
     def cancel(self) -> None:
+        """Stop waiting for the builder (the server is stopping)."""
         self._cancelled.set()
         process = self._process
         if process is not None and process.poll() is None:
@@ -192,6 +193,7 @@ def build(spec: dict) -> dict[str, Any]:
 
 
 def main() -> int:
+    """`python -m storage.kb_files`: build or verify the index on disk at low priority; 0 done, 1 failed."""
     try:
         os.nice(10)  # the server's requests come first
     except OSError:

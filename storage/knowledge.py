@@ -95,6 +95,7 @@ class TicketKnowledge:
                 last = rows[-1].id
 
     def newest_change(self) -> dict[str, Any]:
+        """Where the change feed stands now: the newest ticket change time and the newest history row id."""
         with reading(self.engine) as conn:
             return {"tickets": _iso(conn.execute(select(func.max(tickets.c.updated_at))).scalar()),
                     "history_id": conn.execute(select(func.max(history.c.id))).scalar() or 0}
@@ -111,6 +112,7 @@ class TicketKnowledge:
             return conn.execute(done).scalar_one() + conn.execute(imported).scalar_one()
 
     def changes_since(self, since: dict[str, Any] | None) -> tuple[list[Entry], list[int], dict[str, str | None]]:
+        """Entries resolved, edited or imported since `since`, ids no longer entries, and the new position."""
         since = dict(since or {})
         upserts: list[Entry] = []
         removals: list[int] = []

@@ -32,6 +32,7 @@ OPEN = [s.value for s in OPEN_STATUSES]
 
 
 def breakdown_column(T, by: str):
+    """The column of `T` (tickets, or tickets with history) a `by=` breakdown groups on."""
     return {"category": T.category, "severity": T.severity, "group": T.group_name, "technician": T.assignee_id}[by]
 
 

@@ -101,6 +101,7 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentR
         return ticket_from(row) if row else None
 
     def past_resolution(self, key: int):
+        """See bot.ports.Transaction.past_resolution."""
         return past_resolution(self.conn, key) if -2**31 < key < 2**31 else None
 
     def next_due(self, now: datetime) -> Ticket | None:

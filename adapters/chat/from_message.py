@@ -51,7 +51,7 @@ class FromMessages:
     sources: dict[str, MessageSource]
     _later: set[asyncio.Task]
 
-    # Provided by Interactions
+    # Provided by Interactions (declared here for the type checker; see their docstrings there)
     async def execute(self, actor: Actor, call: Call, key: str | None = None) -> Reply: ...
     async def submit(self, actor: Actor, context: Any, values: Mapping[str, Any], *, key: str | None = None,
                      people: Mapping[str, Actor] | None = None, origin: Origin | None = None) -> Outcome: ...

@@ -50,6 +50,8 @@ class SlackEndpoint:
         self.verifier = SignatureVerifier(signing_secret)
 
     async def handle(self, request: web.Request) -> web.Response:
+        """`POST /slack/events`: 415 neither form nor JSON, 413 too large, 400 not UTF-8 or malformed,
+        401 unsigned, forged or stale — all before anything runs or is stored; else Bolt's answer."""
         if request.content_type not in (FORM, JSON):  # the type alone: a charset parameter is fine
             return _problem(415, "send application/x-www-form-urlencoded or application/json")
         raw = await request.read()

@@ -54,7 +54,8 @@ class HelpdeskCloudAdapter(CloudAdapter):
     async def process(self, request: web.Request, bot: Bot, ws_response: web.WebSocketResponse | None = None) -> web.Response:
         """POST /api/messages: 415 not JSON, 400 not an activity, 401 not authenticated, 503 when the
         Connector's signing keys cannot be fetched, and 403 from another organisation (all checked
-        before anything runs or is stored), the invoke's own status and body for invokes, 201 otherwise."""
+        before anything runs or is stored), the invoke's own status and body for invokes, 201 otherwise.
+        The refusals are raised as aiohttp's HTTP exceptions (HTTPUnauthorized…), which it answers."""
         if request.method != "POST":
             raise web.HTTPMethodNotAllowed(request.method, ["POST"])
         if request.content_type != "application/json":  # charset and other parameters aside
@@ -97,11 +98,13 @@ class HelpdeskCloudAdapter(CloudAdapter):
         return result
 
     async def close(self) -> None:
+        """Stop the signing-key fetcher (at shutdown)."""
         if self.tokens is not None:
             await self.tokens.keys.close()
 
 
 def tenant_of(activity: Activity) -> str | None:
+    """The Microsoft 365 organisation an activity comes from (its conversation's tenant, else its channel data's)."""
     channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
     return (activity.conversation.tenant_id if activity.conversation else None) or (channel_data.get("tenant") or {}).get("id")
 

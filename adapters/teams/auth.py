@@ -69,15 +69,18 @@ class Backoff:
         self.until = 0.0  # clock value before which no new attempt is made
 
     def failed(self, now: float) -> float:
+        """Count a failure; returns the seconds to wait before trying again (doubling, up to the maximum)."""
         self.failures += 1
         wait = min(self.cap, self.first * 2 ** (self.failures - 1))
         self.until = now + wait
         return wait
 
     def succeeded(self) -> None:
+        """Forget the failures."""
         self.failures, self.until = 0, 0.0
 
     def waiting(self, now: float) -> bool:
+        """Whether it is still too soon (`now`, monotonic seconds) to try again."""
         return now < self.until
 
 
@@ -129,6 +132,7 @@ class SigningKeys:
         return key
 
     async def close(self) -> None:
+        """Stop a fetch still running (at shutdown)."""
         if self._fetch is not None and not self._fetch.done():
             self._fetch.cancel()
             await asyncio.gather(self._fetch, return_exceptions=True)
@@ -266,6 +270,8 @@ class AppToken:
         self._pending: asyncio.Future | None = None
 
     async def refresh(self) -> str | None:
+        """The bot's token, fetched in a worker thread when it is missing or about to expire (one fetch at
+        a time, backing off after failures); the token kept (possibly None) when it cannot be had now."""
         if self._pending is None:
             if self.backoff.waiting(self.clock()):
                 return self.token
@@ -317,9 +323,11 @@ class OffLoopCredentials(AppCredentials):
         self.app_token = token
 
     async def refresh(self) -> None:
+        """Make sure the token is current before msrest signs a request with it."""
         await self.app_token.refresh()
 
     def get_access_token(self, force_refresh: bool = False) -> str:
+        """The kept token, for msrest's synchronous signing. Raises PermissionError when there is none yet."""
         if self.app_token.token is None:
             raise PermissionError("the bot has no Azure AD token yet (see the warning above), so the Bot "
                                   "Connector cannot be called")
@@ -337,13 +345,16 @@ class OffLoopCredentialFactory(ServiceClientCredentialsFactory):
         self._tokens: dict[tuple[str, str, str], AppToken] = {}
 
     async def is_valid_app_id(self, app_id: str) -> bool:
+        """As the wrapped factory."""
         return await self.inner.is_valid_app_id(app_id)
 
     async def is_authentication_disabled(self) -> bool:
+        """As the wrapped factory."""
         return await self.inner.is_authentication_disabled()
 
     async def create_credentials(self, app_id: str, oauth_scope: str, login_endpoint: str,
                                  validate_authority: bool) -> Authentication:
+        """The wrapped factory's credentials, their token fetched off the event loop and shared."""
         if await self.inner.is_authentication_disabled():
             return await self.inner.create_credentials(app_id, oauth_scope, login_endpoint, validate_authority)
         key = (app_id, oauth_scope or "", login_endpoint or "")

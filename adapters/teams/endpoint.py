@@ -27,6 +27,7 @@ class TeamsEndpoint:
         adapter.on_turn_error = self._on_turn_error
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """`POST /api/messages`, handed to the adapter (warned about on every request when auth is off)."""
         if self.auth_disabled:
             log.warning("%s (request from %s)", NO_AUTH_WARNING, request.remote)
         return await self.adapter.process(request, self.bot)

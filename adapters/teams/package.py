@@ -32,7 +32,8 @@ class PackageError(ValueError):
 
 def manifest(app_id: str | None, url: str | None = None, template: Path = TEMPLATE) -> dict:
     """The template manifest with this bot's App ID and, when given, its server's address: its
-    domain, and its own pages as the developer's website, privacy statement and terms of use."""
+    domain, and its own pages as the developer's website, privacy statement and terms of use.
+    Raises PackageError, saying what to give instead, for a missing or malformed app id or URL."""
     if not app_id:
         raise PackageError("Teams needs --app-id, the Azure bot's Microsoft App ID")
     if not _GUID.fullmatch(app_id) or app_id == PLACEHOLDER:
@@ -61,7 +62,8 @@ def manifest(app_id: str | None, url: str | None = None, template: Path = TEMPLA
 
 
 def write(out: Path, app_id: str | None, url: str | None = None, template: Path = TEMPLATE) -> Path:
-    """Write the zip to `out`; the files sit at its root, where Teams looks for them."""
+    """Write the zip to `out`; the files sit at its root, where Teams looks for them. Raises
+    PackageError when the manifest cannot be made or the file cannot be written."""
     data = manifest(app_id, url, template)
     try:
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
