@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
@@ -33,6 +33,7 @@ class ServerState:
     dispatchers: list[Dispatcher] = field(default_factory=list)
     tasks: list[asyncio.Task] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # run at shutdown, after the tasks
+    intakes: list[Any] = field(default_factory=list)  # each platform's IntakeQueue (adapters/chat/intake.py)
 
     def wake(self) -> None:
         """Wake every outbox dispatcher: something was just queued."""

@@ -57,7 +57,9 @@ DESK_CHANNEL = "C0DESK"
 NET_CHANNEL = "C0NET"
 REQUESTERS = [f"U1{n:04d}" for n in range(100)]
 TECHS = [f"UTECH{n:02d}" for n in range(10)]
-KINDS = ("slash_new", "slash_claim", "button_claim")
+SUBMITTERS = [f"U2{n:05d}" for n in range(2100)]  # the surge: each person submits the intake modal once
+KINDS = ("slash_new", "slash_claim", "button_claim", "view_submit")
+NEW_KINDS = ("slash_new", "view_submit")  # scenarios that open tickets
 P99_TARGET_MS = 250.0
 THROUGHPUT_TARGET_RATIO = 0.5
 
@@ -100,6 +102,8 @@ def add_people(slack) -> None:
                        phone=f"+1 555 {n:04d}" if n % 3 == 0 else None)
     for n, uid in enumerate(TECHS):
         slack.add_user(uid, f"tech{n}", f"Tech {n}", email=f"tech{n}@corp.example")
+    for n, uid in enumerate(SUBMITTERS):
+        slack.add_user(uid, f"person{n}", f"Person {n:04d}", email=f"person{n}@corp.example")
 
 
 # --------------------------------------------------------------------------- seeding
@@ -447,6 +451,10 @@ def floor_app(client):
     async def _claim(ack) -> None:
         await ack()
 
+    @bolt.view("helpdesk_form")
+    async def _submitted(ack) -> None:
+        await ack()
+
     async def events(request: web.Request) -> web.Response:
         return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
 
@@ -638,7 +646,7 @@ async def _serve(kind: str, database_url: str, connect_args: dict, slack_url: st
                 sampler.start()
             conn.send({"ok": True})
         elif op == "stats":
-            stats: dict[str, Any] = {"server": monitor.snapshot()}
+            stats: dict[str, Any] = {"server": {**monitor.snapshot(), **resident_memory()}}
             if sampler:
                 path = os.path.join(profile_dir, f"{kind}-{message[1]}.collapsed")
                 stats["profile"] = {"breakdown": breakdown.snapshot() if breakdown and runtime else None,
@@ -656,6 +664,17 @@ async def _serve(kind: str, database_url: str, connect_args: dict, slack_url: st
         await runner.cleanup()
         if runtime is not None:
             runtime.close()
+
+
+def resident_memory() -> dict[str, float]:
+    """This process's resident memory now and at its peak, in MB (Linux /proc; empty elsewhere)."""
+    try:
+        with open("/proc/self/status") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        return {"rss_mb": round(int(fields["VmRSS"].split()[0]) / 1024, 1),
+                "rss_peak_mb": round(int(fields["VmHWM"].split()[0]) / 1024, 1)}
+    except (OSError, KeyError, ValueError):
+        return {}
 
 
 class Child:
@@ -733,6 +752,27 @@ class Requests:
                          "text": {"type": "plain_text", "text": action}}]}
         return urlencode({"payload": json.dumps(payload)}).encode()
 
+    def view_submit(self, user: str, i: int) -> bytes:
+        """The intake modal submitted (view_submission), as Slack sends it: its own view id and hash."""
+        n = next(self.ids)
+        category = self.rng.choices(list(CATEGORY_WEIGHTS), list(CATEGORY_WEIGHTS.values()))[0]
+        severity = self.rng.choices(list(SEVERITY_WEIGHTS), list(SEVERITY_WEIGHTS.values()))[0]
+        text = f"{self.rng.choice(DESCRIPTIONS[category])} {self.rng.choice(DETAILS)} (load {self.nonce}-{i})"
+        state = {"description": {"value": {"type": "plain_text_input", "value": text}},
+                 "severity": {"value": {"type": "static_select", "selected_option": {"value": severity}}},
+                 "category": {"value": {"type": "static_select", "selected_option": {"value": category}}},
+                 "device": {"value": {"type": "plain_text_input", "value": None}},
+                 "location": {"value": {"type": "plain_text_input", "value": None}},
+                 "phone": {"value": {"type": "plain_text_input", "value": None}}}
+        view = {"id": f"V{self.nonce}{n}", "hash": f"{time.time():.6f}.{n:x}", "type": "modal",
+                "callback_id": "helpdesk_form", "private_metadata": json.dumps({"form": "new", "where": "card"}),
+                "team_id": TEAM, "app_id": "A0APP", "bot_id": "B0BOT", "blocks": [], "state": {"values": state}}
+        payload = {"type": "view_submission", "team": {"id": TEAM, "domain": "corp"},
+                   "user": {"id": user, "username": user.lower(), "team_id": TEAM}, "api_app_id": "A0APP",
+                   "token": "legacy", "trigger_id": f"{n}.{self.nonce}.trigger.{user}", "view": view,
+                   "response_urls": [], "is_enterprise_install": False}
+        return urlencode({"payload": json.dumps(payload)}).encode()
+
     def new_ticket(self, i: int) -> bytes:
         category = self.rng.choices(list(CATEGORY_WEIGHTS), list(CATEGORY_WEIGHTS.values()))[0]
         severity = self.rng.choices(list(SEVERITY_WEIGHTS), list(SEVERITY_WEIGHTS.values()))[0]
@@ -748,6 +788,7 @@ class Workload:
         self.requests = requests
         self.backlog = backlog
         self.next = 0
+        self.submitters = 0
 
     def take(self, n: int) -> list[int]:
         if self.next + n > len(self.backlog):
@@ -760,6 +801,11 @@ class Workload:
         r = self.requests
         if kind == "slash_new":
             return [r.new_ticket(i) for i in range(n)]
+        if kind == "view_submit":  # distinct people, none of whom the server has seen before
+            people, self.submitters = SUBMITTERS[self.submitters:self.submitters + n], self.submitters + n
+            if len(people) < n:
+                raise RuntimeError(f"only {len(SUBMITTERS)} distinct submitters exist; {self.submitters} are needed")
+            return [r.view_submit(user, i) for i, user in enumerate(people)]
         ids = self.take(n)
         if kind == "slash_claim":
             return [r.slash(TECHS[i % len(TECHS)], f"claim {tid}", channel=DESK_CHANNEL) for i, tid in enumerate(ids)]
@@ -810,6 +856,12 @@ async def _send(session, url: str, body: bytes, kind: str, out: Outcome, check: 
         if len(out.error_samples) < 5:
             out.error_samples.append(f"HTTP {status}: {payload[:200]!r}")
         return
+    if check and kind == "view_submit" and payload:  # an empty ack closes the modal; errors keep it open
+        answer = json.loads(payload)
+        if answer.get("response_action") == "errors":
+            out.refused += 1
+            if len(out.error_samples) < 5:
+                out.error_samples.append(f"refused: {json.dumps(answer)[:200]}")
     if check and kind in EXPECTED_ACK:  # the helpdesk answers a slash command in the ack itself
         text = json.loads(payload).get("text", "") if payload else ""
         if text.startswith("Working on it"):
@@ -936,14 +988,16 @@ class Plan:
     concurrency: int
     requests: int
     warmup: int
+    submitters: int = 2000  # distinct people submitting the intake modal, `concurrency` at a time
+    kinds: tuple[str, ...] = KINDS
 
     def scenarios(self) -> list[tuple[str, str, int]]:
         steady_n = int(self.rate * self.duration)
-        return ([(f"steady_{k}", k, steady_n) for k in KINDS] +
-                [(f"concurrent_{k}", k, self.requests) for k in KINDS])
+        return ([(f"steady_{k}", k, steady_n) for k in self.kinds if k != "view_submit"] +
+                [(f"concurrent_{k}", k, self.submitters if k == "view_submit" else self.requests) for k in self.kinds])
 
     def claims_needed(self) -> int:
-        per_server = sum(n for _, k, n in self.scenarios() if k != "slash_new") + 2 * self.warmup
+        per_server = sum(n for _, k, n in self.scenarios() if k not in NEW_KINDS) + 2 * self.warmup
         return per_server  # only the helpdesk changes tickets; the floor never touches the database
 
 
@@ -965,7 +1019,7 @@ async def run_server(kind: str, server: Child, slack: Child, db: Database, plan:
         # (concurrently, so the client's keep-alive pool holds `concurrency` open connections)
         warm = await burst(session, url, [work.requests.slash(u, "help") for u in REQUESTERS + TECHS], "help",
                            plan.concurrency, False)
-        for k in KINDS:
+        for k in plan.kinds:
             for body in work.bodies(k, plan.warmup):
                 await _send(session, url, body, k, warm, False)
         if warm.errors:
@@ -996,7 +1050,7 @@ async def run_server(kind: str, server: Child, slack: Child, db: Database, plan:
                 summary["profile"] = stats["profile"]
             if helpdesk:
                 ok = out.statuses.get("200", 0)
-                if k == "slash_new":
+                if k in NEW_KINDS:
                     (after, at) = await wait_until(db.tickets, lambda v: v >= tickets_before + ok, 30)
                     created = after - tickets_before
                     elapsed = max(at or 0.0, out.finished) - out.started
@@ -1020,7 +1074,7 @@ async def run_server(kind: str, server: Child, slack: Child, db: Database, plan:
                 summary["outbox_drain_s"] = round(drained - drain_start, 2)
                 if pending:
                     summary["outbox_pending_after_drain"] = pending
-                elif k == "slash_new":  # sustainable only if Slack hears about the tickets as fast as they open
+                elif k in NEW_KINDS:  # sustainable only if Slack hears about the tickets as fast as they open
                     summary["tickets_per_s_incl_outbox_delivery"] = round(
                         summary["tickets_created"] / (drained - out.started), 1)
                 summary["slack_api_calls"] = await asyncio.to_thread(slack.ask, "calls")
@@ -1042,16 +1096,19 @@ def compare(helpdesk: dict[str, Any], floor: dict[str, Any], plan: Plan) -> dict
         scenarios[name] = {"helpdesk": h, "floor": f, "ratio_helpdesk_to_floor": {
             "p50": _ratio(h["p50_ms"], f["p50_ms"]), "p99": _ratio(h["p99_ms"], f["p99_ms"]),
             "throughput": _ratio(h["throughput_rps"], f["throughput_rps"])}}
-    created = helpdesk["concurrent_slash_new"]
-    floor_new = floor["concurrent_slash_new"]
+    main = "concurrent_view_submit" if "concurrent_view_submit" in helpdesk else "concurrent_slash_new"
+    created = helpdesk[main]
+    floor_new = floor[main]
     throughput = {
-        "scenario": "concurrent_slash_new",
+        "scenario": main,
         "helpdesk_tickets_per_s": created["tickets_per_s"],
         "helpdesk_tickets_created": created["tickets_created"],
         "floor_acks_per_s": floor_new["throughput_rps"],
         "ratio": _ratio(created["tickets_per_s"], floor_new["throughput_rps"]),
         "helpdesk_tickets_per_s_incl_outbox_delivery": created.get("tickets_per_s_incl_outbox_delivery"),
-        "steady_helpdesk_tickets_per_s": helpdesk["steady_slash_new"]["tickets_per_s"],
+        "steady_helpdesk_tickets_per_s": helpdesk.get("steady_slash_new", {}).get("tickets_per_s"),
+        "p99_ack_ms": created["p99_ms"], "non_200": sum(v for s, v in created["status_counts"].items() if s != "200"),
+        "server_rss_mb": created.get("rss_mb"), "server_rss_peak_mb": created.get("rss_peak_mb"),
     }
     worst = max((n for n in helpdesk if n.startswith("concurrent_")), key=lambda n: helpdesk[n]["p99_ms"])
     errors = sum(s["errors"] for s in helpdesk.values()) + sum(s["errors"] for s in floor.values())
@@ -1063,6 +1120,9 @@ def compare(helpdesk: dict[str, Any], floor: dict[str, Any], plan: Plan) -> dict
             "per_scenario_p99_ms": {n: helpdesk[n]["p99_ms"] for n in helpdesk if n.startswith("concurrent_")},
             "worst_scenario": worst, "worst_p99_ms": helpdesk[worst]["p99_ms"],
             "met": helpdesk[worst]["p99_ms"] < P99_TARGET_MS},
+        "intake_at_least_quarter_floor_p99_under_1s": {
+            "scenario": main, "ratio": throughput["ratio"], "p99_ms": created["p99_ms"], "non_200": throughput["non_200"],
+            "met": (throughput["ratio"] or 0) >= 0.25 and created["p99_ms"] < 1000 and throughput["non_200"] == 0},
         "ticket_throughput_at_least_half_floor": {
             "target_ratio": THROUGHPUT_TARGET_RATIO, "ratio": throughput["ratio"],
             "met": (throughput["ratio"] or 0) >= THROUGHPUT_TARGET_RATIO},
@@ -1087,6 +1147,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, help="steady scenarios: seconds each (default 10; 4 with --quick)")
     p.add_argument("--concurrency", type=int, default=50, help="concurrent scenarios: requests in flight (default 50)")
     p.add_argument("--requests", type=int, help="concurrent scenarios: requests each (default 1000; 300 with --quick)")
+    p.add_argument("--submitters", type=int, help="intake modal: distinct people submitting it (default 2000; 300 with --quick)")
+    p.add_argument("--kinds", default=",".join(KINDS), help=f"scenario kinds to run, comma-separated (default {','.join(KINDS)})")
     p.add_argument("--quick", action="store_true", help="a ~30 s smoke run with fewer tickets and requests")
     p.add_argument("--only", choices=["helpdesk", "floor", "both"], default="both", help="which server(s) to measure")
     p.add_argument("--profile", metavar="DIR", help="sample every thread of the server per scenario; "
@@ -1099,13 +1161,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.tickets = args.tickets if args.tickets is not None else (5000 if args.quick else 100_000)
     args.duration = args.duration if args.duration is not None else (4.0 if args.quick else 10.0)
     args.requests = args.requests if args.requests is not None else (300 if args.quick else 1000)
+    args.submitters = args.submitters if args.submitters is not None else (300 if args.quick else 2000)
+    args.kinds = tuple(k for k in KINDS if k in args.kinds.split(","))
+    if not args.kinds or args.submitters + 10 > len(SUBMITTERS):
+        p.error(f"--kinds names none of {', '.join(KINDS)}, or --submitters is over {len(SUBMITTERS) - 10}")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    plan = Plan(rate=args.rate, duration=args.duration, concurrency=args.concurrency, requests=args.requests, warmup=5)
+    plan = Plan(rate=args.rate, duration=args.duration, concurrency=args.concurrency, requests=args.requests, warmup=5,
+                submitters=args.submitters, kinds=args.kinds)
     backlog_size = plan.claims_needed() + 50
     if backlog_size > args.tickets:
         raise SystemExit(f"--tickets {args.tickets} is too few: the claim scenarios need {backlog_size} unclaimed tickets")
@@ -1149,7 +1216,8 @@ def main(argv: list[str] | None = None) -> int:
             "config": {"quick": args.quick, "outbox_dispatcher": not args.no_dispatch,
                        "server_hook": args.server_hook, "steady_rate_rps": plan.rate,
                        "steady_duration_s": plan.duration, "concurrency": plan.concurrency,
-                       "concurrent_requests": plan.requests, "warmup_requests_per_kind": plan.warmup},
+                       "concurrent_requests": plan.requests, "warmup_requests_per_kind": plan.warmup,
+                       "distinct_submitters": plan.submitters, "kinds": list(plan.kinds)},
             "server_busy_after_startup_s": startup,
         }
         if "helpdesk" in results:

@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, TypeVar
 
 from bot import identity, incidents, messages as M
 from bot.commands import REGISTRY, Role
+from bot.commands.opening import check_intake
 from bot.commands.registry import Call, CommandSpec, ParseError, Registry, Source
 from bot.config import Settings, normalise_identity
 from bot.context import Context
@@ -119,19 +120,85 @@ class Desk:
         """Run a typed call (a button, a form, a thread reply, a direct message, a parsed line);
         always answers, never raises. The reply's `kind` says whether something changed."""
         try:
-            spec = self.registry.spec(call.command)
-            call = replace(call, text=clean(call.text), options={k: clean(v) for k, v in call.options.items()
-                                                                  if k in spec.options and v is not None})
-            ctx = self._context(actor, call, spec)
-            ctx.dedupe_key = dedupe_key
-            reply = self._run(ctx, 0)
-            if reply.ok and spec.writes and self.knowledge is not None and ctx.ticket is not None:
-                self.knowledge.apply(ctx.ticket)  # this process's change shows in the very next suggestion
-            if reply.kind is ReplyKind.ANSWER and spec.writes:
-                reply = replace(reply, kind=ReplyKind.CHANGED)
-            return reply
+            ctx = self._prepared(actor, call, dedupe_key)
+            return self._finished(ctx, self._run(ctx, 0))
         except Exception:
             return self._failed(actor, call.raw or call.text)
+
+    def _prepared(self, actor: Actor, call: Call, dedupe_key: str | None) -> Context:
+        """The context a call runs in: its text and known options cleaned, its request id kept."""
+        spec = self.registry.spec(call.command)
+        call = replace(call, text=clean(call.text), options={k: clean(v) for k, v in call.options.items()
+                                                              if k in spec.options and v is not None})
+        ctx = self._context(actor, call, spec)
+        ctx.dedupe_key = dedupe_key
+        return ctx
+
+    def _finished(self, ctx: Context, reply: Reply) -> Reply:
+        """After the commit: the knowledge index learns the change, and a writing command's
+        answer says something changed."""
+        if reply.ok and ctx.spec.writes and self.knowledge is not None and ctx.ticket is not None:
+            self.knowledge.apply(ctx.ticket)  # this process's change shows in the very next suggestion
+        if reply.kind is ReplyKind.ANSWER and ctx.spec.writes:
+            reply = replace(reply, kind=ReplyKind.CHANGED)
+        return reply
+
+    def execute_together(self, calls: list[tuple[Actor, Call, str | None]]) -> list[Reply]:
+        """Run several writing calls (actor, call, dedupe_key) in one unit of work, one reply each,
+        in order: one commit for all of them (what a surge of submitted forms needs), each call in a
+        savepoint of its own, so a refused or failing one writes nothing and leaves the others be.
+        Raises what the store raises when the unit of work cannot begin or commit (a database
+        locked or gone): nothing was written then, and the caller may run them all again."""
+        prepared: list[Context | Reply] = []
+        for actor, call, key in calls:
+            try:
+                ctx = self._prepared(actor, call, key)
+                ctx.writing = True
+                prepared.append(ctx)
+            except Exception:
+                prepared.append(self._failed(actor, call.raw or call.text))
+
+        def work(tx: Transaction) -> list[Reply]:
+            replies = []
+            for ctx in prepared:
+                if isinstance(ctx, Reply):
+                    replies.append(ctx)
+                    continue
+                ctx.tx, ctx.ticket, ctx.now = tx, None, self.clock()
+                try:
+                    with tx.savepoint():
+                        reply = self._run(ctx, 1)  # the chain after the transaction middleware
+                        if not reply.ok:
+                            raise _Rollback(reply)
+                except _Rollback as rollback:
+                    reply = rollback.reply
+                except Conflict:
+                    raise  # a concurrent change won: every call runs again on fresh data
+                except Exception:  # rolled back to its savepoint; a broken connection fails the commit below
+                    reply = self._failed(ctx.actor, ctx.call.raw or ctx.call.text)
+                replies.append(reply)
+            return replies
+
+        replies = self.unit_of_work(work)
+        for ctx in prepared:
+            if isinstance(ctx, Context):
+                ctx.tx = None
+        return [self._finished(ctx, reply) if isinstance(ctx, Context) else reply
+                for ctx, reply in zip(prepared, replies)]
+
+    def intake_problems(self, actor: Actor, call: Call) -> dict[str, str]:
+        """What is wrong with a `new` call's fields, by field name, found without the store (the
+        description's length, severity, category, phone…): what a submitted form shows next to its
+        fields in the platform's immediate answer. Empty when every field is fine."""
+        ctx = self._prepared(actor, call, None)
+        return check_intake(ctx, ctx.call.text, dict(ctx.call.options))[1]
+
+    def seen_ticket(self, dedupe_key: str) -> Ticket | None:
+        """The ticket a request already handled opened or changed (None: not seen, or it made none);
+        read only, so a busy writer never delays it."""
+        with self.store.transaction(write=False) as tx:
+            earlier = tx.seen_result(dedupe_key)
+            return tx.get_ticket(earlier) if earlier else None
 
     def check(self, actor: Actor, call: Call) -> Reply:
         """Whether `call` may run now, without running it: the permission, the ticket's visibility

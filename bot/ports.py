@@ -88,6 +88,10 @@ class Transaction(Protocol):
         """What `remember_result` stored for a request id (None: nothing, or not seen)."""
         ...
 
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A part of the unit of work that an exception inside rolls back alone (the rest stays)."""
+        ...
+
     # People: one person, several identities (an email, an id on each chat platform)
 
     def people_of(self, identities: list[str]) -> dict[str, int]:

@@ -154,6 +154,12 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentR
             "ticket_id": notice.ticket_id, "text": notice.text, "data": notice.data, "status": "pending", "attempts": 0,
             "available_at": now})
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """See bot.ports.Transaction.savepoint (SAVEPOINT … RELEASE, or ROLLBACK TO on an exception)."""
+        with self.conn.begin_nested():
+            yield
+
     def first_time(self, key: str, now: datetime) -> bool:
         """See bot.ports.Transaction.first_time (INSERT … ON CONFLICT DO NOTHING: one caller wins)."""
         inserted = self.conn.execute(upsert(self.conn.dialect.name, seen_requests).values(key=key[:255], created_at=now)

@@ -147,8 +147,14 @@ class LiveServer:
         with self.runtime.store.transaction(write=False) as tx:
             return tx.attachments(ticket_id)
 
+    def written(self, timeout: float = 10.0) -> None:
+        """Every submitted form's ticket written (they are written just after the form's answer)."""
+        for intake in self.app[STATE].intakes:
+            assert self.call(intake.drained(timeout), timeout + 5), "submitted forms still unwritten"
+
     def settled(self, timeout: float = 10.0) -> None:
-        """Every queued message for this platform delivered (or dead)."""
+        """Every submitted form written, and every queued message for this platform delivered (or dead)."""
+        self.written(timeout)
         self.eventually(lambda: self.runtime.outbox.pending_count(self.platform) == 0, timeout)
 
     def wake(self) -> None:

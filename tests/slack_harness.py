@@ -123,9 +123,13 @@ class LiveSlack(LiveServer):
                          "value": value, "action_ts": f"{time.time():.6f}",
                          "text": {"type": "plain_text", "text": action}}]}
 
-    def submit(self, user: str, view: dict, values: dict[str, str | None], **kw) -> Response:
-        """Submit an opened modal with these values, shaped as Slack's view_submission."""
-        return self.interactive(self.submission_payload(user, view, values), **kw)
+    def submit(self, user: str, view: dict, values: dict[str, str | None], *, written: bool = True, **kw) -> Response:
+        """Submit an opened modal with these values, shaped as Slack's view_submission; with
+        `written`, return once the ticket it opens is written too (just after the ack)."""
+        response = self.interactive(self.submission_payload(user, view, values), **kw)
+        if written:
+            self.written()
+        return response
 
     def submission_payload(self, user: str, view: dict, values: dict[str, str | None]) -> dict:
         state: dict[str, dict] = {}
@@ -231,8 +235,12 @@ class LiveSlack(LiveServer):
                       message_ts: str = "1.1", **kw) -> dict | None:
         return self.socket("interactive", self.button_payload(user, action, ticket_id, channel, message_ts), **kw)
 
-    def socket_submit(self, user: str, view: dict, values: dict[str, str | None], **kw) -> dict | None:
-        return self.socket("interactive", self.submission_payload(user, view, values), **kw)
+    def socket_submit(self, user: str, view: dict, values: dict[str, str | None], *, written: bool = True,
+                      **kw) -> dict | None:
+        ack = self.socket("interactive", self.submission_payload(user, view, values), **kw)
+        if written:  # and the ticket it opens written too (just after the ack)
+            self.written()
+        return ack
 
     def socket_event(self, event: dict, event_id: str | None = None, **kw) -> dict | None:
         return self.socket("events_api", self.event_body(event, event_id), **kw)

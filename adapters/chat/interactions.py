@@ -27,9 +27,10 @@ from adapters.chat import messages as CM
 from adapters.chat.attachments import Intake
 from adapters.chat.charts import Chart, ReportCharts
 from adapters.chat.from_message import FromMessages
+from adapters.chat.intake import IntakeQueue, Someone, Tell
 from adapters.chat.origin import MessageSource
-from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refreshed, Refusal,
-                                    Replaced, ShowForm)
+from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Received, Refreshed,
+                                    Refusal, Replaced, ShowForm)
 from adapters.chat.views import (CARD, DIRECT_VERBS, DM, FORM_VERBS, INCIDENT, PROPOSAL_VERBS, CardView, FormContext,
                                  IncidentView, current_card, incident_view, read_action, resolution_view)
 from bot import messages as M
@@ -61,6 +62,13 @@ class Interactions(FromMessages):
         self.charts = charts  # a report's answer comes with its chart when set
         self.sources: dict[str, MessageSource] = {}  # each platform's, by name: see from_message.py
         self._later: set[asyncio.Task] = set()
+        self.intake_queue = IntakeQueue(desk, wake)  # intake forms' tickets, written after the answer
+
+    async def settled(self) -> None:
+        """Wait for the follow-up work started so far (tests, shutdown): files being taken in, and
+        submitted forms whose tickets are being written (up to 10 s for those)."""
+        await super().settled()
+        await self.intake_queue.drained()
 
     # Running the core
 
@@ -245,6 +253,33 @@ class Interactions(FromMessages):
             return CardRefreshed(ticket, aside, await self.incident(ticket_id))
         return CardRefreshed(ticket, aside)
 
+    async def _intake(self, who: Actor | Someone, call: Call, form_context: FormContext, values: dict[str, Any],
+                      key: str | None, tell: Tell | None, wait: float) -> Outcome:
+        """A person's own intake form: checked, then accepted into the intake queue (see submit)."""
+        identity = who.identity if isinstance(who, Someone) else who.id
+        problems = self.desk.intake_problems(self.desk.actor(identity), call)
+        if problems:  # shown next to their fields, in the platform's answer
+            actor = await who.look_up() if isinstance(who, Someone) else who
+            return ShowForm(self.intake(actor), form_context, values, problems)
+        earlier = self.intake_queue.earlier(key)
+        if earlier is None and key:  # written before, by this process before a restart or by another replica
+            ticket = await asyncio.to_thread(self.desk.seen_ticket, key)
+            if ticket is not None:
+                return Opened(ticket, again=True)
+            earlier = self.intake_queue.earlier(key)  # a repeat accepted while this one looked
+        accepted = earlier or self.intake_queue.accept(who, call, key, tell)
+        if wait > 0 or earlier is not None:
+            try:
+                reply = await asyncio.wait_for(asyncio.shield(accepted.done), max(wait, 0.5 if earlier else 0))
+            except asyncio.TimeoutError:
+                return Received(again=earlier is not None)
+            if reply.ticket is not None:
+                return Opened(reply.ticket, again=earlier is not None or reply.duplicate)
+            if not reply.ok:  # the person is told by message too; the form stays open to correct it
+                return ShowForm(self.intake(await accepted.who), form_context, values,
+                                dict(reply.field_errors) or {"description": reply.text})
+        return Received(again=earlier is not None)
+
     async def incident(self, ticket_id: int) -> IncidentView | None:
         """The card of the incident `ticket_id` is the parent of, as it stands now (None: not one)."""
         def read() -> IncidentView | None:
@@ -259,19 +294,33 @@ class Interactions(FromMessages):
 
     # Forms
 
-    async def submit(self, actor: Actor, context: Any, values: Mapping[str, Any], *, key: str | None = None,
-                     people: People | None = None, origin: Origin | None = None) -> Outcome:
+    async def submit(self, actor: Actor | Someone, context: Any, values: Mapping[str, Any], *, key: str | None = None,
+                     people: People | None = None, origin: Origin | None = None, tell: Tell | None = None,
+                     wait: float = 0.0) -> Outcome:
         """A submitted form: `context` what the shown form carried (FormContext.as_data), `values`
         the fields by name (a person picked in a picker written `<@identity>`, resolved in `people`);
-        `origin` the chat message an intake form was opened from."""
+        `origin` the chat message an intake form was opened from.
+
+        A person's own intake form is answered before its ticket is written (see
+        adapters/chat/intake.py): its field problems (ShowForm), a repeat of one already
+        written (Opened, `again`), or Received, the ticket then written within moments and
+        confirmed by message. `wait` is how many seconds the platform's answer may wait for the
+        ticket's number instead (Opened); `tell` messages the person directly if the ticket
+        cannot be written after all. `actor` may be Someone still being looked up."""
         form_context = context if isinstance(context, FormContext) else FormContext.read(context)
         if form_context is None or (form_context.form != "new" and (form_context.form not in FORM_VERBS
                                                                     or form_context.ticket_id is None)):
             return Refusal(CM.FORM_BROKEN)
-        if origin is None and form_context.extra.get("message"):  # opened from a chat message
-            return await self.submit_from_message(actor, form_context, values, key=key, people=people)
         values = {k: (clean(str(v)) if v is not None else None) for k, v in values.items()}
         command, text, options = submission(form_context.form, dict(values))
+        own = form_context.form == "new" and origin is None and not form_context.extra.get("message")
+        if own and not {"for", "name", "via"} & set(options):  # their own ticket: the store waits
+            call = Call(command, None, text, options, Source.FORM)
+            return await self._intake(actor, call, form_context, values, key, tell, wait)
+        if isinstance(actor, Someone):
+            actor = await actor.look_up()
+        if origin is None and form_context.extra.get("message"):  # opened from a chat message
+            return await self.submit_from_message(actor, form_context, values, key=key, people=people)
         call = Call(command, form_context.ticket_id, text, options, Source.FORM, people=people or {}, origin=origin)
         reply = await self.execute(actor, call, key)
         if form_context.form == "new":

@@ -89,4 +89,12 @@ class Opened:
     again: bool = False
 
 
-Outcome = Nothing | Answer | Refusal | ShowForm | Acknowledged | CardRefreshed | Replaced | Refreshed | Opened
+@dataclass(frozen=True)
+class Received:
+    """An intake form accepted; its ticket is being written and its number comes by message
+    (`again`: this was a repeat of one accepted a moment ago; one ticket is made)."""
+
+    again: bool = False
+
+
+Outcome = Nothing | Answer | Refusal | ShowForm | Acknowledged | CardRefreshed | Replaced | Refreshed | Opened | Received

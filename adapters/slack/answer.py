@@ -86,6 +86,11 @@ class SlackAnswers:
             kwargs = {"thread_ts": at.thread_ts} if at.thread_ts else {}
             await self.client.chat_postEphemeral(channel=at.channel, user=at.user, text=mrkdwn, **kwargs, **extra)
 
+    async def tell(self, user: str, text: str) -> None:
+        """A plain-text message to `user` in their direct chat with the bot (the app's DM, which a
+        user id as the channel reaches), straight from the platform: not through the outbox."""
+        await self.client.chat_postMessage(channel=user, text=B.escape(text))
+
     @staticmethod
     def direct(at: Place) -> bool:
         """Whether the person acted in their direct chat with the bot (a message there, or a slash

@@ -1,5 +1,5 @@
-"""The Bolt app: a translator. Each listener acks within Slack's 3 seconds, maps its payload
-(decoded once: adapters/slack/text.py) to a chat-layer call, and shows the outcome."""
+"""The Bolt app: a translator. Each listener acks within Slack's 3 seconds, maps its payload (decoded
+once: adapters/slack/text.py) to a chat-layer call, and shows the outcome."""
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +12,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat import messages as CM
 from adapters.chat.interactions import Interactions
-from adapters.chat.outcomes import Answer, Opened, Refreshed, Refusal, Replaced, ShowForm
+from adapters.chat.intake import Someone
+from adapters.chat.outcomes import Answer, Opened, Received, Refreshed, Refusal, Replaced, ShowForm
 from adapters.slack import blocks as B
 from adapters.slack.answer import MESSAGE_KEY, Place, SlackAnswers
 from adapters.slack.from_message import files_of
@@ -23,8 +24,7 @@ log = logging.getLogger("helpdesk.slack")
 
 ACK_BUDGET = 2.0  # seconds of work before a slash command is acked with "working on it" instead
 BOT_MENTION = re.compile(r"^\s*<@slack:[A-Z0-9]+>\s*")
-# Subtypes of messages a person wrote (the rest are edits, deletions, joins and other events).
-WRITTEN = {None, "thread_broadcast", "file_share", "me_message"}
+WRITTEN = {None, "thread_broadcast", "file_share", "me_message"}  # subtypes of messages a person wrote
 
 
 class SlackListeners:
@@ -58,21 +58,23 @@ class SlackListeners:
                                     thread_ticket=thread_ticket)
 
     async def submit(self, ack, body: dict, view: dict) -> None:
-        """A modal submitted: acked empty (it closes), with errors on their fields, or with a notice."""
+        """A modal submitted: acked empty (it closes), with errors on their fields, or with a notice;
+        a person's own intake form before its ticket is written or they are looked up (chat/intake.py)."""
         try:
             context = json.loads(view.get("private_metadata") or "{}")
         except ValueError:
             context = None
-        values = B.form_values(view)
-        actor = await self.people.get(body["user"]["id"])
-        outcome = await self.chat.submit(actor, context, values, key=f"slack:view:{view.get('id')}:{view.get('hash')}",
-                                         people=await self.people.mentioned(values.get("requester") or ""))
-        if isinstance(outcome, ShowForm) and outcome.errors:
+        values, user = B.form_values(view), body["user"]["id"]
+        outcome = await self.chat.submit(Someone(f"slack:{user}", lambda: self.people.get(user)), context, values,
+                                         key=f"slack:view:{view.get('id')}:{view.get('hash')}",
+                                         people=await self.people.mentioned(values.get("requester") or ""),
+                                         tell=lambda text: self.answers.tell(user, text))
+        if isinstance(outcome, (Opened, Received)) and outcome.again:  # a repeat: nothing new is made
+            await ack(response_action="update", view=B.notice_modal(CM.RECEIVED_AGAIN if isinstance(outcome, Received) else outcome))
+        elif isinstance(outcome, ShowForm) and outcome.errors:
             await ack(response_action="errors", errors=B.form_errors(view, outcome.errors))
         elif isinstance(outcome, Refusal):
             await ack(response_action="errors", errors=B.form_errors(view, {"": outcome.text}))
-        elif isinstance(outcome, Opened) and outcome.again:
-            await ack(response_action="update", view=B.notice_modal(outcome))
         else:
             await ack()
         message = (context or {}).get(MESSAGE_KEY) if isinstance(context, dict) else None

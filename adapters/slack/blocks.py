@@ -168,10 +168,12 @@ def notice(text: str) -> list[dict[str, Any]]:
 
 # Forms as modals
 
-def notice_modal(outcome: Opened) -> dict[str, Any]:
-    """A modal that only says something (an intake form submitted again: already opened)."""
+def notice_modal(outcome: Opened | str) -> dict[str, Any]:
+    """A modal that only says something (an intake form submitted again: already opened, or
+    being recorded: the sentence given)."""
+    text = opened_text(outcome) if isinstance(outcome, Opened) else outcome
     return {"type": "modal", "title": plain(CM.OPENED_TITLE, MODAL_TITLE_MAX), "close": plain(CM.BUTTON_CLOSE, MODAL_TITLE_MAX),
-            "blocks": [{"type": "section", "text": mrkdwn(clip(escape(opened_text(outcome)), SECTION_MAX))}]}
+            "blocks": [{"type": "section", "text": mrkdwn(clip(escape(text), SECTION_MAX))}]}
 
 
 def modal(form: Form, context: FormContext, values: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -41,6 +41,7 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     people = SlackPeople(client, runtime.desk, enrich=runtime.with_directory)
     chat = Interactions(runtime.desk, state.wake, devices=people.devices, files=runtime.files,
                         charts=ReportCharts(runtime.store, runtime.desk.clock))  # uploaded to Slack, not hosted
+    state.intakes.append(chat.intake_queue)  # what a test's `settled` waits for too
     bolt = build_app(chat, people, client, slack.signing_secret.get_secret_value(), command=slack.command)
     add_listeners(bolt, chat, people, client, slack)  # the shortcut, the reaction; Slack as a message source
     state.closers.insert(0, chat.settled)  # files still being taken in finish before the connections close

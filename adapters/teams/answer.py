@@ -11,8 +11,8 @@ from botbuilder.schema import Activity
 from adapters.chat import messages as CM
 from adapters.chat.charts import Chart
 from adapters.chat.interactions import Interactions, opened_text
-from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Refreshed, Refusal,
-                                    Replaced, ShowForm)
+from adapters.chat.outcomes import (Acknowledged, Answer, CardRefreshed, Nothing, Opened, Outcome, Received, Refreshed,
+                                    Refusal, Replaced, ShowForm)
 from adapters.teams import cards as C
 from bot.replies import Reply
 
@@ -50,6 +50,8 @@ async def show(turn: TurnContext, outcome: Outcome) -> None:
             await say(turn, outcome.aside)
     elif isinstance(outcome, Opened):
         await say(turn, opened_text(outcome))
+    elif isinstance(outcome, Received):
+        await say(turn, CM.RECEIVED_AGAIN if outcome.again else CM.RECEIVED)
 
 
 async def invoke_answer(turn: TurnContext, outcome: Outcome, chat: Interactions) -> dict[str, Any]:
@@ -65,6 +67,8 @@ async def invoke_answer(turn: TurnContext, outcome: Outcome, chat: Interactions)
         return card(C.message_card(outcome.view))
     if isinstance(outcome, Opened):
         return card(C.notice_card(opened_text(outcome)))
+    if isinstance(outcome, Received):  # the database was slow: its number comes by message
+        return card(C.notice_card(CM.RECEIVED_AGAIN if outcome.again else CM.RECEIVED))
     if isinstance(outcome, CardRefreshed):
         if outcome.aside is not None:  # similar past tickets, for the technicians in the card's thread
             try:

@@ -22,6 +22,7 @@ from bot.model import Actor
 
 log = logging.getLogger("helpdesk.teams")
 
+INVOKE_WAIT = 3.0  # seconds a submitted form's answer waits for its ticket's number (Teams allows 5 for an invoke)
 CONTEXT_KEYS = {"ticket_id", "form", "form_id", "where", "position", "msteams", "message"}
 
 
@@ -89,7 +90,7 @@ class TeamsBot(ActivityHandler):
         if verb == "submit":
             values, people = await self._values(turn, data)
             outcome = await self.chat.submit(actor, data, values, key=form_key(data) or request_key(turn.activity),
-                                             people=people)
+                                             people=people, wait=INVOKE_WAIT)
         else:
             outcome = await self.chat.press(actor, verb, data, key=request_key(turn.activity))
         return InvokeResponse(status=int(HTTPStatus.OK), body=await answer.invoke_answer(turn, outcome, self.chat))

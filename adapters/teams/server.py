@@ -32,6 +32,7 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     people = TeamsPeople(runtime.desk, refs, enrich=runtime.with_directory)
     charts = ReportCharts(runtime.store, runtime.desk.clock, runtime.settings.public_url)  # Teams shows images by URL
     chat = Interactions(runtime.desk, state.wake, devices=people.devices, files=runtime.files, charts=charts)
+    state.intakes.append(chat.intake_queue)  # what a test's `settled` waits for too
     bot = TeamsBot(chat, people)
     connector = Connector(adapter, teams.app_id or "")
     bot.actions = MessageActions(chat, people, TeamsTokens(connector, teams), bot._values)

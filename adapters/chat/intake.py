@@ -1,0 +1,196 @@
+"""Tickets from submitted intake forms, written right after the platform's answer.
+
+A surge (the VPN is down; hundreds of people submit the form within minutes) must never make a
+person wait past the platform's limit (Slack's 3 s, Teams' 5 s) for the answer to a form, and
+must never be shown an error for a ticket that exists. So a submitted form is checked first
+(field problems go back in the answer), then answered, and its ticket is written just after by
+this queue:
+
+- submissions waiting together are written in one unit of work (`Desk.execute_together`: one
+  commit, a savepoint each), by one thread of the queue's own, so a surge costs one commit per
+  batch and never takes every worker thread waiting for the database's write lock;
+- each keeps its platform request id (`key`): the same form submitted again while it waits is
+  the same submission (one ticket), and the store's dedupe answers a repeat after it is written;
+- a database that is locked or gone is tried again (growing waits, for `retry_for` seconds);
+  then, or if the ticket is refused after all, the person is told in one sentence by `tell`, a
+  direct message from the platform itself (the store that holds the outbox is what failed).
+  A written ticket is confirmed by the core's own message to the requester (the outbox).
+
+What is accepted lives in this process's memory until written (milliseconds, or as long as the
+database stays locked): a shutdown writes what is waiting first (`close`); a crash in between
+loses it, and the person, who got no confirming message, submits again.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+from adapters.chat import messages as CM
+from bot.commands.registry import Call
+from bot.desk import Desk
+from bot.model import Actor
+from bot.replies import Reply
+
+log = logging.getLogger("helpdesk")
+
+Tell = Callable[[str], Awaitable[None]]  # a direct message to the person who submitted (plain text)
+
+
+@dataclass(frozen=True)
+class Someone:
+    """A person whose profile is still being looked up: their identity (`<platform>:<id>`) now,
+    the Actor when `look_up()` answers (a platform call; it answers with a bare actor if slow)."""
+
+    identity: str
+    look_up: Callable[[], Awaitable[Actor]]
+
+
+@dataclass
+class Submission:
+    """One accepted form: who (being looked up), the call, its request id, how to reach them."""
+
+    who: asyncio.Future
+    call: Call
+    key: str | None
+    tell: Tell | None
+    done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class IntakeQueue:
+    """Accepted intake forms, written in batches of up to `batch` by one thread of its own.
+
+    `wake()` is called after each batch (the outbox delivers the confirmations at once);
+    `retry_for` is how many seconds a database that fails is tried again before the people
+    waiting are told their ticket could not be recorded; `remember` how many seconds a
+    submission's outcome is kept to answer its repeats from memory."""
+
+    def __init__(self, desk: Desk, wake: Callable[[], None] = lambda: None, batch: int = 50,
+                 retry_for: float = 300.0, remember: float = 600.0) -> None:
+        self.desk = desk
+        self.wake = wake
+        self.batch = batch
+        self.retry_for = retry_for
+        self.remember = remember
+        self.submissions: OrderedDict[str, tuple[float, Submission]] = OrderedDict()  # by key, oldest first
+        self._queue: asyncio.Queue[Submission] | None = None
+        self._worker: asyncio.Task | None = None
+        self._writing = 0
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="intake")
+
+    def earlier(self, key: str | None) -> Submission | None:
+        """The submission this process accepted under `key` lately (waiting or written), if any."""
+        found = self.submissions.get(key) if key else None
+        return found[1] if found else None
+
+    def accept(self, who: Actor | Someone, call: Call, key: str | None, tell: Tell | None = None) -> Submission:
+        """Queue a checked intake call; answers at once. Its `done` future gets the core's Reply
+        (ok with the ticket, a duplicate, or the refusal the person was told of)."""
+        self._forget_old()
+        earlier = self.earlier(key)
+        if earlier is not None:
+            return earlier
+        looked_up = asyncio.ensure_future(who.look_up()) if isinstance(who, Someone) else _ready(who)
+        submission = Submission(looked_up, call, key, tell)
+        if key:
+            self.submissions[key] = (time.monotonic(), submission)
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+        self._queue.put_nowait(submission)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._work(), name="intake")
+        return submission
+
+    async def drained(self, timeout: float = 10.0) -> bool:
+        """Wait until every accepted form is written (or its person told), up to `timeout`
+        seconds (tests; shutdown, before the connections close). False when time ran out."""
+        deadline = time.monotonic() + timeout
+        while (self._queue is not None and not self._queue.empty()) or self._writing:
+            if time.monotonic() > deadline:
+                log.warning("intake: %s submitted forms still unwritten after %.0f s",
+                            (self._queue.qsize() if self._queue else 0) + self._writing, timeout)
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    async def _work(self) -> None:
+        """Write batches while forms wait; ends when none do (the next `accept` starts it again)."""
+        assert self._queue is not None
+        while not self._queue.empty():
+            batch = [self._queue.get_nowait()]
+            while not self._queue.empty() and len(batch) < self.batch:
+                batch.append(self._queue.get_nowait())
+            self._writing = len(batch)
+            try:
+                await self._write(batch)
+            except Exception:  # never lose the worker: each submission is answered below
+                log.exception("intake: writing %s submitted forms failed", len(batch))
+                for s in batch:
+                    if not s.done.done():
+                        await self._lost(s)
+            finally:
+                self._writing = 0
+
+    async def _write(self, batch: list[Submission]) -> None:
+        actors = [await s.who for s in batch]
+        calls = [(actor, s.call, s.key) for actor, s in zip(actors, batch)]
+        loop = asyncio.get_running_loop()
+        given_up, wait = time.monotonic() + self.retry_for, 0.25
+        while True:
+            try:
+                replies = await loop.run_in_executor(self._thread, self.desk.execute_together, calls)
+                break
+            except Exception as exc:
+                if time.monotonic() + wait > given_up:
+                    log.exception("intake: the database refused %s submitted forms for %.0f s; telling each person",
+                                  len(batch), self.retry_for)
+                    for s in batch:
+                        await self._lost(s)
+                    return
+                log.warning("intake: could not write %s submitted forms (%s: %s); trying again in %.1f s",
+                            len(batch), type(exc).__name__, exc, wait)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 10.0)
+        self.wake()
+        for s, reply in zip(batch, replies):
+            if not reply.ok and not reply.duplicate:  # refused after the answer: the person hears why
+                self._drop(s)
+                await self._tell(s, CM.INTAKE_REFUSED.format(reason=reply.text))
+            s.done.set_result(reply)
+
+    async def _lost(self, s: Submission) -> None:
+        self._drop(s)  # submitting it again is a new try
+        await self._tell(s, CM.INTAKE_LOST)
+        s.done.set_result(Reply.refuse(CM.INTAKE_LOST))
+
+    def _drop(self, s: Submission) -> None:
+        if s.key and self.earlier(s.key) is s:
+            del self.submissions[s.key]
+
+    @staticmethod
+    async def _tell(s: Submission, text: str) -> None:
+        if s.tell is None:
+            log.warning("intake: %s (no way to tell the person)", text)
+            return
+        try:
+            await s.tell(text)
+        except Exception as exc:
+            log.warning("intake: could not tell the person %r: %s", text, exc)
+
+    def _forget_old(self) -> None:
+        horizon = time.monotonic() - self.remember
+        while self.submissions:
+            key, (at, submission) = next(iter(self.submissions.items()))
+            if at > horizon or not submission.done.done():
+                break
+            del self.submissions[key]
+
+
+def _ready(value: Actor) -> asyncio.Future:
+    future = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future

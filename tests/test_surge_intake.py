@@ -1,0 +1,164 @@
+"""Intake that holds in a surge: a submitted intake form is answered before its ticket is written,
+a repeat of it makes no second ticket, and a database locked by another process delays the ticket,
+never the answer. The real Bolt app and botbuilder in the real server; Slack and the Bot Connector
+are the fakes in tests/fakes (Socket Mode's ack limit is Slack's: past it the fake gives up)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from tests.conftest import count_rows, stored
+from tests.slack_harness import DESK_CHANNEL, LiveSlack
+from tests.teams_harness import LiveTeams, _nodes, card_content, texts
+
+FORM = {"description": "VPN drops every few minutes since this morning", "severity": "high"}
+
+
+@pytest.fixture
+def live(engine):
+    server = LiveSlack(engine).start()
+    yield server
+    server.stop()
+
+
+def intake_view(live: LiveSlack, user: str = "U0ALICE") -> dict:
+    if live.socket_mode:
+        live.socket_slash(user)
+    else:
+        assert live.slash(user).status == 200
+    return live.eventually(lambda: live.slack.views())[-1]
+
+
+def dms(live: LiveSlack, user: str = "U0ALICE") -> list[str]:
+    return [m["text"] for m in live.slack.messages(live.slack.dm_channel(user))]
+
+
+def test_the_same_view_submitted_again_makes_one_ticket(live, engine):
+    view = intake_view(live)
+    payload = live.submission_payload("U0ALICE", view, FORM)
+    first = live.interactive(payload)
+    assert first.status == 200 and first.body == b""  # the modal closes
+    live.settled()
+    again = [live.interactive(payload) for _ in range(4)]  # "trouble connecting": Submit pressed again
+    live.settled()
+    assert count_rows(engine, "tickets") == 1
+    for response in again:
+        answer = response.json()
+        assert response.status == 200 and answer["response_action"] == "update"
+        assert answer["view"]["blocks"][0]["text"]["text"].startswith("You already opened this as #1: VPN drops")
+    assert [t for t in dms(live) if "#1" in t] == [dms(live)[0]], "one confirmation"
+    assert dms(live)[0].startswith("Your ticket #1 is open: VPN drops every few minutes")
+    assert len(live.slack.messages(DESK_CHANNEL)) == 1, "one card"
+
+
+def test_repeats_arriving_together_make_one_ticket(live, engine):
+    view = intake_view(live)
+    payload = live.submission_payload("U0ALICE", view, FORM)
+    answers: list = []
+    threads = [threading.Thread(target=lambda: answers.append(live.interactive(payload))) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    live.settled()
+    assert [a.status for a in answers] == [200] * 5
+    assert count_rows(engine, "tickets") == 1
+    assert sum(1 for a in answers if a.body == b"") == 1, "one closes the modal; the others say it is already sent"
+    repeats = [a.json()["view"]["blocks"][0]["text"]["text"] for a in answers if a.body]
+    assert all(r.startswith(("You already opened this as #1", "You already sent this")) for r in repeats), repeats
+    assert len([t for t in dms(live) if t.startswith("Your ticket #1 is open")]) == 1
+
+
+def test_distinct_people_at_once_each_get_their_own_ticket(live, engine):
+    people = ["U0ALICE", "U0BOB", "U0CAROL"]
+    views = {user: intake_view(live, user) for user in people}
+    answers: dict = {}
+    threads = [threading.Thread(target=lambda u=u: answers.__setitem__(u, live.submit(
+        u, views[u], {**FORM, "description": f"{FORM['description']} ({u})"}, written=False))) for u in people]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    live.settled()
+    assert all(a.status == 200 and a.body == b"" for a in answers.values())
+    requesters = sorted(stored(engine, n).requester.id for n in (1, 2, 3))
+    assert requesters == sorted(f"slack:{u}" for u in people)
+    assert all(stored(engine, n).description.endswith(f"({stored(engine, n).requester.id[6:]})") for n in (1, 2, 3))
+    for user in people:
+        assert any(t.startswith("Your ticket #") for t in dms(live, user))
+
+
+def test_field_problems_come_back_in_the_answer_and_nothing_is_stored(live, engine):
+    view = intake_view(live)
+    bad = live.submit("U0ALICE", view, {"description": "vpn", "severity": "high", "phone": "12"})
+    assert bad.status == 200 and bad.json()["response_action"] == "errors"
+    assert bad.json()["errors"]["description"].startswith("The description needs at least 10 characters")
+    assert "phone" in bad.json()["errors"]
+    live.settled()
+    assert count_rows(engine, "tickets") == 0
+    good = live.submit("U0ALICE", view, FORM)  # corrected and sent again under the same view: it opens now
+    assert good.status == 200 and good.body == b""
+    live.settled()
+    assert stored(engine, 1).description == FORM["description"]
+
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+db.execute("BEGIN IMMEDIATE")
+db.execute("INSERT INTO seen_requests (key, created_at) VALUES ('another process', '2026-01-01 00:00:00')")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("COMMIT")
+"""
+
+
+def test_a_database_locked_by_another_process_delays_the_ticket_not_the_ack(tmp_path):
+    from storage.database import make_engine, reading, upgrade
+
+    path = tmp_path / "helpdesk.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    live = LiveSlack(engine, socket_mode=True).start()
+    try:
+        view = intake_view(live)
+        holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path), "8"], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "locked"
+            # Socket Mode: the fake gives up on an ack later than Slack's 3 s (TimeoutError)
+            ack = live.socket_submit("U0ALICE", view, FORM, written=False)
+            assert not (ack or {}).get("response_action"), ack  # acked empty: the modal closes
+            with reading(engine) as conn:  # a reader does not wait for the lock
+                assert conn.exec_driver_sql("SELECT count(*) FROM tickets").scalar() == 0, "nothing written yet"
+        finally:
+            holder.wait(30)
+        ticket = live.eventually(lambda: stored(engine, 1), timeout=30)
+        assert ticket.requester.id == "slack:U0ALICE" and ticket.description == FORM["description"]
+        live.settled()
+        assert [t for t in dms(live) if t.startswith("Your ticket #1 is open: VPN drops")], dms(live)
+        assert count_rows(engine, "tickets") == 1
+    finally:
+        live.stop()
+        engine.dispose()
+
+
+@pytest.fixture
+def teams(engine):
+    server = LiveTeams(engine).start()
+    yield server
+    server.stop()
+
+
+def test_the_same_teams_form_submitted_again_makes_one_ticket(teams, engine):
+    assert teams.post(teams.personal("alice", "new")).status == 201
+    form = card_content(teams.eventually(lambda: teams.chat("alice"))[-1])
+    [submit] = [n for n in _nodes(form) if n.get("verb") == "submit"]
+    data = {**submit["data"], "description": FORM["description"], "severity": "high"}
+    first, again = (teams.post(teams.invoke("alice", "submit", data)) for _ in range(2))
+    teams.settled()
+    assert count_rows(engine, "tickets") == 1
+    assert texts(first.json()["value"]).startswith("✅ #1 is open: VPN drops every few minutes")
+    assert texts(again.json()["value"]).startswith("You already opened this as #1: VPN drops every few minutes")
