@@ -1051,7 +1051,7 @@ async def run_server(kind: str, server: Child, slack: Child, db: Database, plan:
             if helpdesk:
                 ok = out.statuses.get("200", 0)
                 if k in NEW_KINDS:
-                    (after, at) = await wait_until(db.tickets, lambda v: v >= tickets_before + ok, 30)
+                    (after, at) = await wait_until(db.tickets, lambda v: v >= tickets_before + ok, 120, settle=15)
                     created = after - tickets_before
                     elapsed = max(at or 0.0, out.finished) - out.started
                     summary["tickets_created"] = created

@@ -114,9 +114,11 @@ class Context:
         floor = config.technician_floor if technician else config.requester_floor
         limit = config.technician_limit if technician else config.requester_limit
         found = []
-        for match in knowledge.search(ticket.description, limit=limit + 2, floor=floor, technician=technician,
-                                      exclude=ticket.id):
-            source = self.tx.past_resolution(match.ticket_id)  # a ticket, or imported history (key < 0)
+        matches = knowledge.search(ticket.description, limit=limit + 2, floor=floor, technician=technician,
+                                   exclude=ticket.id)
+        sources = self.tx.past_resolutions([m.ticket_id for m in matches]) if matches else {}
+        for match in matches:
+            source = sources.get(match.ticket_id)  # a ticket, or imported history (key < 0)
             if source is None or source.key == ticket.id:
                 continue  # withdrawn since the index last looked
             found.append(Suggestion(len(found) + 1, source.key, one_line(source.description, 120),

@@ -33,6 +33,10 @@ class Transaction(Protocol):
         """Store a new ticket; returns it with its id (its number, counting from 1)."""
         ...
 
+    def past_resolutions(self, keys: list[int]) -> dict[int, Past]:
+        """`past_resolution` of several keys in one look: those that still hold a resolution."""
+        ...
+
     def past_resolution(self, key: int) -> Past | None:
         """The resolved ticket (key > 0) or imported history row (key < 0) behind a knowledge
         entry, None when it no longer holds a resolution."""

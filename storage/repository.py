@@ -20,7 +20,7 @@ from storage.incidents import IncidentRows
 from storage.outbox import OutboxRows
 from storage.charts import ChartRows
 from storage.people import PeopleRows
-from storage.knowledge import past_resolution
+from storage.knowledge import past_resolution, past_resolutions
 from storage.ratings import RatingRows
 from storage.reports import ReportBuilder
 from storage.schema import audit_events, jobs, notes, outbox, seen_requests, tickets
@@ -103,6 +103,10 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentR
     def past_resolution(self, key: int):
         """See bot.ports.Transaction.past_resolution."""
         return past_resolution(self.conn, key) if -2**31 < key < 2**31 else None
+
+    def past_resolutions(self, keys: list[int]) -> dict:
+        """See bot.ports.Transaction.past_resolutions."""
+        return past_resolutions(self.conn, keys)
 
     def next_due(self, now: datetime) -> Ticket | None:
         """See bot.ports.Transaction.next_due (FOR UPDATE SKIP LOCKED)."""
@@ -233,6 +237,12 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    @property
+    def concurrent_writers(self) -> int:
+        """How many writing units of work are worth running at once: SQLite lets one writer in at a
+        time; PostgreSQL overlaps their round trips (4, within the connection pool's 5)."""
+        return 1 if self.engine.dialect.name == "sqlite" else 4
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[SqlTransaction]:

@@ -25,11 +25,13 @@ def live(engine):
 
 
 def intake_view(live: LiveSlack, user: str = "U0ALICE") -> dict:
+    """The modal `/ticket` opens for `user` (the one opened after those already there)."""
+    shown = len(live.slack.views())
     if live.socket_mode:
         live.socket_slash(user)
     else:
         assert live.slash(user).status == 200
-    return live.eventually(lambda: live.slack.views())[-1]
+    return live.eventually(lambda: live.slack.views()[shown:])[0]
 
 
 def dms(live: LiveSlack, user: str = "U0ALICE") -> list[str]:

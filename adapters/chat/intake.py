@@ -7,8 +7,9 @@ must never be shown an error for a ticket that exists. So a submitted form is ch
 this queue:
 
 - submissions waiting together are written in one unit of work (`Desk.execute_together`: one
-  commit, a savepoint each), by one thread of the queue's own, so a surge costs one commit per
-  batch and never takes every worker thread waiting for the database's write lock;
+  commit, a savepoint each), by threads of the queue's own (one on SQLite, which lets one writer
+  in at a time; a few on PostgreSQL, whose round trips then overlap), so a surge costs one commit
+  per batch and never takes every worker thread waiting for the database's write lock;
 - each keeps its platform request id (`key`): the same form submitted again while it waits is
   the same submission (one ticket), and the store's dedupe answers a repeat after it is written;
 - a database that is locked or gone is tried again (growing waits, for `retry_for` seconds);
@@ -70,17 +71,19 @@ class IntakeQueue:
     submission's outcome is kept to answer its repeats from memory."""
 
     def __init__(self, desk: Desk, wake: Callable[[], None] = lambda: None, batch: int = 50,
-                 retry_for: float = 300.0, remember: float = 600.0) -> None:
+                 retry_for: float = 300.0, remember: float = 600.0, writers: int | None = None) -> None:
         self.desk = desk
+        # batches written at once: what the store says is worth it (one for SQLite)
+        self.writers = writers or getattr(desk.store, "concurrent_writers", 1)
         self.wake = wake
         self.batch = batch
         self.retry_for = retry_for
         self.remember = remember
         self.submissions: OrderedDict[str, tuple[float, Submission]] = OrderedDict()  # by key, oldest first
         self._queue: asyncio.Queue[Submission] | None = None
-        self._worker: asyncio.Task | None = None
+        self._workers: set[asyncio.Task] = set()
         self._writing = 0
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="intake")
+        self._threads = ThreadPoolExecutor(self.writers, thread_name_prefix="intake")
 
     def earlier(self, key: str | None) -> Submission | None:
         """The submission this process accepted under `key` lately (waiting or written), if any."""
@@ -101,8 +104,10 @@ class IntakeQueue:
         if self._queue is None:
             self._queue = asyncio.Queue()
         self._queue.put_nowait(submission)
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._work(), name="intake")
+        if len(self._workers) < self.writers:
+            worker = asyncio.create_task(self._work(), name="intake")
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
         return submission
 
     async def drained(self, timeout: float = 10.0) -> bool:
@@ -121,10 +126,11 @@ class IntakeQueue:
         """Write batches while forms wait; ends when none do (the next `accept` starts it again)."""
         assert self._queue is not None
         while not self._queue.empty():
+            share = -(-self._queue.qsize() // self.writers)  # what is waiting, shared among the writers
             batch = [self._queue.get_nowait()]
-            while not self._queue.empty() and len(batch) < self.batch:
+            while not self._queue.empty() and len(batch) < min(self.batch, share):
                 batch.append(self._queue.get_nowait())
-            self._writing = len(batch)
+            self._writing += len(batch)
             try:
                 await self._write(batch)
             except Exception:  # never lose the worker: each submission is answered below
@@ -133,7 +139,7 @@ class IntakeQueue:
                     if not s.done.done():
                         await self._lost(s)
             finally:
-                self._writing = 0
+                self._writing -= len(batch)
 
     async def _write(self, batch: list[Submission]) -> None:
         actors = [await s.who for s in batch]
@@ -142,7 +148,7 @@ class IntakeQueue:
         given_up, wait = time.monotonic() + self.retry_for, 0.25
         while True:
             try:
-                replies = await loop.run_in_executor(self._thread, self.desk.execute_together, calls)
+                replies = await loop.run_in_executor(self._threads, self.desk.execute_together, calls)
                 break
             except Exception as exc:
                 if time.monotonic() + wait > given_up:
