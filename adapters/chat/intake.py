@@ -104,10 +104,9 @@ class IntakeQueue:
         if self._queue is None:
             self._queue = asyncio.Queue()
         self._queue.put_nowait(submission)
+        self._workers = {w for w in self._workers if not w.done()}  # one that just found nothing left has ended
         if len(self._workers) < self.writers:
-            worker = asyncio.create_task(self._work(), name="intake")
-            self._workers.add(worker)
-            worker.add_done_callback(self._workers.discard)
+            self._workers.add(asyncio.create_task(self._work(), name="intake"))
         return submission
 
     async def drained(self, timeout: float = 10.0) -> bool:
