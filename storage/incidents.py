@@ -116,8 +116,11 @@ class IncidentRows:
         return Incident(record, _ticket(parent), tuple(_ticket(r) for r in rows))
 
     def _open_records(self) -> list[IncidentRecord]:
-        rows = self.conn.execute(select(incidents).join(tickets, tickets.c.id == incidents.c.ticket_id)
-                                 .where(tickets.c.status.in_(OPEN)).order_by(incidents.c.declared_at)).all()
+        # driven from the (few) incidents, each parent looked up by its key: joining from tickets'
+        # status made SQLite walk every open ticket of the history, at each ticket opened
+        parent_open = (select(tickets.c.id).where(and_(tickets.c.id == incidents.c.ticket_id, tickets.c.status.in_(OPEN)))
+                       .exists())
+        rows = self.conn.execute(select(incidents).where(parent_open).order_by(incidents.c.declared_at)).all()
         return [_record(r) for r in rows]
 
     def open_incidents(self) -> list[tuple[IncidentRecord, Ticket, int, int]]:

@@ -10,6 +10,8 @@ import threading
 
 import pytest
 
+from adapters.server import STATE
+from storage.database import make_engine, reading, upgrade
 from tests.conftest import count_rows, stored
 from tests.slack_harness import DESK_CHANNEL, LiveSlack
 from tests.teams_harness import LiveTeams, _nodes, card_content, texts
@@ -118,33 +120,62 @@ db.execute("COMMIT")
 """
 
 
-def test_a_database_locked_by_another_process_delays_the_ticket_not_the_ack(tmp_path):
-    from storage.database import make_engine, reading, upgrade
-
+@pytest.fixture
+def on_file(tmp_path):
+    """A Slack server (Socket Mode) on a SQLite file another process can lock: (live, engine, path)."""
     path = tmp_path / "helpdesk.db"
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
     live = LiveSlack(engine, socket_mode=True).start()
-    try:
-        view = intake_view(live)
-        holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path), "8"], stdout=subprocess.PIPE, text=True)
-        try:
-            assert holder.stdout.readline().strip() == "locked"
-            # Socket Mode: the fake gives up on an ack later than Slack's 3 s (TimeoutError)
-            ack = live.socket_submit("U0ALICE", view, FORM, written=False)
-            assert not (ack or {}).get("response_action"), ack  # acked empty: the modal closes
-            with reading(engine) as conn:  # a reader does not wait for the lock
-                assert conn.exec_driver_sql("SELECT count(*) FROM tickets").scalar() == 0, "nothing written yet"
-        finally:
-            holder.wait(30)
-        ticket = live.eventually(lambda: stored(engine, 1), timeout=30)
-        assert ticket.requester.id == "slack:U0ALICE" and ticket.description == FORM["description"]
-        live.settled()
-        assert [t for t in dms(live) if t.startswith("Your ticket #1 is open: VPN drops")], dms(live)
-        assert count_rows(engine, "tickets") == 1
-    finally:
-        live.stop()
-        engine.dispose()
+    yield live, engine, path
+    live.stop()
+    engine.dispose()
+
+
+def locked(path, seconds: float) -> subprocess.Popen:
+    """Another process holding the database's write lock for `seconds`, once it says so."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def tickets_now(engine) -> int:
+    with reading(engine) as conn:  # a reader does not wait for the lock
+        return conn.exec_driver_sql("SELECT count(*) FROM tickets").scalar()
+
+
+def test_a_database_locked_by_another_process_delays_the_ticket_not_the_ack(on_file):
+    live, engine, path = on_file
+    view = intake_view(live)
+    holder = locked(path, 8)
+    # Socket Mode: the fake gives up on an ack later than Slack's 3 s (TimeoutError)
+    ack = live.socket_submit("U0ALICE", view, FORM, written=False)
+    assert not (ack or {}).get("response_action"), ack  # acked empty: the modal closes
+    assert tickets_now(engine) == 0, "nothing could be written yet"
+    holder.wait(30)
+    ticket = live.eventually(lambda: stored(engine, 1), timeout=30)
+    assert ticket.requester.id == "slack:U0ALICE" and ticket.description == FORM["description"]
+    live.settled()
+    assert [t for t in dms(live) if t.startswith("Your ticket #1 is open: VPN drops")], dms(live)
+    assert count_rows(engine, "tickets") == 1
+
+
+def test_a_database_locked_past_every_retry_ends_in_one_message_and_nothing_stored(on_file):
+    live, engine, path = on_file
+    for intake in live.app[STATE].intakes:
+        intake.retry_for = 1.0  # configuration: give up after the first locked attempt (SQLite waits 10 s)
+    view = intake_view(live)
+    holder = locked(path, 13)
+    ack = live.socket_submit("U0ALICE", view, FORM, written=False)
+    assert not (ack or {}).get("response_action"), ack
+    told = live.eventually(lambda: [t for t in dms(live) if "could not record" in t], timeout=30)
+    assert told == ["Sorry: the help desk could not record the ticket you just submitted (its database is not "
+                    "answering). Please submit it again in a few minutes."]
+    holder.wait(30)
+    assert tickets_now(engine) == 0
+    again = live.socket_submit("U0ALICE", view, FORM)  # as told: sent again, it opens now
+    assert not (again or {}).get("response_action"), again
+    assert stored(engine, 1).description == FORM["description"]
 
 
 @pytest.fixture
