@@ -110,12 +110,12 @@ def test_field_problems_come_back_in_the_answer_and_nothing_is_stored(live, engi
 
 
 HOLD_LOCK = """
-import sqlite3, sys, time
+import select, sqlite3, sys
 db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
 db.execute("BEGIN IMMEDIATE")
 db.execute("INSERT INTO seen_requests (key, created_at) VALUES ('another process', '2026-01-01 00:00:00')")
 print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
+select.select([sys.stdin], [], [], float(sys.argv[2]))  # held for that long, or until told to let go
 db.execute("COMMIT")
 """
 
@@ -133,8 +133,10 @@ def on_file(tmp_path):
 
 
 def locked(path, seconds: float) -> subprocess.Popen:
-    """Another process holding the database's write lock for `seconds`, once it says so."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    """Another process holding the database's write lock for `seconds` (or until a line on its
+    stdin), once it says so."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
     return holder
 
@@ -165,13 +167,15 @@ def test_a_database_locked_past_every_retry_ends_in_one_message_and_nothing_stor
     for intake in live.app[STATE].intakes:
         intake.retry_for = 1.0  # configuration: give up after the first locked attempt (SQLite waits 10 s)
     view = intake_view(live)
-    holder = locked(path, 13)
+    holder = locked(path, 120)  # held until the person is told (each writer gives up after SQLite's 10 s)
     ack = live.socket_submit("U0ALICE", view, FORM, written=False)
     assert not (ack or {}).get("response_action"), ack
-    told = live.eventually(lambda: [t for t in dms(live) if "could not record" in t], timeout=30)
+    try:
+        told = live.eventually(lambda: [t for t in dms(live) if "could not record" in t], timeout=60)
+    finally:
+        holder.communicate("let go\n", timeout=30)
     assert told == ["Sorry: the help desk could not record the ticket you just submitted (its database is not "
                     "answering). Please submit it again in a few minutes."]
-    holder.wait(30)
     assert tickets_now(engine) == 0
     again = live.socket_submit("U0ALICE", view, FORM)  # as told: sent again, it opens now
     assert not (again or {}).get("response_action"), again
