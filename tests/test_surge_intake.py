@@ -12,7 +12,7 @@ import pytest
 
 from adapters.server import STATE
 from storage.database import make_engine, reading, upgrade
-from tests.conftest import count_rows, stored
+from tests.conftest import count_rows, stored, stored_events
 from tests.slack_harness import DESK_CHANNEL, LiveSlack
 from tests.teams_harness import LiveTeams, _nodes, card_content, texts
 
@@ -74,6 +74,19 @@ def test_repeats_arriving_together_make_one_ticket(live, engine):
     repeats = [a.json()["view"]["blocks"][0]["text"]["text"] for a in answers if a.body]
     assert all(r.startswith(("You already opened this as #1", "You already sent this")) for r in repeats), repeats
     assert len([t for t in dms(live) if t.startswith("Your ticket #1 is open")]) == 1
+
+
+def test_a_button_pressed_twice_changes_the_ticket_once(live, engine):
+    view = intake_view(live)
+    assert live.submit("U0ALICE", view, FORM).status == 200
+    live.settled()
+    card = live.slack.messages(DESK_CHANNEL)[0]
+    for _ in range(2):  # a double click: two presses, each with its own trigger
+        assert live.button("U0BOB", "claim", 1, message_ts=card["ts"]).status == 200
+    live.eventually(lambda: [e for e in live.slack.ephemerals if e["user"] == "U0BOB"])
+    live.settled()
+    assert [e.action for e in stored_events(engine, 1)].count("claimed") == 1
+    assert [e["text"] for e in live.slack.ephemerals if e["user"] == "U0BOB"] == ["#1 is already yours."]
 
 
 def test_distinct_people_at_once_each_get_their_own_ticket(live, engine):
