@@ -19,7 +19,7 @@ from adapters.chat import messages as CM
 from adapters.chat.interactions import opened_text
 from adapters.chat.outcomes import Opened
 from adapters.chat.text import Markup, clip, reply_text as chat_reply_text
-from adapters.chat.views import Action, CardView, Fact, FormContext, IncidentView, MessageView, Who
+from adapters.chat.views import Action, CardView, Fact, FormContext, IncidentView, ListedView, MessageView, Who
 from bot.forms import Field, Form
 from bot.replies import Reply
 
@@ -285,3 +285,21 @@ SLACK = Markup(escape=escape, bold=lambda t: f"*{t}*", italic=lambda t: f"_{t}_"
 def reply_text(reply: Reply) -> str:
     """A reply as mrkdwn for an ephemeral message or a DM."""
     return chat_reply_text(reply, SLACK)
+
+
+def combined(views: list[ListedView]) -> tuple[str, list[dict[str, Any]]]:
+    """A combined post of new tickets: (notification text, blocks): a head, then a section per
+    ticket (number, severity, headline, requester, state) with its claim button while unclaimed.
+    Holds at most 48 tickets (Slack takes 50 blocks in a message)."""
+    views = views[:48]
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(CM.COMBINED_HEAD.format(count=len(views)))}]
+    for v in views:
+        state = CM.COMBINED_CLAIMED.format(assignee=person(v.assignee)) if v.assignee else escape(v.status)
+        text = (f"*{escape(v.ref)}* · {escape(v.severity)} · {escape(v.headline)}\n"
+                f"{CM.COMBINED_FROM.format(requester=person(v.requester))} · {state}")
+        block: dict[str, Any] = {"type": "section", "text": mrkdwn(clip(text, SECTION_MAX))}
+        if v.claim is not None:
+            block["accessory"] = button(v.claim)
+        blocks.append(block)
+    refs = ", ".join(v.ref for v in views)
+    return clip(CM.COMBINED_SUMMARY.format(count=len(views), refs=refs), 3000), blocks
