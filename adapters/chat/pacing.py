@@ -2,7 +2,9 @@
 to, and the pauses the platform asked for (HTTP 429 with Retry-After) or an outage forces (5xx).
 
 A pause holds only what it names: one method into one destination (a 429), or one method
-everywhere (a 5xx, or a 429 without a destination); everything else keeps flowing. A call that
+everywhere (a 5xx, a 429 without a destination, or 429s from two destinations at once: then the
+limit is the method's, and calling every destination into it would only be refused again);
+everything else keeps flowing. A call that
 is refused is paused and made again in place, so nothing it was part of is done twice; only when
 the wait would outlast the delivery's lease does the message go back to the outbox, as a wait
 (RetryLater), never as a failed attempt.
@@ -13,7 +15,7 @@ import asyncio
 import contextvars
 import math
 import time
-from typing import Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
 from adapters.dispatcher import RetryLater
 
@@ -104,6 +106,7 @@ class Pacer:
         self.slots = asyncio.Semaphore(concurrency)
         self._paused: dict[tuple[str, str | None], float] = {}  # (method, destination or None) → until
         self._why: dict[str, str] = {}  # method → why it was last paused
+        self._probes: dict[str, asyncio.Lock] = {}  # method → one call at a time, after a pause everywhere
         self._outages: dict[str, int] = {}  # method → 5xx answers in a row
         self.refusals = 0  # calls the platform refused for its pace or an outage, in this process
         self.stopping = False  # shutting down: no more waiting in place, messages go back to the outbox
@@ -116,12 +119,16 @@ class Pacer:
 
     def pause(self, method: str, where: str | None, seconds: float) -> None:
         """Hold `method` into `where` (None: everywhere) for `seconds` from now."""
-        key = (method, where)
-        self._paused[key] = max(self._paused.get(key, 0.0), self.clock() + seconds)
+        key, now = (method, where), self.clock()
+        if len(self._paused) > 1000:  # pauses run out: keep only those still holding
+            self._paused = {k: until for k, until in self._paused.items() if until > now}
+        self._paused[key] = max(self._paused.get(key, 0.0), now + seconds)
 
     async def call(self, method: str, where: str | None, send: Callable[[], Awaitable[T]], *, post: bool = False) -> T:
         """`send()` when `method` may go into `where`; see the class. Raises what `send` raises
-        when `verdict` makes no wait of it, and RetryLater when waiting would outlast the lease."""
+        when `verdict` makes no wait of it, and RetryLater when waiting would outlast the lease.
+        After a pause of the whole method, calls of it go one at a time until one succeeds, so
+        the end of a pause is not met by every waiting destination at once."""
         while True:
             wait = self.paused_for(method, where)
             if wait > 0:
@@ -129,24 +136,47 @@ class Pacer:
                 continue
             if post and where:
                 await self._wait(self.pace.reserve(where), f"keeping to the pace of {where}")
-            async with self.slots:
-                try:
-                    result = await send()
-                except Exception as exc:
-                    verdict = self.verdict(exc)
-                    if verdict is None:
-                        raise
-                    seconds, everywhere = verdict
-                    self.refusals += 1
-                    self._why[method] = f"{method}: rate limit, waiting as told (Retry-After {seconds:g} s)"
-                    if seconds < 0:  # an outage: the method pauses, longer each time in a row
-                        count = self._outages[method] = self._outages.get(method, 0) + 1
-                        seconds = min(OUTAGE_PAUSE[1], OUTAGE_PAUSE[0] * 2 ** (count - 1))
-                        self._why[method] = f"{method}: the platform is failing ({type(exc).__name__}: {str(exc)[:200]})"
-                    self.pause(method, None if everywhere else where, seconds)
-                    continue
-            self._outages.pop(method, None)
-            return result
+            probe = self._probes.get(method)
+            if probe is None:
+                done, result = await self._try(method, where, send)
+            else:
+                async with probe:
+                    if self.paused_for(method, where) > 0:
+                        continue
+                    done, result = await self._try(method, where, send)
+            if done:
+                return result
+
+    async def _try(self, method: str, where: str | None, send: Callable[[], Awaitable[T]]) -> tuple[bool, Any]:
+        """One call: (True, its result), or (False, None) after a refusal that is a wait (then paused)."""
+        async with self.slots:
+            try:
+                result = await send()
+            except Exception as exc:
+                verdict = self.verdict(exc)
+                if verdict is None:
+                    raise
+                seconds, everywhere = verdict
+                self.refusals += 1
+                self._why[method] = f"{method}: rate limit, waiting as told (Retry-After {seconds:g} s)"
+                if seconds < 0:  # an outage: the method pauses, longer each time in a row
+                    count = self._outages[method] = self._outages.get(method, 0) + 1
+                    seconds = min(OUTAGE_PAUSE[1], OUTAGE_PAUSE[0] * 2 ** (count - 1))
+                    self._why[method] = f"{method}: the platform is failing ({type(exc).__name__}: {str(exc)[:200]})"
+                if not everywhere and where is not None and self._others_paused(method, where):
+                    everywhere = True  # refused in two places at once: the limit is the method's, not a channel's
+                self.pause(method, None if everywhere else where, seconds)
+                if everywhere:
+                    self._probes.setdefault(method, asyncio.Lock())
+                return False, None
+        self._outages.pop(method, None)
+        self._probes.pop(method, None)
+        return True, result
+
+    def _others_paused(self, method: str, where: str) -> bool:
+        """Whether `method` is paused right now somewhere other than `where` (or everywhere)."""
+        now = self.clock()
+        return any(m == method and w != where and until > now for (m, w), until in self._paused.items())
 
     async def _wait(self, seconds: float, reason: str) -> None:
         if seconds <= 0:

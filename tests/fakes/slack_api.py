@@ -128,6 +128,8 @@ class FakeSlack:
         self._told: dict[tuple[str, str | None], float] = {}  # (method, channel) → told to wait until (monotonic)
         self.impatient: list[Call] = []  # calls made before the Retry-After they were given ran out
         self.paced = 0  # chat.postMessage calls refused for the channel's pace
+        self._storms: dict[str, tuple[float, int]] = {}  # method → (refused until, Retry-After), see refuse_for
+        self.stormed = 0  # calls refused by a storm
         self.app_token = app_token  # app-level token (xapp-...) for Socket Mode; None: no Socket Mode
         self.bot_user_id = bot_user_id
         self.team_id = team_id
@@ -281,6 +283,11 @@ class FakeSlack:
         """
         self._failures.setdefault(method, []).extend(_Failure(status, retry_after, error) for _ in range(times))
 
+    def refuse_for(self, method: str, seconds: float, retry_after: int = 1) -> None:
+        """Answer every call of ``method`` with 429 and ``Retry-After: retry_after`` for the next
+        ``seconds``: a rate-limit storm, however many calls come in it."""
+        self._storms[method] = (time.monotonic() + seconds, retry_after)
+
     def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
         """Answer the next ``times`` calls of ``method`` only after ``seconds``: a slow Slack.
 
@@ -392,6 +399,12 @@ class FakeSlack:
         now = time.monotonic()
         if now < self._told.get((method, where), 0.0) - 0.05:
             self.impatient.append(self.calls[-1])
+        storm = self._storms.get(method)
+        if storm is not None and now < storm[0]:
+            self._told[(method, where)] = now + storm[1]
+            self.stormed += 1
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(storm[1])})
         queued = self._failures.get(method)
         if queued and queued[0].status == 429 and queued[0].retry_after is not None:
             self._told[(method, where)] = now + queued[0].retry_after
