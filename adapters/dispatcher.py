@@ -42,6 +42,7 @@ class Undeliverable(Exception):
 
 class Sender(Protocol):
     platform: str
+    most_listed: int  # tickets one combined post can hold
 
     async def deliver(self, message: Message) -> None:
         """Deliver one message; raises RetryLater, Undeliverable, or anything else to be retried later."""
@@ -64,16 +65,15 @@ class Dispatcher:
     """Claims due messages for one platform into lanes (one per audience) and delivers them: each
     lane in order, the lanes side by side (the sender bounds how many calls are in flight).
 
-    `batch`: messages claimed at a time; `combine_max`: most messages in one combined post."""
+    `batch`: messages claimed at a time. A combined post holds at most the sender's `most_listed`."""
 
     def __init__(self, outbox: Outbox, sender: Sender, clock: Callable[[], datetime], *, batch: int = 100,
-                 poll_seconds: float = 1.0, combine_max: int = 40) -> None:
+                 poll_seconds: float = 1.0) -> None:
         self.outbox = outbox
         self.sender = sender
         self.clock = clock
         self.batch = batch
         self.poll_seconds = poll_seconds
-        self.combine_max = combine_max
         self.stopping = False
         self._wake = asyncio.Event()
         self._lanes: dict[str, collections.deque[Message]] = {}
@@ -162,7 +162,7 @@ class Dispatcher:
         waiting = [m for m in lane if self.sender.combinable(m)]
         if not waiting or len(waiting) < self.sender.room(first):
             return [first]
-        group = [first] + waiting[:self.combine_max - 1]
+        group = [first] + waiting[:self.sender.most_listed - 1]
         taken = {m.id for m in group}
         kept = [m for m in lane if m.id not in taken]
         lane.clear()

@@ -98,6 +98,22 @@ def say(message: str) -> None:
     print(f"[delivery {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+WARM_UP = 20  # submissions before the clock starts (spread over the replicas by the balancer)
+
+
+def cpu_seconds(processes: list[subprocess.Popen]) -> list[float]:
+    """CPU seconds (user + system) each process has used so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = []
+    for p in processes:
+        try:
+            fields = Path(f"/proc/{p.pid}/stat").read_text().rpartition(")")[2].split()
+            used.append((int(fields[11]) + int(fields[12])) / ticks)
+        except (OSError, ValueError, IndexError):
+            used.append(0.0)
+    return used
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -306,7 +322,7 @@ def shown(fake: FakeSlack) -> dict[str, Any]:
                 numbers = [int(found.group(1))] if found else []
             else:
                 numbers = [int(x) for b in blocks[1:] if b.get("type") == "section"
-                           for x in re.findall(r"^\*#(\d+)\*", (b.get("text") or {}).get("text", ""))]
+                           for x in re.findall(r"^\*#(\d+)\*", (b.get("text") or {}).get("text", ""), re.M)]
                 combined += bool(numbers)
             for number in numbers:
                 tickets.setdefault(number, []).append(float(m["ts"]))
@@ -390,9 +406,19 @@ class Bench:
                 intake = Intake(f"http://127.0.0.1:{port}/slack/events", slack, session)
                 views = await intake.open_views(list(range(people)), concurrency)
                 say(f"{name}: {len(views)} modals open; submitting")
+                warm = dict(list(views.items())[:WARM_UP]) if not storm else {}
+                if warm:  # each replica's first tickets load what creating one needs: not timed
+                    await intake.submit_all(warm, concurrency)
+                    views = {n: v for n, v in views.items() if n not in warm}
                 if storm:
                     slack.on_loop(lambda f: f.refuse_for("chat.postMessage", storm, retry_after=1))
+                cpu_before, own_before = cpu_seconds(servers.processes), os.times()
                 answered, statuses, took = await intake.submit_all(views, concurrency)
+                own = os.times()
+                bench_cpu = round(own.user + own.system - own_before.user - own_before.system, 2)
+                cpu_used = [round(b - a, 2) for a, b in zip(cpu_before, cpu_seconds(servers.processes))]
+                answered.update({n: time.time() for n in warm})  # counted as delivered, not timed
+                answered_timed = len(answered) - len(warm)
                 say(f"{name}: {len(views)} submitted in {took:.1f} s; waiting for delivery")
                 seen, state, waited = await settle(slack, database_url, people, self.args.settle_timeout)
         finally:
@@ -409,8 +435,9 @@ class Bench:
                 channel_delays.append(max(0.0, min(shown_at) - when))
         return {
             "people": people, "replicas": replicas, "storm_seconds": storm,
-            "submissions": {"seconds": round(took, 2), "per_second": round(len(answered) / took, 1) if took else None,
-                            "made": len(answered),
+            "submissions": {"seconds": round(took, 2), "per_second": round(answered_timed / took, 1) if took else None,
+                            "timed": answered_timed, "warm_up": len(warm),
+                            "server_cpu_seconds": cpu_used, "bench_cpu_seconds": bench_cpu,
                             "non_200": sum(1 for s in statuses.values() if s != 200)},
             "confirmation_dm_seconds": percentiles(dm_delays),
             "dms_delivered": sum(1 for v in seen["dms"].values() if v),

@@ -51,11 +51,18 @@ def shown_in_channel(live: LiveSlack, channel: str = DESK_CHANNEL) -> tuple[list
         if blocks and blocks[0]["type"] == "header":
             cards.append(message)
             numbers.append(int(re.match(r"#(\d+)", blocks[0]["text"]["text"]).group(1)))
-        elif any(b.get("accessory", {}).get("action_id") == "ticket:claim" or b["text"]["text"].startswith("*#")
-                 for b in blocks[1:] if b["type"] == "section"):
+        elif any(b["text"]["text"].startswith("*#") for b in blocks[1:] if b["type"] == "section"):
             combined.append(message)
-            numbers += [int(m) for b in blocks[1:] for m in re.findall(r"^\*#(\d+)\*", b["text"]["text"])]
+            numbers += [int(m) for b in blocks[1:] if b["type"] == "section"
+                        for m in re.findall(r"^\*#(\d+)\*", b["text"]["text"], re.M)]
     return numbers, cards, combined
+
+
+def combined_line(post: dict, number: int | None = None) -> str:
+    """The line of ticket `number` (or the first line) in a combined post."""
+    lines = [line for b in post["blocks"] if b["type"] == "section" for line in b["text"]["text"].split("\n")
+             if line.startswith("*#")]
+    return next(line for line in lines if number is None or line.startswith(f"*#{number}*"))
 
 
 def confirmations(live: LiveSlack, user: str) -> list[dict]:
@@ -96,17 +103,19 @@ def test_more_new_tickets_than_the_channel_pace_go_in_one_combined_post(live, en
     assert {user: len(confirmations(live, user)) for user in people} == {user: 1 for user in people}, \
         "the busy channel held up no one's confirmation"
 
-    # each line names the ticket, its severity, headline and requester, with a claim button
+    # each line names the ticket, its severity, headline and requester, with a button to claim it
     post = combined[0]
-    line = next(b for b in post["blocks"] if b["type"] == "section" and b["text"]["text"].startswith("*#"))
-    number = int(re.match(r"\*#(\d+)\*", line["text"]["text"]).group(1))
-    assert "high" in line["text"]["text"] and "VPN drops every few minutes" in line["text"]["text"]
-    assert "<@U0S" in line["text"]["text"], "the requester, mentioned by their Slack id"
-    assert line["accessory"]["action_id"] == "ticket:claim"
+    line = combined_line(post)
+    number = int(re.match(r"\*#(\d+)\*", line).group(1))
+    assert "high" in line and "VPN drops every few minutes" in line
+    assert "<@U0S" in line, "the requester, mentioned by their Slack id"
+    claim = next(e for b in post["blocks"] if b["type"] == "actions" for e in b["elements"]
+                 if e["action_id"] == f"ticket:claim:{number}")
+    assert claim["text"]["text"] == f"Claim #{number}"
 
     # claiming it there gives it a card of its own, and the line says who has it
     press = live.button_payload("U0BOB", "claim", number, DESK_CHANNEL, message_ts=post["ts"])
-    press["actions"][0]["value"] = line["accessory"]["value"]  # this line's button, of the post's many
+    press["actions"][0].update(action_id=claim["action_id"], value=claim["value"])  # this ticket's, of the many
     assert live.interactive(press).status == 200
     live.eventually(lambda: stored(engine, number).assignee_id == "slack:U0BOB")
     live.settled(timeout=30)
@@ -115,8 +124,8 @@ def test_more_new_tickets_than_the_channel_pace_go_in_one_combined_post(live, en
     assert len(own) == 1, "the claimed ticket got its own card"
     assert "<@U0BOB>" in json.dumps(own[0]["blocks"]), "its assignee on it"
     relisted = live.slack.message(DESK_CHANNEL, post["ts"])
-    line_now = next(b for b in relisted["blocks"] if b.get("text", {}).get("text", "").startswith(f"*#{number}*"))
-    assert "claimed by" in line_now["text"]["text"] and "accessory" not in line_now
+    assert "claimed by <@U0BOB>" in combined_line(relisted, number)
+    assert f"ticket:claim:{number}" not in json.dumps(relisted["blocks"]), "no claim button for it any more"
     claimed_lines = [r for r in live.slack.replies(DESK_CHANNEL, own[0]["ts"]) if "claimed" in r.get("text", "")]
     assert len(claimed_lines) == 1, "what happened is said in the new card's thread"
 

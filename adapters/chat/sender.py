@@ -33,6 +33,7 @@ class ChatSender:
     platform_errors: tuple[type[Exception], ...] = ()
     post_method = ""  # the pacer's name for posting into a channel
     combines = False  # whether the platform posts waiting new tickets together (`_post_listed`)
+    most_listed = 1  # how many tickets one combined post holds
     pacer: Pacer
 
     def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime]) -> None:

@@ -42,6 +42,7 @@ class SlackSender(ChatSender):
     platform_errors = (SlackApiError,)
     post_method = POST
     combines = True
+    most_listed = B.COMBINED_MAX
 
     def __init__(self, client: AsyncWebClient, settings: Settings, store: Store, clock: Callable[[], datetime],
                  pacer: Pacer | None = None) -> None:
