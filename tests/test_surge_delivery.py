@@ -13,8 +13,9 @@ import pytest
 from adapters.dispatcher import Dispatcher
 from adapters.server import STATE
 from adapters.slack.sender import SlackSender
-from storage.outbox import Outbox
-from tests.conftest import outbox_rows, stored
+from storage.outbox import MAX_ATTEMPTS, MAX_WAITING, Outbox
+from storage.repository import SqlStore
+from tests.conftest import outbox_rows, say, stored
 from tests.slack_harness import DESK_CHANNEL, LiveSlack
 
 HEADLINE = "GlobalProtect VPN drops every few minutes for person {n}"
@@ -160,3 +161,26 @@ async def _start(dispatcher: Dispatcher):
 
 async def _wait(task) -> None:
     await task
+
+
+def test_waits_never_use_up_attempts_but_a_day_of_only_waiting_does(desk, people, engine, clock):
+    """The outbox itself: a wait (rate limit, outage) gives a message back without spending one
+    of its attempts, however often; a message that has done nothing but wait for a day is a
+    dead letter, so an endless outage is still seen by an operator."""
+    say(desk, people.alice, "new the printer on floor 3 jams on every page")
+    box = Outbox(SqlStore(engine), "w")
+    now = clock.now
+    for _ in range(MAX_ATTEMPTS * 3):
+        [message] = box.claim("slack", now)
+        box.retry_later(message.id, now, "Slack rate limit", delay=timedelta(seconds=1), counts=False)
+        now += timedelta(seconds=1)
+    row = outbox_rows(engine)[0]
+    assert (row["status"], row["attempts"], row["waits"]) == ("pending", MAX_ATTEMPTS * 3, MAX_ATTEMPTS * 3)
+    [message] = box.claim("slack", now)
+    box.retry_later(message.id, now, "HTTP 400 from the platform")  # one real failure: one attempt of eight spent
+    assert outbox_rows(engine)[0]["status"] == "pending"
+    later = clock.now + MAX_WAITING + timedelta(minutes=1)
+    [message] = box.claim("slack", later)
+    box.retry_later(message.id, later, "Slack answered 503", delay=timedelta(seconds=5), counts=False)
+    row = outbox_rows(engine)[0]
+    assert (row["status"], row["last_error"]) == ("failed", "Slack answered 503")
