@@ -3,8 +3,9 @@ delivering them in lanes, one lane per audience (a group's channel, a person, a 
 a lane delivers its messages in order, lanes run side by side, so one busy channel never holds
 up a requester's DM. The sender keeps each destination's pace (adapters/chat/pacing.py).
 
-When more new-ticket cards wait in one lane than the channel's pace lets through at once, they
-go together as one combined post (`Sender.deliver_many`), rather than falling minutes behind.
+When more new-ticket cards wait in one lane than the channel's pace lets through within about
+ten seconds, they go together as one combined post (`Sender.deliver_many`), rather than falling
+minutes behind.
 
 At-least-once: a message is marked delivered only after its sender returns; senders make a
 repeat harmless (they look for their own earlier post before posting again). A wait (a rate
@@ -53,7 +54,7 @@ class Sender(Protocol):
         ...
 
     def room(self, message: Message) -> int:
-        """How many posts may go to the message's destination right now without waiting."""
+        """How many posts may go to the message's destination without falling behind (else: combine)."""
         ...
 
     async def deliver_many(self, messages: Sequence[Message]) -> None:
@@ -79,6 +80,8 @@ class Dispatcher:
         self._lanes: dict[str, collections.deque[Message]] = {}
         self._workers: dict[str, asyncio.Task] = {}
         self._held = 0
+        self._leased: dict[int, float] = {}  # message held → when its lease was taken or renewed (monotonic)
+        self._renewed = time.monotonic()
 
     def wake(self) -> None:
         """Deliver now rather than at the next poll (called after a request queued messages)."""
@@ -103,6 +106,7 @@ class Dispatcher:
                 try:
                     while await self.deliver_due() and not self.stopping:
                         pass
+                    await self._renew()
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # the database went away: keep the loop alive, try again shortly
@@ -115,9 +119,13 @@ class Dispatcher:
                 self._wake.clear()
             if self._workers:
                 await asyncio.gather(*self._workers.values(), return_exceptions=True)
-        finally:
-            for worker in self._workers.values():
+        finally:  # cancelled or stopped: what is still held waits out its lease, and run() may start afresh
+            for worker in list(self._workers.values()):
                 worker.cancel()
+            self._workers.clear()
+            self._lanes.clear()
+            self._leased.clear()
+            self._held = 0
 
     async def deliver_due(self) -> int:
         """Claim a batch of due messages into their lanes (none for a lane already full) and
@@ -126,8 +134,10 @@ class Dispatcher:
         if limit <= 0:
             return 0
         full = [audience for audience, lane in self._lanes.items() if len(lane) >= LANE_LIMIT]
+        taken = time.monotonic()
         messages = await asyncio.to_thread(self.outbox.claim, self.sender.platform, self.clock(), None, limit, full)
         for message in messages:
+            self._leased[message.id] = taken
             self._lanes.setdefault(message.audience, collections.deque()).append(message)
             self._held += 1
             if message.audience not in self._workers:
@@ -140,10 +150,15 @@ class Dispatcher:
         try:
             while lane and not self.stopping:
                 group = self._next(lane)
+                half = time.monotonic() - self._lease_seconds() / 2
+                fresh = [m for m in group if self._leased.get(m.id, 0.0) > half]  # the rest: maybe another's by now
                 try:
-                    await self._deliver(group)
+                    if fresh:
+                        await self._deliver(fresh)
                 finally:
                     self._held -= len(group)
+                    for m in group:
+                        self._leased.pop(m.id, None)
                 if len(lane) == LANE_LIMIT // 2:
                     self._wake.set()  # room again for this audience: claim more of it
         finally:
@@ -152,6 +167,28 @@ class Dispatcher:
                 self._lanes.pop(audience, None)
                 if self._held < HELD_LIMIT // 2:
                     self._wake.set()
+
+    def _lease_seconds(self) -> float:
+        return self.outbox.lease.total_seconds() if isinstance(self.outbox.lease, timedelta) else 60.0
+
+    async def _renew(self) -> None:
+        """Every third of a lease, extend the lease of every message held in the lanes, so one
+        waiting behind a channel's pace stays ours; any no longer ours is dropped from its lane."""
+        now = time.monotonic()
+        if not self._leased or now - self._renewed < self._lease_seconds() / 3:
+            return
+        self._renewed = now
+        held = list(self._leased)
+        kept = await asyncio.to_thread(self.outbox.renew, held, self.clock())
+        for message_id in held:
+            if message_id in kept and message_id in self._leased:
+                self._leased[message_id] = now
+        lost = set(held) - kept
+        for lane in self._lanes.values():
+            for m in [m for m in lane if m.id in lost]:
+                lane.remove(m)
+                self._leased.pop(m.id, None)
+                self._held -= 1
 
     def _next(self, lane: collections.deque[Message]) -> list[Message]:
         """The lane's next delivery: its first message, or with it every combinable one waiting
@@ -170,9 +207,8 @@ class Dispatcher:
         return group
 
     async def _deliver(self, group: list[Message]) -> None:
-        lease = self.outbox.lease.total_seconds() if isinstance(self.outbox.lease, timedelta) else 60.0
         from adapters.chat.pacing import DEADLINE  # the chat layer imports this module
-        DEADLINE.set(time.monotonic() + lease / 2)
+        DEADLINE.set(min(self._leased.get(m.id, time.monotonic()) for m in group) + self._lease_seconds() / 2)
         first = group[0]
         what = f"outbox {first.id} ({first.kind} to {first.audience})" + (f" and {len(group) - 1} more" if len(group) > 1 else "")
         try:

@@ -75,6 +75,18 @@ class OutboxRows:
         rows = self.conn.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)).all()
         return [_message(r) for r in rows]
 
+    def outbox_renew(self, message_ids: Iterable[int], worker: str, now: datetime, lease: timedelta) -> set[int]:
+        """Extend `worker`'s lease on messages it still holds; returns those it still owns."""
+        ids = list(message_ids)
+        if not ids:
+            return set()
+        mine = and_(outbox.c.id.in_(ids), outbox.c.claimed_by == worker, outbox.c.status == "pending",
+                    outbox.c.claimed_until >= now)
+        self.conn.execute(update(outbox).where(mine).values(claimed_until=now + lease))
+        return set(self.conn.execute(select(outbox.c.id).where(and_(
+            outbox.c.id.in_(ids), outbox.c.claimed_by == worker, outbox.c.status == "pending",
+            outbox.c.claimed_until == now + lease))).scalars())
+
     def outbox_delivered(self, message_id: int, worker: str, now: datetime) -> bool:
         """Mark done; False when the lease was lost and another worker owns it now."""
         result = self.conn.execute(update(outbox).where(and_(
@@ -140,6 +152,11 @@ class Outbox:
         """Lease up to `limit` due messages for `platform`, oldest first (none for the audiences in `skip`)."""
         with self.store.transaction() as tx:
             return tx.claim_outbox(platform, now, self.worker_id, self.lease, audiences, limit, skip)
+
+    def renew(self, message_ids: Iterable[int], now: datetime) -> set[int]:
+        """Extend our lease on messages we hold (waiting in a lane); returns those still ours."""
+        with self.store.transaction() as tx:
+            return tx.outbox_renew(message_ids, self.worker_id, now, self.lease)
 
     def delivered(self, message_id: int, now: datetime) -> bool:
         """Mark done; False when our lease was lost and another worker owns it now."""

@@ -42,6 +42,11 @@ class Pace:
         ahead = self._due.get(key, 0.0) - self.clock()
         return max(0, self.burst - max(0, math.ceil(ahead * self.rate - 1e-9)))
 
+    def wait(self, key: str) -> float:
+        """Seconds a post into `key` would wait if its turn were taken now (nothing is taken)."""
+        now = self.clock()
+        return max(0.0, max(self._due.get(key, 0.0), now) - now - (self.burst - 1) / self.rate)
+
     def reserve(self, key: str) -> float:
         """Take the next turn into `key`; returns the seconds to wait before posting (0: at once)."""
         now = self.clock()
@@ -135,6 +140,7 @@ class Pacer:
                 await self._wait(wait, self._why.get(method, f"{method} paused"))
                 continue
             if post and where:
+                self._check(self.pace.wait(where), f"keeping to the pace of {where}")  # give back before taking a turn
                 await self._wait(self.pace.reserve(where), f"keeping to the pace of {where}")
             probe = self._probes.get(method)
             if probe is None:
@@ -178,9 +184,13 @@ class Pacer:
         now = self.clock()
         return any(m == method and w != where and until > now for (m, w), until in self._paused.items())
 
+    def _check(self, seconds: float, reason: str) -> None:
+        """Raise RetryLater when waiting `seconds` here would outlast the delivery's DEADLINE."""
+        if seconds > 0 and (self.stopping or self.clock() + seconds > DEADLINE.get()):
+            raise RetryLater(seconds, reason)
+
     async def _wait(self, seconds: float, reason: str) -> None:
         if seconds <= 0:
             return
-        if self.stopping or self.clock() + seconds > DEADLINE.get():
-            raise RetryLater(seconds, reason)
+        self._check(seconds, reason)
         await asyncio.sleep(seconds)

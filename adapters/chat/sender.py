@@ -19,7 +19,12 @@ from bot.model import Ticket
 from bot.ports import Store
 from storage.outbox import Message
 
+BEHIND = 10  # seconds a channel's new cards may fall behind at its pace before they are combined
 QUIET_FROM_THREAD = {"note", "internal_note"}  # typed in the card's thread: no line about it there
+# Changes the help desk makes by itself (the SLA sweep) or in bulk (an incident): a ticket listed
+# in a combined post gets its line shown anew for them, not a card of its own
+NO_OWN_CARD = {"sla_warning", "repaged", "overdue", "replanned", "escalated", "nudged", "stale_resolved",
+               "linked", "merged", "merged_in", "broadcast", "declared"}
 
 
 class ChatSender:
@@ -68,14 +73,15 @@ class ChatSender:
         return self.combines and message.kind == "new_ticket" and message.audience.startswith("group:")
 
     def room(self, message: Message) -> int:
-        """How many posts may go into the message's group channel now without waiting (0 while paused)."""
+        """How many posts may go into the message's group channel without falling more than
+        BEHIND seconds behind at its pace (0 while it is paused): more waiting, and they are combined."""
         try:
             channel, _ = self.channel_of(message.audience.partition(":")[2])
         except Undeliverable:
             return 1
         if self.pacer.paused_for(self.post_method, channel) > 0:
             return 0
-        return self.pacer.pace.available(channel)
+        return self.pacer.pace.available(channel) + int(self.pacer.pace.rate * BEHIND)
 
     async def deliver_many(self, messages: Sequence[Message]) -> None:
         """New tickets for one group's channel as one combined post, each recorded as listed in
@@ -88,15 +94,16 @@ class ChatSender:
             return
         lead = replace(messages[0], attempts=max(m.attempts for m in messages))  # a retry looks for its post
         try:
-            posted = await self._post_listed(lead, channel, [listed_view(t) for t in tickets])
+            posted = await self._post_listed(lead, channel, [listed_view(t) for t in tickets], [m.id for m in messages])
         except self.platform_errors as exc:
             raise self.classify(exc) from exc
         now = self.clock()
         await self.write(lambda tx: [tx.record_post(t.id, self.platform, "listed", channel, f"{posted}/{t.id}", now)
                                      for t in tickets])
 
-    async def _post_listed(self, lead: Message, channel: str, views: list[ListedView]) -> str:
-        """Post a combined post of `views` into `channel` at most once (`lead` names it); its id."""
+    async def _post_listed(self, lead: Message, channel: str, views: list[ListedView], ids: list[int]) -> str:
+        """Post a combined post of `views` into `channel` at most once (`lead` and the outbox
+        `ids` it delivers name it); returns its id."""
         raise NotImplementedError
 
     async def _listed(self, ticket_id: int) -> tuple[str, str, list[ListedView]] | None:
@@ -112,10 +119,12 @@ class ChatSender:
         return await self.read(find)
 
     @staticmethod
-    def own_card_due(ticket: Ticket) -> bool:
-        """A ticket listed in a combined post gets its own card on its first change while it is
-        still open and worked on its own (not resolved, closed, merged or linked to a parent)."""
-        return ticket.status.is_open and ticket.parent_id is None and ticket.merged_into_id is None
+    def own_card_due(ticket: Ticket, message: Message) -> bool:
+        """A ticket listed in a combined post gets its own card when someone works on it (not
+        for a change the help desk made by itself or in bulk: NO_OWN_CARD) while it is still
+        open and on its own (not resolved, closed, merged or linked to a parent)."""
+        return (message.data.get("action") not in NO_OWN_CARD and ticket.status.is_open
+                and ticket.parent_id is None and ticket.merged_into_id is None)
 
     async def _ticket_changed(self, message: Message) -> None: ...
 

@@ -126,17 +126,18 @@ class SlackSender(ChatSender):
         text, blocks = B.combined(views)
         await self._update(channel, posted, text, blocks)
         ticket = await self._ticket(message.ticket_id)
-        if ticket is None or not self.own_card_due(ticket):
+        if ticket is None or not self.own_card_due(ticket, message):
             return []
         ts = await self._with_card(self.card(ticket), lambda text, blocks: self._post_once(
             message, channel, text=text, blocks=blocks))
         await self.record_post(ticket.id, "card", channel, ts)
         return [(channel, ts)]
 
-    async def _post_listed(self, lead: Message, channel: str, views: list[ListedView]) -> str:
-        """The combined post of new tickets, posted at most once (it carries `lead`'s outbox id)."""
+    async def _post_listed(self, lead: Message, channel: str, views: list[ListedView], ids: list[int]) -> str:
+        """The combined post of new tickets, posted at most once: it carries the outbox ids it
+        delivers (a retry grouping others posts anew: a ticket shown twice, never lost)."""
         text, blocks = B.combined(views)
-        return await self._post_once(lead, channel, text=text, blocks=blocks)
+        return await self._post_once(lead, channel, text=text, blocks=blocks, group=ids)
 
     async def _with_card(self, view: CardView, post: Callable[[str, list], Awaitable[Any]]) -> Any:
         """`post(text, blocks)` with the card rendered; a card Slack refuses for its image (the
@@ -194,13 +195,16 @@ class SlackSender(ChatSender):
     # Posting at most once
 
     async def _post_once(self, message: Message, channel: str, *, text: str, blocks: list | None = None,
-                         thread_ts: str | None = None) -> str:
+                         thread_ts: str | None = None, group: list[int] | None = None) -> str:
+        """Post unless an earlier attempt did (found by the outbox id, and for a combined post
+        every outbox id it delivers, `group`, in the post's metadata); returns the post's ts."""
+        stamp: dict[str, Any] = {"outbox_id": message.id, **({"outbox_ids": group} if group else {})}
         if message.attempts > 1:
-            earlier = await self._find_earlier(message, channel, thread_ts)
+            earlier = await self._find_earlier(message, channel, thread_ts, stamp)
             if earlier:
                 return earlier
         kwargs: dict[str, Any] = {"channel": channel, "text": text,
-                                  "metadata": {"event_type": METADATA_TYPE, "event_payload": {"outbox_id": message.id}}}
+                                  "metadata": {"event_type": METADATA_TYPE, "event_payload": stamp}}
         if blocks:
             kwargs["blocks"] = blocks
         if thread_ts:
@@ -208,7 +212,8 @@ class SlackSender(ChatSender):
         response = await self.pacer.call(POST, channel, lambda: self.client.chat_postMessage(**kwargs), post=True)
         return response["ts"]
 
-    async def _find_earlier(self, message: Message, channel: str, thread_ts: str | None) -> str | None:
+    async def _find_earlier(self, message: Message, channel: str, thread_ts: str | None,
+                            stamp: dict[str, Any]) -> str | None:
         """Our own post for this outbox message, if an earlier attempt made it before failing."""
         oldest = f"{(message.created_at - timedelta(minutes=1)).timestamp():.6f}"
         if thread_ts:
@@ -219,7 +224,7 @@ class SlackSender(ChatSender):
                 channel=channel, oldest=oldest, include_all_metadata=True, limit=200))
         for posted in found.get("messages", []):
             meta = posted.get("metadata") or {}
-            if meta.get("event_type") == METADATA_TYPE and (meta.get("event_payload") or {}).get("outbox_id") == message.id:
+            if meta.get("event_type") == METADATA_TYPE and meta.get("event_payload") == stamp:
                 log.info("outbox %s was already posted as %s; not posting again", message.id, posted.get("ts"))
                 return posted["ts"]
         return None
