@@ -1,22 +1,36 @@
-"""Delivers the outbox: one loop per platform, claiming due messages under a lease.
+"""Delivers the outbox: one dispatcher per platform, claiming due messages under a lease and
+delivering them in lanes, one lane per audience (a group's channel, a person, a ticket's cards):
+a lane delivers its messages in order, lanes run side by side, so one busy channel never holds
+up a requester's DM. The sender keeps each destination's pace (adapters/chat/pacing.py).
 
-At-least-once: a message is marked delivered only after its sender returns; senders
-make a repeat harmless (they look for their own earlier post before posting again).
+When more new-ticket cards wait in one lane than the channel's pace lets through within about
+ten seconds, they go together as one combined post (`Sender.deliver_many`), rather than falling
+minutes behind.
+
+At-least-once: a message is marked delivered only after its sender returns; senders make a
+repeat harmless (they look for their own earlier post before posting again). A wait (a rate
+limit, an outage, a card not posted yet) gives the message back without counting an attempt.
 """
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import time
 from datetime import datetime, timedelta
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 from storage.outbox import Message, Outbox
 
 log = logging.getLogger("helpdesk.outbox")
 
+LANE_LIMIT = 200  # messages held in memory for one audience; past it, that audience is not claimed
+HELD_LIMIT = 2000  # messages held in memory in all
+
 
 class RetryLater(Exception):
-    """The platform asked us to wait (HTTP 429 Retry-After) or a prerequisite is not there yet."""
+    """Wait `delay` seconds and try again: the platform asked us to (HTTP 429 Retry-After), it is
+    down (5xx), or a prerequisite is not there yet. A wait, never counted as a failed attempt."""
 
     def __init__(self, delay: float, reason: str = "") -> None:
         super().__init__(reason or f"retry in {delay:.0f} s")
@@ -29,14 +43,32 @@ class Undeliverable(Exception):
 
 class Sender(Protocol):
     platform: str
+    most_listed: int  # tickets one combined post can hold
 
     async def deliver(self, message: Message) -> None:
         """Deliver one message; raises RetryLater, Undeliverable, or anything else to be retried later."""
         ...
 
+    def combinable(self, message: Message) -> bool:
+        """Whether the message may go in a combined post with others of its lane."""
+        ...
+
+    def room(self, message: Message) -> int:
+        """How many posts may go to the message's destination without falling behind (else: combine)."""
+        ...
+
+    async def deliver_many(self, messages: Sequence[Message]) -> None:
+        """Deliver combinable messages of one lane as one post; raises as deliver does."""
+        ...
+
 
 class Dispatcher:
-    def __init__(self, outbox: Outbox, sender: Sender, clock: Callable[[], datetime], *, batch: int = 20,
+    """Claims due messages for one platform into lanes (one per audience) and delivers them: each
+    lane in order, the lanes side by side (the sender bounds how many calls are in flight).
+
+    `batch`: messages claimed at a time. A combined post holds at most the sender's `most_listed`."""
+
+    def __init__(self, outbox: Outbox, sender: Sender, clock: Callable[[], datetime], *, batch: int = 100,
                  poll_seconds: float = 1.0) -> None:
         self.outbox = outbox
         self.sender = sender
@@ -45,58 +77,158 @@ class Dispatcher:
         self.poll_seconds = poll_seconds
         self.stopping = False
         self._wake = asyncio.Event()
+        self._lanes: dict[str, collections.deque[Message]] = {}
+        self._workers: dict[str, asyncio.Task] = {}
+        self._held = 0
+        self._leased: dict[int, float] = {}  # message held → when its lease was taken or renewed (monotonic)
+        self._renewed = time.monotonic()
 
     def wake(self) -> None:
         """Deliver now rather than at the next poll (called after a request queued messages)."""
         self._wake.set()
 
     def stop(self) -> None:
-        """Finish the message in hand, claim no more, and return from run(). Cancelling run()
-        instead would abandon a delivery half done: the platform call carries on (Teams' runs in a
-        thread) while its receipt and delivered mark are never written, so it is posted again
-        after the restart. Messages claimed but not started wait out their lease."""
+        """Finish the messages in hand (one per lane), claim no more, and return from run().
+        Cancelling run() instead would abandon a delivery half done: the platform call carries on
+        (Teams' runs in a thread) while its receipt and delivered mark are never written, so it is
+        posted again after the restart. Messages claimed but not started wait out their lease."""
         self.stopping = True
+        pacer = getattr(self.sender, "pacer", None)
+        if pacer is not None:
+            pacer.stopping = True  # a delivery waiting on the platform's pace gives its message back
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver until stopped or cancelled: everything due, then wait to be woken or for the next poll."""
-        while not self.stopping:
-            try:
-                while await self.deliver_due() and not self.stopping:
+        """Deliver until stopped or cancelled: claim what is due into the lanes, then wait to be
+        woken or for the next poll; once stopped, wait for the lanes' deliveries in hand."""
+        try:
+            while not self.stopping:
+                try:
+                    while await self.deliver_due() and not self.stopping:
+                        pass
+                    await self._renew()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the database went away: keep the loop alive, try again shortly
+                    log.exception("outbox delivery loop failed; retrying")
+                try:  # not wait_for: on 3.11 it swallows a cancel that lands as the wait ends
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._wake.wait()
+                except TimeoutError:
                     pass
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database went away: keep the loop alive, try again shortly
-                log.exception("outbox delivery loop failed; retrying")
-            try:  # not wait_for: on 3.11 it swallows a cancel that lands as the wait ends
-                async with asyncio.timeout(self.poll_seconds):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-            self._wake.clear()
+                self._wake.clear()
+            if self._workers:
+                await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        finally:  # cancelled or stopped: what is still held waits out its lease, and run() may start afresh
+            for worker in list(self._workers.values()):
+                worker.cancel()
+            self._workers.clear()
+            self._lanes.clear()
+            self._leased.clear()
+            self._held = 0
 
     async def deliver_due(self) -> int:
-        """Deliver one batch of due messages; returns how many were claimed."""
-        platform = self.sender.platform
-        messages = await asyncio.to_thread(self.outbox.claim, platform, self.clock(), None, self.batch)
+        """Claim a batch of due messages into their lanes (none for a lane already full) and
+        start the lanes' deliveries; returns how many were claimed."""
+        limit = min(self.batch, HELD_LIMIT - self._held)
+        if limit <= 0:
+            return 0
+        full = [audience for audience, lane in self._lanes.items() if len(lane) >= LANE_LIMIT]
+        taken = time.monotonic()
+        messages = await asyncio.to_thread(self.outbox.claim, self.sender.platform, self.clock(), None, limit, full)
         for message in messages:
-            if self.stopping:
-                break
-            await self._deliver(message)
+            self._leased[message.id] = taken
+            self._lanes.setdefault(message.audience, collections.deque()).append(message)
+            self._held += 1
+            if message.audience not in self._workers:
+                self._workers[message.audience] = asyncio.create_task(self._lane(message.audience))
         return len(messages)
 
-    async def _deliver(self, message: Message) -> None:
+    async def _lane(self, audience: str) -> None:
+        """Deliver one audience's messages in order until its lane is empty."""
+        lane = self._lanes[audience]
         try:
-            await self.sender.deliver(message)
+            while lane and not self.stopping:
+                group = self._next(lane)
+                half = time.monotonic() - self._lease_seconds() / 2
+                fresh = [m for m in group if self._leased.get(m.id, 0.0) > half]  # the rest: maybe another's by now
+                try:
+                    if fresh:
+                        await self._deliver(fresh)
+                finally:
+                    self._held -= len(group)
+                    for m in group:
+                        self._leased.pop(m.id, None)
+                if len(lane) == LANE_LIMIT // 2:
+                    self._wake.set()  # room again for this audience: claim more of it
+        finally:
+            self._workers.pop(audience, None)
+            if not lane:
+                self._lanes.pop(audience, None)
+                if self._held < HELD_LIMIT // 2:
+                    self._wake.set()
+
+    def _lease_seconds(self) -> float:
+        return self.outbox.lease.total_seconds() if isinstance(self.outbox.lease, timedelta) else 60.0
+
+    async def _renew(self) -> None:
+        """Every third of a lease, extend the lease of every message held in the lanes, so one
+        waiting behind a channel's pace stays ours; any no longer ours is dropped from its lane."""
+        now = time.monotonic()
+        if not self._leased or now - self._renewed < self._lease_seconds() / 3:
+            return
+        self._renewed = now
+        held = list(self._leased)
+        kept = await asyncio.to_thread(self.outbox.renew, held, self.clock())
+        for message_id in held:
+            if message_id in kept and message_id in self._leased:
+                self._leased[message_id] = now
+        lost = set(held) - kept
+        for lane in self._lanes.values():
+            for m in [m for m in lane if m.id in lost]:
+                lane.remove(m)
+                self._leased.pop(m.id, None)
+                self._held -= 1
+
+    def _next(self, lane: collections.deque[Message]) -> list[Message]:
+        """The lane's next delivery: its first message, or with it every combinable one waiting
+        when more wait than the destination's pace lets through now."""
+        first = lane.popleft()
+        if not self.sender.combinable(first):
+            return [first]
+        waiting = [m for m in lane if self.sender.combinable(m)]
+        if not waiting or len(waiting) < self.sender.room(first):
+            return [first]
+        group = [first] + waiting[:self.sender.most_listed - 1]
+        taken = {m.id for m in group}
+        kept = [m for m in lane if m.id not in taken]
+        lane.clear()
+        lane.extend(kept)
+        return group
+
+    async def _deliver(self, group: list[Message]) -> None:
+        from adapters.chat.pacing import DEADLINE  # the chat layer imports this module
+        DEADLINE.set(min(self._leased.get(m.id, time.monotonic()) for m in group) + self._lease_seconds() / 2)
+        first = group[0]
+        what = f"outbox {first.id} ({first.kind} to {first.audience})" + (f" and {len(group) - 1} more" if len(group) > 1 else "")
+        try:
+            if len(group) == 1:
+                await self.sender.deliver(first)
+            else:
+                await self.sender.deliver_many(group)
         except RetryLater as wait:
-            log.info("outbox %s (%s) waits %.0f s: %s", message.id, message.kind, wait.delay, wait)
-            await asyncio.to_thread(self.outbox.retry_later, message.id, self.clock(), str(wait), timedelta(seconds=wait.delay))
+            log.info("%s waits %.1f s: %s", what, wait.delay, wait)
+            await self._each(group, self.outbox.retry_later, self.clock(), str(wait),
+                             timedelta(seconds=wait.delay), False)
         except Undeliverable as exc:
-            log.error("outbox %s (%s to %s) cannot be delivered: %s", message.id, message.kind, message.audience, exc)
-            await asyncio.to_thread(self.outbox.give_up, message.id, str(exc))
+            log.error("%s cannot be delivered: %s", what, exc)
+            await self._each(group, self.outbox.give_up, str(exc))
         except Exception as exc:
-            log.warning("outbox %s (%s to %s) failed on attempt %s: %s", message.id, message.kind, message.audience,
-                        message.attempts, exc)
-            await asyncio.to_thread(self.outbox.retry_later, message.id, self.clock(), f"{type(exc).__name__}: {exc}")
+            log.warning("%s failed on attempt %s: %s", what, first.attempts, exc)
+            await self._each(group, self.outbox.retry_later, self.clock(), f"{type(exc).__name__}: {exc}")
         else:
-            await asyncio.to_thread(self.outbox.delivered, message.id, self.clock())
+            await self._each(group, self.outbox.delivered, self.clock())
+
+    async def _each(self, group: list[Message], mark: Callable, *args) -> None:
+        """`mark(message id, *args)` for each message of a delivery, in one worker thread."""
+        await asyncio.to_thread(lambda: [mark(m.id, *args) for m in group])

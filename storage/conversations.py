@@ -39,6 +39,14 @@ class ChatRows:
             ticket_posts.c.kind == kind)).order_by(ticket_posts.c.id))
         return [(r.channel, r.message_id) for r in rows]
 
+    def listed_with(self, platform: str, channel: str, message_id: str) -> list[int]:
+        """The tickets listed in one combined post (recorded as kind "listed", message id
+        "<post's id>/<ticket id>"), in the order they were listed."""
+        rows = self.conn.execute(select(ticket_posts.c.ticket_id).where(and_(
+            ticket_posts.c.platform == platform, ticket_posts.c.kind == "listed", ticket_posts.c.channel == channel,
+            ticket_posts.c.message_id.startswith(f"{message_id}/", autoescape=True))).order_by(ticket_posts.c.id))
+        return list(rows.scalars())
+
     # Conversation references
 
     def conversation_refs(self, platform: str, keys: list[str]) -> dict[str, dict[str, Any]]:

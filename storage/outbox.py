@@ -20,7 +20,8 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 
 from storage.schema import outbox
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 8  # failed attempts; waits (a rate limit, an outage, a card not posted yet) are not counted
+MAX_WAITING = timedelta(days=1)  # a message only ever waiting becomes a dead letter after this long
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,10 @@ class OutboxRows:
     conn: Connection
 
     def claim_outbox(self, platform: str, now: datetime, worker: str, lease: timedelta,
-                     audiences: Iterable[str] | None = None, limit: int = 20) -> list[Message]:
-        """Lease up to `limit` due messages for `platform` to `worker`, oldest first."""
+                     audiences: Iterable[str] | None = None, limit: int = 20,
+                     skip: Iterable[str] = ()) -> list[Message]:
+        """Lease up to `limit` due messages for `platform` to `worker`, oldest first; only those
+        for `audiences` when given, none for the audiences in `skip` (a worker's full queues)."""
         due = and_(
             outbox.c.platform == platform,
             outbox.c.status == "pending",
@@ -59,6 +62,9 @@ class OutboxRows:
         )
         if audiences is not None:
             due = and_(due, outbox.c.audience.in_(sorted(set(audiences))))
+        skip = sorted(set(skip))
+        if skip:
+            due = and_(due, outbox.c.audience.not_in(skip))
         ids = self.conn.execute(
             select(outbox.c.id).where(due).order_by(outbox.c.id).limit(limit).with_for_update(skip_locked=True)
         ).scalars().all()
@@ -69,6 +75,18 @@ class OutboxRows:
         rows = self.conn.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)).all()
         return [_message(r) for r in rows]
 
+    def outbox_renew(self, message_ids: Iterable[int], worker: str, now: datetime, lease: timedelta) -> set[int]:
+        """Extend `worker`'s lease on messages it still holds; returns those it still owns."""
+        ids = list(message_ids)
+        if not ids:
+            return set()
+        mine = and_(outbox.c.id.in_(ids), outbox.c.claimed_by == worker, outbox.c.status == "pending",
+                    outbox.c.claimed_until >= now)
+        self.conn.execute(update(outbox).where(mine).values(claimed_until=now + lease))
+        return set(self.conn.execute(select(outbox.c.id).where(and_(
+            outbox.c.id.in_(ids), outbox.c.claimed_by == worker, outbox.c.status == "pending",
+            outbox.c.claimed_until == now + lease))).scalars())
+
     def outbox_delivered(self, message_id: int, worker: str, now: datetime) -> bool:
         """Mark done; False when the lease was lost and another worker owns it now."""
         result = self.conn.execute(update(outbox).where(and_(
@@ -76,14 +94,21 @@ class OutboxRows:
         )).values(status="delivered", delivered_at=now, claimed_until=None, last_error=None))
         return result.rowcount == 1
 
-    def outbox_retry(self, message_id: int, now: datetime, error: str, delay: timedelta | None = None) -> None:
-        """Back off exponentially with jitter (or as the platform's Retry-After says);
-        after MAX_ATTEMPTS the message becomes a dead letter (`failed`)."""
-        attempts = self.conn.execute(select(outbox.c.attempts).where(outbox.c.id == message_id)).scalar_one()
+    def outbox_retry(self, message_id: int, now: datetime, error: str, delay: timedelta | None = None,
+                     counts: bool = True) -> None:
+        """Back off exponentially with jitter (or wait `delay`, as the platform's Retry-After says).
+        A failed attempt (`counts`) uses up one of MAX_ATTEMPTS, after which the message becomes a
+        dead letter (`failed`); a wait (`counts=False`: a rate limit, an outage) does not, and
+        only a message waiting for longer than MAX_WAITING becomes one."""
+        row = self.conn.execute(select(outbox.c.attempts, outbox.c.waits, outbox.c.created_at)
+                                .where(outbox.c.id == message_id)).one()
+        waits = row.waits + (0 if counts else 1)
+        failures = row.attempts - waits
         if delay is None:
-            delay = timedelta(seconds=min(3600, 2 ** attempts * 5) * random.uniform(0.75, 1.25))
+            delay = timedelta(seconds=min(3600, 2 ** max(failures, 0) * 5) * random.uniform(0.75, 1.25))
+        dead = failures >= MAX_ATTEMPTS if counts else row.created_at + MAX_WAITING < now
         self.conn.execute(update(outbox).where(outbox.c.id == message_id).values(
-            status="failed" if attempts >= MAX_ATTEMPTS else "pending",
+            status="failed" if dead else "pending", waits=waits,
             available_at=now + delay, claimed_until=None, last_error=error[:2000]))
 
     def outbox_give_up(self, message_id: int, error: str) -> None:
@@ -103,7 +128,7 @@ class OutboxRows:
         if message_ids is not None:
             where = and_(where, outbox.c.id.in_(list(message_ids)))
         return self.conn.execute(update(outbox).where(where).values(
-            status="pending", attempts=0, available_at=now, claimed_until=None, claimed_by=None)).rowcount
+            status="pending", attempts=0, waits=0, available_at=now, claimed_until=None, claimed_by=None)).rowcount
 
     def outbox_pending(self, platform: str | None = None) -> int:
         """How many messages wait for delivery (on one platform, or on any)."""
@@ -122,20 +147,27 @@ class Outbox:
         self.worker_id = worker_id or default_worker_id()
         self.lease = lease
 
-    def claim(self, platform: str, now: datetime, audiences: Iterable[str] | None = None, limit: int = 20) -> list[Message]:
-        """Lease up to `limit` due messages for `platform`, oldest first."""
+    def claim(self, platform: str, now: datetime, audiences: Iterable[str] | None = None, limit: int = 20,
+              skip: Iterable[str] = ()) -> list[Message]:
+        """Lease up to `limit` due messages for `platform`, oldest first (none for the audiences in `skip`)."""
         with self.store.transaction() as tx:
-            return tx.claim_outbox(platform, now, self.worker_id, self.lease, audiences, limit)
+            return tx.claim_outbox(platform, now, self.worker_id, self.lease, audiences, limit, skip)
+
+    def renew(self, message_ids: Iterable[int], now: datetime) -> set[int]:
+        """Extend our lease on messages we hold (waiting in a lane); returns those still ours."""
+        with self.store.transaction() as tx:
+            return tx.outbox_renew(message_ids, self.worker_id, now, self.lease)
 
     def delivered(self, message_id: int, now: datetime) -> bool:
         """Mark done; False when our lease was lost and another worker owns it now."""
         with self.store.transaction() as tx:
             return tx.outbox_delivered(message_id, self.worker_id, now)
 
-    def retry_later(self, message_id: int, now: datetime, error: str, delay: timedelta | None = None) -> None:
-        """Back off (or wait `delay`); a dead letter after the last attempt."""
+    def retry_later(self, message_id: int, now: datetime, error: str, delay: timedelta | None = None,
+                    counts: bool = True) -> None:
+        """Back off (or wait `delay`); a dead letter after the last counted attempt (see outbox_retry)."""
         with self.store.transaction() as tx:
-            tx.outbox_retry(message_id, now, error, delay)
+            tx.outbox_retry(message_id, now, error, delay, counts)
 
     def give_up(self, message_id: int, error: str) -> None:
         """Straight to the dead letters."""

@@ -153,7 +153,8 @@ outbox = Table(
     Column("text", Text, nullable=False),
     Column("data", JSON, nullable=False),
     Column("status", String(16), nullable=False, default="pending"),
-    Column("attempts", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),  # claims, waits included (a retry looks for its earlier post)
+    Column("waits", Integer, nullable=False, default=0, server_default="0"),  # claims that ended waiting (429, 5xx)
     Column("available_at", UTCDateTime, nullable=False),
     Column("claimed_by", String(64)),
     Column("claimed_until", UTCDateTime),

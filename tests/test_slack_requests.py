@@ -211,7 +211,8 @@ class TestDelivery:
         live.settled()
         assert len(live.slack.messages(DESK_CHANNEL)) == 1
         card_row = next(r for r in outbox_rows(engine) if r["kind"] == "new_ticket")
-        assert (card_row["status"], card_row["attempts"]) == ("delivered", 2)
+        assert (card_row["status"], card_row["attempts"]) == ("delivered", 1), "the post waited in place, no new attempt"
+        assert live.slack.impatient == []
 
     def test_a_crash_between_posting_and_marking_does_not_post_twice(self, live, engine):
         """Post the card, 'crash' before marking it delivered; the next attempt finds the post."""

@@ -116,3 +116,11 @@ RATED_SO_FAR = "You rated the help {score}/5, thank you. You can change it, or a
 # A report's chart, next to its table
 CHART_IN_DM = "📈 The chart is in your direct messages with the help desk."
 CHART_NOT_SHOWN = "(No chart here: set the help desk's public address, public_url, for Teams to show it.)"
+
+# A combined post: more new tickets for one channel than its pace shows one by one
+COMBINED_HEAD = ("🆕 *{count} new tickets* came in faster than this channel can show them one by one. "
+                 "Claim one here and it gets its own card.")
+COMBINED_SUMMARY = "{count} new tickets: {refs}"
+COMBINED_FROM = "from {requester}"
+COMBINED_CLAIMED = "claimed by {assignee}: see its own card"
+COMBINED_STATE = "{status}"

@@ -6,17 +6,25 @@ Everything goes through the store's transactions, as commands do."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from adapters.chat.views import CardView, IncidentView, MessageView, current_card, incident_view, message_view
+from adapters.chat.pacing import Pacer
+from adapters.chat.views import (CardView, IncidentView, ListedView, MessageView, current_card, incident_view,
+                                 listed_view, message_view)
 from adapters.dispatcher import RetryLater, Undeliverable
 from bot.config import Settings
 from bot.model import Ticket
 from bot.ports import Store
 from storage.outbox import Message
 
+BEHIND = 10  # seconds a channel's new cards may fall behind at its pace before they are combined
 QUIET_FROM_THREAD = {"note", "internal_note"}  # typed in the card's thread: no line about it there
+# Changes the help desk makes by itself (the SLA sweep) or in bulk (an incident): a ticket listed
+# in a combined post gets its line shown anew for them, not a card of its own
+NO_OWN_CARD = {"sla_warning", "repaged", "overdue", "replanned", "escalated", "nudged", "stale_resolved",
+               "linked", "merged", "merged_in", "broadcast", "declared"}
 
 
 class ChatSender:
@@ -28,6 +36,10 @@ class ChatSender:
 
     platform = ""
     platform_errors: tuple[type[Exception], ...] = ()
+    post_method = ""  # the pacer's name for posting into a channel
+    combines = False  # whether the platform posts waiting new tickets together (`_post_listed`)
+    most_listed = 1  # how many tickets one combined post holds
+    pacer: Pacer
 
     def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime]) -> None:
         self.settings = settings
@@ -53,6 +65,66 @@ class ChatSender:
     def classify(self, exc: Exception) -> Exception:
         """A platform error as RetryLater (wait as told), Undeliverable (dead letter) or itself (back off)."""
         return exc
+
+    # New tickets posted together
+
+    def combinable(self, message: Message) -> bool:
+        """A new ticket's card for a group's channel may go in a combined post."""
+        return self.combines and message.kind == "new_ticket" and message.audience.startswith("group:")
+
+    def room(self, message: Message) -> int:
+        """How many posts may go into the message's group channel without falling more than
+        BEHIND seconds behind at its pace (0 while it is paused): more waiting, and they are combined."""
+        try:
+            channel, _ = self.channel_of(message.audience.partition(":")[2])
+        except Undeliverable:
+            return 1
+        if self.pacer.paused_for(self.post_method, channel) > 0:
+            return 0
+        return self.pacer.pace.available(channel) + int(self.pacer.pace.rate * BEHIND)
+
+    async def deliver_many(self, messages: Sequence[Message]) -> None:
+        """New tickets for one group's channel as one combined post, each recorded as listed in
+        it (kind "listed", message id "<post>/<ticket id>") so a later change finds it.
+        Raises as `deliver` does."""
+        channel, _ = self.channel_of(messages[0].audience.partition(":")[2])
+        ids = [m.ticket_id for m in messages]
+        tickets = await self.read(lambda tx: [t for t in (tx.get_ticket(i) for i in ids) if t is not None])
+        if not tickets:
+            return
+        lead = replace(messages[0], attempts=max(m.attempts for m in messages))  # a retry looks for its post
+        try:
+            posted = await self._post_listed(lead, channel, [listed_view(t) for t in tickets], [m.id for m in messages])
+        except self.platform_errors as exc:
+            raise self.classify(exc) from exc
+        now = self.clock()
+        await self.write(lambda tx: [tx.record_post(t.id, self.platform, "listed", channel, f"{posted}/{t.id}", now)
+                                     for t in tickets])
+
+    async def _post_listed(self, lead: Message, channel: str, views: list[ListedView], ids: list[int]) -> str:
+        """Post a combined post of `views` into `channel` at most once (`lead` and the outbox
+        `ids` it delivers name it); returns its id."""
+        raise NotImplementedError
+
+    async def _listed(self, ticket_id: int) -> tuple[str, str, list[ListedView]] | None:
+        """The combined post the ticket is listed in: (channel, post id, its lines as they stand now)."""
+        def find(tx: Any) -> tuple[str, str, list[ListedView]] | None:
+            posts = tx.posts_of(ticket_id, self.platform, "listed")
+            if not posts:
+                return None
+            channel, ref = posts[0]
+            posted = ref.rpartition("/")[0]
+            tickets = [tx.get_ticket(i) for i in tx.listed_with(self.platform, channel, posted)]
+            return channel, posted, [listed_view(t) for t in tickets if t is not None]
+        return await self.read(find)
+
+    @staticmethod
+    def own_card_due(ticket: Ticket, message: Message) -> bool:
+        """A ticket listed in a combined post gets its own card when someone works on it (not
+        for a change the help desk made by itself or in bulk: NO_OWN_CARD) while it is still
+        open and on its own (not resolved, closed, merged or linked to a parent)."""
+        return (message.data.get("action") not in NO_OWN_CARD and ticket.status.is_open
+                and ticket.parent_id is None and ticket.merged_into_id is None)
 
     async def _ticket_changed(self, message: Message) -> None: ...
 

@@ -340,3 +340,28 @@ def incident_view(incident: Incident, now: datetime) -> IncidentView:
     return IncidentView(parent.id, CM.INCIDENT_TITLE.format(ref=record.ref, title=record.title), parent.description,
                         parent.resolution, facts, names,
                         max(0, len(people) - SHOWN_PEOPLE), record.declared_at, actions, summary)
+
+
+@dataclass(frozen=True)
+class ListedView:
+    """One ticket's line in a combined post (more new tickets for a channel than its pace shows
+    one by one): its number, severity, headline, requester and state, and its claim button
+    while nobody has claimed it."""
+
+    ticket_id: int
+    ref: str
+    severity: str
+    headline: str
+    requester: Who
+    status: str
+    assignee: Who | None
+    claim: Action | None
+
+
+def listed_view(ticket: Ticket) -> ListedView:
+    """`ticket` as a line of a combined post, as it stands now."""
+    claim = next((a for a in card_actions(ticket) if a.verb == "claim"), None)
+    assignee = Who(ticket.assignee_id, ticket.assignee_name or ticket.assignee_id) if ticket.assignee_id else None
+    return ListedView(ticket.id, ticket.ref, f"{SEVERITY_ICON[ticket.severity]} {ticket.severity.value}",
+                      one_line(ticket.description, 140), Who(ticket.requester.id, ticket.requester.name),
+                      f"{STATUS_ICON[ticket.status]} {ticket.status.label}", assignee, claim)

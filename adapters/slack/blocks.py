@@ -19,7 +19,7 @@ from adapters.chat import messages as CM
 from adapters.chat.interactions import opened_text
 from adapters.chat.outcomes import Opened
 from adapters.chat.text import Markup, clip, reply_text as chat_reply_text
-from adapters.chat.views import Action, CardView, Fact, FormContext, IncidentView, MessageView, Who
+from adapters.chat.views import Action, CardView, Fact, FormContext, IncidentView, ListedView, MessageView, Who
 from bot.forms import Field, Form
 from bot.replies import Reply
 
@@ -287,3 +287,31 @@ SLACK = Markup(escape=escape, bold=lambda t: f"*{t}*", italic=lambda t: f"_{t}_"
 def reply_text(reply: Reply) -> str:
     """A reply as mrkdwn for an ephemeral message or a DM."""
     return chat_reply_text(reply, SLACK)
+
+
+COMBINED_CHUNK = 5  # tickets to a section (their lines) and the actions block under it (their claim buttons)
+COMBINED_MAX = 120  # tickets in one combined post: 1 + 2 blocks for every 5, within Slack's 50
+
+
+def combined(views: list[ListedView]) -> tuple[str, list[dict[str, Any]]]:
+    """A combined post of new tickets: (notification text, blocks): a head, then for every five
+    tickets a section with a line each (number, severity, headline, requester, state) and an
+    actions block with a *Claim #N* button for each still unclaimed. At most COMBINED_MAX tickets."""
+    views = views[:COMBINED_MAX]
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(CM.COMBINED_HEAD.format(count=len(views)))}]
+    for start in range(0, len(views), COMBINED_CHUNK):
+        chunk = views[start:start + COMBINED_CHUNK]
+        lines = []
+        for v in chunk:
+            state = CM.COMBINED_CLAIMED.format(assignee=person(v.assignee)) if v.assignee else escape(v.status)
+            lines.append(clip(f"*{escape(v.ref)}* · {escape(v.severity)} · {escape(v.headline)} · "
+                              f"{CM.COMBINED_FROM.format(requester=person(v.requester))} · {state}",
+                              SECTION_MAX // COMBINED_CHUNK - 1))
+        blocks.append({"type": "section", "text": mrkdwn("\n".join(lines))})
+        claims = [{**button(replace(v.claim, label=f"{v.claim.label} {v.ref}")),
+                   "action_id": f"{ACTION_PREFIX}claim:{v.ticket_id}"}  # unique in the block; read as "claim"
+                  for v in chunk if v.claim is not None]
+        if claims:
+            blocks.append({"type": "actions", "elements": claims})
+    refs = ", ".join(v.ref for v in views)
+    return clip(CM.COMBINED_SUMMARY.format(count=len(views), refs=refs), 3000), blocks

@@ -15,10 +15,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat import messages as CM
+from adapters.chat.pacing import Pace, Pacer, as_wait, http_verdict
 from adapters.chat.sender import ChatSender
 from adapters.chat.text import group_text
-from adapters.chat.views import CardView, MessageView
-from adapters.dispatcher import RetryLater, Undeliverable
+from adapters.chat.views import CardView, ListedView, MessageView
+from adapters.dispatcher import Undeliverable
 from adapters.slack import blocks as B
 from bot.config import Settings
 from bot.ports import Store
@@ -30,16 +31,30 @@ METADATA_TYPE = "helpdesk_outbox"
 PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "user_not_found", "user_disabled",
              "cannot_dm_bot", "invalid_blocks", "msg_too_long", "no_text", "invalid_auth", "account_inactive"}
 DM_KINDS_WITH_THREADS = {"question", "resolved", "claimed", "note", "opened"}
+# Slack's pace for posts into one channel: about one a second, a short burst allowed
+# (docs.slack.dev/apis/web-api/rate-limits, "Posting messages"); beyond it, 429 with Retry-After.
+CHANNEL_RATE, CHANNEL_BURST = 1.0, 3
+POST = "chat.postMessage"
 
 
 class SlackSender(ChatSender):
     platform = "slack"
     platform_errors = (SlackApiError,)
+    post_method = POST
+    combines = True
+    most_listed = B.COMBINED_MAX
 
-    def __init__(self, client: AsyncWebClient, settings: Settings, store: Store, clock: Callable[[], datetime]) -> None:
+    def __init__(self, client: AsyncWebClient, settings: Settings, store: Store, clock: Callable[[], datetime],
+                 pacer: Pacer | None = None) -> None:
         super().__init__(settings, store, clock)
         self.client = client
+        self.pacer = pacer or Pacer(Pace(CHANNEL_RATE, CHANNEL_BURST), _verdict)
         self._workspace_url: str | None = None
+
+    async def _update(self, channel: str, ts: str, text: str, blocks: list) -> Any:
+        """chat.update, paced (a rate limit on it pauses it everywhere: it is a per-workspace tier)."""
+        return await self.pacer.call("chat.update", channel, lambda: self.client.chat_update(
+            channel=channel, ts=ts, text=text, blocks=blocks))
 
     def classify(self, exc: Exception) -> Exception:
         """Slack's errors: 429 → RetryLater; permanent ones (an unknown channel…) → Undeliverable."""
@@ -55,17 +70,18 @@ class SlackSender(ChatSender):
         if view is not None:
             summary, blocks = B.incident_card(view)
             for channel, ts in posts:
-                await self.client.chat_update(channel=channel, ts=ts, text=summary, blocks=blocks)
+                await self._update(channel, ts, summary, blocks)
 
     async def _edit_cards(self, message: Message) -> None:
         cards = await self._cards(message)
+        if not cards:
+            cards = await self._from_listed(message)
         ticket = await self._ticket(message.ticket_id) if cards else None
         if ticket is None:
             return
         view = self.card(ticket)
         for channel, ts in cards:
-            await self._with_card(view, lambda text, blocks: self.client.chat_update(channel=channel, ts=ts, text=text,
-                                                                                      blocks=blocks))
+            await self._with_card(view, lambda text, blocks: self._update(channel, ts, text, blocks))
             if not self.quiet(message):
                 await self._post_once(message, channel, text=B.escape(message.text), thread_ts=ts)
 
@@ -100,6 +116,29 @@ class SlackSender(ChatSender):
             text += f"\n<{link}|{B.escape(CM.THREAD_LINK)}>"
         await self._post_once(message, channel, text=text)
 
+    async def _from_listed(self, message: Message) -> list[tuple[str, str]]:
+        """A ticket listed in a combined post: its line there shown anew, and (see own_card_due)
+        its own card posted, which every later change edits; returns where that card is."""
+        listed = await self._listed(message.ticket_id)
+        if listed is None:
+            return []
+        channel, posted, views = listed
+        text, blocks = B.combined(views)
+        await self._update(channel, posted, text, blocks)
+        ticket = await self._ticket(message.ticket_id)
+        if ticket is None or not self.own_card_due(ticket, message):
+            return []
+        ts = await self._with_card(self.card(ticket), lambda text, blocks: self._post_once(
+            message, channel, text=text, blocks=blocks))
+        await self.record_post(ticket.id, "card", channel, ts)
+        return [(channel, ts)]
+
+    async def _post_listed(self, lead: Message, channel: str, views: list[ListedView], ids: list[int]) -> str:
+        """The combined post of new tickets, posted at most once: it carries the outbox ids it
+        delivers (a retry grouping others posts anew: a ticket shown twice, never lost)."""
+        text, blocks = B.combined(views)
+        return await self._post_once(lead, channel, text=text, blocks=blocks, group=ids)
+
     async def _with_card(self, view: CardView, post: Callable[[str, list], Awaitable[Any]]) -> Any:
         """`post(text, blocks)` with the card rendered; a card Slack refuses for its image (the
         file deleted since, or not the bot's to show) goes again without the image."""
@@ -126,7 +165,8 @@ class SlackSender(ChatSender):
         if card is None:
             return None
         if self._workspace_url is None:
-            self._workspace_url = (await self.client.auth_test()).get("url") or "https://slack.com/"
+            found = await self.pacer.call("auth.test", None, self.client.auth_test)
+            self._workspace_url = found.get("url") or "https://slack.com/"
         channel, ts = card
         return f"{self._workspace_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
 
@@ -134,7 +174,7 @@ class SlackSender(ChatSender):
         user = self._slack_user(identity)
         if user is None:
             raise Undeliverable(f"{identity} has no Slack id")
-        opened = await self.client.conversations_open(users=user)
+        opened = await self.pacer.call("conversations.open", None, lambda: self.client.conversations_open(users=user))
         channel = opened["channel"]["id"]
         ticket = await self._ticket(message.ticket_id) if message.ticket_id else None
         view: MessageView = self.message(message, ticket)
@@ -155,44 +195,53 @@ class SlackSender(ChatSender):
     # Posting at most once
 
     async def _post_once(self, message: Message, channel: str, *, text: str, blocks: list | None = None,
-                         thread_ts: str | None = None) -> str:
+                         thread_ts: str | None = None, group: list[int] | None = None) -> str:
+        """Post unless an earlier attempt did (found by the outbox id, and for a combined post
+        every outbox id it delivers, `group`, in the post's metadata); returns the post's ts."""
+        stamp: dict[str, Any] = {"outbox_id": message.id, **({"outbox_ids": group} if group else {})}
         if message.attempts > 1:
-            earlier = await self._find_earlier(message, channel, thread_ts)
+            earlier = await self._find_earlier(message, channel, thread_ts, stamp)
             if earlier:
                 return earlier
         kwargs: dict[str, Any] = {"channel": channel, "text": text,
-                                  "metadata": {"event_type": METADATA_TYPE, "event_payload": {"outbox_id": message.id}}}
+                                  "metadata": {"event_type": METADATA_TYPE, "event_payload": stamp}}
         if blocks:
             kwargs["blocks"] = blocks
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
-        response = await self.client.chat_postMessage(**kwargs)
+        response = await self.pacer.call(POST, channel, lambda: self.client.chat_postMessage(**kwargs), post=True)
         return response["ts"]
 
-    async def _find_earlier(self, message: Message, channel: str, thread_ts: str | None) -> str | None:
+    async def _find_earlier(self, message: Message, channel: str, thread_ts: str | None,
+                            stamp: dict[str, Any]) -> str | None:
         """Our own post for this outbox message, if an earlier attempt made it before failing."""
         oldest = f"{(message.created_at - timedelta(minutes=1)).timestamp():.6f}"
         if thread_ts:
-            found = await self.client.conversations_replies(channel=channel, ts=thread_ts, oldest=oldest,
-                                                            include_all_metadata=True, limit=200)
+            found = await self.pacer.call("conversations.replies", None, lambda: self.client.conversations_replies(
+                channel=channel, ts=thread_ts, oldest=oldest, include_all_metadata=True, limit=200))
         else:
-            found = await self.client.conversations_history(channel=channel, oldest=oldest,
-                                                            include_all_metadata=True, limit=200)
+            found = await self.pacer.call("conversations.history", None, lambda: self.client.conversations_history(
+                channel=channel, oldest=oldest, include_all_metadata=True, limit=200))
         for posted in found.get("messages", []):
             meta = posted.get("metadata") or {}
-            if meta.get("event_type") == METADATA_TYPE and (meta.get("event_payload") or {}).get("outbox_id") == message.id:
+            if meta.get("event_type") == METADATA_TYPE and meta.get("event_payload") == stamp:
                 log.info("outbox %s was already posted as %s; not posting again", message.id, posted.get("ts"))
                 return posted["ts"]
         return None
 
 
+def _verdict(exc: Exception) -> tuple[float, bool] | None:
+    """For the pacer: Slack's 429 and 5xx as waits (see pacing.http_verdict)."""
+    return http_verdict(exc) if isinstance(exc, SlackApiError) else None
+
+
 def _classify(exc: SlackApiError) -> Exception:
-    """429 → wait as told; errors no retry can fix → dead letter; the rest → back off and retry."""
+    """429 or 5xx (left over by the pacer) → wait; errors no retry can fix → dead letter; the rest → back off."""
+    wait = as_wait(exc, "Slack")
+    if wait is not None:
+        return wait
     response = exc.response
-    if response.status_code == 429:
-        return RetryLater(float(response.headers.get("Retry-After", response.headers.get("retry-after", 30)) or 30),
-                          "Slack rate limit")
-    error = response.data.get("error") if isinstance(response.data, dict) else None
+    error = response.data.get("error") if isinstance(getattr(response, "data", None), dict) else None
     if error in PERMANENT:
         return Undeliverable(f"Slack said {error}")
     return exc

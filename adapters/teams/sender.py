@@ -20,6 +20,7 @@ from botframework.connector.auth import AuthenticationConstants
 from msrest.exceptions import HttpOperationError
 
 from adapters.chat import messages as CM
+from adapters.chat.pacing import Pace, Pacer, as_wait, http_verdict, status_of
 from adapters.chat.sender import ChatSender
 from adapters.chat.text import group_text
 from adapters.dispatcher import RetryLater, Undeliverable
@@ -35,6 +36,10 @@ from storage.outbox import Message
 log = logging.getLogger("helpdesk.teams")
 
 PERMANENT_STATUS = {400, 403, 404}  # bad activity, bot removed from the team, conversation gone
+# A bot's pace in one conversation (learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit):
+# 7 messages a second, 60 in 30 seconds; beyond it, 429 with Retry-After.
+CONVERSATION_RATE, CONVERSATION_BURST = 2.0, 7
+SEND = "send"
 
 
 def thread_id(channel: str, root: str) -> str:
@@ -73,12 +78,19 @@ class Connector:
 class TeamsSender(ChatSender):
     platform = "teams"
     platform_errors = (HttpOperationError,)
+    post_method = SEND
 
     def __init__(self, connector: Connector, settings: Settings, store: Store, refs: ConversationRefs,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], pacer: Pacer | None = None) -> None:
         super().__init__(settings, store, clock)
         self.connector = connector
         self.refs = refs
+        self.pacer = pacer or Pacer(Pace(CONVERSATION_RATE, CONVERSATION_BURST), _verdict)
+
+    async def _update(self, client: ConnectorClient, conversation: str, root: str, activity: Activity) -> None:
+        """Update an activity in place, paced in its conversation."""
+        await self.pacer.call("update", conversation, lambda: client.conversations.update_activity(
+            conversation, root, activity))
 
     def classify(self, exc: Exception) -> Exception:
         """The Connector's errors: 429 → RetryLater; 400, 403, 404 → Undeliverable; the rest retried."""
@@ -121,7 +133,7 @@ class TeamsSender(ChatSender):
             service_url, _ = await self._channel_service(channel)
             client = await self.connector.client(service_url)
             activity.id = root
-            await client.conversations.update_activity(thread_id(channel, root), root, activity)
+            await self._update(client, thread_id(channel, root), root, activity)
 
     async def _edit_cards(self, message: Message) -> None:
         cards = await self._cards(message)
@@ -135,7 +147,7 @@ class TeamsSender(ChatSender):
             client = await self.connector.client(service_url)
             conversation = thread_id(channel, root)
             activity.id = root
-            await client.conversations.update_activity(conversation, root, activity)
+            await self._update(client, conversation, root, activity)
             if not quiet:
                 await self._post_once(message, f"line:{channel}:{root}", service_url, conversation,
                                       Activity(type="message", text=C.escape(message.text)))
@@ -187,7 +199,8 @@ class TeamsSender(ChatSender):
         params = ConversationParameters(is_group=True, bot=ChannelAccount(id=f"28:{self.connector.app_id}"),
                                         channel_data={"channel": {"id": channel}, **({"tenant": {"id": tenant}} if tenant else {})},
                                         activity=activity, tenant_id=tenant)
-        created = await client.conversations.create_conversation(params)
+        created = await self.pacer.call(SEND, channel, lambda: client.conversations.create_conversation(params),
+                                        post=True)
         root = created.activity_id or created.id.partition(";messageid=")[2]
         await self._receipt(message, step, root)
         return root
@@ -259,10 +272,11 @@ class TeamsSender(ChatSender):
             raise Undeliverable(f"{identity} has not talked to the bot in Teams yet")
         client = await self.connector.client(member["service_url"])
         tenant = member.get("tenant") or self.settings.teams.tenant_id
-        created = await client.conversations.create_conversation(ConversationParameters(
+        params = ConversationParameters(
             is_group=False, bot=ChannelAccount(id=f"28:{self.connector.app_id}"),
             members=[ChannelAccount(id=member["id"])], tenant_id=tenant,
-            channel_data={"tenant": {"id": tenant}} if tenant else None))
+            channel_data={"tenant": {"id": tenant}} if tenant else None)
+        created = await self.pacer.call("create", None, lambda: client.conversations.create_conversation(params))
         reference = {"service_url": member["service_url"], "conversation": created.id, "tenant": tenant}
         await asyncio.to_thread(self.refs.remember, {f"user:{member['identity']}": reference})
         return reference
@@ -286,19 +300,25 @@ class TeamsSender(ChatSender):
             log.info("outbox %s step %s was already posted as %s; not posting again", message.id, step, earlier)
             return earlier
         client = await self.connector.client(service_url)
-        sent = await client.conversations.send_to_conversation(conversation, activity)
+        sent = await self.pacer.call(SEND, conversation, lambda: client.conversations.send_to_conversation(
+            conversation, activity), post=True)
         posted = (sent.id if sent else None) or "?"
         await self._receipt(message, step, posted)
         return posted
 
 
+def _verdict(exc: Exception) -> tuple[float, bool] | None:
+    """For the pacer: the Connector's 429 and 5xx as waits (see pacing.http_verdict)."""
+    return http_verdict(exc) if isinstance(exc, HttpOperationError) else None
+
+
 def _classify(exc: HttpOperationError) -> Exception:
-    """429 → wait as told; the bot removed or the conversation gone → dead letter; else retry."""
-    response = exc.response
-    status = getattr(response, "status_code", None) or getattr(response, "status", None)
-    if status == 429:
-        headers = getattr(response, "headers", {}) or {}
-        return RetryLater(float(headers.get("Retry-After", 30) or 30), "Teams rate limit")
+    """429 or 5xx (left over by the pacer) → wait; the bot removed or the conversation gone →
+    dead letter; else back off and retry."""
+    wait = as_wait(exc, "Teams")
+    if wait is not None:
+        return wait
+    status = status_of(exc)
     if status in PERMANENT_STATUS:
         return Undeliverable(f"the Bot Connector answered {status}: {str(exc)[:200]}")
     return exc

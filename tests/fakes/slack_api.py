@@ -9,6 +9,11 @@ Shapes and error codes follow Slack's method reference (docs.slack.dev/reference
 Failures are answered as Slack answers them: HTTP 200 with ``{"ok": false, "error": ...}``, except
 rate limits (HTTP 429 with ``Retry-After``) and outages (5xx with an HTML body).
 
+Pace (docs.slack.dev/apis/web-api/rate-limits, "Posting messages"): chat.postMessage keeps to
+about one message a second per channel (a DM is a channel), a short burst allowed
+(``channel_burst``); past it Slack answers 429 with ``Retry-After``. A call made again before
+the Retry-After it was given ran out is kept in ``impatient`` (Slack would refuse it too).
+
 Files (docs.slack.dev/reference/objects/file-object): ``add_file`` keeps bytes the fake serves at
 the file's ``url_private`` only to a request carrying the bot token (``Authorization: Bearer``);
 without it Slack sends the browser to its sign-in page (a redirect, then HTML), and an unknown
@@ -113,8 +118,18 @@ class FakeSlack:
         bot_user_id: str = "UBOT",
         team_id: str = "T0TEST",
         app_token: str | None = None,
+        channel_rate: float = 1.0,
+        channel_burst: int = 5,
     ) -> None:
         self.token = token
+        self.channel_rate = channel_rate  # chat.postMessage into one channel: per second, on average (0: no limit)
+        self.channel_burst = channel_burst  # … and at once
+        self._channel_due: dict[str, float] = {}  # channel → its next free moment (monotonic), GCRA
+        self._told: dict[tuple[str, str | None], float] = {}  # (method, channel) → told to wait until (monotonic)
+        self.impatient: list[Call] = []  # calls made before the Retry-After they were given ran out
+        self.paced = 0  # chat.postMessage calls refused for the channel's pace
+        self._storms: dict[str, tuple[float, int]] = {}  # method → (refused until, Retry-After), see refuse_for
+        self.stormed = 0  # calls refused by a storm
         self.app_token = app_token  # app-level token (xapp-...) for Socket Mode; None: no Socket Mode
         self.bot_user_id = bot_user_id
         self.team_id = team_id
@@ -268,6 +283,11 @@ class FakeSlack:
         """
         self._failures.setdefault(method, []).extend(_Failure(status, retry_after, error) for _ in range(times))
 
+    def refuse_for(self, method: str, seconds: float, retry_after: int = 1) -> None:
+        """Answer every call of ``method`` with 429 and ``Retry-After: retry_after`` for the next
+        ``seconds``: a rate-limit storm, however many calls come in it."""
+        self._storms[method] = (time.monotonic() + seconds, retry_after)
+
     def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
         """Answer the next ``times`` calls of ``method`` only after ``seconds``: a slow Slack.
 
@@ -375,9 +395,25 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if app_level != (method in _APP_TOKEN_METHODS):  # a bot token cannot open sockets, nor an app token post
             return web.json_response({"ok": False, "error": "not_allowed_token_type"})
+        where = self._where(method, args)
+        now = time.monotonic()
+        if now < self._told.get((method, where), 0.0) - 0.05:
+            self.impatient.append(self.calls[-1])
+        storm = self._storms.get(method)
+        if storm is not None and now < storm[0]:
+            self._told[(method, where)] = now + storm[1]
+            self.stormed += 1
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(storm[1])})
+        queued = self._failures.get(method)
+        if queued and queued[0].status == 429 and queued[0].retry_after is not None:
+            self._told[(method, where)] = now + queued[0].retry_after
         failure = self._pop_failure(method)
         if failure is not None:
             return failure
+        refused = self._over_pace(method, where, now)
+        if refused is not None:
+            return refused
         handler = self._handlers.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method", "req_method": method})
@@ -388,6 +424,30 @@ class FakeSlack:
         except _Refusal as refusal:
             body = refusal.body
         return web.json_response(body)
+
+    def _where(self, method: str, args: Json) -> str | None:
+        """The channel a chat.postMessage goes into (a user id: their DM); None for other methods."""
+        if method != "chat.postMessage":
+            return None
+        try:
+            return self._channel_arg(args.get("channel"), user_means_dm=True)
+        except _Refusal:
+            return None
+
+    def _over_pace(self, method: str, where: str | None, now: float) -> web.Response | None:
+        """A 429 with Retry-After for a post past the channel's pace (one a second, a short burst)."""
+        if where is None or not self.channel_rate:
+            return None
+        due = max(self._channel_due.get(where, 0.0), now)
+        early = due - now - (self.channel_burst - 1) / self.channel_rate
+        if early > 0:
+            retry_after = max(1, int(early + 0.999))
+            self._told[(method, where)] = now + retry_after
+            self.paced += 1
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(retry_after)})
+        self._channel_due[where] = due + 1 / self.channel_rate
+        return None
 
     async def _response_url_post(self, request: web.Request) -> web.StreamResponse:
         """Slack's response_url answers plain ``ok``, or a 4xx with a short error word."""

@@ -1,0 +1,190 @@
+"""Delivery when the whole company reports at once (issue 20, items 5 and 6): Slack refusing
+posts with 429 for a while, the per-channel pace of Slack, more new tickets for one channel than
+that pace shows one by one, and two delivery workers on one database. Behaviour only: what
+people see in Slack and what the outbox holds, never how long it took (that is bench/)."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+
+from adapters.dispatcher import Dispatcher
+from adapters.server import STATE
+from adapters.slack.sender import SlackSender
+from storage.outbox import MAX_ATTEMPTS, MAX_WAITING, Outbox
+from storage.repository import SqlStore
+from tests.conftest import outbox_rows, say, stored
+from tests.slack_harness import DESK_CHANNEL, LiveSlack
+from tests.test_slack_requests import _pause_dispatchers, _resume_dispatchers
+
+HEADLINE = "GlobalProtect VPN drops every few minutes for person {n}"
+
+
+@pytest.fixture
+def live(engine):
+    server = LiveSlack(engine).start()
+    yield server
+    server.stop()
+
+
+def report(live: LiveSlack, people: range) -> dict[str, int]:
+    """Each person opens a ticket through the intake form, as many do in an outage; returns
+    their Slack id → ticket id."""
+    opened = {}
+    for n in people:
+        user = f"U0S{n:04d}"
+        live.slack.add_user(user, f"person{n}", f"Person {n}", email=f"person{n}@corp.example")
+        assert live.slash(user).status == 200
+        view = live.eventually(lambda: [v for v in live.slack.views() if v["trigger_id"].endswith(f".{user}")])[0]
+        response = live.submit(user, view, {"description": HEADLINE.format(n=n), "severity": "high"})
+        assert response.status == 200 and not response.body, response.body
+        opened[user] = n
+    return opened
+
+
+def shown_in_channel(live: LiveSlack, channel: str = DESK_CHANNEL) -> tuple[list[int], list[dict], list[dict]]:
+    """(every ticket number the channel shows, on a card of its own or as a line of a combined
+    post; the cards; the combined posts), top-level messages only."""
+    numbers, cards, combined = [], [], []
+    for message in live.slack.messages(channel):
+        blocks = message.get("blocks") or []
+        if blocks and blocks[0]["type"] == "header":
+            cards.append(message)
+            numbers.append(int(re.match(r"#(\d+)", blocks[0]["text"]["text"]).group(1)))
+        elif any(b["text"]["text"].startswith("*#") for b in blocks[1:] if b["type"] == "section"):
+            combined.append(message)
+            numbers += [int(m) for b in blocks[1:] if b["type"] == "section"
+                        for m in re.findall(r"^\*#(\d+)\*", b["text"]["text"], re.M)]
+    return numbers, cards, combined
+
+
+def combined_line(post: dict, number: int | None = None) -> str:
+    """The line of ticket `number` (or the first line) in a combined post."""
+    lines = [line for b in post["blocks"] if b["type"] == "section" for line in b["text"]["text"].split("\n")
+             if line.startswith("*#")]
+    return next(line for line in lines if number is None or line.startswith(f"*#{number}*"))
+
+
+def confirmations(live: LiveSlack, user: str) -> list[dict]:
+    """The messages in the person's DM with the bot confirming a ticket was opened."""
+    return [m for m in live.slack.messages(live.slack.dm_channel(user)) if "Your ticket #" in json.dumps(m)]
+
+
+def no_dead_letters(engine) -> None:
+    failed = [(r["kind"], r["audience"], r["last_error"]) for r in outbox_rows(engine) if r["status"] == "failed"]
+    assert failed == []
+
+
+def test_a_429_storm_leaves_no_dead_letter_and_each_method_waits_as_told(live, engine):
+    # Slack refuses the next 80 posts (ten times the attempts a message has) with Retry-After: 1
+    live.slack.fail_next("chat.postMessage", times=80, status=429, retry_after=1)
+    people = report(live, range(10))
+    live.settled(timeout=90)
+
+    no_dead_letters(engine)
+    assert live.slack.impatient == [], "every call waited the Retry-After it was given"
+    numbers, _, _ = shown_in_channel(live)
+    assert sorted(numbers) == list(range(1, 11)), "every ticket is in the triage channel, once"
+    assert {user: len(confirmations(live, user)) for user in people} == {user: 1 for user in people}
+    rows = outbox_rows(engine)
+    assert max(r["attempts"] - r["waits"] for r in rows) <= 1, "a wait is never a failed attempt"
+
+
+def test_more_new_tickets_than_the_channel_pace_go_in_one_combined_post(live, engine):
+    live.call(_pause_dispatchers(live))  # 24 people report before delivery starts: more than the pace allows
+    people = report(live, range(24))
+    live.call(_resume_dispatchers(live))
+    live.settled(timeout=90)
+
+    no_dead_letters(engine)
+    assert live.slack.impatient == []
+    numbers, cards, combined = shown_in_channel(live)
+    assert sorted(numbers) == list(range(1, 25)), "every ticket is shown once: on its card or in a combined post"
+    assert combined, "the tickets waiting beyond the channel's pace were posted together"
+    assert len(live.slack.messages(DESK_CHANNEL)) < 24
+    assert {user: len(confirmations(live, user)) for user in people} == {user: 1 for user in people}, \
+        "the busy channel held up no one's confirmation"
+
+    # each line names the ticket, its severity, headline and requester, with a button to claim it
+    post = combined[0]
+    line = combined_line(post)
+    number = int(re.match(r"\*#(\d+)\*", line).group(1))
+    assert "high" in line and "VPN drops every few minutes" in line
+    assert "<@U0S" in line, "the requester, mentioned by their Slack id"
+    claim = next(e for b in post["blocks"] if b["type"] == "actions" for e in b["elements"]
+                 if e["action_id"] == f"ticket:claim:{number}")
+    assert claim["text"]["text"] == f"Claim #{number}"
+
+    # claiming it there gives it a card of its own, and the line says who has it
+    press = live.button_payload("U0BOB", "claim", number, DESK_CHANNEL, message_ts=post["ts"])
+    press["actions"][0].update(action_id=claim["action_id"], value=claim["value"])  # this ticket's, of the many
+    assert live.interactive(press).status == 200
+    live.eventually(lambda: stored(engine, number).assignee_id == "slack:U0BOB")
+    live.settled(timeout=30)
+    _, cards_now, _ = shown_in_channel(live)
+    own = [c for c in cards_now if c["blocks"][0]["text"]["text"].startswith(f"#{number} ")]
+    assert len(own) == 1, "the claimed ticket got its own card"
+    assert "<@U0BOB>" in json.dumps(own[0]["blocks"]), "its assignee on it"
+    relisted = live.slack.message(DESK_CHANNEL, post["ts"])
+    assert "claimed by <@U0BOB>" in combined_line(relisted, number)
+    buttons = [e["action_id"] for b in relisted["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert f"ticket:claim:{number}" not in buttons and buttons, "no claim button for it any more; the others keep theirs"
+    claimed_lines = [r for r in live.slack.replies(DESK_CHANNEL, own[0]["ts"]) if "claimed" in r.get("text", "")]
+    assert len(claimed_lines) == 1, "what happened is said in the new card's thread"
+
+
+def test_two_workers_deliver_every_card_and_dm_exactly_once(live, engine):
+    """A second delivery worker (as a second replica has) on the same database, with its own
+    Slack client pace: every card and every confirmation goes out once."""
+    state = live.app[STATE]
+    first = state.dispatchers[0]
+    other_outbox = Outbox(first.outbox.store, "replica-2", lease=timedelta(seconds=60))
+    sender = SlackSender(first.sender.client, live.runtime.settings, live.runtime.store, live.runtime.desk.clock)
+    second = Dispatcher(other_outbox, sender, live.runtime.desk.clock, batch=3, poll_seconds=0.05)
+    first.batch = 3
+    task = live.call(_start(second))
+    try:
+        people = report(live, range(16))
+        live.settled(timeout=90)
+    finally:
+        second.stop()
+        live.call(_wait(task))
+
+    no_dead_letters(engine)
+    numbers, _, _ = shown_in_channel(live)
+    assert sorted(numbers) == list(range(1, 17))
+    assert {user: len(confirmations(live, user)) for user in people} == {user: 1 for user in people}
+
+
+async def _start(dispatcher: Dispatcher):
+    import asyncio
+    return asyncio.create_task(dispatcher.run())
+
+
+async def _wait(task) -> None:
+    await task
+
+
+def test_waits_never_use_up_attempts_but_a_day_of_only_waiting_does(desk, people, engine, clock):
+    """The outbox itself: a wait (rate limit, outage) gives a message back without spending one
+    of its attempts, however often; a message that has done nothing but wait for a day is a
+    dead letter, so an endless outage is still seen by an operator."""
+    say(desk, people.alice, "new the printer on floor 3 jams on every page")
+    box = Outbox(SqlStore(engine), "w")
+    now = clock.now
+    for _ in range(MAX_ATTEMPTS * 3):
+        [message] = box.claim("slack", now)
+        box.retry_later(message.id, now, "Slack rate limit", delay=timedelta(seconds=1), counts=False)
+        now += timedelta(seconds=1)
+    row = outbox_rows(engine)[0]
+    assert (row["status"], row["attempts"], row["waits"]) == ("pending", MAX_ATTEMPTS * 3, MAX_ATTEMPTS * 3)
+    [message] = box.claim("slack", now)
+    box.retry_later(message.id, now, "HTTP 400 from the platform")  # one real failure: one attempt of eight spent
+    assert outbox_rows(engine)[0]["status"] == "pending"
+    later = clock.now + MAX_WAITING + timedelta(minutes=1)
+    [message] = box.claim("slack", later)
+    box.retry_later(message.id, later, "Slack answered 503", delay=timedelta(seconds=5), counts=False)
+    row = outbox_rows(engine)[0]
+    assert (row["status"], row["last_error"]) == ("failed", "Slack answered 503")
