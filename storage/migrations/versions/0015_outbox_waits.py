@@ -1,15 +1,15 @@
 """the outbox counts waits apart from failed attempts: a rate limit (429 with Retry-After), a
 platform outage (5xx) or a card not posted yet is a wait, never a step towards a dead letter
 
-Revision ID: 0016
+Revision ID: 0015
 Revises: 0014
-Create Date: 2026-12-03
+Create Date: 2026-11-30
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0016'
+revision = '0015'
 down_revision = '0014'
 branch_labels = None
 depends_on = None
