@@ -6,7 +6,7 @@ short burst; 429 with Retry-After past it).
     .venv/bin/python -m bench.delivery_bench                                  # storm, 2,000 burst
     .venv/bin/python -m bench.delivery_bench --database-url postgresql://postgres@127.0.0.1:5432/test \\
         --scenarios storm,burst,replicas
-    .venv/bin/python -m bench.delivery_bench --helpdesk ../main/.venv/bin/helpdesk   # another checkout: "before"
+    .venv/bin/python -m bench.delivery_bench --helpdesk "$BEFORE/.venv/bin/helpdesk"   # $BEFORE another checkout: "before"
 
 Scenarios (each on a fresh database; people submit the real intake modal over signed HTTP):
 
