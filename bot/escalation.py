@@ -2,10 +2,14 @@
 by the SLA sweep when a ticket waits unclaimed past its target or its level's timeout."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot import messages as M, sla, waiting
-from bot.context import Context
 from bot.model import Status, Ticket
 from bot.text import duration, one_line
+
+if TYPE_CHECKING:  # annotations only: bot.context imports the commands, which import this module
+    from bot.context import Context
 
 
 def level_name(level: int, category: str) -> str:
