@@ -15,14 +15,29 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Protocol, Sequence, TypeVar
 
 from storage.outbox import Message, Outbox
 
+T = TypeVar("T")
+
 log = logging.getLogger("helpdesk.outbox")
+
+# The delivery side's own worker threads. In a surge many lanes wait on the database at once
+# (claims, delivered marks, receipts); in asyncio's default pool they took every thread, and a
+# form's answer, which needs one for a short read, waited behind them past Slack's 3 s.
+_DELIVERY_THREADS = ThreadPoolExecutor(4, thread_name_prefix="outbox")
+
+
+async def off_loop(work: Callable[..., T], *args: object) -> T:
+    """`work(*args)` — a blocking call of the delivery side (the outbox, delivery receipts,
+    conversation references) — in the outbox's own threads, never in the pool requests use."""
+    return await asyncio.get_running_loop().run_in_executor(_DELIVERY_THREADS, functools.partial(work, *args))
 
 LANE_LIMIT = 200  # messages held in memory for one audience; past it, that audience is not claimed
 HELD_LIMIT = 2000  # messages held in memory in all
@@ -135,7 +150,7 @@ class Dispatcher:
             return 0
         full = [audience for audience, lane in self._lanes.items() if len(lane) >= LANE_LIMIT]
         taken = time.monotonic()
-        messages = await asyncio.to_thread(self.outbox.claim, self.sender.platform, self.clock(), None, limit, full)
+        messages = await off_loop(self.outbox.claim, self.sender.platform, self.clock(), None, limit, full)
         for message in messages:
             self._leased[message.id] = taken
             self._lanes.setdefault(message.audience, collections.deque()).append(message)
@@ -179,7 +194,7 @@ class Dispatcher:
             return
         self._renewed = now
         held = list(self._leased)
-        kept = await asyncio.to_thread(self.outbox.renew, held, self.clock())
+        kept = await off_loop(self.outbox.renew, held, self.clock())
         for message_id in held:
             if message_id in kept and message_id in self._leased:
                 self._leased[message_id] = now
@@ -231,4 +246,4 @@ class Dispatcher:
 
     async def _each(self, group: list[Message], mark: Callable, *args) -> None:
         """`mark(message id, *args)` for each message of a delivery, in one worker thread."""
-        await asyncio.to_thread(lambda: [mark(m.id, *args) for m in group])
+        await off_loop(lambda: [mark(m.id, *args) for m in group])

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import hashlib
 import hmac
 import json
@@ -237,6 +238,7 @@ class Intake:
 
     def __init__(self, url: str, slack: Slack, session: aiohttp.ClientSession) -> None:
         self.url, self.slack, self.session = url, slack, session
+        self.latency: dict[int, float] = {}  # person → seconds from sending their form to its answer
 
     async def post(self, fields: dict[str, str]) -> tuple[int, float]:
         body = urlencode(fields).encode()
@@ -297,7 +299,9 @@ class Intake:
                        "token": "legacy", "trigger_id": f"{n}.submit", "view": {**view, "state": {"values": state}},
                        "response_urls": [], "is_enterprise_install": False}
             async with gate:
+                sent = time.time()
                 statuses[n], answered[n] = await self.post({"payload": json.dumps(payload)})
+                self.latency[n] = answered[n] - sent
 
         started = time.monotonic()
         await asyncio.gather(*(submit(n, v) for n, v in views.items()))
@@ -353,10 +357,10 @@ def outbox_state(database_url: str) -> dict[str, int]:
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
     if not values:
-        return {"p50": None, "p95": None, "max": None}
+        return {"p50": None, "p95": None, "p99": None, "max": None}
     ordered = sorted(values)
     pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))], 2)  # noqa: E731
-    return {"p50": pick(0.5), "p95": pick(0.95), "max": round(ordered[-1], 2)}
+    return {"p50": pick(0.5), "p95": pick(0.95), "p99": pick(0.99), "max": round(ordered[-1], 2)}
 
 
 async def settle(slack: Slack, database_url: str, expected: int, timeout: float) -> tuple[dict, dict, float]:
@@ -438,7 +442,9 @@ class Bench:
             "submissions": {"seconds": round(took, 2), "per_second": round(answered_timed / took, 1) if took else None,
                             "timed": answered_timed, "warm_up": len(warm),
                             "server_cpu_seconds": cpu_used, "bench_cpu_seconds": bench_cpu,
-                            "non_200": sum(1 for s in statuses.values() if s != 200)},
+                            "non_200": sum(1 for s in statuses.values() if s != 200),
+                            "statuses": dict(collections.Counter(str(s) for s in statuses.values())),
+                            "ack_seconds": percentiles([intake.latency[n] for n in views if n in intake.latency])},
             "confirmation_dm_seconds": percentiles(dm_delays),
             "dms_delivered": sum(1 for v in seen["dms"].values() if v),
             "dms_more_than_once": sum(1 for v in seen["dms"].values() if len(v) > 1),

@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 from adapters.chat.pacing import Pacer
 from adapters.chat.views import (CardView, IncidentView, ListedView, MessageView, current_card, incident_view,
                                  listed_view, message_view)
-from adapters.dispatcher import RetryLater, Undeliverable
+from adapters.dispatcher import RetryLater, Undeliverable, off_loop
 from bot.config import Settings
 from bot.model import Ticket
 from bot.ports import Store
@@ -143,14 +143,14 @@ class ChatSender:
         def run() -> Any:
             with self.store.transaction(write=False) as tx:
                 return work(tx)
-        return await asyncio.to_thread(run)
+        return await off_loop(run)
 
     async def write(self, work: Callable[[Any], Any]) -> Any:
         """`work(tx)` in a transaction, in a worker thread."""
         def run() -> Any:
             with self.store.transaction() as tx:
                 return work(tx)
-        return await asyncio.to_thread(run)
+        return await off_loop(run)
 
     async def _ticket(self, ticket_id: int) -> Ticket | None:
         """The ticket as it is now, and (for its card) its files, read together."""

@@ -23,7 +23,7 @@ from adapters.chat import messages as CM
 from adapters.chat.pacing import Pace, Pacer, as_wait, http_verdict, status_of
 from adapters.chat.sender import ChatSender
 from adapters.chat.text import group_text
-from adapters.dispatcher import RetryLater, Undeliverable
+from adapters.dispatcher import RetryLater, Undeliverable, off_loop
 from adapters.teams import cards as C
 from adapters.teams.adapter import HelpdeskCloudAdapter
 from adapters.teams.auth import OffLoopCredentials
@@ -104,13 +104,13 @@ class TeamsSender(ChatSender):
         teams = self.settings.teams
         if teams.service_url:
             return teams.service_url, teams.tenant_id
-        known = await asyncio.to_thread(self.refs.get, "service:default")
+        known = await off_loop(self.refs.get, "service:default")
         if not known:
             raise RetryLater(60, "no Teams service URL yet: set [teams] service_url, or message the bot once")
         return known["service_url"], teams.tenant_id or known.get("tenant")
 
     async def _channel_service(self, channel: str) -> tuple[str, str | None]:
-        known = await asyncio.to_thread(self.refs.get, f"channel:{channel}")
+        known = await off_loop(self.refs.get, f"channel:{channel}")
         return (known["service_url"], known.get("tenant")) if known else await self._service()
 
     def _card_activity(self, ticket: Ticket) -> Activity:
@@ -211,7 +211,7 @@ class TeamsSender(ChatSender):
         for identity in members:
             tech = self.settings.technician_for({identity})
             ids += tech.ids if tech else []
-        found = await asyncio.to_thread(self.refs.get_many, [f"member:{i}" for i in dict.fromkeys(ids)])
+        found = await off_loop(self.refs.get_many, [f"member:{i}" for i in dict.fromkeys(ids)])
         known = {m["id"]: m for m in found.values()}  # by Teams id: one person known by email and by id
         mentions = []
         for member in known.values():
@@ -228,7 +228,7 @@ class TeamsSender(ChatSender):
         if card is None:
             return None
         channel, root = card
-        known = await asyncio.to_thread(self.refs.get, f"channel:{channel}") or {}
+        known = await off_loop(self.refs.get, f"channel:{channel}") or {}
         query = {"tenantId": known.get("tenant") or self.settings.teams.tenant_id, "groupId": known.get("group"),
                  "parentMessageId": root}
         return (f"https://teams.microsoft.com/l/message/{quote(channel, safe='')}/{root}?"
@@ -263,7 +263,7 @@ class TeamsSender(ChatSender):
         tech = self.settings.technician_for({identity})
         ids += [i for i in (tech.ids if tech else []) if i.startswith("teams:")]
         keys = [f"{kind}:{i}" for i in ids for kind in ("user", "member")]
-        known = await asyncio.to_thread(self.refs.get_many, keys)
+        known = await off_loop(self.refs.get_many, keys)
         for i in ids:
             if f"user:{i}" in known:
                 return known[f"user:{i}"]
@@ -278,7 +278,7 @@ class TeamsSender(ChatSender):
             channel_data={"tenant": {"id": tenant}} if tenant else None)
         created = await self.pacer.call("create", None, lambda: client.conversations.create_conversation(params))
         reference = {"service_url": member["service_url"], "conversation": created.id, "tenant": tenant}
-        await asyncio.to_thread(self.refs.remember, {f"user:{member['identity']}": reference})
+        await off_loop(self.refs.remember, {f"user:{member['identity']}": reference})
         return reference
 
     # Posting at most once
