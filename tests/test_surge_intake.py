@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -193,6 +194,31 @@ def test_a_database_locked_past_every_retry_ends_in_one_message_and_nothing_stor
     again = live.socket_submit("U0ALICE", view, FORM)  # as told: sent again, it opens now
     assert not (again or {}).get("response_action"), again
     assert stored(engine, 1).description == FORM["description"]
+
+
+def test_deliveries_waiting_on_a_locked_database_never_hold_up_an_answer(on_file):
+    """In a surge many deliveries wait on the database at once (delivered marks, receipts). They
+    once took every thread of the pool the answers use too, and forms were answered past Slack's
+    3 s (404 in the delivery bench's burst): delivery has threads of its own now."""
+    live, engine, path = on_file
+    people = [f"U0SURGE{n}" for n in range(10)]
+    for n, user in enumerate(people):
+        live.slack.add_user(user, f"surge{n}", f"Surge Person {n}", email=f"surge{n}@corp.example")
+    views = {user: intake_view(live, user) for user in people}
+    alice = intake_view(live)
+    live.slack.delay_next("chat.postMessage", 2.0, times=40)  # Slack slow: deliveries are in flight...
+    for n, user in enumerate(people):
+        live.socket_submit(user, views[user], {**FORM, "description": f"{FORM['description']} (desk {n})"})
+    holder = locked(path, 8)  # ...and the database locked when their answers come back
+    live.eventually(lambda: len(live.slack.calls_to("chat.postMessage")) >= 8, timeout=10)
+    time.sleep(2.5)  # Slack has answered them: their lanes now wait on the database to record it
+    ack = live.socket_submit("U0ALICE", alice, FORM, written=False)  # past 3 s the fake gives up
+    assert not (ack or {}).get("response_action"), ack  # answered in time: the modal closes
+    holder.wait(30)
+    live.settled(timeout=60)
+    assert count_rows(engine, "tickets") == 11
+    for user in people + ["U0ALICE"]:
+        assert len([t for t in dms(live, user) if t.startswith("Your ticket #")]) == 1, dms(live, user)
 
 
 @pytest.fixture
