@@ -164,7 +164,13 @@ def test_two_replicas_page_each_level_once_even_when_one_dies(pg_schema, tmp_pat
         ids = [i for m in posted if m.get("metadata") for i in delivered(m)]
         duplicates = [i for i, n in collections.Counter(ids).items() if n > 1]
         assert duplicates == [], f"posted more than once: {duplicates}"
-        assert sorted(ids) == sorted(r.id for r in rows), "every queued Slack message was posted"
+        # A ticket listed in a combined post (cards waited past the channel's pace) shows an automatic
+        # change by updating its line there, with no post of its own (adapters/slack/sender.py).
+        new_rows = {r.id: r.ticket_id for r in rows if r.kind == "new_ticket"}
+        listed = {new_rows[i] for m in posted if m.get("metadata") and len(delivered(m)) > 1 for i in delivered(m)}
+        quiet = {r.id for r in rows if r.kind == "ticket_changed" and r.ticket_id in listed}
+        assert set(ids) <= {r.id for r in rows} and {r.id for r in rows} - quiet <= set(ids), \
+            f"every queued Slack message was posted: {sorted({r.id for r in rows} - quiet - set(ids))} missing"
         pages = collections.Counter((r.ticket_id, r.data["page"]) for r in rows if r.kind == "escalation")
         assert pages == {(t, p): (2 if p == "escalated" else 1)
                          for t in range(1, TICKETS + 1) for p in ("critical", "escalated", "repeat")}
