@@ -39,6 +39,7 @@ async def off_loop(work: Callable[..., T], *args: object) -> T:
     conversation references) — in the outbox's own threads, never in the pool requests use."""
     return await asyncio.get_running_loop().run_in_executor(_DELIVERY_THREADS, functools.partial(work, *args))
 
+
 LANE_LIMIT = 200  # messages held in memory for one audience; past it, that audience is not claimed
 HELD_LIMIT = 2000  # messages held in memory in all
 
