@@ -149,7 +149,7 @@ class Corpus:
         """How alike `text` is to each of `among` found among its closest matches in the corpus (a
         ticket further down than 2 × len(among) + 20 matches is less alike than that many
         others: it counts as nothing in common)."""
-        found = self.index.search(text, limit=2 * len(among) + 20, floor=0.0, exclude=exclude)
+        found = self.index.search(text, limit=2 * len(among) + 20, floor=0.0, exclude=exclude, explain=False)
         return {m.ticket_id: m.confidence for m in found if m.ticket_id in among and m.ticket_id != exclude}
 
     def likeness(self, tickets: list[Ticket]) -> dict[int, dict[int, float]]:

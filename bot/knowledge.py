@@ -21,6 +21,7 @@ real duplicate-labelled tickets: see `helpdesk kb eval`.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -70,8 +71,10 @@ _VERSION = re.compile(r"\b\d+(?:\.\d+)+\b")
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ies", "es", "ed", "ly", "s")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
-    """A word without its commonest English suffix (-ing, -ers, -ies → -y…), when at least four letters remain."""
+    """A word without its commonest English suffix (-ing, -ers, -ies → -y…), when at least four letters remain.
+    Memoized: a help desk's words repeat, and every indexed or searched word passes here."""
     for suffix in _SUFFIXES:
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
             return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
@@ -402,11 +405,13 @@ class KnowledgeIndex:
     # Search
 
     def search(self, text: str, limit: int = 5, floor: float = 0.0, technician: bool = True,
-               exclude: int | None = None, now: float | None = None) -> list[Match]:
+               exclude: int | None = None, now: float | None = None, explain: bool = True) -> list[Match]:
         """The `limit` entries most like `text` whose confidence is at least `floor`, best first.
 
         `now` (epoch seconds, default the clock) is when the question is asked: the order leans
-        towards entries reported shortly before it. `exclude` is an entry key never returned."""
+        towards entries reported shortly before it. `exclude` is an entry key never returned.
+        `explain=False` leaves each match's `terms` empty (they cost a tokenising of each headline
+        found: what a caller comparing hundreds of matches, and showing none, does without)."""
         headline, query = self._counts(text, QUERY_HEADLINE_WEIGHT)
         if not query:
             return []
@@ -451,7 +456,7 @@ class KnowledgeIndex:
         ranked.sort(key=lambda m: (-m[0], -m[1], -m[2]))  # equally alike: the more recent first
         found: list[Match] = []
         for _, _, key, confidence, title in ranked[:limit]:
-            shared = tuple(t for t in dict.fromkeys(tokens(title)) if t in query_terms)[:5]
+            shared = tuple(t for t in dict.fromkeys(tokens(title)) if t in query_terms)[:5] if explain else ()
             found.append(Match(key, title, round(confidence, 3), shared))
         return found
 
