@@ -363,12 +363,15 @@ class Desk:
             return 0
         system = system or self.actor(SYSTEM_ID, M.SYSTEM_NAME, platform="system")
 
-        def look(tx: Transaction) -> int:
-            ctx = Context(self.settings, system, True, self.clock(), self.router, tx=tx, knowledge=self.knowledge,
-                          incidents=self.incidents)
-            return incidents.find_surges(ctx)
+        def context(tx: Transaction) -> Context:
+            return Context(self.settings, system, True, self.clock(), self.router, tx=tx, knowledge=self.knowledge,
+                           incidents=self.incidents)
 
-        made = self.unit_of_work(look)
+        with self.store.transaction(write=False) as tx:  # the searching, before the write lock is taken
+            among = incidents.compare_surge_window(context(tx))
+        if among is None:
+            return 0
+        made = self.unit_of_work(lambda tx: incidents.find_surges(context(tx), among))
         self.incidents.committed()
         return made
 

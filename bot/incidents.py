@@ -117,6 +117,9 @@ class Corpus:
         self.index = self._prior()
         self.upto = 0  # the newest ticket id in the index
         self.order: list[int] = []  # ids in the index, oldest first
+        # ticket id → (how far down its search reached (inf: to its end), the newest ticket of the pool it was
+        # searched for, its matches best first as (ticket id, confidence))
+        self.rows: dict[int, tuple[float, int, list[tuple[int, float]]]] = {}
         self._lock = threading.Lock()
 
     @staticmethod
@@ -139,7 +142,7 @@ class Corpus:
             while len(self.order) > self.size:
                 self.index.remove(self.order.pop(0))
             if len(self.index.headlines) > 2 * self.size + len(PROBLEMS):
-                self.index, self.upto, self.order = self._prior(), 0, []
+                self.index, self.upto, self.order, self.rows = self._prior(), 0, [], {}
                 for ticket_id, problem in tx.recent_problems(0, self.size):
                     self.index.add(Entry(ticket_id, problem))
                     self.order.append(ticket_id)
@@ -154,15 +157,38 @@ class Corpus:
 
     def likeness(self, tickets: list[Ticket]) -> dict[int, dict[int, float]]:
         """For each pair of `tickets` (stored ones, by id), how alike they are: the knowledge base's
-        confidence (0..1), the higher of both directions; pairs with nothing in common are left out."""
+        confidence (0..1), the higher of both directions; pairs with nothing in common are left out.
+
+        Each ticket's search is kept (`rows`) and used again while no ticket of the pool is newer
+        than the search and it reaches as far down the matches as the pool needs (2 × len(tickets)
+        + 20): so a look that compares the window ahead, outside the write lock
+        (`compare_surge_window`), leaves the look that writes only grouping to do. Rows of tickets
+        no longer compared are dropped."""
         ids = {t.id for t in tickets}
+        if not ids:
+            return {}
+        reach = 2 * len(ids) + 20  # a ticket further down than this is less alike than that many others
+        newest = max(ids)
         found: dict[int, dict[int, float]] = {t.id: {} for t in tickets}
+        with self._lock:
+            rows = {i: row for i, row in self.rows.items() if i in ids}
         for ticket in tickets:
             if ticket.id not in self.index.slot_of:  # older than the index holds
                 self.index.add(Entry(ticket.id, ticket.description))
-            for other, value in self._matches(ticket.description, ticket.id, ids).items():
-                value = max(value, found[ticket.id].get(other, 0.0))
-                found[ticket.id][other] = found[other][ticket.id] = value
+        for ticket in tickets:
+            kept = rows.get(ticket.id)
+            if kept is None or kept[0] < reach or kept[1] < newest:
+                matches = self.index.search(ticket.description, limit=reach, floor=0.0, exclude=ticket.id,
+                                            explain=False)
+                # fewer matches than asked for: the search found all it finds, however far a pool reaches
+                kept = rows[ticket.id] = (reach if len(matches) == reach else math.inf, newest,
+                                          [(m.ticket_id, m.confidence) for m in matches])
+            for other, value in kept[2][:reach]:
+                if other in ids and other != ticket.id:
+                    value = max(value, found[ticket.id].get(other, 0.0))
+                    found[ticket.id][other] = found[other][ticket.id] = value
+        with self._lock:
+            self.rows = rows
         return found
 
     def alike_to(self, text: str, ids: list[int], tx: "Transaction") -> list[float]:
@@ -503,31 +529,58 @@ def resolve_linked(ctx: "Context", parent: Ticket, assignee: tuple[str | None, s
 
 # Found, not only declared
 
-def find_surges(ctx: "Context") -> int:
-    """Propose the surges of the window once: open tickets alike to an unanswered proposal join it;
-    each new group of at least `min_tickets` alike tickets becomes a proposal posted to its triage
-    group's channel. Returns how many proposals were made. Raises Conflict when another replica
-    proposed one of the same tickets at the same moment (the unit of work then runs again).
-    Candidates this process already compared (`ctx.incidents.seen`) are not compared again."""
+def surge_window(ctx: "Context") -> tuple[list[Ticket], list[tuple[Proposal, list[Ticket]]], list[Ticket]] | None:
+    """What a look for surges compares: the window's candidates, the proposals still open with a
+    sample of their tickets, and both together (the pool: one comparison over all of them, so every
+    likeness is measured alike). None when there is nothing to look at, or nothing new since this
+    process's last look (`ctx.incidents.seen`)."""
     config = ctx.settings.incidents
-    if not config.enabled:
-        return 0
     candidates = ctx.tx.surge_candidates(ctx.now - timedelta(minutes=config.window_minutes))
-    key = tuple(c.id for c in candidates)
-    watch = ctx.incidents
-    if watch is not None:
-        if key == watch.seen:
-            return 0
-        watch.offered = key
-    if not candidates:
-        return 0
-    # one comparison over the window and the proposals still open, so every likeness is measured alike
+    if not candidates or (ctx.incidents is not None and tuple(c.id for c in candidates) == ctx.incidents.seen):
+        return None
     proposals = [(p, [t for i in p.members[-SAMPLE:] if (t := ctx.tx.get_ticket(i)) is not None])
                  for p in ctx.tx.open_proposals(ctx.now - PROPOSALS_OPEN_FOR)]
     pool = {t.id: t for t in candidates}
     for _, sample in proposals:
         pool.update((t.id, t) for t in sample)
-    alike = corpus(ctx).likeness(list(pool.values()))
+    return candidates, proposals, list(pool.values())
+
+
+def compare_surge_window(ctx: "Context") -> frozenset[int] | None:
+    """The costly part of a look for surges, done ahead in a read-only transaction: every ticket of
+    the window searched in the corpus (kept by `Corpus.likeness`), so the look that writes, right
+    after, holds the write lock only to group and store (SQLite lets one writer in at a time).
+    Returns the candidates compared (what `find_surges` then looks at), None: nothing to look at."""
+    if not ctx.settings.incidents.enabled or (window := surge_window(ctx)) is None:
+        return None
+    corpus(ctx).likeness(window[2])
+    return frozenset(t.id for t in window[0])
+
+
+def find_surges(ctx: "Context", among: frozenset[int] | None = None) -> int:
+    """Propose the surges of the window once: open tickets alike to an unanswered proposal join it;
+    each new group of at least `min_tickets` alike tickets becomes a proposal posted to its triage
+    group's channel. Returns how many proposals were made. Raises Conflict when another replica
+    proposed one of the same tickets at the same moment (the unit of work then runs again).
+    Candidates this process already compared (`ctx.incidents.seen`) are not compared again;
+    `among` (from `compare_surge_window`) leaves out tickets opened since it compared them: the
+    next look takes them."""
+    config = ctx.settings.incidents
+    if not config.enabled:
+        return 0
+    window = surge_window(ctx)
+    if window is None:
+        return 0
+    candidates, proposals, pool = window
+    if among is not None:
+        later = {t.id for t in candidates} - among
+        candidates = [t for t in candidates if t.id not in later]
+        pool = [t for t in pool if t.id not in later]
+        if not candidates:
+            return 0
+    if ctx.incidents is not None:
+        ctx.incidents.offered = tuple(c.id for c in candidates)
+    alike = corpus(ctx).likeness(pool)
     left = {t.id for t in candidates}
     for proposal, sample in proposals:  # alike to a proposal nobody answered yet: they join it
         joining = grow([t.id for t in sample], left, alike, config)[len(sample):]
