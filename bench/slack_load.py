@@ -290,6 +290,18 @@ class Database:
     def outbox_pending(self) -> int:
         return self.scalar("SELECT count(*) FROM outbox WHERE status = 'pending'")
 
+    def outbox_pending_by_kind(self) -> dict[str, int]:
+        """Pending outbox rows by `platform kind audience-kind`, and how many are not due yet."""
+        from sqlalchemy import text
+        with self._reader() as conn:
+            rows = conn.execute(text("SELECT platform, kind, audience, available_at FROM outbox "
+                                     "WHERE status = 'pending'")).all()
+        found: dict[str, int] = {}
+        for platform, kind, audience, _ in rows:
+            key = f"{platform} {kind} {audience.split(':')[0]}"
+            found[key] = found.get(key, 0) + 1
+        return found
+
     def outbox_failed(self) -> int:
         return self.scalar("SELECT count(*) FROM outbox WHERE status = 'failed'")
 
@@ -1074,6 +1086,7 @@ async def run_server(kind: str, server: Child, slack: Child, db: Database, plan:
                 summary["outbox_drain_s"] = round(drained - drain_start, 2)
                 if pending:
                     summary["outbox_pending_after_drain"] = pending
+                    summary["outbox_pending_by_kind"] = await asyncio.to_thread(db.outbox_pending_by_kind)
                 elif k in NEW_KINDS:  # sustainable only if Slack hears about the tickets as fast as they open
                     summary["tickets_per_s_incl_outbox_delivery"] = round(
                         summary["tickets_created"] / (drained - out.started), 1)
