@@ -107,6 +107,8 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
 
     async def start(_: web.Application) -> None:
         if dispatch:
+            for intake in state.intakes:  # forms an earlier process accepted and never wrote
+                await intake.replay()
             state.tasks = [asyncio.create_task(d.run(), name=f"outbox-{d.sender.platform}") for d in state.dispatchers]
             state.tasks.append(asyncio.create_task(sweep_forever(runtime, state), name="sla-sweep"))
 
@@ -127,6 +129,8 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
         await asyncio.gather(*state.tasks, return_exceptions=True)
         for close in state.closers:
             await close()
+        for intake in state.intakes:  # what is still unwritten stays in its journal for the next start
+            await intake.close()
 
     app.on_startup.append(start)
     app.on_shutdown.append(stop)

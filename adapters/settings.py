@@ -1,8 +1,9 @@
 """The whole configuration: the core's settings plus each adapter's own section.
 
 `AppSettings` is the core's `Settings` with a `[<platform>]` section for every registered
-chat platform (adapters/platforms.py), the `[directory]` section of adapters/ldap and the
-`[attachments]` section of the attachment store (storage/files.py); the
+chat platform (adapters/platforms.py), the `[directory]` section of adapters/ldap, the
+`[attachments]` section of the attachment store (storage/files.py) and the `[intake]` section of
+the intake journal (adapters/chat/journal.py); the
 core receives it as its Settings and never reads those sections. `load()` reads the file
 and the environment (the core's variables and each platform's) into it.
 
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, create_model, field_validator, model_validator
 
+from adapters.chat.journal import IntakeSettings
 from adapters.ldap.settings import DirectorySettings
 from adapters.platforms import PLATFORMS
 from bot.config import ENV_KEYS, Settings, load_settings
@@ -100,6 +102,7 @@ AppSettings: type[Settings] = create_model(  # type: ignore[call-overload]
     "AppSettings", __base__=_AppBase,
     directory=(DirectorySettings | None, None),  # Active Directory / LDAP; None: requesters give their details
     attachments=(FileSettings, Field(default_factory=FileSettings)),  # where shared files are kept, and which
+    intake=(IntakeSettings, Field(default_factory=IntakeSettings)),  # where submitted forms wait to be written
     **{p.name: (p.settings, Field(default_factory=p.settings)) for p in PLATFORMS},
 )
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
+from pathlib import Path
 
 import pytest
 
@@ -238,3 +240,88 @@ def test_the_same_teams_form_submitted_again_makes_one_ticket(teams, engine):
     assert count_rows(engine, "tickets") == 1
     assert texts(first.json()["value"]).startswith("✅ #1 is open: VPN drops every few minutes")
     assert texts(again.json()["value"]).startswith("You already opened this as #1: VPN drops every few minutes")
+
+
+# The journal: a form answered "received" outlives the process that accepted it
+
+def journal_files(path) -> list:
+    return sorted((path.parent / (path.name + ".intake")).glob("slack-*.jsonl"))
+
+
+def test_a_form_accepted_by_a_server_that_stopped_before_writing_it_is_written_at_the_next_start(tmp_path):
+    path = tmp_path / "helpdesk.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    live = LiveSlack(engine, socket_mode=True).start()
+    payload = live.submission_payload("U0ALICE", intake_view(live), FORM)
+    holder = locked(path, 120)  # the database stays locked past the server's end
+    try:
+        ack = live.socket("interactive", payload)
+        assert not (ack or {}).get("response_action"), ack  # answered: the modal closes
+        (journal,) = journal_files(path)
+        assert FORM["description"] in journal.read_text()
+        with warnings.catch_warnings():  # its dispatcher and sweep wait on the locked database: stop() says so
+            warnings.simplefilter("ignore", RuntimeWarning)
+            live.stop()  # its shutdown cannot write the ticket either
+    finally:
+        holder.communicate("let go\n", timeout=30)
+    assert tickets_now(make_engine(f"sqlite:///{path}")) == 0 and journal_files(path) == [journal], "kept, not written"
+    again = make_engine(f"sqlite:///{path}")
+    restarted = LiveSlack(again, socket_mode=True).start()
+    try:
+        ticket = restarted.eventually(lambda: stored(again, 1), timeout=30)
+        assert ticket.requester.id == "slack:U0ALICE" and ticket.requester.name == "Alice Park"
+        assert ticket.description == FORM["description"] and ticket.severity.value == "high"
+        restarted.settled()
+        assert [t for t in dms(restarted) if t.startswith("Your ticket #1 is open: VPN drops")], dms(restarted)
+        assert journal not in journal_files(path), "the earlier process's journal is gone once taken over"
+        again_ack = restarted.socket("interactive", payload)  # the same form sent once more
+        assert again_ack["response_action"] == "update", again_ack
+        assert again_ack["view"]["blocks"][0]["text"]["text"].startswith("You already opened this as #1: VPN drops")
+        assert count_rows(again, "tickets") == 1
+    finally:
+        restarted.stop()
+        again.dispose()
+        engine.dispose()
+    assert journal_files(path) == [], "a clean stop with nothing outstanding leaves no journal"
+
+
+JOURNAL_THEN_DIE = """
+import os, signal, sys
+from adapters.chat.journal import Journal
+from bot.commands.registry import Call, Source
+from bot.model import Actor
+journal = Journal(sys.argv[1], "slack")
+call = Call("new", None, "Wi-Fi \\u201cCorp\\u201d drops & rejoins", {"severity": "high"}, Source.FORM)
+journal.accepted("slack:view:V1:h1", "slack:U0ALICE", call)
+journal.accepted("slack:view:V2:h2", Actor("teams:29:bob", "Bob Lee", email="bob@corp.example"), call)
+journal.settled("slack:view:V1:h1")
+journal.accepted("slack:view:V3:h3", "slack:U0CAROL", call)
+os.write(journal._fd, b'{"key": "slack:view:V4')  # a line cut short by the crash
+print("journaled", flush=True)
+sys.stdin.readline()
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_process_leaves_its_unwritten_forms_to_the_next_one(tmp_path):
+    from adapters.chat.journal import Journal
+    checkout = Path(__file__).resolve().parent.parent
+    dying = subprocess.Popen([sys.executable, "-c", JOURNAL_THEN_DIE, str(tmp_path)], cwd=checkout, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert dying.stdout.readline().strip() == "journaled"
+    mine = Journal(tmp_path, "slack")
+    assert mine.orphans() == [], "a running process's journal is its own"
+    dying.communicate("die\n", timeout=30)
+    ((path, forms),) = mine.orphans()
+    assert [f.key for f in forms] == ["slack:view:V2:h2", "slack:view:V3:h3"], "settled and cut-short lines are not"
+    bob, carol = forms
+    assert bob.actor is not None and bob.actor.name == "Bob Lee" and bob.actor.email == "bob@corp.example"
+    assert carol.actor is None and carol.identity == "slack:U0CAROL"
+    assert carol.call.text == "Wi-Fi \u201cCorp\u201d drops & rejoins" and dict(carol.call.options) == {"severity": "high"}
+    mine.forget(path)
+    later = Journal(tmp_path, "slack")
+    assert not path.exists() and later.orphans() == [], "a running process's journal is still its own"
+    later.close(remove=True)
+    mine.close(remove=True)
+    assert list(tmp_path.iterdir()) == []

@@ -17,9 +17,12 @@ this queue:
   direct message from the platform itself (the store that holds the outbox is what failed).
   A written ticket is confirmed by the core's own message to the requester (the outbox).
 
-What is accepted lives in this process's memory until written (milliseconds, or as long as the
-database stays locked): a shutdown writes what is waiting first (`close`); a crash in between
-loses it, and the person, who got no confirming message, submits again.
+What is accepted is written to the queue's journal before the form is answered
+(adapters/chat/journal.py) and settled there once written: a shutdown writes what is waiting
+first (`drained`), and a crash or kill in between loses nothing, since the next start accepts
+again what the journal holds unsettled (`replay`; the request key makes a ticket written just
+before the crash a repeat, not a second ticket). Without a journal directory (an in-memory
+database) what is accepted lives in this process's memory until written.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from adapters.chat import messages as CM
+from adapters.chat.journal import Journal
 from bot.commands.registry import Call
 from bot.desk import Desk
 from bot.model import Actor
@@ -49,6 +53,9 @@ class Someone:
 
     identity: str
     look_up: Callable[[], Awaitable[Actor]]
+
+
+Revive = Callable[[str], "tuple[Actor | Someone, Tell | None]"]  # identity → who they are, how to tell them
 
 
 @dataclass
@@ -84,6 +91,44 @@ class IntakeQueue:
         self._workers: set[asyncio.Task] = set()
         self._writing = 0
         self._threads = ThreadPoolExecutor(self.writers, thread_name_prefix="intake")
+        self.journal: Journal | None = None
+        self.revive: Revive | None = None
+
+    def keep_journal(self, journal: Journal, revive: "Revive | None" = None) -> None:
+        """Journal every accepted form with a key from now on (see adapters/chat/journal.py);
+        `revive(identity)` gives, for a form replayed with only its submitter's identity, who they
+        are (a Someone to look up) and how to tell them (None: they are not told of a refusal)."""
+        self.journal, self.revive = journal, revive
+
+    async def replay(self) -> int:
+        """Accept again the forms an earlier process journaled and never wrote (it crashed or was
+        killed): each is written as if just submitted, a ticket written before the crash answered
+        as a repeat of its key. Returns how many forms were accepted again."""
+        if self.journal is None:
+            return 0
+        count = 0
+        for path, forms in self.journal.orphans():
+            for form in forms:
+                revived = self.revive(form.identity) if self.revive is not None else None
+                who = form.actor or (revived[0] if revived else self.desk.actor(form.identity))
+                self.accept(who, form.call, form.key, revived[1] if revived else None)
+                count += 1
+            self.journal.forget(path)  # its forms are in this process's journal now
+            log.warning("intake: %s submitted forms an earlier process accepted and did not write are being "
+                        "written now (journal %s)", len(forms), path.name)
+        return count
+
+    async def close(self) -> None:
+        """At shutdown, after `drained`: forms still unwritten (the database never answered) are
+        given up by this process, kept in the journal for the next start; the journal file is
+        deleted when nothing is outstanding."""
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._threads.shutdown(wait=False)
+        if self.journal is not None:
+            self.journal.close(remove=True)
+            self.journal = None
 
     def earlier(self, key: str | None) -> Submission | None:
         """The submission this process accepted under `key` lately (waiting or written), if any."""
@@ -101,6 +146,7 @@ class IntakeQueue:
         submission = Submission(looked_up, call, key, tell)
         if key:
             self.submissions[key] = (time.monotonic(), submission)
+            self._journal(lambda j: j.accepted(key, who.identity if isinstance(who, Someone) else who, call))
         if self._queue is None:
             self._queue = asyncio.Queue()
         self._queue.put_nowait(submission)
@@ -157,7 +203,7 @@ class IntakeQueue:
                         await self._lost(s)
                     return
                 log.warning("intake: could not write %s submitted forms (%s: %s); trying again in %.1f s",
-                            len(batch), type(exc).__name__, exc, wait)
+                            len(batch), type(exc).__name__, exc, wait, exc_info=True)
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, 10.0)
         self.wake()
@@ -165,12 +211,30 @@ class IntakeQueue:
             if not reply.ok and not reply.duplicate:  # refused after the answer: the person hears why
                 self._drop(s)
                 await self._tell(s, CM.INTAKE_REFUSED.format(reason=reply.text))
+            self._settled(s)
             s.done.set_result(reply)
 
     async def _lost(self, s: Submission) -> None:
         self._drop(s)  # submitting it again is a new try
         await self._tell(s, CM.INTAKE_LOST)
+        self._settled(s)
         s.done.set_result(Reply.refuse(CM.INTAKE_LOST))
+
+    def _settled(self, s: Submission) -> None:
+        if s.key:
+            self._journal(lambda j: j.settled(s.key))
+
+    def _journal(self, write: Callable[[Journal], None]) -> None:
+        """Write to the journal; a journal that fails (a full or read-only disk) is given up, said
+        once: forms are then kept in memory only, as without a journal."""
+        if self.journal is None:
+            return
+        try:
+            write(self.journal)
+        except OSError as exc:
+            log.error("intake: the journal %s cannot be written (%s); submitted forms are kept in memory only "
+                      "until written", self.journal.path, exc)
+            self.journal = None
 
     def _drop(self, s: Submission) -> None:
         if s.key and self.earlier(s.key) is s:

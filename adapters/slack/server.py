@@ -10,8 +10,11 @@ from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat.charts import ReportCharts
+from adapters.chat.intake import Someone
 from adapters.chat.interactions import Interactions
+from adapters.chat.journal import open_journal
 from adapters.dispatcher import Dispatcher
+from adapters.slack.answer import SlackAnswers
 from adapters.slack.app import build_app
 from adapters.slack.endpoint import SlackEndpoint
 from adapters.slack.from_message import add_listeners
@@ -41,7 +44,16 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     people = SlackPeople(client, runtime.desk, enrich=runtime.with_directory)
     chat = Interactions(runtime.desk, state.wake, devices=people.devices, files=runtime.files,
                         charts=ReportCharts(runtime.store, runtime.desk.clock))  # uploaded to Slack, not hosted
-    state.intakes.append(chat.intake_queue)  # what a test's `settled` waits for too
+    state.intakes.append(chat.intake_queue)  # what a test's `settled` waits for too; replayed at start
+    journal = open_journal(runtime, "slack")
+    if journal is not None:
+        answers = SlackAnswers(client)
+
+        def revive(identity: str):  # a form journaled before its submitter was looked up
+            user = identity.partition(":")[2]
+            return Someone(identity, lambda: people.get(user)), (lambda text: answers.tell(user, text))
+
+        chat.intake_queue.keep_journal(journal, revive)
     bolt = build_app(chat, people, client, slack.signing_secret.get_secret_value(), command=slack.command)
     add_listeners(bolt, chat, people, client, slack)  # the shortcut, the reaction; Slack as a message source
     state.closers.insert(0, chat.settled)  # files still being taken in finish before the connections close

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from adapters.chat.charts import ReportCharts
 from adapters.chat.interactions import Interactions
+from adapters.chat.journal import open_journal
 from adapters.dispatcher import Dispatcher
 from adapters.teams.adapter import HelpdeskCloudAdapter, build_adapter
 from adapters.teams.app import TeamsBot
@@ -32,7 +33,10 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     people = TeamsPeople(runtime.desk, refs, enrich=runtime.with_directory)
     charts = ReportCharts(runtime.store, runtime.desk.clock, runtime.settings.public_url)  # Teams shows images by URL
     chat = Interactions(runtime.desk, state.wake, devices=people.devices, files=runtime.files, charts=charts)
-    state.intakes.append(chat.intake_queue)  # what a test's `settled` waits for too
+    state.intakes.append(chat.intake_queue)  # what a test's `settled` waits for too; replayed at start
+    journal = open_journal(runtime, "teams")
+    if journal is not None:  # a Teams form is accepted with its submitter known: the journal keeps them
+        chat.intake_queue.keep_journal(journal)
     bot = TeamsBot(chat, people)
     connector = Connector(adapter, teams.app_id or "")
     bot.actions = MessageActions(chat, people, TeamsTokens(connector, teams), bot._values)
