@@ -83,6 +83,8 @@ async def sweep_forever(runtime: Runtime, state: ServerState) -> None:
         try:
             if await asyncio.to_thread(runtime.desk.sweep):
                 state.wake()
+            for intake in state.intakes:  # a replica that died and was not started again: its forms, here
+                await intake.replay()
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -313,7 +313,8 @@ def test_a_killed_process_leaves_its_unwritten_forms_to_the_next_one(tmp_path):
     mine = Journal(tmp_path, "slack")
     assert mine.orphans() == [], "a running process's journal is its own"
     dying.communicate("die\n", timeout=30)
-    ((path, forms),) = mine.orphans()
+    ((path, forms, damaged),) = mine.orphans()
+    assert not damaged, "only the last line was cut short"
     assert [f.key for f in forms] == ["slack:view:V2:h2", "slack:view:V3:h3"], "settled and cut-short lines are not"
     bob, carol = forms
     assert bob.actor is not None and bob.actor.name == "Bob Lee" and bob.actor.email == "bob@corp.example"

@@ -103,19 +103,29 @@ class IntakeQueue:
     async def replay(self) -> int:
         """Accept again the forms an earlier process journaled and never wrote (it crashed or was
         killed): each is written as if just submitted, a ticket written before the crash answered
-        as a repeat of its key. Returns how many forms were accepted again."""
-        if self.journal is None:
+        as a repeat of its key. Called at start and at every SLA sweep (a replica that died and
+        is not started again leaves its journal to the others). Returns how many were accepted."""
+        journal = self.journal
+        if journal is None:
             return 0
         count = 0
-        for path, forms in self.journal.orphans():
-            for form in forms:
-                revived = self.revive(form.identity) if self.revive is not None else None
-                who = form.actor or (revived[0] if revived else self.desk.actor(form.identity))
-                self.accept(who, form.call, form.key, revived[1] if revived else None)
-                count += 1
-            self.journal.forget(path)  # its forms are in this process's journal now
-            log.warning("intake: %s submitted forms an earlier process accepted and did not write are being "
-                        "written now (journal %s)", len(forms), path.name)
+        for path, forms, damaged in journal.orphans():
+            try:
+                for form in forms:
+                    revived = self.revive(form.identity) if self.revive is not None else None
+                    who = form.actor or (revived[0] if revived else self.desk.actor(form.identity))
+                    self.accept(who, form.call, form.key, revived[1] if revived else None)
+                    count += 1
+                if self.journal is not journal:  # ours could not be written: theirs stays for a later start
+                    journal.release(path)
+                    continue
+                (journal.set_aside if damaged else journal.forget)(path)  # its forms are in our journal now
+                log.warning("intake: %s submitted forms an earlier process accepted and did not write are being "
+                            "written now (journal %s%s)", len(forms), path.name,
+                            "; lines that could not be read are kept in it, renamed .unreadable" if damaged else "")
+            except Exception:  # one bad journal never stops the server: it is left for a person, said here
+                log.exception("intake: the journal %s could not be taken over; left as it is", path)
+                journal.release(path)
         return count
 
     async def close(self) -> None:
@@ -127,7 +137,7 @@ class IntakeQueue:
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._threads.shutdown(wait=False)
         if self.journal is not None:
-            self.journal.close(remove=True)
+            self.journal.close(remove=not self.journal.outstanding)
             self.journal = None
 
     def earlier(self, key: str | None) -> Submission | None:
@@ -208,16 +218,16 @@ class IntakeQueue:
                 wait = min(wait * 2, 10.0)
         self.wake()
         for s, reply in zip(batch, replies):
+            self._settled(s)  # first: a crash after telling them must not replay what they were told
             if not reply.ok and not reply.duplicate:  # refused after the answer: the person hears why
                 self._drop(s)
                 await self._tell(s, CM.INTAKE_REFUSED.format(reason=reply.text))
-            self._settled(s)
             s.done.set_result(reply)
 
     async def _lost(self, s: Submission) -> None:
+        self._settled(s)
         self._drop(s)  # submitting it again is a new try
         await self._tell(s, CM.INTAKE_LOST)
-        self._settled(s)
         s.done.set_result(Reply.refuse(CM.INTAKE_LOST))
 
     def _settled(self, s: Submission) -> None:
@@ -225,16 +235,21 @@ class IntakeQueue:
             self._journal(lambda j: j.settled(s.key))
 
     def _journal(self, write: Callable[[Journal], None]) -> None:
-        """Write to the journal; a journal that fails (a full or read-only disk) is given up, said
-        once: forms are then kept in memory only, as without a journal."""
+        """Write to the journal; a journal that fails (a full or read-only disk) is given up and
+        deleted, said once: forms are then kept in memory only, as without a journal (a later
+        replay of its unsettled lines could repeat what people were told since)."""
         if self.journal is None:
             return
         try:
             write(self.journal)
-        except OSError as exc:
-            log.error("intake: the journal %s cannot be written (%s); submitted forms are kept in memory only "
-                      "until written", self.journal.path, exc)
-            self.journal = None
+        except Exception as exc:
+            journal, self.journal = self.journal, None
+            log.error("intake: the journal %s cannot be written (%s: %s); submitted forms are kept in memory only "
+                      "until written", journal.path, type(exc).__name__, exc)
+            try:
+                journal.close(remove=True)
+            except OSError:
+                pass
 
     def _drop(self, s: Submission) -> None:
         if s.key and self.earlier(s.key) is s:

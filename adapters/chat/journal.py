@@ -3,7 +3,7 @@ accepted (and answered) until their tickets are written, so a form a person was 
 survives a crash or a kill of the process and is written when the help desk starts again.
 
 Layout: one directory (`[intake] journal_dir`; by default `<the SQLite file>.intake/`, or
-`.helpdesk-cache/intake/` for PostgreSQL), one file per running process and platform,
+`.helpdesk-cache/intake/<database>/` for PostgreSQL), one file per running process and platform,
 `<platform>-<pid>-<random>.jsonl`, locked (`flock`) by its process for as long as it runs. A
 line per form accepted,
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -51,8 +52,9 @@ CACHE_DIR = Path(".helpdesk-cache") / "intake"
 class IntakeSettings(BaseModel):
     """`[intake]`: where submitted forms are journaled until their tickets are written: the
     configured `journal_dir` (relative to the working directory), else next to the SQLite file
-    (`helpdesk.db.intake/`), else `.helpdesk-cache/intake/`. Replicas on one machine may share it
-    (each process has its own file); each machine needs its own, on a local disk."""
+    (`helpdesk.db.intake/`), else `.helpdesk-cache/intake/<a hash of the database URL>/`.
+    Replicas on one machine may share it (each process has its own file); each machine needs its
+    own, on a local disk."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -65,7 +67,9 @@ class IntakeSettings(BaseModel):
         url = make_url(database_url)
         if url.get_backend_name() == "sqlite":
             return None if url.database in (None, "", ":memory:") else Path(url.database + ".intake")
-        return CACHE_DIR
+        # one directory per database: two help desks started from one directory never replay each other's
+        which = hashlib.blake2b(url.render_as_string(hide_password=True).encode(), digest_size=6).hexdigest()
+        return CACHE_DIR / which
 
 
 def open_journal(runtime: Any, platform: str) -> Journal | None:
@@ -104,9 +108,17 @@ class Journal:
         self.directory = Path(directory)
         self.platform = platform
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.path = self.directory / f"{platform}-{os.getpid()}-{secrets.token_hex(4)}.jsonl"
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held while this process runs
+        name = f"{platform}-{os.getpid()}-{secrets.token_hex(4)}.jsonl"
+        starting = self.directory / f".{name}.new"  # locked before it has a name another start looks for
+        self._fd = os.open(starting, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held while this process runs
+            self.path = self.directory / name
+            os.rename(starting, self.path)
+        except OSError:
+            os.close(self._fd)
+            starting.unlink(missing_ok=True)
+            raise
         self.outstanding: set[str] = set()
         self._held: dict[Path, int] = {}  # orphan files this process took over, until forgotten
 
@@ -130,43 +142,84 @@ class Journal:
             os.ftruncate(self._fd, 0)
 
     def close(self, *, remove: bool) -> None:
-        """Release the file; `remove` when nothing is outstanding (a clean shutdown)."""
-        if remove and not self.outstanding:
+        """Release the file and the orphans still held; `remove` deletes it when nothing is
+        outstanding (a clean shutdown), or whatever it holds when this process gives the journal
+        up (its forms are then kept in memory only: replaying them later could repeat what their
+        people were told)."""
+        if remove:
             self.path.unlink(missing_ok=True)
         os.close(self._fd)
+        for fd in self._held.values():
+            os.close(fd)
+        self._held.clear()
 
     def _write(self, line: dict[str, Any]) -> None:
-        data = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-        os.write(self._fd, data)  # O_APPEND: one write, one line, at the end
+        # ASCII JSON: a lone surrogate a client sent is escaped, never an encoding error
+        data = (json.dumps(line, separators=(",", ":")) + "\n").encode("ascii")
+        while data:  # O_APPEND: at the end; a short write (a full disk) is finished or raises
+            data = data[os.write(self._fd, data):]
 
-    def orphans(self) -> list[tuple[Path, list[Journaled]]]:
+    def orphans(self) -> list[tuple[Path, list[Journaled], bool]]:
         """The journal files of this platform that no running process holds, each locked by this
-        process from now on, with the forms accepted in them and never settled (oldest first).
-        `forget(path)` deletes one once its forms are accepted again here. A line that cannot be
-        read (a write cut short by the crash) is skipped with a warning."""
+        process from now on, with the forms accepted in them and never settled (oldest first), and
+        whether some line other than a last one cut short by the crash could not be read. Call
+        `forget(path)` once a file's forms are accepted again here (`set_aside` for a damaged one,
+        `release` to leave it for a later start). A file that cannot be opened is left, with a warning."""
         found = []
         for path in sorted(self.directory.glob(f"{self.platform}-*.jsonl")):
-            if path == self.path:
+            if path == self.path or path in self._held:
                 continue
             try:
                 fd = os.open(path, os.O_RDWR)
             except FileNotFoundError:  # another process starting took it first
                 continue
+            except OSError as exc:
+                log.warning("intake journal %s cannot be opened (%s); left as it is", path, exc)
+                continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                gone = os.fstat(fd).st_nlink == 0  # another process took it over and deleted it meanwhile
+                forms, damaged = ([], False) if gone else _unsettled(path, _read_all(fd))
             except BlockingIOError:  # its process is running
                 os.close(fd)
                 continue
+            except OSError as exc:
+                os.close(fd)
+                log.warning("intake journal %s cannot be read (%s); left as it is", path, exc)
+                continue
+            if gone:
+                os.close(fd)
+                continue
             self._held[path] = fd
-            found.append((path, _unsettled(path)))
+            found.append((path, forms, damaged))
         return found
 
     def forget(self, path: Path) -> None:
-        """Delete an orphan file `orphans` returned, its forms accepted again here."""
+        """Delete an orphan file `orphans` returned, its forms accepted again here (this journal
+        is flushed to the disk first: they live in it now)."""
+        os.fsync(self._fd)
         path.unlink(missing_ok=True)
+        self.release(path)
+
+    def set_aside(self, path: Path) -> None:
+        """Keep an orphan with unreadable lines as `<name>.unreadable` for a person to look at."""
+        os.fsync(self._fd)
+        path.rename(path.with_name(path.name + ".unreadable"))
+        self.release(path)
+
+    def release(self, path: Path) -> None:
+        """Let go of an orphan `orphans` returned, as it is (a later start takes it)."""
         fd = self._held.pop(path, None)
         if fd is not None:
             os.close(fd)
+
+
+def _read_all(fd: int) -> str:
+    chunks, offset = [], 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks).decode("utf-8", errors="replace")
 
 
 def _actor_fields(actor: Actor) -> dict[str, Any]:
@@ -176,26 +229,44 @@ def _actor_fields(actor: Actor) -> dict[str, Any]:
     return fields
 
 
-def _unsettled(path: Path) -> list[Journaled]:
+def _unsettled(path: Path, text: str) -> tuple[list[Journaled], bool]:
+    """The forms accepted in a journal's `text` and never settled, and whether a line other than
+    a last one cut short (no newline: the crash came mid-write) could not be read."""
     accepted: dict[str, Journaled] = {}
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, text in enumerate(handle, start=1):
-            try:
-                line = json.loads(text)
-                if "settled" in line:
-                    accepted.pop(line["settled"], None)
-                    continue
-                call = line["call"]
-                fields = line.get("actor")
-                actor = None
-                if fields:
-                    fields = {**fields, "ids": frozenset(fields.get("ids") or ()),
-                              "devices": tuple(fields.get("devices") or ())}
-                    actor = Actor(**fields)
-                accepted[line["key"]] = Journaled(line["key"], line["identity"], actor, Call(
-                    call["command"], call.get("ticket_id"), call.get("text") or "", dict(call.get("options") or {}),
-                    Source(call.get("source") or Source.FORM.value), call.get("raw")))
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("intake journal %s line %s cannot be read (%s: %s); skipped", path.name, number,
-                            type(exc).__name__, exc)
-    return list(accepted.values())
+    damaged = False
+    lines = text.split("\n")
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = json.loads(raw)
+            if "settled" in line:
+                accepted.pop(line["settled"], None)
+                continue
+            call = line["call"]
+            accepted[line["key"]] = Journaled(line["key"], line["identity"], _actor(line.get("actor")), Call(
+                call["command"], call.get("ticket_id"), call.get("text") or "", dict(call.get("options") or {}),
+                _source(call.get("source")), call.get("raw")))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            cut_short = number == len(lines)  # the text does not end with a newline after it
+            damaged = damaged or not cut_short
+            log.warning("intake journal %s line %s cannot be read (%s: %s)%s", path.name, number,
+                        type(exc).__name__, exc, "; cut short by the crash" if cut_short else "")
+    return list(accepted.values()), damaged
+
+
+def _actor(fields: Any) -> Actor | None:
+    """The submitter as journaled; None (looked up again by identity) when the fields no longer fit."""
+    if not isinstance(fields, dict):
+        return None
+    try:
+        return Actor(**{**fields, "ids": frozenset(fields.get("ids") or ()), "devices": tuple(fields.get("devices") or ())})
+    except TypeError:
+        return None
+
+
+def _source(value: Any) -> Source:
+    try:
+        return Source(value)
+    except ValueError:
+        return Source.FORM
