@@ -17,6 +17,7 @@ from storage.outbox import MAX_ATTEMPTS, MAX_WAITING, Outbox
 from storage.repository import SqlStore
 from tests.conftest import outbox_rows, say, stored
 from tests.slack_harness import DESK_CHANNEL, LiveSlack
+from tests.teams_harness import DESK, LiveTeams, _nodes, card_content, texts
 from tests.test_slack_requests import _pause_dispatchers, _resume_dispatchers
 
 HEADLINE = "GlobalProtect VPN drops every few minutes for person {n}"
@@ -188,3 +189,54 @@ def test_waits_never_use_up_attempts_but_a_day_of_only_waiting_does(desk, people
     box.retry_later(message.id, later, "Slack answered 503", delay=timedelta(seconds=5), counts=False)
     row = outbox_rows(engine)[0]
     assert (row["status"], row["last_error"]) == ("failed", "Slack answered 503")
+
+
+@pytest.fixture
+def teams(engine):
+    server = LiveTeams(engine).start()
+    yield server
+    server.stop()
+
+
+def test_more_new_tickets_than_a_teams_channel_pace_go_in_one_combined_card(teams, engine):
+    """Teams paces posts into one channel too (about two a second here): a surge of 40 new tickets
+    would take its triage channel minutes to show one by one."""
+    desk = teams.runtime.desk
+    teams.call(_pause_dispatchers(teams))  # 40 people report before delivery starts
+    for n in range(40):
+        actor = desk.actor(f"teams:29:surge-{n}", f"Person {n}", email=f"person{n}@corp.example", platform="teams")
+        assert desk.handle(actor, f"new {HEADLINE.format(n=n)} severity=high").ok
+    teams.call(_resume_dispatchers(teams))
+    teams.settled(timeout=90)
+
+    no_dead_letters(engine)
+    posts = teams.cards_in(DESK)
+    combined = [p for p in posts if "came in faster than this channel" in texts(card_content(p))]
+    own = [p for p in posts if p not in combined]
+    shown = [int(n) for p in combined for n in re.findall(r"\*\*#(\d+)\*\*", texts(card_content(p)))]
+    shown += [int(re.match(r"#(\d+)", texts(card_content(p))).group(1)) for p in own]
+    assert sorted(shown) == list(range(1, 41)), "every ticket is shown once: on its card or in a combined card"
+    assert combined and len(posts) < 40, "the tickets waiting beyond the channel's pace were posted together"
+    print(f"Teams: 40 new tickets shown in {len(posts)} posts, {len(combined)} of them combined")
+
+    # each line names the ticket, its severity, headline and requester, with a button to claim it
+    post = combined[0]
+    number = int(re.search(r"\*\*#(\d+)\*\*", texts(card_content(post))).group(1))
+    line = next(t for t in texts(card_content(post)).splitlines() if t.startswith(f"**#{number}**"))
+    assert "high" in line and "VPN drops every few minutes" in line and f"from Person {number - 1}" in line
+    claim = next(n for n in _nodes(card_content(post)) if n.get("type") == "Action.Execute"
+                 and n["data"].get("ticket_id") == number)
+    assert claim["title"] == f"Claim #{number}" and claim["verb"] == "claim"
+
+    # claimed there: the presser is told, the list stays, the line says who has it, and it gets its own card
+    answer = teams.post(teams.invoke("bob", "claim", claim["data"], card=post)).json()
+    assert answer["type"] == "application/vnd.microsoft.activity.message", answer
+    assert answer["value"].startswith(f"Done: #{number} gets its own card in this channel")
+    teams.eventually(lambda: stored(engine, number).assignee_name == "Bob Lee")
+    teams.settled(timeout=30)
+    relisted = card_content(teams.connector.sent(post.conversation)[0])
+    mine = next(t for t in texts(relisted).splitlines() if t.startswith(f"**#{number}**"))
+    assert "claimed by Bob Lee" in mine
+    assert number not in [n["data"].get("ticket_id") for n in _nodes(relisted) if n.get("type") == "Action.Execute"]
+    cards_now = [p for p in teams.cards_in(DESK) if texts(card_content(p)).startswith(f"#{number} ")]
+    assert len(cards_now) == 1 and "Bob Lee" in texts(card_content(cards_now[0])), "its own card, with its assignee"

@@ -6,9 +6,10 @@ Everything goes through the store's transactions, as commands do."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from adapters.chat.pacing import Pacer
 from adapters.chat.views import (CardView, IncidentView, ListedView, MessageView, current_card, incident_view,
@@ -18,6 +19,8 @@ from bot.config import Settings
 from bot.model import Ticket
 from bot.ports import Store
 from storage.outbox import Message
+
+log = logging.getLogger("helpdesk")
 
 BEHIND = 10  # seconds a channel's new cards may fall behind at its pace before they are combined
 QUIET_FROM_THREAD = {"note", "internal_note"}  # typed in the card's thread: no line about it there
@@ -46,6 +49,7 @@ class ChatSender:
         self.store = store
         self.clock = clock
         self._files: dict[int, list[Any]] = {}  # ticket id → its files, as last read with it
+        self._relisting: dict[str, asyncio.Lock] = {}  # combined post id → its updates, one at a time
 
     async def deliver(self, message: Message) -> None:
         """Deliver one outbox message by its audience (`ticket:`, `group:`, `user:` or `thread:`).
@@ -117,6 +121,31 @@ class ChatSender:
             tickets = [tx.get_ticket(i) for i in tx.listed_with(self.platform, channel, posted)]
             return channel, posted, [listed_view(t) for t in tickets if t is not None]
         return await self.read(find)
+
+    async def _relist(self, ticket_id: int,
+                      show: Callable[[str, str, list[ListedView]], Awaitable[None]]) -> tuple[str, str] | None:
+        """Show anew the combined post the ticket is listed in (`show(channel, post id, lines)`):
+        read and shown under a lock per post, so the updates for several of its tickets land one
+        after another, each with the lines as they are when it is sent. A post the platform refuses
+        for good (deleted since) is left as it is, said in the log: its tickets still get their own
+        cards. Returns (channel, post id); None when the ticket is in no combined post."""
+        found = await self._listed(ticket_id)
+        if found is None:
+            return None
+        channel, posted, _ = found
+        async with self._relisting.setdefault(posted, asyncio.Lock()):
+            channel, posted, views = await self._listed(ticket_id) or found
+            try:
+                await show(channel, posted, views)
+            except self.platform_errors as exc:
+                verdict = self.classify(exc)
+                if not isinstance(verdict, Undeliverable):
+                    raise verdict from exc
+                log.warning("%s: the combined post %s in %s cannot be updated (%s); its tickets go on without it",
+                            self.platform, posted, channel, verdict)
+        while len(self._relisting) > 256:  # only recent posts change; their locks are small
+            self._relisting.pop(next(iter(self._relisting)))
+        return channel, posted
 
     @staticmethod
     def own_card_due(ticket: Ticket, message: Message) -> bool:

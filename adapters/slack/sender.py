@@ -119,12 +119,11 @@ class SlackSender(ChatSender):
     async def _from_listed(self, message: Message) -> list[tuple[str, str]]:
         """A ticket listed in a combined post: its line there shown anew, and (see own_card_due)
         its own card posted, which every later change edits; returns where that card is."""
-        listed = await self._listed(message.ticket_id)
+        listed = await self._relist(message.ticket_id, lambda channel, posted, views: self._update(
+            channel, posted, *B.combined(views)))
         if listed is None:
             return []
-        channel, posted, views = listed
-        text, blocks = B.combined(views)
-        await self._update(channel, posted, text, blocks)
+        channel, _ = listed
         ticket = await self._ticket(message.ticket_id)
         if ticket is None or not self.own_card_due(ticket, message):
             return []

@@ -54,9 +54,10 @@ async def show(turn: TurnContext, outcome: Outcome) -> None:
         await say(turn, CM.RECEIVED_AGAIN if outcome.again else CM.RECEIVED)
 
 
-async def invoke_answer(turn: TurnContext, outcome: Outcome, chat: Interactions) -> dict[str, Any]:
+async def invoke_answer(turn: TurnContext, outcome: Outcome, chat: Interactions, listed: bool = False) -> dict[str, Any]:
     """The body answering a card's Action.Execute: a card to show in place of the pressed one, or
-    a message only the presser sees (the card then stays as it was)."""
+    a message only the presser sees (the card then stays as it was). `listed`: pressed on a
+    combined post of new tickets, which stays (the outbox updates the ticket's line there)."""
     if isinstance(outcome, Refusal):
         return message(outcome.text)
     if isinstance(outcome, ShowForm):
@@ -69,6 +70,9 @@ async def invoke_answer(turn: TurnContext, outcome: Outcome, chat: Interactions)
         return card(C.notice_card(opened_text(outcome)))
     if isinstance(outcome, Received):  # the database was slow: its number comes by message
         return card(C.notice_card(CM.RECEIVED_AGAIN if outcome.again else CM.RECEIVED))
+    if isinstance(outcome, CardRefreshed) and listed:  # with similar past tickets, as on a card
+        aside = f"{C.TEAMS.line_break}{C.reply_text(outcome.aside)}" if outcome.aside is not None else ""
+        return message(CM.CLAIMED_FROM_LIST.format(ref=outcome.ticket.ref) + aside)
     if isinstance(outcome, CardRefreshed):
         if outcome.aside is not None:  # similar past tickets, for the technicians in the card's thread
             try:

@@ -93,7 +93,8 @@ class TeamsBot(ActivityHandler):
                                              people=people, wait=INVOKE_WAIT)
         else:
             outcome = await self.chat.press(actor, verb, data, key=request_key(turn.activity))
-        return InvokeResponse(status=int(HTTPStatus.OK), body=await answer.invoke_answer(turn, outcome, self.chat))
+        return InvokeResponse(status=int(HTTPStatus.OK), body=await answer.invoke_answer(
+            turn, outcome, self.chat, listed=bool(data.get("listed"))))
 
     async def _values(self, turn: TurnContext, data: dict) -> tuple[dict[str, str | None], dict[str, Actor]]:
         """A submitted card's inputs; the people picker's choice (an Azure AD object id) looked up."""

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
 from adapters.chat import messages as CM
 from adapters.chat.text import Markup, clip, reply_text as chat_reply_text
-from adapters.chat.views import Action, CardView, Fact, FormContext, IncidentView, MessageView
+from adapters.chat.views import Action, CardView, Fact, FormContext, IncidentView, ListedView, MessageView
 from bot.forms import Form
 from bot.replies import Reply
 
@@ -157,6 +158,37 @@ def incident_card(view: IncidentView) -> dict[str, Any]:
     body.append(text_block(f"**{CM.AFFECTED_WHO}**\n\n{names}"))
     body.append(text_block(f"{CM.DECLARED_ON} {date(view.declared_at)}", isSubtle=True, size="Small"))
     return _card(body, [action(a) for a in view.actions])
+
+
+COMBINED_MAX = 25  # tickets in one combined card: a line and a button each, within BUDGET at worst
+
+
+def combined(views: list[ListedView], headline_max: int = 140) -> dict[str, Any]:
+    """A combined post of new tickets (more for one channel than its pace shows one by one): a head,
+    then a line per ticket (number, severity, headline, requester, state) with a *Claim #N* button
+    while it is unclaimed; its buttons carry `listed` so the answer leaves this card in place (the
+    outbox shows the claim on its line and posts the ticket's own card). At most COMBINED_MAX
+    tickets, every one shown: headlines are cut shorter if the lines would outgrow Teams' budget."""
+    views = views[:COMBINED_MAX]
+    body: list[dict[str, Any]] = [text_block(unlinked(CM.COMBINED_HEAD.format(count=len(views))))]
+    for v in views:
+        state = CM.COMBINED_CLAIMED.format(assignee=clip(v.assignee.name, 40)) if v.assignee else v.status
+        line = (f"**{unlinked(v.ref)}** · {unlinked(v.severity)} · {unlinked(clip(v.headline, headline_max))} · "
+                f"{unlinked(CM.COMBINED_FROM.format(requester=clip(v.requester.name, 40)))} · {unlinked(state)}")
+        body.append(text_block(line, separator=True, spacing="Small"))
+        if v.claim is not None:
+            claim = action(replace(v.claim, label=f"{v.claim.label} {v.ref}", data={**v.claim.data, "listed": 1}))
+            body.append({"type": "ActionSet", "actions": [claim]})
+    made = _card(body)
+    if size(made) > BUDGET and headline_max > 30:
+        return combined(views, headline_max // 2)
+    return made
+
+
+def combined_summary(views: list[ListedView]) -> str:
+    """The notification text of a combined post."""
+    return clip(CM.COMBINED_SUMMARY.format(count=len(views[:COMBINED_MAX]),
+                                           refs=", ".join(v.ref for v in views[:COMBINED_MAX])), 1000)
 
 
 def message_card(view: MessageView) -> dict[str, Any]:

@@ -9,6 +9,7 @@ Slack's metadata search closes it entirely).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from urllib.parse import quote, urlencode
 from datetime import datetime
@@ -23,6 +24,7 @@ from adapters.chat import messages as CM
 from adapters.chat.pacing import Pace, Pacer, as_wait, http_verdict, status_of
 from adapters.chat.sender import ChatSender
 from adapters.chat.text import group_text
+from adapters.chat.views import ListedView
 from adapters.dispatcher import RetryLater, Undeliverable, off_loop
 from adapters.teams import cards as C
 from adapters.teams.adapter import HelpdeskCloudAdapter
@@ -79,6 +81,8 @@ class TeamsSender(ChatSender):
     platform = "teams"
     platform_errors = (HttpOperationError,)
     post_method = SEND
+    combines = True
+    most_listed = C.COMBINED_MAX
 
     def __init__(self, connector: Connector, settings: Settings, store: Store, refs: ConversationRefs,
                  clock: Callable[[], datetime], pacer: Pacer | None = None) -> None:
@@ -136,7 +140,7 @@ class TeamsSender(ChatSender):
             await self._update(client, thread_id(channel, root), root, activity)
 
     async def _edit_cards(self, message: Message) -> None:
-        cards = await self._cards(message)
+        cards = await self._cards(message) or await self._from_listed(message)
         ticket = await self._ticket(message.ticket_id) if cards else None
         if ticket is None:
             return
@@ -151,6 +155,38 @@ class TeamsSender(ChatSender):
             if not quiet:
                 await self._post_once(message, f"line:{channel}:{root}", service_url, conversation,
                                       Activity(type="message", text=C.escape(message.text)))
+
+    async def _from_listed(self, message: Message) -> list[tuple[str, str]]:
+        """A ticket listed in a combined post: that card updated with its line as it is now, and
+        (see own_card_due) its own card posted, which every later change updates; returns where."""
+        async def show(channel: str, posted: str, views: list[ListedView]) -> None:
+            client = await self.connector.client((await self._channel_service(channel))[0])
+            await self._update(client, thread_id(channel, posted), posted, self._combined_activity(views, posted))
+
+        listed = await self._relist(message.ticket_id, show)
+        if listed is None:
+            return []
+        channel, _ = listed
+        service_url, tenant = await self._channel_service(channel)
+        ticket = await self._ticket(message.ticket_id)
+        if ticket is None or not self.own_card_due(ticket, message):
+            return []
+        root = await self._new_thread(message, service_url, tenant, channel, self._card_activity(ticket))
+        await self.record_post(ticket.id, "card", channel, root)
+        return [(channel, root)]
+
+    async def _post_listed(self, lead: Message, channel: str, views: list[ListedView], ids: list[int]) -> str:
+        """The combined post of new tickets as a thread of its own, posted at most once for these
+        outbox rows (a retry grouping others posts anew: a ticket shown twice, never lost)."""
+        service_url, tenant = await self._channel_service(channel)
+        group = hashlib.blake2b(",".join(map(str, sorted(ids))).encode(), digest_size=8).hexdigest()
+        step = f"listed:{channel}:{group}"
+        return await self._new_thread(lead, service_url, tenant, channel, self._combined_activity(views), step=step)
+
+    @staticmethod
+    def _combined_activity(views: list[ListedView], root: str | None = None) -> Activity:
+        return Activity(type="message", id=root, summary=C.combined_summary(views),
+                        attachments=[C.attachment(C.combined(views))])
 
     # Groups
 
@@ -189,9 +225,10 @@ class TeamsSender(ChatSender):
         await self._new_thread(message, service_url, tenant, channel, activity)
 
     async def _new_thread(self, message: Message, service_url: str, tenant: str | None, channel: str,
-                          activity: Activity) -> str:
-        """Post `activity` as a new thread in a channel; returns its message id (the thread's root)."""
-        step = f"thread:{channel}"
+                          activity: Activity, step: str | None = None) -> str:
+        """Post `activity` as a new thread in a channel, at most once per message and `step` (its
+        receipt); returns its message id (the thread's root)."""
+        step = step or f"thread:{channel}"
         earlier = await self._earlier(message, step)
         if earlier:
             return earlier
