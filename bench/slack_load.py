@@ -1009,8 +1009,10 @@ class Plan:
                 [(f"concurrent_{k}", k, self.submitters if k == "view_submit" else self.requests) for k in self.kinds])
 
     def claims_needed(self) -> int:
-        per_server = sum(n for _, k, n in self.scenarios() if k not in NEW_KINDS) + 2 * self.warmup
-        return per_server  # only the helpdesk changes tickets; the floor never touches the database
+        claims = [n for _, k, n in self.scenarios() if k not in NEW_KINDS]
+        if not claims:  # only tickets opened: no backlog needed (history 0 can be measured)
+            return 0
+        return sum(claims) + 2 * self.warmup  # only the helpdesk changes tickets; the floor never touches the database
 
 
 async def run_server(kind: str, server: Child, slack: Child, db: Database, plan: Plan, backlog: list[int],
@@ -1186,7 +1188,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     plan = Plan(rate=args.rate, duration=args.duration, concurrency=args.concurrency, requests=args.requests, warmup=5,
                 submitters=args.submitters, kinds=args.kinds)
-    backlog_size = plan.claims_needed() + 50
+    backlog_size = plan.claims_needed() + 50 if plan.claims_needed() else 0
     if backlog_size > args.tickets:
         raise SystemExit(f"--tickets {args.tickets} is too few: the claim scenarios need {backlog_size} unclaimed tickets")
     if args.profile:
