@@ -9,7 +9,7 @@ import asyncio
 import logging
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from adapters.chat.pacing import Pacer
 from adapters.chat.views import (CardView, IncidentView, ListedView, MessageView, current_card, incident_view,
@@ -122,21 +122,24 @@ class ChatSender:
             return channel, posted, [listed_view(t) for t in tickets if t is not None]
         return await self.read(find)
 
-    async def _relist(self, ticket_id: int,
-                      show: Callable[[str, str, list[ListedView]], Awaitable[None]]) -> tuple[str, str] | None:
-        """Show anew the combined post the ticket is listed in (`show(channel, post id, lines)`):
-        read and shown under a lock per post, so the updates for several of its tickets land one
-        after another, each with the lines as they are when it is sent. A post the platform refuses
-        for good (deleted since) is left as it is, said in the log: its tickets still get their own
-        cards. Returns (channel, post id); None when the ticket is in no combined post."""
-        found = await self._listed(ticket_id)
+    async def _from_listed(self, message: Message) -> list[tuple[str, str]]:
+        """A ticket listed in a combined post changed: the post shown anew (`_show_listed`) and, when
+        `own_card_due`, the ticket's own card posted and recorded (`_post_card`), which every later
+        change edits; returns where that card is (none: the ticket is in no combined post, or needs
+        no card of its own yet).
+
+        The post is read and shown under a lock per post, so the updates for several of its tickets
+        land one after another, each with the lines as they are when it is sent. A post the platform
+        refuses for good (deleted since) is left as it is, said in the log: its tickets still get
+        their own cards."""
+        found = await self._listed(message.ticket_id)
         if found is None:
-            return None
+            return []
         channel, posted, _ = found
         async with self._relisting.setdefault(posted, asyncio.Lock()):
-            channel, posted, views = await self._listed(ticket_id) or found
+            channel, posted, views = await self._listed(message.ticket_id) or found
             try:
-                await show(channel, posted, views)
+                await self._show_listed(channel, posted, views)
             except self.platform_errors as exc:
                 verdict = self.classify(exc)
                 if not isinstance(verdict, Undeliverable):
@@ -145,7 +148,24 @@ class ChatSender:
                             self.platform, posted, channel, verdict)
         while len(self._relisting) > 256:  # only recent posts change; their locks are small
             self._relisting.pop(next(iter(self._relisting)))
-        return channel, posted
+        ticket = await self._ticket(message.ticket_id)
+        if ticket is None or not self.own_card_due(ticket, message):
+            return []
+        return [(channel, await self._new_card(message, channel, ticket))]
+
+    async def _new_card(self, message: Message, channel: str, ticket: Ticket) -> str:
+        """Post the ticket's card into `channel` at most once for `message`, and record it; returns its id."""
+        posted = await self._post_card(message, channel, ticket)
+        await self.record_post(ticket.id, "card", channel, posted)
+        return posted
+
+    async def _post_card(self, message: Message, channel: str, ticket: Ticket) -> str:
+        """Post the ticket's card into `channel` at most once for `message`; returns the post's id."""
+        raise NotImplementedError
+
+    async def _show_listed(self, channel: str, posted: str, views: list[ListedView]) -> None:
+        """Show the combined post `posted` in `channel` with these lines (an update in place)."""
+        raise NotImplementedError
 
     @staticmethod
     def own_card_due(ticket: Ticket, message: Message) -> bool:

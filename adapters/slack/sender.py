@@ -22,6 +22,7 @@ from adapters.chat.views import CardView, ListedView, MessageView
 from adapters.dispatcher import Undeliverable
 from adapters.slack import blocks as B
 from bot.config import Settings
+from bot.model import Ticket
 from bot.ports import Store
 from storage.outbox import Message
 
@@ -89,11 +90,8 @@ class SlackSender(ChatSender):
         channel, mention = self.channel_of(name)
         if message.kind == "new_ticket":
             ticket = await self._ticket(message.ticket_id)
-            if ticket is None:
-                return
-            ts = await self._with_card(self.card(ticket), lambda text, blocks: self._post_once(
-                message, channel, text=text, blocks=blocks))
-            await self.record_post(ticket.id, "card", channel, ts)
+            if ticket is not None:
+                await self._new_card(message, channel, ticket)
             return
         if message.kind == "incident":  # a major incident's card: recorded, so it is edited in place
             view = await self._incident(message.ticket_id)
@@ -116,21 +114,14 @@ class SlackSender(ChatSender):
             text += f"\n<{link}|{B.escape(CM.THREAD_LINK)}>"
         await self._post_once(message, channel, text=text)
 
-    async def _from_listed(self, message: Message) -> list[tuple[str, str]]:
-        """A ticket listed in a combined post: its line there shown anew, and (see own_card_due)
-        its own card posted, which every later change edits; returns where that card is."""
-        listed = await self._relist(message.ticket_id, lambda channel, posted, views: self._update(
-            channel, posted, *B.combined(views)))
-        if listed is None:
-            return []
-        channel, _ = listed
-        ticket = await self._ticket(message.ticket_id)
-        if ticket is None or not self.own_card_due(ticket, message):
-            return []
-        ts = await self._with_card(self.card(ticket), lambda text, blocks: self._post_once(
+    async def _show_listed(self, channel: str, posted: str, views: list[ListedView]) -> None:
+        """The combined post updated in place with these lines."""
+        await self._update(channel, posted, *B.combined(views))
+
+    async def _post_card(self, message: Message, channel: str, ticket: Ticket) -> str:
+        """The ticket's card, posted at most once (found again by its outbox id); returns its ts."""
+        return await self._with_card(self.card(ticket), lambda text, blocks: self._post_once(
             message, channel, text=text, blocks=blocks))
-        await self.record_post(ticket.id, "card", channel, ts)
-        return [(channel, ts)]
 
     async def _post_listed(self, lead: Message, channel: str, views: list[ListedView], ids: list[int]) -> str:
         """The combined post of new tickets, posted at most once: it carries the outbox ids it

@@ -156,24 +156,15 @@ class TeamsSender(ChatSender):
                 await self._post_once(message, f"line:{channel}:{root}", service_url, conversation,
                                       Activity(type="message", text=C.escape(message.text)))
 
-    async def _from_listed(self, message: Message) -> list[tuple[str, str]]:
-        """A ticket listed in a combined post: that card updated with its line as it is now, and
-        (see own_card_due) its own card posted, which every later change updates; returns where."""
-        async def show(channel: str, posted: str, views: list[ListedView]) -> None:
-            client = await self.connector.client((await self._channel_service(channel))[0])
-            await self._update(client, thread_id(channel, posted), posted, self._combined_activity(views, posted))
+    async def _show_listed(self, channel: str, posted: str, views: list[ListedView]) -> None:
+        """The combined card updated in place with these lines."""
+        client = await self.connector.client((await self._channel_service(channel))[0])
+        await self._update(client, thread_id(channel, posted), posted, self._combined_activity(views, posted))
 
-        listed = await self._relist(message.ticket_id, show)
-        if listed is None:
-            return []
-        channel, _ = listed
+    async def _post_card(self, message: Message, channel: str, ticket: Ticket) -> str:
+        """The ticket's card as a thread of its own, posted at most once (its receipt); returns its root."""
         service_url, tenant = await self._channel_service(channel)
-        ticket = await self._ticket(message.ticket_id)
-        if ticket is None or not self.own_card_due(ticket, message):
-            return []
-        root = await self._new_thread(message, service_url, tenant, channel, self._card_activity(ticket))
-        await self.record_post(ticket.id, "card", channel, root)
-        return [(channel, root)]
+        return await self._new_thread(message, service_url, tenant, channel, self._card_activity(ticket))
 
     async def _post_listed(self, lead: Message, channel: str, views: list[ListedView], ids: list[int]) -> str:
         """The combined post of new tickets as a thread of its own, posted at most once for these
@@ -196,10 +187,8 @@ class TeamsSender(ChatSender):
         service_url, tenant = await self._channel_service(channel)
         if message.kind == "new_ticket":
             ticket = await self._ticket(message.ticket_id)
-            if ticket is None:
-                return
-            root = await self._new_thread(message, service_url, tenant, channel, self._card_activity(ticket))
-            await self.record_post(ticket.id, "card", channel, root)
+            if ticket is not None:
+                await self._new_card(message, channel, ticket)
             return
         if message.kind == "incident":  # a major incident's card: a thread of its own, updated in place
             view = await self._incident(message.ticket_id)
