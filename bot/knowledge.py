@@ -35,10 +35,10 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Collection, Iterable, Protocol
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rapidfuzz.utils import default_process
 
 from bot import messages as M
@@ -227,7 +227,8 @@ class _Pending:
         self.terms = array("I")
         self.docs = array("I")
         self.tf = array("f")
-        self.by_term: dict[int, list[tuple[int, float]]] | None = {} if searchable else None
+        # term → its slots and tfs, as typed buffers a search reads as numpy arrays in one step
+        self.by_term: dict[int, tuple[array, array]] | None = {} if searchable else None
         self.count = 0
 
     def add(self, slot: int, pairs: list[tuple[int, float]]) -> None:
@@ -237,7 +238,9 @@ class _Pending:
             self.tf.append(tf)
         if self.by_term is not None:
             for tid, tf in pairs:
-                self.by_term.setdefault(tid, []).append((slot, tf))
+                docs, tfs = self.by_term.get(tid) or self.by_term.setdefault(tid, (array("I"), array("f")))
+                docs.append(slot)
+                tfs.append(tf)
         self.count += 1
 
     def segment(self, vocab_size: int) -> _Segment:
@@ -405,13 +408,16 @@ class KnowledgeIndex:
     # Search
 
     def search(self, text: str, limit: int = 5, floor: float = 0.0, technician: bool = True,
-               exclude: int | None = None, now: float | None = None, explain: bool = True) -> list[Match]:
+               exclude: int | None = None, now: float | None = None, explain: bool = True,
+               among: Collection[int] | None = None) -> list[Match]:
         """The `limit` entries most like `text` whose confidence is at least `floor`, best first.
 
         `now` (epoch seconds, default the clock) is when the question is asked: the order leans
         towards entries reported shortly before it. `exclude` is an entry key never returned.
         `explain=False` leaves each match's `terms` empty (they cost a tokenising of each headline
-        found: what a caller comparing hundreds of matches, and showing none, does without)."""
+        found: what a caller comparing hundreds of matches, and showing none, does without).
+        `among` (entry keys) makes only those entries candidates, each confidence as a search of
+        every entry would give it: how alike `text` is to a few entries named ahead."""
         headline, query = self._counts(text, QUERY_HEADLINE_WEIGHT)
         if not query:
             return []
@@ -437,32 +443,19 @@ class KnowledgeIndex:
                 return []
             best_possible = sum(w[0] for w in weighted) * (K1 + 1)
             c1, c2 = K1 * (1 - B), K1 * B / avg
-            candidates = self._live_candidates(weighted, c1, c2, technician, exclude)
+            candidates = self._live_candidates(weighted, c1, c2, technician, exclude, among)
             if base is not None:
-                candidates += base.candidates(weighted, c1, c2, technician, exclude)
+                candidates += base.candidates(weighted, c1, c2, technician, exclude, among)
             query_terms = {w[1] for w in weighted}
         if len(candidates) > CANDIDATES:
             candidates = sorted(candidates, key=lambda c: -c[0])[:CANDIDATES]
-        today = (time.time() if now is None else now) / 86400
-        ranked = []
-        for score, title, key, day in candidates:
-            likeness = fuzz.token_set_ratio(headline, title, processor=default_process) / 100
-            confidence = (1 - FUZZ_WEIGHT) * min(1.0, score / best_possible) + FUZZ_WEIGHT * likeness
-            if confidence < floor:
-                continue
-            age = max(0.0, today - day) if day == day else math.inf  # NaN: unknown, counted as old
-            order = confidence * (1 - RECENCY_WEIGHT + RECENCY_WEIGHT * math.exp(-age / RECENCY_DAYS))
-            ranked.append((order, day if day == day else -math.inf, key, confidence, title))
-        ranked.sort(key=lambda m: (-m[0], -m[1], -m[2]))  # equally alike: the more recent first
-        found: list[Match] = []
-        for _, _, key, confidence, title in ranked[:limit]:
-            shared = tuple(t for t in dict.fromkeys(tokens(title)) if t in query_terms)[:5] if explain else ()
-            found.append(Match(key, title, round(confidence, 3), shared))
-        return found
+        return _ranked(headline, candidates, best_possible, query_terms if explain else None, limit, floor,
+                       time.time() if now is None else now)
 
-    def _live_candidates(self, weighted: list, c1: float, c2: float, technician: bool,
-                         exclude: int | None) -> list[tuple[float, str, int, float]]:
-        """(BM25 score, headline, key, day) of the live part's best CANDIDATES (lock held)."""
+    def _live_candidates(self, weighted: list, c1: float, c2: float, technician: bool, exclude: int | None,
+                         among: Collection[int] | None = None) -> list[tuple[float, str, int, float]]:
+        """(BM25 score, headline, key, day) of the live part's best CANDIDATES, of `among` only when
+        given (lock held)."""
         slots = len(self.headlines)
         if self.count == 0:
             return []
@@ -477,22 +470,56 @@ class KnowledgeIndex:
                 if found is not None:
                     docs, tf = found
                     scores[docs] += weight * tf * (K1 + 1) / (tf + norm[docs])
-            for slot, tf in pending.get(tid, ()):
-                scores[slot] += weight * tf * (K1 + 1) / (tf + norm[slot])
+            if tid in pending:  # copied out: a buffer a numpy array still viewed could not grow
+                docs, tf = (np.array(b) for b in pending[tid])
+                scores[docs] += weight * tf * (K1 + 1) / (tf + norm[docs])
         mask = self.alive[:slots] if technician else self.alive[:slots] & self.public[:slots]
         scores[~mask] = 0
         if exclude is not None and exclude in self.slot_of:
             scores[self.slot_of[exclude]] = 0
-        return _top(scores, lambda s: (self.headlines[s], int(self.ticket_of[s]), float(self.day[s])))
+        top = _best(scores, None if among is None else [self.slot_of.get(k) for k in among])
+        headlines = self.headlines
+        return list(zip(scores[top].tolist(), [headlines[s] for s in top.tolist()],
+                        self.ticket_of[top].tolist(), self.day[top].tolist()))
 
 
-def _top(scores: np.ndarray, describe) -> list[tuple[float, str, int, float]]:
+def _best(scores: np.ndarray, slots: list[int | None] | None) -> np.ndarray:
+    """The slots with a positive score: the best CANDIDATES of them, or those of `slots` (None: not held)."""
+    if slots is not None:
+        top = np.array([s for s in slots if s is not None], dtype=np.int64)
+        return top[scores[top] > 0]
     positive = int(np.count_nonzero(scores))
     if positive == 0:
-        return []
+        return np.zeros(0, dtype=np.int64)
     k = min(CANDIDATES, positive)
     top = np.argpartition(-scores, k - 1)[:k]
-    return [(float(scores[s]), *describe(int(s))) for s in top if scores[s] > 0]
+    return top[scores[top] > 0]
+
+
+def _ranked(headline: str, candidates: list[tuple[float, str, int, float]], best_possible: float,
+            query_terms: set[str] | None, limit: int, floor: float, now: float) -> list["Match"]:
+    """Stage 2 for (BM25 score, headline, key, day) candidates: the confidence of each (its BM25
+    score over `best_possible`, blended with rapidfuzz's token_set_ratio of the headlines, scored in
+    one call), those under `floor` left out, the best `limit` by confidence leaning to the recent
+    (`now`: epoch seconds); equally placed, the more recent, then the higher key, first. Each match
+    lists the query terms its headline shares (`query_terms`; None: none listed)."""
+    if not candidates:
+        return []
+    score, titles, keys, days = zip(*candidates)
+    likeness = process.cdist([headline], titles, scorer=fuzz.token_set_ratio, processor=default_process,
+                             dtype=np.float64)[0] / 100
+    confidence = (1 - FUZZ_WEIGHT) * np.minimum(1.0, np.array(score, dtype=np.float64) / best_possible) \
+        + FUZZ_WEIGHT * likeness
+    day = np.array(days, dtype=np.float64)
+    known = ~np.isnan(day)  # NaN: reported at an unknown time, counted as old
+    age = np.where(known, np.maximum(0.0, now / 86400 - np.where(known, day, 0.0)), np.inf)
+    order = confidence * (1 - RECENCY_WEIGHT + RECENCY_WEIGHT * np.exp(-age / RECENCY_DAYS))
+    key = np.array(keys, dtype=np.int64)
+    kept = np.flatnonzero(confidence >= floor)
+    ranking = kept[np.lexsort((-key[kept], -np.where(known, day, -np.inf)[kept], -order[kept]))][:limit]
+    return [Match(int(key[i]), titles[i], round(float(confidence[i]), 3),
+                  tuple(t for t in dict.fromkeys(tokens(titles[i])) if t in query_terms)[:5] if query_terms else ())
+            for i in ranking.tolist()]
 
 
 # The index on disk: built by another process, memory-mapped by the server
@@ -614,10 +641,11 @@ class MappedBase:
         """The headline stored for a slot."""
         return bytes(self.head_blob[self.head_off[slot]:self.head_off[slot + 1]]).decode("utf-8")
 
-    def candidates(self, weighted: list, c1: float, c2: float, technician: bool,
-                   exclude: int | None) -> list[tuple[float, str, int, float]]:
+    def candidates(self, weighted: list, c1: float, c2: float, technician: bool, exclude: int | None,
+                   among: Collection[int] | None = None) -> list[tuple[float, str, int, float]]:
         """The best-scoring live slots for the weighted query terms, as (BM25 score, headline, entry key,
-        reported at in epoch seconds), at most CANDIDATES; `c1`, `c2` are BM25's normalisation terms."""
+        reported at in epoch seconds), at most CANDIDATES (of `among` only, when given); `c1`, `c2` are
+        BM25's normalisation terms."""
         if self.count == 0:
             return []
         scores = np.zeros(self.slots, dtype=np.float32)
@@ -632,12 +660,9 @@ class MappedBase:
         scores *= self.alive if technician else self.alive & self.public
         if exclude is not None and (slot := self.slot(exclude)) is not None:
             scores[slot] = 0
-        positive = int(np.count_nonzero(scores))
-        if positive == 0:
+        top = _best(scores, None if among is None else [self.slot(k) for k in among])
+        if len(top) == 0:
             return []
-        k = min(CANDIDATES, positive)
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[scores[top] > 0]
         starts, ends = self.head_off[top].tolist(), self.head_off[top + 1].tolist()
         blob = self.head_blob
         return list(zip(scores[top].tolist(), (bytes(blob[a:b]).decode("utf-8") for a, b in zip(starts, ends)),
