@@ -10,7 +10,8 @@ were made (one is right). Scenarios: the issue's burst of 20 alike tickets among
 ones; the same with 6 more that share only a symptom ("keeps disconnecting"); 50 alike among 20.
 
 Cost: the time of `new` while no incident is open (the floor) and while one with 50 tickets is
-(each new ticket is compared with it), and of one look for surges over a window of N tickets.
+(each new ticket is compared with it), and of one look for surges over a window of N tickets, then
+of the next look once 25 more were opened (a surge still growing).
 Medians in milliseconds; ratios to the floor hold on a busy machine, absolute figures do not.
 """
 from __future__ import annotations
@@ -107,18 +108,26 @@ def intake_cost(directory: Path, repeats: int) -> dict:
             "ratio_joining_to_floor": round(joining / floor, 2)}
 
 
-def surge_cost(directory: Path, sizes: list[int]) -> dict:
-    """Milliseconds for one look at a window of N open tickets (nothing proposed before)."""
+def surge_cost(directory: Path, sizes: list[int], more: int = 25) -> dict:
+    """Milliseconds for one look at a window of N open tickets (nothing proposed before), and for
+    the next look once `more` tickets were opened after it (a surge still growing: the sweep looks
+    every `sweep_seconds`, each time at a window a little larger than the last)."""
     found = {}
+    texts = [(VPN_OUTAGE + UNRELATED + SAME_SYMPTOM)[n % 76] + f" #{n}" for n in range(max(sizes) + more)]
     for size in sizes:
         desk, clock, engine = fresh_desk(directory)
-        texts = [(VPN_OUTAGE + UNRELATED + SAME_SYMPTOM)[n % 76] + f" #{n}" for n in range(size)]
-        for n, text in enumerate(texts):
-            clock.advance(seconds=900 / size)
+        for n, text in enumerate(texts[:size]):
+            clock.advance(seconds=600 / size)
             desk.handle(desk.actor(f"u{n}@corp.example"), f"new {text}")
         started = time.perf_counter()
         desk.find_surges()
         found[f"window_{size}_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        for n, text in enumerate(texts[size:size + more], start=size):
+            clock.advance(seconds=10 / more)
+            desk.handle(desk.actor(f"u{n}@corp.example"), f"new {text}")
+        started = time.perf_counter()
+        desk.find_surges()
+        found[f"window_{size}_then_{more}_more_ms"] = round((time.perf_counter() - started) * 1000, 1)
         engine.dispose()
     return found
 
@@ -149,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {result['grouping'][name]}", file=sys.stderr, flush=True)
         result["intake"] = intake_cost(directory, args.repeats)
         print(f"intake: {result['intake']}", file=sys.stderr, flush=True)
-        result["surge_look"] = surge_cost(directory, [25, 50, 100])
+        result["surge_look"] = surge_cost(directory, [25, 100, 490])
     text = json.dumps(result, indent=2)
     print(text)
     if args.output:

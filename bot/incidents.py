@@ -23,6 +23,7 @@ problems (`Corpus`), so the words a surge shares keep their weight.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from dataclasses import dataclass
@@ -117,9 +118,10 @@ class Corpus:
         self.index = self._prior()
         self.upto = 0  # the newest ticket id in the index
         self.order: list[int] = []  # ids in the index, oldest first
-        # ticket id → (how far down its search reached (inf: to its end), the newest ticket of the pool it was
-        # searched for, its matches best first as (ticket id, confidence))
-        self.rows: dict[int, tuple[float, int, list[tuple[int, float]]]] = {}
+        # ticket id → (how far down its search reached (inf: to its end), the newest ticket in the index when it
+        # was measured, its matches best first as (ticket id, confidence), and {ticket id: confidence} of
+        # tickets opened since, measured against it alone)
+        self.rows: dict[int, tuple[float, int, list[tuple[int, float]], dict[int, float]]] = {}
         self._lock = threading.Lock()
 
     @staticmethod
@@ -159,31 +161,39 @@ class Corpus:
         """For each pair of `tickets` (stored ones, by id), how alike they are: the knowledge base's
         confidence (0..1), the higher of both directions; pairs with nothing in common are left out.
 
-        Each ticket's search is kept (`rows`) and used again while no ticket of the pool is newer
-        than the search and it reaches as far down the matches as the pool needs (2 × len(tickets)
-        + 20): so a look that compares the window ahead, outside the write lock
-        (`compare_surge_window`), leaves the look that writes only grouping to do. Rows of tickets
-        no longer compared are dropped."""
+        Each ticket is searched once: its search is kept (`rows`) and used again while it reaches as
+        far down the matches as the pool needs (2 × len(tickets) + 20); tickets opened since are then
+        measured against it alone (`search(among=…)`, cheaper than a whole search), giving the same
+        confidences a whole search would. So a surge that keeps growing costs one search per new
+        ticket per look, not one per ticket of the window; and a look that compares the window ahead,
+        outside the write lock (`compare_surge_window`), leaves the look that writes only grouping to
+        do. Rows of tickets no longer compared are dropped."""
         ids = {t.id for t in tickets}
         if not ids:
             return {}
         reach = 2 * len(ids) + 20  # a ticket further down than this is less alike than that many others
-        newest = max(ids)
         found: dict[int, dict[int, float]] = {t.id: {} for t in tickets}
         with self._lock:
             rows = {i: row for i, row in self.rows.items() if i in ids}
         for ticket in tickets:
             if ticket.id not in self.index.slot_of:  # older than the index holds
                 self.index.add(Entry(ticket.id, ticket.description))
+        with self._lock:
+            newest = max(self.upto, max(ids))  # every ticket up to this one is in the index now
         for ticket in tickets:
             kept = rows.get(ticket.id)
-            if kept is None or kept[0] < reach or kept[1] < newest:
+            if kept is None or kept[0] < reach:
                 matches = self.index.search(ticket.description, limit=reach, floor=0.0, exclude=ticket.id,
                                             explain=False)
                 # fewer matches than asked for: the search found all it finds, however far a pool reaches
                 kept = rows[ticket.id] = (reach if len(matches) == reach else math.inf, newest,
-                                          [(m.ticket_id, m.confidence) for m in matches])
-            for other, value in kept[2][:reach]:
+                                          [(m.ticket_id, m.confidence) for m in matches], {})
+            elif later := [i for i in ids if i > kept[1]]:  # opened since its search: measured against it alone
+                extra = dict(kept[3])
+                extra.update((m.ticket_id, m.confidence) for m in self.index.search(
+                    ticket.description, limit=len(later), floor=0.0, explain=False, among=later))
+                kept = rows[ticket.id] = (kept[0], newest, kept[2], extra)
+            for other, value in itertools.chain(kept[2][:reach], kept[3].items()):
                 if other in ids and other != ticket.id:
                     value = max(value, found[ticket.id].get(other, 0.0))
                     found[ticket.id][other] = found[other][ticket.id] = value
@@ -211,9 +221,12 @@ def corpus(ctx: "Context") -> Corpus:
 def belongs(alike: list[float], config: "IncidentSettings") -> bool:
     """The rule for joining a group, given how alike a ticket is to each of its members: alike to
     at least one of them, and alike enough to all of them on average."""
-    if not alike:
-        return False
-    return max(alike) >= config.likeness and sum(alike) / len(alike) >= config.cohesion
+    return bool(alike) and fits(max(alike), sum(alike) / len(alike), config)
+
+
+def fits(highest: float, mean: float, config: "IncidentSettings") -> bool:
+    """`belongs`, given a ticket's highest and mean likeness to a group's members."""
+    return highest >= config.likeness and mean >= config.cohesion
 
 
 def grow(members: list[int], candidates: Iterable[int], alike: dict[int, dict[int, float]],
@@ -221,18 +234,28 @@ def grow(members: list[int], candidates: Iterable[int], alike: dict[int, dict[in
     """The group `members` (a seed, or an existing group) grown with `candidates`: the best-fitting
     candidate joins while one `belongs`. Returns the ids, `members` first."""
     members = list(members)
-    left = set(candidates) - set(members)
-    while left:
-        fitting = []
-        for candidate in left:
-            values = [alike[candidate].get(m, 0.0) for m in members]
-            if belongs(values, config):
-                fitting.append((sum(values) / len(values), -candidate, candidate))
+    if not members:
+        return members
+    # each candidate's likeness to the members so far, summed in the members' order, and its highest:
+    # what `belongs` decides on, kept up to date as members join (a group of n costs n², not n³)
+    total: dict[int, float] = {}
+    highest: dict[int, float] = {}
+    for candidate in set(candidates) - set(members):
+        values = [alike[candidate].get(m, 0.0) for m in members]
+        total[candidate], highest[candidate] = sum(values), max(values)
+    while total:
+        size = len(members)
+        fitting = [(total[c] / size, -c, c) for c in total if fits(highest[c], total[c] / size, config)]
         if not fitting:
             break
         _, _, best = max(fitting)
         members.append(best)
-        left.discard(best)
+        del total[best], highest[best]
+        for candidate in total:
+            value = alike[candidate].get(best, 0.0)
+            total[candidate] += value
+            if value > highest[candidate]:
+                highest[candidate] = value
     return members
 
 
