@@ -3,9 +3,10 @@ delivering them in lanes, one lane per audience (a group's channel, a person, a 
 a lane delivers its messages in order, lanes run side by side, so one busy channel never holds
 up a requester's DM. The sender keeps each destination's pace (adapters/chat/pacing.py).
 
-When more new-ticket cards wait in one lane than the channel's pace lets through within about
-ten seconds, they go together as one combined post (`Sender.deliver_many`), rather than falling
-minutes behind.
+When more posts wait in one lane than the channel's pace lets through within about ten
+seconds, those that can go together do (`Sender.deliver_many`), rather than falling minutes
+behind: new-ticket cards as one post listing them, notices (pages, overdue tickets) as one post
+of their lines.
 
 At-least-once: a message is marked delivered only after its sender returns; senders make a
 repeat harmless (they look for their own earlier post before posting again). A wait (a rate
@@ -59,14 +60,17 @@ class Undeliverable(Exception):
 
 class Sender(Protocol):
     platform: str
-    most_listed: int  # tickets one combined post can hold
 
     async def deliver(self, message: Message) -> None:
         """Deliver one message; raises RetryLater, Undeliverable, or anything else to be retried later."""
         ...
 
-    def combinable(self, message: Message) -> bool:
-        """Whether the message may go in a combined post with others of its lane."""
+    def combinable(self, message: Message) -> str | None:
+        """What the message may go in a combined post with (others of its lane the same), or None."""
+        ...
+
+    def together(self, first: Message, waiting: Sequence[Message]) -> list[Message]:
+        """Which of `waiting` (combinable as `first` is) go in first's combined post."""
         ...
 
     def room(self, message: Message) -> int:
@@ -82,7 +86,7 @@ class Dispatcher:
     """Claims due messages for one platform into lanes (one per audience) and delivers them: each
     lane in order, the lanes side by side (the sender bounds how many calls are in flight).
 
-    `batch`: messages claimed at a time. A combined post holds at most the sender's `most_listed`."""
+    `batch`: messages claimed at a time. What a combined post holds is the sender's to say (`together`)."""
 
     def __init__(self, outbox: Outbox, sender: Sender, clock: Callable[[], datetime], *, batch: int = 100,
                  poll_seconds: float = 1.0) -> None:
@@ -210,12 +214,13 @@ class Dispatcher:
         """The lane's next delivery: its first message, or with it every combinable one waiting
         when more wait than the destination's pace lets through now."""
         first = lane.popleft()
-        if not self.sender.combinable(first):
+        kind = self.sender.combinable(first)
+        if kind is None:
             return [first]
-        waiting = [m for m in lane if self.sender.combinable(m)]
-        if not waiting or len(waiting) < self.sender.room(first):
+        waiting = [m for m in lane if self.sender.combinable(m) == kind]
+        if not waiting or len(lane) < self.sender.room(first):
             return [first]
-        group = [first] + waiting[:self.sender.most_listed - 1]
+        group = [first] + self.sender.together(first, waiting)
         taken = {m.id for m in group}
         kept = [m for m in lane if m.id not in taken]
         lane.clear()

@@ -7,20 +7,24 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from typing import Callable, TypeVar
 
 import pytest
+from sqlalchemy import update
 
 from adapters.dispatcher import Dispatcher
 from adapters.server import STATE
 from adapters.slack.sender import SlackSender
 from storage.outbox import MAX_ATTEMPTS, MAX_WAITING, Outbox
 from storage.repository import SqlStore
+from storage.schema import outbox
 from tests.conftest import outbox_rows, say, stored
 from tests.slack_harness import DESK_CHANNEL, LiveSlack
 from tests.teams_harness import DESK, LiveTeams, _nodes, card_content, texts
 from tests.test_slack_requests import _pause_dispatchers, _resume_dispatchers
 
 HEADLINE = "GlobalProtect VPN drops every few minutes for person {n}"
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -78,6 +82,19 @@ def no_dead_letters(engine) -> None:
     assert failed == []
 
 
+def after_backlog(live: LiveSlack, engine, opened: Callable[[], T]) -> T:
+    """`opened()` while delivery is paused (people report before it starts), then every message
+    delivered: none a dead letter, every call waiting the Retry-After it was given. Returns what
+    `opened` returned."""
+    live.call(_pause_dispatchers(live))
+    result = opened()
+    live.call(_resume_dispatchers(live))
+    live.settled(timeout=90)
+    no_dead_letters(engine)
+    assert live.slack.impatient == []
+    return result
+
+
 def test_a_429_storm_leaves_no_dead_letter_and_each_method_waits_as_told(live, engine):
     # Slack refuses the next 80 posts (ten times the attempts a message has) with Retry-After: 1
     live.slack.fail_next("chat.postMessage", times=80, status=429, retry_after=1)
@@ -94,13 +111,7 @@ def test_a_429_storm_leaves_no_dead_letter_and_each_method_waits_as_told(live, e
 
 
 def test_more_new_tickets_than_the_channel_pace_go_in_one_combined_post(live, engine):
-    live.call(_pause_dispatchers(live))  # 24 people report before delivery starts: more than the pace allows
-    people = report(live, range(24))
-    live.call(_resume_dispatchers(live))
-    live.settled(timeout=90)
-
-    no_dead_letters(engine)
-    assert live.slack.impatient == []
+    people = after_backlog(live, engine, lambda: report(live, range(24)))  # more than the pace allows
     numbers, cards, combined = shown_in_channel(live)
     assert sorted(numbers) == list(range(1, 25)), "every ticket is shown once: on its card or in a combined post"
     assert combined, "the tickets waiting beyond the channel's pace were posted together"
@@ -198,18 +209,23 @@ def teams(engine):
     server.stop()
 
 
+def teams_backlog(teams: LiveTeams, engine, tag: str, name: str, count: int, severity: str) -> None:
+    """`count` people on Teams open a ticket of `severity` while delivery is paused, then every
+    message is delivered and none is a dead letter."""
+    desk = teams.runtime.desk
+    teams.call(_pause_dispatchers(teams))
+    for n in range(count):
+        actor = desk.actor(f"teams:29:{tag}-{n}", f"{name} {n}", email=f"{tag}{n}@corp.example", platform="teams")
+        assert desk.handle(actor, f"new {HEADLINE.format(n=n)} severity={severity}").ok
+    teams.call(_resume_dispatchers(teams))
+    teams.settled(timeout=90)
+    no_dead_letters(engine)
+
+
 def test_more_new_tickets_than_a_teams_channel_pace_go_in_one_combined_card(teams, engine):
     """Teams paces posts into one channel too (about two a second here): a surge of 40 new tickets
     would take its triage channel minutes to show one by one."""
-    desk = teams.runtime.desk
-    teams.call(_pause_dispatchers(teams))  # 40 people report before delivery starts
-    for n in range(40):
-        actor = desk.actor(f"teams:29:surge-{n}", f"Person {n}", email=f"person{n}@corp.example", platform="teams")
-        assert desk.handle(actor, f"new {HEADLINE.format(n=n)} severity=high").ok
-    teams.call(_resume_dispatchers(teams))
-    teams.settled(timeout=90)
-
-    no_dead_letters(engine)
+    teams_backlog(teams, engine, "surge", "Person", 40, "high")  # 40 people report before delivery starts
     posts = teams.cards_in(DESK)
     combined = [p for p in posts if "came in faster than this channel" in texts(card_content(p))]
     own = [p for p in posts if p not in combined]
@@ -240,3 +256,68 @@ def test_more_new_tickets_than_a_teams_channel_pace_go_in_one_combined_card(team
     assert number not in [n["data"].get("ticket_id") for n in _nodes(relisted) if n.get("type") == "Action.Execute"]
     cards_now = [p for p in teams.cards_in(DESK) if texts(card_content(p)).startswith(f"#{number} ")]
     assert len(cards_now) == 1 and "Bob Lee" in texts(card_content(cards_now[0])), "its own card, with its assignee"
+
+
+CRITICAL_PAGE = re.compile(r"Critical ticket for service-desk: #(\d+) from ")
+
+
+def test_pages_waiting_beyond_the_channel_pace_go_in_one_post_and_hold_up_no_card(live, engine):
+    """Critical tickets page their group at creation: in an outage every one of them is a page and
+    a card for the same channel. One post per page would keep the cards minutes behind them."""
+    after_backlog(live, engine, lambda: report_critical(live, range(24)))
+    numbers, _, _ = shown_in_channel(live)
+    assert sorted(numbers) == list(range(1, 25)), "every ticket is shown once: on its card or in a combined post"
+    posts = live.slack.messages(DESK_CHANNEL)
+    paged = [int(n) for m in posts for n in CRITICAL_PAGE.findall(m.get("text", ""))]
+    assert sorted(paged) == list(range(1, 25)), "every page is shown once"
+    together = [m for m in posts if len(CRITICAL_PAGE.findall(m.get("text", ""))) > 1]
+    assert together, "the pages waiting beyond the channel's pace were posted together"
+    head, *lines = together[0]["text"].split("\n\n")
+    assert re.fullmatch(r"\d+ notices came in faster than this channel can show them one by one; "
+                        r"here they are together:", head), head
+    assert all(CRITICAL_PAGE.match(line) for line in lines), lines
+    assert len(posts) < 24, "48 cards and pages in fewer posts than tickets"
+
+    # the server died between posting and marking them delivered: claimed again, regrouped, none shown twice
+    pages_delivered_again(engine)
+    live.wake()
+    live.settled(timeout=60)
+    assert live.slack.messages(DESK_CHANNEL) == posts
+
+
+def report_critical(live: LiveSlack, people: range) -> None:
+    """Each person opens a critical ticket with `/ticket new`, and is told its number."""
+    for n in people:
+        user = f"U0C{n:04d}"
+        live.slack.add_user(user, f"crit{n}", f"Crit {n}", email=f"crit{n}@corp.example")
+        response = live.slash(user, f"new {HEADLINE.format(n=n)} severity=critical")
+        assert response.status == 200 and f"#{n + 1}".encode() in response.body, response.body
+
+
+def test_pages_waiting_beyond_a_teams_channel_pace_go_in_one_post(teams, engine):
+    teams_backlog(teams, engine, "crit", "Crit", 30, "critical")
+    roots = [p for p in teams.connector.sent() if p.conversation == f"{DESK};messageid={p.id}"]
+    pages = [p for p in roots if CRITICAL_PAGE.search(p.activity.get("text") or "")]
+    paged = [int(n) for p in pages for n in CRITICAL_PAGE.findall(p.activity["text"])]
+    assert sorted(paged) == list(range(1, 31)), "every page is shown once"
+    together = [p for p in pages if len(CRITICAL_PAGE.findall(p.activity["text"])) > 1]
+    assert together and len(pages) < 30, "the pages waiting beyond the channel's pace were posted together"
+    text = together[0].activity["text"]
+    assert text.startswith(f"{len(CRITICAL_PAGE.findall(text))} notices came in faster than this channel")
+    assert len(json.dumps(together[0].activity).encode()) < 28 * 1024, "within Teams' 28 KB for an activity"
+
+    # the server died between posting and marking them delivered: claimed again, regrouped, none shown twice
+    sent = len(teams.connector.sent())
+    pages_delivered_again(engine)
+    teams.wake()
+    teams.settled(timeout=60)
+    assert len(teams.connector.sent()) == sent
+
+
+def pages_delivered_again(engine) -> None:
+    """Every other page back in the outbox, as a server that died before marking them delivered
+    leaves them once their lease runs out: claimed again, each an attempt more, and grouped
+    otherwise than the first time."""
+    with engine.begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.kind == "escalation", outbox.c.ticket_id % 2 == 1).values(
+            status="pending", claimed_by=None, claimed_until=None, delivered_at=None))

@@ -121,6 +121,7 @@ CHART_NOT_SHOWN = "(No chart here: set the help desk's public address, public_ur
 COMBINED_HEAD = ("🆕 *{count} new tickets* came in faster than this channel can show them one by one. "
                  "Claim one here and it gets its own card.")
 COMBINED_SUMMARY = "{count} new tickets: {refs}"
+NOTICES_HEAD = "{count} notices came in faster than this channel can show them one by one; here they are together:"
 COMBINED_FROM = "from {requester}"
 COMBINED_CLAIMED = "claimed by {assignee}: see its own card"
 COMBINED_STATE = "{status}"

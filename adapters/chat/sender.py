@@ -22,7 +22,12 @@ from storage.outbox import Message
 
 log = logging.getLogger("helpdesk")
 
-BEHIND = 10  # seconds a channel's new cards may fall behind at its pace before they are combined
+BEHIND = 10  # seconds a channel's posts may fall behind at its pace before they are combined
+# Group messages never combined: cards and proposals with buttons of their own, and the weekly digest.
+# Every other message to a group's channel is a notice (a page, an overdue ticket, a move).
+APART = frozenset({"incident", "incident_proposal", "digest"})
+NOTICES_MAX = 30  # notices in one combined post
+NOTICES_BYTES = 10_000  # their texts (UTF-8; with a thread link each, well within Slack's 40,000 characters and Teams' 28 KB activity)
 QUIET_FROM_THREAD = {"note", "internal_note"}  # typed in the card's thread: no line about it there
 # Changes the help desk makes by itself (the SLA sweep) or in bulk (an incident): a ticket listed
 # in a combined post gets its line shown anew for them, not a card of its own
@@ -57,7 +62,9 @@ class ChatSender:
         Raises Undeliverable for an audience of no known kind, and what `classify` makes of the
         platform's own errors: RetryLater (wait as told), Undeliverable, or the error itself (retried)."""
         kind, _, who = message.audience.partition(":")
-        route = {"ticket": lambda: self._ticket_changed(message), "group": lambda: self._to_group(message, who),
+        notice = self.combinable(message) == "notice"  # a retry of one may find it in an earlier combined post
+        route = {"ticket": lambda: self._ticket_changed(message),
+                 "group": lambda: self._notices([message], who) if notice else self._to_group(message, who),
                  "user": lambda: self._to_person(message, who), "thread": lambda: self._in_thread(message)}.get(kind)
         if route is None:
             raise Undeliverable(f"unknown audience {message.audience!r}")
@@ -72,9 +79,27 @@ class ChatSender:
 
     # New tickets posted together
 
-    def combinable(self, message: Message) -> bool:
-        """A new ticket's card for a group's channel may go in a combined post."""
-        return self.combines and message.kind == "new_ticket" and message.audience.startswith("group:")
+    def combinable(self, message: Message) -> str | None:
+        """What the message may be posted together with when its group's channel falls behind:
+        "new_ticket" (cards, listed in one post with a Claim button each), "notice" (pages, overdue
+        tickets, moves: their lines in one post, the group notified once), None (alone)."""
+        if not self.combines or not message.audience.startswith("group:") or message.kind in APART:
+            return None
+        return "new_ticket" if message.kind == "new_ticket" else "notice"
+
+    def together(self, first: Message, waiting: Sequence[Message]) -> list[Message]:
+        """Which of `waiting` (combinable as `first` is, in their lane's order) go in first's combined
+        post: as many as one post holds (`most_listed` tickets; notices up to NOTICES_MAX and
+        NOTICES_BYTES of text)."""
+        if self.combinable(first) == "new_ticket":
+            return list(waiting[:self.most_listed - 1])
+        taken, size = [], len(first.text.encode())
+        for message in waiting[:NOTICES_MAX - 1]:
+            size += len(message.text.encode())
+            if size > NOTICES_BYTES:
+                break
+            taken.append(message)
+        return taken
 
     def room(self, message: Message) -> int:
         """How many posts may go into the message's group channel without falling more than
@@ -88,17 +113,25 @@ class ChatSender:
         return self.pacer.pace.available(channel) + int(self.pacer.pace.rate * BEHIND)
 
     async def deliver_many(self, messages: Sequence[Message]) -> None:
-        """New tickets for one group's channel as one combined post, each recorded as listed in
-        it (kind "listed", message id "<post>/<ticket id>") so a later change finds it.
-        Raises as `deliver` does."""
-        channel, _ = self.channel_of(messages[0].audience.partition(":")[2])
+        """Messages of one group's channel, combinable alike (see `together`), as one post: new
+        tickets each recorded as listed in it (kind "listed", message id "<post>/<ticket id>") so a
+        later change finds it; notices each as its line. Raises as `deliver` does."""
+        lead = replace(messages[0], attempts=max(m.attempts for m in messages))  # a retry looks for its post
+        ids = [m.id for m in messages]
+        name = messages[0].audience.partition(":")[2]
+        if self.combinable(messages[0]) == "notice":
+            try:
+                await self._notices(messages, name)
+            except self.platform_errors as exc:
+                raise self.classify(exc) from exc
+            return
+        channel, _ = self.channel_of(name)
         ids = [m.ticket_id for m in messages]
         tickets = await self.read(lambda tx: [t for t in (tx.get_ticket(i) for i in ids) if t is not None])
         if not tickets:
             return
-        lead = replace(messages[0], attempts=max(m.attempts for m in messages))  # a retry looks for its post
         try:
-            posted = await self._post_listed(lead, channel, [listed_view(t) for t in tickets], [m.id for m in messages])
+            posted = await self._post_listed(lead, channel, [listed_view(t) for t in tickets], ids)
         except self.platform_errors as exc:
             raise self.classify(exc) from exc
         now = self.clock()
@@ -108,6 +141,39 @@ class ChatSender:
     async def _post_listed(self, lead: Message, channel: str, views: list[ListedView], ids: list[int]) -> str:
         """Post a combined post of `views` into `channel` at most once (`lead` and the outbox
         `ids` it delivers name it); returns its id."""
+        raise NotImplementedError
+
+    async def _notices(self, messages: Sequence[Message], group: str) -> None:
+        """Notices for a group's channel: alone as the platform posts one (`_to_group`), several as
+        one post of their lines. A retry (an earlier attempt may have posted, alone or with others
+        grouped differently) leaves out those an earlier post of ours shows already."""
+        if any(m.attempts > 1 for m in messages):
+            shown = await self._notices_shown(group, messages)
+            messages = [m for m in messages if m.id not in shown]
+        if len(messages) <= 1:
+            for message in messages:
+                await self._to_group(message, group)
+            return
+        lines = [self._notice_line(m.kind, m.text, await self._thread_link(m.ticket_id)) for m in messages]
+        lead = replace(messages[0], attempts=max(m.attempts for m in messages))
+        await self._post_notices(lead, group, lines, [m.id for m in messages])
+
+    async def _notices_shown(self, group: str, messages: Sequence[Message]) -> set[int]:
+        """The outbox ids of `messages` an earlier post of ours in the group's channel delivers."""
+        raise NotImplementedError
+
+    def _notice_line(self, kind: str, text: str, link: str | None) -> str:
+        """A notice to a group as the platform shows it: its text, escaped, and a link to its
+        ticket's thread (None: no card to link to)."""
+        raise NotImplementedError
+
+    async def _post_notices(self, lead: Message, group: str, lines: list[str], ids: list[int]) -> None:
+        """Post the notices' `lines` into `group`'s channel as one message, at most once (`lead` and
+        the outbox `ids` it delivers name it), notifying the group as one notice does."""
+        raise NotImplementedError
+
+    async def _thread_link(self, ticket_id: int | None) -> str | None:
+        """A link that opens the ticket's card in its thread (None: no card posted yet)."""
         raise NotImplementedError
 
     async def _listed(self, ticket_id: int) -> tuple[str, str, list[ListedView]] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -106,13 +106,23 @@ class SlackSender(ChatSender):
             text, blocks = B.message(self.message(message, ticket), prefix=f"{mention} " if mention else "")
             await self._post_once(message, channel, text=text, blocks=blocks)
             return
-        text = group_text(message.kind, message.text, B.SLACK)
+        text = self._notice_line(message.kind, message.text, await self._thread_link(message.ticket_id))
         if mention:
             text = f"{mention} {text}"  # the group's mention, from the configuration: meant to notify
-        link = await self._thread_link(message.ticket_id)
-        if link:
-            text += f"\n<{link}|{B.escape(CM.THREAD_LINK)}>"
         await self._post_once(message, channel, text=text)
+
+    def _notice_line(self, kind: str, text: str, link: str | None) -> str:
+        """A notice's text, escaped for mrkdwn, and the link to its ticket's thread on a line of its own."""
+        line = group_text(kind, text, B.SLACK)
+        return line + f"\n<{link}|{B.escape(CM.THREAD_LINK)}>" if link else line
+
+    async def _post_notices(self, lead: Message, group: str, lines: list[str], ids: list[int]) -> None:
+        """One message of the notices' lines, after the group's mention (one notification), at most
+        once: it carries the outbox ids it delivers."""
+        channel, mention = self.channel_of(group)
+        head = B.escape(CM.NOTICES_HEAD.format(count=len(lines)))
+        text = "\n\n".join([f"{mention} {head}" if mention else head, *lines])
+        await self._post_once(lead, channel, text=text, group=ids)
 
     async def _show_listed(self, channel: str, posted: str, views: list[ListedView]) -> None:
         """The combined post updated in place with these lines."""
@@ -205,19 +215,34 @@ class SlackSender(ChatSender):
     async def _find_earlier(self, message: Message, channel: str, thread_ts: str | None,
                             stamp: dict[str, Any]) -> str | None:
         """Our own post for this outbox message, if an earlier attempt made it before failing."""
-        oldest = f"{(message.created_at - timedelta(minutes=1)).timestamp():.6f}"
+        for ts, payload in await self._our_posts(channel, thread_ts, message.created_at):
+            if payload == stamp:
+                log.info("outbox %s was already posted as %s; not posting again", message.id, ts)
+                return ts
+        return None
+
+    async def _notices_shown(self, group: str, messages: Sequence[Message]) -> set[int]:
+        """The outbox ids of `messages` that a post of ours in the group's channel delivers (alone,
+        or as one of the `outbox_ids` of a combined post)."""
+        channel, _ = self.channel_of(group)
+        wanted = {m.id for m in messages}
+        shown: set[int] = set()
+        for _, payload in await self._our_posts(channel, None, min(m.created_at for m in messages)):
+            shown.update(wanted & {payload.get("outbox_id"), *(payload.get("outbox_ids") or ())})
+        return shown
+
+    async def _our_posts(self, channel: str, thread_ts: str | None, since: datetime) -> list[tuple[str, dict]]:
+        """(ts, metadata payload) of the posts this app made in the channel (or the thread) from a
+        minute before `since` on, newest first (Slack's first page: 200)."""
+        oldest = f"{(since - timedelta(minutes=1)).timestamp():.6f}"
         if thread_ts:
             found = await self.pacer.call("conversations.replies", None, lambda: self.client.conversations_replies(
                 channel=channel, ts=thread_ts, oldest=oldest, include_all_metadata=True, limit=200))
         else:
             found = await self.pacer.call("conversations.history", None, lambda: self.client.conversations_history(
                 channel=channel, oldest=oldest, include_all_metadata=True, limit=200))
-        for posted in found.get("messages", []):
-            meta = posted.get("metadata") or {}
-            if meta.get("event_type") == METADATA_TYPE and meta.get("event_payload") == stamp:
-                log.info("outbox %s was already posted as %s; not posting again", message.id, posted.get("ts"))
-                return posted["ts"]
-        return None
+        return [(posted["ts"], meta.get("event_payload") or {}) for posted in found.get("messages", [])
+                if (meta := posted.get("metadata") or {}).get("event_type") == METADATA_TYPE]
 
 
 def _verdict(exc: Exception) -> tuple[float, bool] | None:

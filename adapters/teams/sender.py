@@ -13,7 +13,7 @@ import hashlib
 import logging
 from urllib.parse import quote, urlencode
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Sequence
 
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, Mention
 from botframework.connector.aio import ConnectorClient
@@ -42,6 +42,7 @@ PERMANENT_STATUS = {400, 403, 404}  # bad activity, bot removed from the team, c
 # 7 messages a second, 60 in 30 seconds; beyond it, 429 with Retry-After.
 CONVERSATION_RATE, CONVERSATION_BURST = 2.0, 7
 SEND = "send"
+NOTICE_SHOWN = "notice"  # the receipt of a notice posted in a combined post (its message id: the post's)
 
 
 def thread_id(channel: str, root: str) -> str:
@@ -170,8 +171,7 @@ class TeamsSender(ChatSender):
         """The combined post of new tickets as a thread of its own, posted at most once for these
         outbox rows (a retry grouping others posts anew: a ticket shown twice, never lost)."""
         service_url, tenant = await self._channel_service(channel)
-        group = hashlib.blake2b(",".join(map(str, sorted(ids))).encode(), digest_size=8).hexdigest()
-        step = f"listed:{channel}:{group}"
+        step = f"listed:{channel}:{_ids_digest(ids)}"
         return await self._new_thread(lead, service_url, tenant, channel, self._combined_activity(views), step=step)
 
     @staticmethod
@@ -205,13 +205,36 @@ class TeamsSender(ChatSender):
             await self._mention_members(activity, group.members)
             await self._new_thread(message, service_url, tenant, channel, activity)
             return
-        activity = Activity(type="message", text=group_text(message.kind, message.text, C.TEAMS))
+        activity = Activity(type="message", text=self._notice_line(message.kind, message.text,
+                                                                   await self._thread_link(message.ticket_id)))
         if message.kind != "digest":  # a weekly summary notifies nobody
             await self._mention_members(activity, group.members)
-        link = await self._thread_link(message.ticket_id)
-        if link:
-            activity.text += f"\n\n[{C.escape(CM.THREAD_LINK)}]({link})"
         await self._new_thread(message, service_url, tenant, channel, activity)
+
+    def _notice_line(self, kind: str, text: str, link: str | None) -> str:
+        """A notice's text, escaped for Teams' markdown, and the link to its ticket's thread."""
+        line = group_text(kind, text, C.TEAMS)
+        return line + f"\n\n[{C.escape(CM.THREAD_LINK)}]({link})" if link else line
+
+    async def _post_notices(self, lead: Message, group: str, lines: list[str], ids: list[int]) -> None:
+        """One thread of the notices' lines, the group's members @mentioned once, at most once for
+        these outbox rows (a retry grouping others posts anew: a notice shown twice, never lost)."""
+        channel, _ = self.channel_of(group)
+        service_url, tenant = await self._channel_service(channel)
+        activity = Activity(type="message", text="\n\n".join([C.escape(CM.NOTICES_HEAD.format(count=len(lines))),
+                                                               *lines]))
+        await self._mention_members(activity, self.settings.groups[group].members)
+        root = await self._new_thread(lead, service_url, tenant, channel, activity,
+                                      step=f"notices:{channel}:{_ids_digest(ids)}")
+        now = self.clock()
+        await self.write(lambda tx: [tx.record_receipt(i, NOTICE_SHOWN, root, now) for i in ids])
+
+    async def _notices_shown(self, group: str, messages: Sequence[Message]) -> set[int]:
+        """The outbox ids of `messages` posted already: alone (the receipt of their thread) or in a
+        combined post (a receipt each)."""
+        channel, _ = self.channel_of(group)
+        return set(await self.read(lambda tx: [m.id for m in messages if tx.receipt(m.id, NOTICE_SHOWN)
+                                               or tx.receipt(m.id, f"thread:{channel}")]))
 
     async def _new_thread(self, message: Message, service_url: str, tenant: str | None, channel: str,
                           activity: Activity, step: str | None = None) -> str:
@@ -349,3 +372,7 @@ def _classify(exc: HttpOperationError) -> Exception:
         return Undeliverable(f"the Bot Connector answered {status}: {str(exc)[:200]}")
     return exc
 
+
+def _ids_digest(ids: list[int]) -> str:
+    """A short name for a set of outbox ids: the receipt of the one post that delivers them."""
+    return hashlib.blake2b(",".join(map(str, sorted(ids))).encode(), digest_size=8).hexdigest()
