@@ -121,6 +121,11 @@ def test_more_new_tickets_than_the_channel_pace_go_in_one_combined_post(live, en
 
     # each line names the ticket, its severity, headline and requester, with a button to claim it
     post = combined[0]
+    cards_of = {r["id"]: r["ticket_id"] for r in outbox_rows(engine) if r["kind"] == "new_ticket"}
+    delivers = post["metadata"]["event_payload"]["outbox_ids"]
+    assert [cards_of.get(i) for i in delivers] == [int(n) for n in re.findall(r"^\*#(\d+)\*", "\n".join(
+        b["text"]["text"] for b in post["blocks"][1:] if b["type"] == "section"), re.M)], \
+        "it carries the outbox ids of the cards it shows (a retry finds it by them)"
     line = combined_line(post)
     number = int(re.match(r"\*#(\d+)\*", line).group(1))
     assert "high" in line and "VPN drops every few minutes" in line

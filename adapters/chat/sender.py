@@ -31,8 +31,8 @@ NOTICES_BYTES = 10_000  # their texts (UTF-8; with a thread link each, well with
 QUIET_FROM_THREAD = {"note", "internal_note"}  # typed in the card's thread: no line about it there
 # Changes the help desk makes by itself (the SLA sweep) or in bulk (an incident): a ticket listed
 # in a combined post gets its line shown anew for them, not a card of its own
-NO_OWN_CARD = {"sla_warning", "repaged", "overdue", "replanned", "escalated", "nudged", "stale_resolved",
-               "linked", "merged", "merged_in", "broadcast", "declared"}
+NO_OWN_CARD = {"sla_warning", "repaged", "overdue", "replanned", "escalated", "auto_escalated", "nudged",
+               "stale_resolved", "linked", "merged", "merged_in", "broadcast", "declared"}
 
 
 class ChatSender:
@@ -117,7 +117,6 @@ class ChatSender:
         tickets each recorded as listed in it (kind "listed", message id "<post>/<ticket id>") so a
         later change finds it; notices each as its line. Raises as `deliver` does."""
         lead = replace(messages[0], attempts=max(m.attempts for m in messages))  # a retry looks for its post
-        ids = [m.id for m in messages]
         name = messages[0].audience.partition(":")[2]
         if self.combinable(messages[0]) == "notice":
             try:
@@ -126,12 +125,12 @@ class ChatSender:
                 raise self.classify(exc) from exc
             return
         channel, _ = self.channel_of(name)
-        ids = [m.ticket_id for m in messages]
-        tickets = await self.read(lambda tx: [t for t in (tx.get_ticket(i) for i in ids) if t is not None])
+        numbers = [m.ticket_id for m in messages]
+        tickets = await self.read(lambda tx: [t for t in (tx.get_ticket(i) for i in numbers) if t is not None])
         if not tickets:
             return
         try:
-            posted = await self._post_listed(lead, channel, [listed_view(t) for t in tickets], ids)
+            posted = await self._post_listed(lead, channel, [listed_view(t) for t in tickets], [m.id for m in messages])
         except self.platform_errors as exc:
             raise self.classify(exc) from exc
         now = self.clock()
