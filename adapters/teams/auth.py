@@ -123,7 +123,7 @@ class SigningKeys:
         now = self.clock()
         if not self._keys:
             await self._refresh(now)
-        elif now - self._fetched_at >= self.max_age and not self.backoff.waiting(now):
+        elif now >= self._fetched_at + self.max_age and not self.backoff.waiting(now):
             self._start(now)  # in the background: the set we have serves meanwhile
         key = self._keys.get(kid)
         if key is None and self._may_look_again(now):
@@ -144,7 +144,8 @@ class SigningKeys:
         if self._fetch is not None and not self._fetch.done():
             return True  # a fetch is under way anyway: wait for it
         return (not self.backoff.waiting(now)
-                and (self._tried_at is None or now - self._tried_at >= self.unknown_kid_interval))
+                # a deadline, not a difference: (t + d) - t can come out a hair under d in floating point
+                and (self._tried_at is None or now >= self._tried_at + self.unknown_kid_interval))
 
     def _start(self, now: float) -> asyncio.Task:
         if self._fetch is None or self._fetch.done():
