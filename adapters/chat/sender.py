@@ -11,7 +11,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable, Sequence
 
+from adapters.chat import messages as CM
 from adapters.chat.pacing import Pacer
+from adapters.chat.text import Markup, group_text
 from adapters.chat.views import (CardView, IncidentView, ListedView, MessageView, current_card, incident_view,
                                  listed_view, message_view)
 from adapters.dispatcher import RetryLater, Undeliverable, off_loop
@@ -47,6 +49,7 @@ class ChatSender:
     post_method = ""  # the pacer's name for posting into a channel
     combines = False  # whether the platform posts waiting new tickets together (`_post_listed`)
     most_listed = 1  # how many tickets one combined post holds
+    markup: Markup  # how the platform writes chat text
     pacer: Pacer
 
     def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime]) -> None:
@@ -116,7 +119,6 @@ class ChatSender:
         """Messages of one group's channel, combinable alike (see `together`), as one post: new
         tickets each recorded as listed in it (kind "listed", message id "<post>/<ticket id>") so a
         later change finds it; notices each as its line. Raises as `deliver` does."""
-        lead = replace(messages[0], attempts=max(m.attempts for m in messages))  # a retry looks for its post
         name = messages[0].audience.partition(":")[2]
         if self.combinable(messages[0]) == "notice":
             try:
@@ -124,6 +126,7 @@ class ChatSender:
             except self.platform_errors as exc:
                 raise self.classify(exc) from exc
             return
+        lead = replace(messages[0], attempts=max(m.attempts for m in messages))  # a retry looks for its post
         channel, _ = self.channel_of(name)
         numbers = [m.ticket_id for m in messages]
         tickets = await self.read(lambda tx: [t for t in (tx.get_ticket(i) for i in numbers) if t is not None])
@@ -153,22 +156,26 @@ class ChatSender:
             for message in messages:
                 await self._to_group(message, group)
             return
-        lines = [self._notice_line(m.kind, m.text, await self._thread_link(m.ticket_id)) for m in messages]
-        lead = replace(messages[0], attempts=max(m.attempts for m in messages))
-        await self._post_notices(lead, group, lines, [m.id for m in messages])
+        m = self.markup
+        lines = [m.escape(CM.NOTICES_HEAD.format(count=len(messages)))]
+        lines += [self._notice_line(n.kind, n.text, await self._thread_link(n.ticket_id)) for n in messages]
+        lead = replace(messages[0], attempts=max(n.attempts for n in messages))
+        await self._post_notices(lead, group, "\n\n".join(lines), [n.id for n in messages])
 
     async def _notices_shown(self, group: str, messages: Sequence[Message]) -> set[int]:
         """The outbox ids of `messages` an earlier post of ours in the group's channel delivers."""
         raise NotImplementedError
 
     def _notice_line(self, kind: str, text: str, link: str | None) -> str:
-        """A notice to a group as the platform shows it: its text, escaped, and a link to its
-        ticket's thread (None: no card to link to)."""
-        raise NotImplementedError
+        """A notice to a group as the platform shows it: its text, escaped, and on a line of its own
+        a link to its ticket's thread (None: no card to link to)."""
+        m = self.markup
+        line = group_text(kind, text, m)
+        return line + m.line_break + m.link(link, m.escape(CM.THREAD_LINK)) if link else line
 
-    async def _post_notices(self, lead: Message, group: str, lines: list[str], ids: list[int]) -> None:
-        """Post the notices' `lines` into `group`'s channel as one message, at most once (`lead` and
-        the outbox `ids` it delivers name it), notifying the group as one notice does."""
+    async def _post_notices(self, lead: Message, group: str, text: str, ids: list[int]) -> None:
+        """Post `text` (the notices' head and lines) into `group`'s channel as one message, at most
+        once (`lead` and the outbox `ids` it delivers name it), notifying the group as one notice does."""
         raise NotImplementedError
 
     async def _thread_link(self, ticket_id: int | None) -> str | None:

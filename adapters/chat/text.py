@@ -27,6 +27,7 @@ class Markup:
     italic: Callable[[str], str]
     code: Callable[[str], str]
     pre: Callable[[str], str]
+    link: Callable[[str, str], str]  # (address, text already escaped) → a link showing the text
     line_break: str = "\n"
     limit: int = 3900
     measure: Callable[[str], int] = len

@@ -281,7 +281,7 @@ def form_errors(view: Mapping[str, Any], errors: Mapping[str, str]) -> dict[str,
 
 
 SLACK = Markup(escape=escape, bold=lambda t: f"*{t}*", italic=lambda t: f"_{t}_", code=lambda t: f"`{escape(t)}`",
-               pre=lambda t: "```" + escape(t) + "```")
+               pre=lambda t: "```" + escape(t) + "```", link=lambda url, text: f"<{url}|{text}>")
 
 
 def reply_text(reply: Reply) -> str:

@@ -14,10 +14,8 @@ from typing import Any, Awaitable, Callable, Sequence
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.chat import messages as CM
 from adapters.chat.pacing import Pace, Pacer, as_wait, http_verdict
 from adapters.chat.sender import ChatSender
-from adapters.chat.text import group_text
 from adapters.chat.views import CardView, ListedView, MessageView
 from adapters.dispatcher import Undeliverable
 from adapters.slack import blocks as B
@@ -43,6 +41,7 @@ class SlackSender(ChatSender):
     platform_errors = (SlackApiError,)
     post_method = POST
     combines = True
+    markup = B.SLACK
     most_listed = B.COMBINED_MAX
 
     def __init__(self, client: AsyncWebClient, settings: Settings, store: Store, clock: Callable[[], datetime],
@@ -111,18 +110,11 @@ class SlackSender(ChatSender):
             text = f"{mention} {text}"  # the group's mention, from the configuration: meant to notify
         await self._post_once(message, channel, text=text)
 
-    def _notice_line(self, kind: str, text: str, link: str | None) -> str:
-        """A notice's text, escaped for mrkdwn, and the link to its ticket's thread on a line of its own."""
-        line = group_text(kind, text, B.SLACK)
-        return line + f"\n<{link}|{B.escape(CM.THREAD_LINK)}>" if link else line
-
-    async def _post_notices(self, lead: Message, group: str, lines: list[str], ids: list[int]) -> None:
-        """One message of the notices' lines, after the group's mention (one notification), at most
-        once: it carries the outbox ids it delivers."""
+    async def _post_notices(self, lead: Message, group: str, text: str, ids: list[int]) -> None:
+        """One message of the notices, after the group's mention (one notification), at most once:
+        it carries the outbox ids it delivers."""
         channel, mention = self.channel_of(group)
-        head = B.escape(CM.NOTICES_HEAD.format(count=len(lines)))
-        text = "\n\n".join([f"{mention} {head}" if mention else head, *lines])
-        await self._post_once(lead, channel, text=text, group=ids)
+        await self._post_once(lead, channel, text=f"{mention} {text}" if mention else text, group=ids)
 
     async def _show_listed(self, channel: str, posted: str, views: list[ListedView]) -> None:
         """The combined post updated in place with these lines."""

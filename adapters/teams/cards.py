@@ -55,7 +55,7 @@ def size(value: Any) -> int:
 
 TEAMS = Markup(escape=escape, bold=lambda t: f"**{t}**", italic=lambda t: f"_{t}_",
                code=lambda t: f"`{t.translate(_HTML)}`", pre=lambda t: "```\n" + t.translate(_HTML) + "\n```",
-               line_break="\n\n", limit=BUDGET, measure=size)
+               link=lambda url, text: f"[{text}]({url})", line_break="\n\n", limit=BUDGET, measure=size)
 
 
 def reply_text(reply: Reply) -> str:

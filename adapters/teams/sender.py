@@ -20,10 +20,8 @@ from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import AuthenticationConstants
 from msrest.exceptions import HttpOperationError
 
-from adapters.chat import messages as CM
 from adapters.chat.pacing import Pace, Pacer, as_wait, http_verdict, status_of
 from adapters.chat.sender import ChatSender
-from adapters.chat.text import group_text
 from adapters.chat.views import ListedView
 from adapters.dispatcher import RetryLater, Undeliverable, off_loop
 from adapters.teams import cards as C
@@ -83,6 +81,7 @@ class TeamsSender(ChatSender):
     platform_errors = (HttpOperationError,)
     post_method = SEND
     combines = True
+    markup = C.TEAMS
     most_listed = C.COMBINED_MAX
 
     def __init__(self, connector: Connector, settings: Settings, store: Store, refs: ConversationRefs,
@@ -211,18 +210,12 @@ class TeamsSender(ChatSender):
             await self._mention_members(activity, group.members)
         await self._new_thread(message, service_url, tenant, channel, activity)
 
-    def _notice_line(self, kind: str, text: str, link: str | None) -> str:
-        """A notice's text, escaped for Teams' markdown, and the link to its ticket's thread."""
-        line = group_text(kind, text, C.TEAMS)
-        return line + f"\n\n[{C.escape(CM.THREAD_LINK)}]({link})" if link else line
-
-    async def _post_notices(self, lead: Message, group: str, lines: list[str], ids: list[int]) -> None:
-        """One thread of the notices' lines, the group's members @mentioned once, at most once for
-        these outbox rows (a retry grouping others posts anew: a notice shown twice, never lost)."""
+    async def _post_notices(self, lead: Message, group: str, text: str, ids: list[int]) -> None:
+        """One thread of the notices, the group's members @mentioned once, at most once for these
+        outbox rows (its receipt, and one for each of them, which a retry grouping others finds)."""
         channel, _ = self.channel_of(group)
         service_url, tenant = await self._channel_service(channel)
-        activity = Activity(type="message", text="\n\n".join([C.escape(CM.NOTICES_HEAD.format(count=len(lines))),
-                                                               *lines]))
+        activity = Activity(type="message", text=text)
         await self._mention_members(activity, self.settings.groups[group].members)
         root = await self._new_thread(lead, service_url, tenant, channel, activity,
                                       step=f"notices:{channel}:{_ids_digest(ids)}")
