@@ -30,6 +30,7 @@ class People:
     def __init__(self, ttl: float = CACHE_SECONDS) -> None:
         self.ttl = ttl
         self._known: dict[frozenset[str], tuple[float, int, frozenset[str]]] = {}
+        self._keys_of: dict[int, set[frozenset[str]]] = {}  # person → their keys in `_known`
         self._lock = threading.Lock()
 
     def resolve(self, tx: Transaction, actor: Actor, now: datetime, create: bool) -> Actor:
@@ -68,11 +69,15 @@ class People:
         """Drop what this process remembers (after identities were re-linked elsewhere)."""
         with self._lock:
             self._known.clear()
+            self._keys_of.clear()
 
     def _drop(self, persons: set[int]) -> None:
+        """Forget what is remembered of `persons`: a look-up per person, not a pass over the cache
+        (a surge of new people links one each, so a pass would cost the cache's size per person)."""
         with self._lock:
-            for key in [k for k, v in self._known.items() if v[1] in persons]:
-                del self._known[key]
+            for person in persons:
+                for key in self._keys_of.pop(person, ()):
+                    self._known.pop(key, None)
 
     def _cached(self, own: frozenset[str]) -> tuple[int, frozenset[str]] | None:
         with self._lock:
@@ -85,4 +90,9 @@ class People:
         with self._lock:
             if len(self._known) >= CACHE_MAX:
                 self._known.clear()
+                self._keys_of.clear()
+            earlier = self._known.get(own)
+            if earlier is not None and earlier[1] != person:
+                self._keys_of.get(earlier[1], set()).discard(own)
             self._known[own] = (time.monotonic() + self.ttl, person, ids)
+            self._keys_of.setdefault(person, set()).add(own)
