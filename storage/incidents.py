@@ -48,6 +48,12 @@ def references_to_tickets() -> list[tuple[str, str]]:
     return found
 
 
+# driven from the (few) incidents, each parent looked up by its key: joining from tickets' status made
+# SQLite walk every open ticket of the history, at each ticket opened; built once (every intake reads it)
+_OPEN_RECORDS = select(incidents).where(select(tickets.c.id).where(and_(
+    tickets.c.id == incidents.c.ticket_id, tickets.c.status.in_(OPEN))).exists()).order_by(incidents.c.declared_at)
+
+
 class IncidentRows:
     conn: Connection
 
@@ -116,12 +122,7 @@ class IncidentRows:
         return Incident(record, _ticket(parent), tuple(_ticket(r) for r in rows))
 
     def _open_records(self) -> list[IncidentRecord]:
-        # driven from the (few) incidents, each parent looked up by its key: joining from tickets'
-        # status made SQLite walk every open ticket of the history, at each ticket opened
-        parent_open = (select(tickets.c.id).where(and_(tickets.c.id == incidents.c.ticket_id, tickets.c.status.in_(OPEN)))
-                       .exists())
-        rows = self.conn.execute(select(incidents).where(parent_open).order_by(incidents.c.declared_at)).all()
-        return [_record(r) for r in rows]
+        return [_record(r) for r in self.conn.execute(_OPEN_RECORDS).all()]
 
     def open_incidents(self) -> list[tuple[IncidentRecord, Ticket, int, int]]:
         """See bot.ports.Transaction.open_incidents."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, bindparam, func, select
 
 from bot.config import Settings
 from bot.knowledge import Entry, EntryRules, Past
@@ -49,20 +49,24 @@ def past_resolution(conn, key: int) -> Past | None:
     return Past(key, history_ref(row.source, row.source_id), row.description, row.resolution)
 
 
+_RESOLVED_TICKETS = select(tickets.c.id, tickets.c.description, tickets.c.resolution, tickets.c.status).where(
+    tickets.c.id.in_(bindparam("ids", expanding=True)))  # built once: every intake's suggestions read it
+_HISTORY_ROWS = select(history.c.id, history.c.source, history.c.source_id, history.c.description,
+                       history.c.resolution).where(history.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def past_resolutions(conn, keys: list[int]) -> dict[int, Past]:
     """`past_resolution` for several entry keys at once (one query for tickets, one for history):
     the keys that still hold a resolution, each with its Past."""
     found: dict[int, Past] = {}
     ids = [k for k in keys if 0 < k < 2**31]
     if ids:
-        for row in conn.execute(select(tickets.c.id, tickets.c.description, tickets.c.resolution, tickets.c.status)
-                                .where(tickets.c.id.in_(ids))):
+        for row in conn.execute(_RESOLVED_TICKETS, {"ids": ids}):
             if row.resolution and row.status in DONE:
                 found[row.id] = Past(row.id, f"#{row.id}", row.description, row.resolution)
     imported = [-k for k in keys if -2**31 < k < 0]
     if imported:
-        for row in conn.execute(select(history.c.id, history.c.source, history.c.source_id, history.c.description,
-                                       history.c.resolution).where(history.c.id.in_(imported))):
+        for row in conn.execute(_HISTORY_ROWS, {"ids": imported}):
             if row.resolution:
                 found[-row.id] = Past(-row.id, history_ref(row.source, row.source_id), row.description, row.resolution)
     return found

@@ -3,11 +3,29 @@ and writes (mixed into storage.repository.SqlTransaction)."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from storage.database import upsert
 from storage.schema import identities, people, seen_requests
+
+# Built once: a new person is linked in every intake of a surge, and building a statement costs
+# more Python than running it (SQLAlchemy's construction and cache-key walk)
+_PEOPLE_OF = select(identities.c.identity, identities.c.person_id).where(
+    identities.c.identity.in_(bindparam("ids", expanding=True)))
+_IDENTITIES_OF = select(identities.c.identity).where(identities.c.person_id == bindparam("person"))
+_ADD_PERSON = insert(people).returning(people.c.id)
+_REMEMBER_RESULT = update(seen_requests).where(seen_requests.c.key == bindparam("w_key")).values(
+    ticket_id=bindparam("ticket_id"))
+
+
+@lru_cache(maxsize=None)
+def _link(dialect: str):
+    """INSERT … ON CONFLICT (identity) DO UPDATE SET person_id: an identity moves to the person given."""
+    statement = upsert(dialect, identities)
+    return statement.on_conflict_do_update(index_elements=["identity"],
+                                           set_={"person_id": statement.excluded.person_id})
 
 
 class PeopleRows:
@@ -17,24 +35,21 @@ class PeopleRows:
         """See bot.ports.Transaction.people_of."""
         if not ids:
             return {}
-        rows = self.conn.execute(select(identities.c.identity, identities.c.person_id)
-                                 .where(identities.c.identity.in_(ids)))
-        return {r.identity: r.person_id for r in rows}
+        return {r.identity: r.person_id for r in self.conn.execute(_PEOPLE_OF, {"ids": list(ids)})}
 
     def identities_of(self, person_id: int) -> set[str]:
         """See bot.ports.Transaction.identities_of."""
-        return set(self.conn.execute(select(identities.c.identity).where(identities.c.person_id == person_id)).scalars())
+        return set(self.conn.execute(_IDENTITIES_OF, {"person": person_id}).scalars())
 
     def add_person(self, name: str, now: datetime) -> int:
         """See bot.ports.Transaction.add_person."""
-        return self.conn.execute(insert(people).returning(people.c.id), {"name": name[:255] or "?", "created_at": now}).scalar_one()
+        return self.conn.execute(_ADD_PERSON, {"name": name[:255] or "?", "created_at": now}).scalar_one()
 
     def link_identities(self, person_id: int, ids: list[str], now: datetime) -> None:
         """See bot.ports.Transaction.link_identities."""
-        for identity in ids:
-            self.conn.execute(upsert(self.conn.dialect.name, identities)
-                              .values(identity=identity[:255], person_id=person_id, created_at=now)
-                              .on_conflict_do_update(index_elements=["identity"], set_={"person_id": person_id}))
+        if ids:
+            self.conn.execute(_link(self.conn.dialect.name),
+                              [{"identity": i[:255], "person_id": person_id, "created_at": now} for i in ids])
 
     def merge_people(self, into: int, others: list[int]) -> None:
         """See bot.ports.Transaction.merge_people."""
@@ -43,7 +58,7 @@ class PeopleRows:
 
     def remember_result(self, key: str, ticket_id: int) -> None:
         """See bot.ports.Transaction.remember_result."""
-        self.conn.execute(update(seen_requests).where(seen_requests.c.key == key[:255]).values(ticket_id=ticket_id))
+        self.conn.execute(_REMEMBER_RESULT, {"w_key": key[:255], "ticket_id": ticket_id})
 
     def seen_result(self, key: str) -> int | None:
         """See bot.ports.Transaction.seen_result."""

@@ -3,6 +3,7 @@ serves the commands, the SLA sweep, the outbox and the chat adapters."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
@@ -34,6 +35,12 @@ _UPDATE_TICKET = update(tickets).where(and_(tickets.c.id == bindparam("w_id"), t
 _INSERT_NOTE = insert(notes).returning(notes.c.id)
 _INSERT_EVENT = insert(audit_events)
 _INSERT_OUTBOX = insert(outbox)
+
+
+@lru_cache(maxsize=None)
+def _first_time(dialect: str):
+    """INSERT … ON CONFLICT DO NOTHING RETURNING key: built once per database kind."""
+    return upsert(dialect, seen_requests).on_conflict_do_nothing().returning(seen_requests.c.key)
 
 
 def ticket_row(ticket: Ticket) -> dict[str, Any]:
@@ -166,8 +173,7 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentR
 
     def first_time(self, key: str, now: datetime) -> bool:
         """See bot.ports.Transaction.first_time (INSERT … ON CONFLICT DO NOTHING: one caller wins)."""
-        inserted = self.conn.execute(upsert(self.conn.dialect.name, seen_requests).values(key=key[:255], created_at=now)
-                                     .on_conflict_do_nothing().returning(seen_requests.c.key)).first()
+        inserted = self.conn.execute(_first_time(self.conn.dialect.name), {"key": key[:255], "created_at": now}).first()
         return inserted is not None
 
     def known_people(self, fragment: str, limit: int = 10) -> list[Person]:
