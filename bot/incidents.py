@@ -143,8 +143,8 @@ class Corpus:
                 self.upto = max(self.upto, ticket_id)
             while len(self.order) > self.size:
                 self.index.remove(self.order.pop(0))
-            if len(self.index.headlines) > 2 * self.size + len(PROBLEMS):
-                self.index, self.upto, self.order, self.rows = self._prior(), 0, [], {}
+            if len(self.index.headlines) > 2 * self.size + len(PROBLEMS):  # kept searches stay good
+                self.index, self.upto, self.order = self._prior(), 0, []
                 for ticket_id, problem in tx.recent_problems(0, self.size):
                     self.index.add(Entry(ticket_id, problem))
                     self.order.append(ticket_id)
@@ -154,8 +154,8 @@ class Corpus:
         """How alike `text` is to each of `among` found among its closest matches in the corpus (a
         ticket further down than 2 × len(among) + 20 matches is less alike than that many
         others: it counts as nothing in common)."""
-        found = self.index.search(text, limit=2 * len(among) + 20, floor=0.0, exclude=exclude, explain=False)
-        return {m.ticket_id: m.confidence for m in found if m.ticket_id in among and m.ticket_id != exclude}
+        found = self.index.likeness(text, limit=2 * len(among) + 20, exclude=exclude)
+        return {key: value for key, value in found if key in among and key != exclude}
 
     def likeness(self, tickets: list[Ticket]) -> dict[int, dict[int, float]]:
         """For each pair of `tickets` (stored ones, by id), how alike they are: the knowledge base's
@@ -163,18 +163,21 @@ class Corpus:
 
         Each ticket is searched once: its search is kept (`rows`) and used again while it reaches as
         far down the matches as the pool needs (2 × len(tickets) + 20); tickets opened since are then
-        measured against it alone (`search(among=…)`, cheaper than a whole search), giving the same
-        confidences a whole search would. So a surge that keeps growing costs one search per new
+        measured against it alone (`KnowledgeIndex.likeness(among=…)`, cheaper than a whole search),
+        giving the same confidences a whole search would. A rebuilt corpus index keeps the rows. So a surge that keeps growing costs one search per new
         ticket per look, not one per ticket of the window; and a look that compares the window ahead,
         outside the write lock (`compare_surge_window`), leaves the look that writes only grouping to
-        do. Rows of tickets no longer compared are dropped."""
+        do. Rows of tickets no longer compared are dropped, but for those newer than any compared
+        here: the look that writes leaves out the tickets opened since the look ahead searched them,
+        and the next look takes them."""
         ids = {t.id for t in tickets}
         if not ids:
             return {}
         reach = 2 * len(ids) + 20  # a ticket further down than this is less alike than that many others
         found: dict[int, dict[int, float]] = {t.id: {} for t in tickets}
+        last = max(ids)
         with self._lock:
-            rows = {i: row for i, row in self.rows.items() if i in ids}
+            rows = {i: row for i, row in self.rows.items() if i in ids or i > last}
         for ticket in tickets:
             if ticket.id not in self.index.slot_of:  # older than the index holds
                 self.index.add(Entry(ticket.id, ticket.description))
@@ -183,15 +186,12 @@ class Corpus:
         for ticket in tickets:
             kept = rows.get(ticket.id)
             if kept is None or kept[0] < reach:
-                matches = self.index.search(ticket.description, limit=reach, floor=0.0, exclude=ticket.id,
-                                            explain=False)
+                matches = self.index.likeness(ticket.description, limit=reach, exclude=ticket.id)
                 # fewer matches than asked for: the search found all it finds, however far a pool reaches
-                kept = rows[ticket.id] = (reach if len(matches) == reach else math.inf, newest,
-                                          [(m.ticket_id, m.confidence) for m in matches], {})
+                kept = rows[ticket.id] = (reach if len(matches) == reach else math.inf, newest, matches, {})
             elif later := [i for i in ids if i > kept[1]]:  # opened since its search: measured against it alone
                 extra = dict(kept[3])
-                extra.update((m.ticket_id, m.confidence) for m in self.index.search(
-                    ticket.description, limit=len(later), floor=0.0, explain=False, among=later))
+                extra.update(self.index.likeness(ticket.description, limit=len(later), among=later))
                 kept = rows[ticket.id] = (kept[0], newest, kept[2], extra)
             for other, value in itertools.chain(kept[2][:reach], kept[3].items()):
                 if other in ids and other != ticket.id:

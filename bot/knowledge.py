@@ -418,14 +418,38 @@ class KnowledgeIndex:
         found: what a caller comparing hundreds of matches, and showing none, does without).
         `among` (entry keys) makes only those entries candidates, each confidence as a search of
         every entry would give it: how alike `text` is to a few entries named ahead."""
+        found = self._candidates(text, technician, exclude, among)
+        if found is None:
+            return []
+        headline, candidates, best_possible, query_terms = found
+        return _ranked(headline, candidates, best_possible, query_terms if explain else None, limit, floor,
+                       time.time() if now is None else now)
+
+    def likeness(self, text: str, limit: int, exclude: int | None = None,
+                 among: Collection[int] | None = None) -> list[tuple[int, float]]:
+        """(entry key, confidence) of what `search(text, limit, floor=0.0, exclude=…, explain=False,
+        among=…)` finds, in its order and with its confidences, as plain pairs: what a caller comparing
+        hundreds of matches needs, without a Match for each (incidents' likeness)."""
+        found = self._candidates(text, True, exclude, among)
+        if found is None:
+            return []
+        headline, candidates, best_possible, _ = found
+        key, _, confidence, ranking = _ranking(headline, candidates, best_possible, limit, 0.0, time.time())
+        return [(k, round(c, 3)) for k, c in zip(key[ranking].tolist(), confidence[ranking].tolist())]
+
+    def _candidates(self, text: str, technician: bool, exclude: int | None, among: Collection[int] | None
+                    ) -> tuple[str, list[tuple[float, str, int, float]], float, set[str]] | None:
+        """Stage 1 of a search: the query's headline, the best CANDIDATES (BM25 score, headline, key,
+        day) of every part, the best BM25 score possible and the query terms weighed; None when
+        nothing can match (an empty query, an empty index, no known term)."""
         headline, query = self._counts(text, QUERY_HEADLINE_WEIGHT)
         if not query:
-            return []
+            return None
         with self._lock:
             base = self.base
             slots = len(self.headlines) + (base.slots if base is not None else 0)
             if len(self) == 0:
-                return []
+                return None
             avg = (self.total_len + (base.total_len if base is not None else 0.0)) / slots
             weighted = []
             for term, qf in query.items():
@@ -440,17 +464,15 @@ class KnowledgeIndex:
             weighted.sort(key=lambda w: (-w[0], w[1]))
             weighted = weighted[:MAX_QUERY_TERMS]
             if not weighted:
-                return []
+                return None
             best_possible = sum(w[0] for w in weighted) * (K1 + 1)
             c1, c2 = K1 * (1 - B), K1 * B / avg
             candidates = self._live_candidates(weighted, c1, c2, technician, exclude, among)
             if base is not None:
                 candidates += base.candidates(weighted, c1, c2, technician, exclude, among)
-            query_terms = {w[1] for w in weighted}
         if len(candidates) > CANDIDATES:
             candidates = sorted(candidates, key=lambda c: -c[0])[:CANDIDATES]
-        return _ranked(headline, candidates, best_possible, query_terms if explain else None, limit, floor,
-                       time.time() if now is None else now)
+        return headline, candidates, best_possible, {w[1] for w in weighted}
 
     def _live_candidates(self, weighted: list, c1: float, c2: float, technician: bool, exclude: int | None,
                          among: Collection[int] | None = None) -> list[tuple[float, str, int, float]]:
@@ -498,13 +520,25 @@ def _best(scores: np.ndarray, slots: list[int | None] | None) -> np.ndarray:
 
 def _ranked(headline: str, candidates: list[tuple[float, str, int, float]], best_possible: float,
             query_terms: set[str] | None, limit: int, floor: float, now: float) -> list["Match"]:
+    """Stage 2 (`_ranking`) as Matches; each lists the query terms its headline shares (`query_terms`;
+    None: none listed)."""
+    if not candidates:
+        return []
+    key, titles, confidence, ranking = _ranking(headline, candidates, best_possible, limit, floor, now)
+    return [Match(int(key[i]), titles[i], round(float(confidence[i]), 3),
+                  tuple(t for t in dict.fromkeys(tokens(titles[i])) if t in query_terms)[:5] if query_terms else ())
+            for i in ranking.tolist()]
+
+
+def _ranking(headline: str, candidates: list[tuple[float, str, int, float]], best_possible: float,
+             limit: int, floor: float, now: float) -> tuple[np.ndarray, tuple[str, ...], np.ndarray, np.ndarray]:
     """Stage 2 for (BM25 score, headline, key, day) candidates: the confidence of each (its BM25
     score over `best_possible`, blended with rapidfuzz's token_set_ratio of the headlines, scored in
     one call), those under `floor` left out, the best `limit` by confidence leaning to the recent
-    (`now`: epoch seconds); equally placed, the more recent, then the higher key, first. Each match
-    lists the query terms its headline shares (`query_terms`; None: none listed)."""
+    (`now`: epoch seconds); equally placed, the more recent, then the higher key, first. Returns the
+    candidates' keys, headlines and confidences, and the positions of those ranked, best first."""
     if not candidates:
-        return []
+        return np.zeros(0, dtype=np.int64), (), np.zeros(0), np.zeros(0, dtype=np.int64)
     score, titles, keys, days = zip(*candidates)
     likeness = process.cdist([headline], titles, scorer=fuzz.token_set_ratio, processor=default_process,
                              dtype=np.float64)[0] / 100
@@ -517,9 +551,7 @@ def _ranked(headline: str, candidates: list[tuple[float, str, int, float]], best
     key = np.array(keys, dtype=np.int64)
     kept = np.flatnonzero(confidence >= floor)
     ranking = kept[np.lexsort((-key[kept], -np.where(known, day, -np.inf)[kept], -order[kept]))][:limit]
-    return [Match(int(key[i]), titles[i], round(float(confidence[i]), 3),
-                  tuple(t for t in dict.fromkeys(tokens(titles[i])) if t in query_terms)[:5] if query_terms else ())
-            for i in ranking.tolist()]
+    return key, titles, confidence, ranking
 
 
 # The index on disk: built by another process, memory-mapped by the server

@@ -385,3 +385,45 @@ def test_two_desks_looking_at_the_same_surge_at_once_propose_it_once(settings, e
         t.join(30)
     assert errors == [] and sorted(made) == [0, 1], (errors, made)
     assert len(proposals(engine)) == 1 and len(sent(engine, "incident_proposal")) == 1
+
+
+def test_each_ticket_is_searched_whole_once_across_looks_and_a_rebuilt_corpus(desk, engine, clock):
+    """The look ahead searches the window; the look that writes leaves out the tickets opened in
+    between (their searches are kept for the next look), and the corpus rebuilding its index keeps
+    them too: a surge costs one whole search per ticket, and a kept search gives what it gave."""
+    from bot.incidents import Corpus
+    from bot.knowledge import KnowledgeIndex
+
+    whole: list[str] = []
+
+    class Counted(KnowledgeIndex):
+        def likeness(self, text, limit, exclude=None, among=None):
+            if among is None:
+                whole.append(text)
+            return super().likeness(text, limit, exclude=exclude, among=among)
+
+    class Small(Corpus):
+        @staticmethod
+        def _prior():
+            return Counted()  # no everyday problems: the rebuild comes after a few tickets
+
+    texts = VPN_OUTAGE[:12]
+    ids = open_tickets(desk, clock, texts)
+    corpus = Small(size=4)
+    with desk.store.transaction(write=False) as tx:
+        tickets = [tx.get_ticket(i) for i in ids]
+        corpus.refresh(tx)
+        ahead = corpus.likeness(tickets[:8])
+        writing = corpus.likeness(tickets[:6])  # tickets 7 and 8 opened after the look ahead
+        rebuilt_before, n = id(corpus.index), 0
+        while id(corpus.index) == rebuilt_before:  # more tickets than twice its size: the index is rebuilt
+            clock.advance(seconds=5)
+            assert say(desk, requester(desk, 99), f"new {UNRELATED[n % len(UNRELATED)]}").ok
+            n += 1
+            with desk.store.transaction(write=False) as fresh:
+                corpus.refresh(fresh)
+        later = corpus.likeness(tickets)
+    assert sorted(whole) == sorted(texts), "each of the 12 searched whole once"
+    assert writing == {i: {j: v for j, v in row.items() if j in ahead and j <= ids[5]}
+                       for i, row in ahead.items() if i <= ids[5]}
+    assert later[ids[0]][ids[1]] == ahead[ids[0]][ids[1]] > 0
