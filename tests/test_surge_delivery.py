@@ -19,8 +19,8 @@ from storage.outbox import MAX_ATTEMPTS, MAX_WAITING, Outbox
 from storage.repository import SqlStore
 from storage.schema import outbox
 from tests.conftest import outbox_rows, say, stored
-from tests.slack_harness import DESK_CHANNEL, LiveSlack
-from tests.teams_harness import DESK, LiveTeams, _nodes, card_content, texts
+from tests.slack_harness import DESK_CHANNEL, NET_CHANNEL, LiveSlack
+from tests.teams_harness import DESK, NET, LiveTeams, _nodes, card_content, texts
 from tests.test_slack_requests import _pause_dispatchers, _resume_dispatchers
 
 HEADLINE = "GlobalProtect VPN drops every few minutes for person {n}"
@@ -151,6 +151,17 @@ def test_more_new_tickets_than_the_channel_pace_go_in_one_combined_post(live, en
     claimed_lines = [r for r in live.slack.replies(DESK_CHANNEL, own[0]["ts"]) if "claimed" in r.get("text", "")]
     assert len(claimed_lines) == 1, "what happened is said in the new card's thread"
 
+    # escalated while only listed: the page in the other group's channel links to where it is shown
+    other = next(n for n in numbers if n != number)
+    post_of_other = next(p for p in combined if any(line.startswith(f"*#{other}*") for b in p["blocks"]
+                                                    if b["type"] == "section" for line in b["text"]["text"].split("\n")))
+    assert live.slash("U0BOB", f"escalate {other} network-eng the whole floor lost the VPN").status == 200
+    live.settled(timeout=30)
+    page = live.slack.messages(NET_CHANNEL)[-1]["text"]
+    assert f"#{other} (high)" in page
+    assert f"/archives/{DESK_CHANNEL}/p{post_of_other['ts'].replace('.', '')}" in page, \
+        "the page links to the combined post that lists it, its only place in the channel so far"
+
 
 def test_two_workers_deliver_every_card_and_dm_exactly_once(live, engine):
     """A second delivery worker (as a second replica has) on the same database, with its own
@@ -261,6 +272,17 @@ def test_more_new_tickets_than_a_teams_channel_pace_go_in_one_combined_card(team
     assert number not in [n["data"].get("ticket_id") for n in _nodes(relisted) if n.get("type") == "Action.Execute"]
     cards_now = [p for p in teams.cards_in(DESK) if texts(card_content(p)).startswith(f"#{number} ")]
     assert len(cards_now) == 1 and "Bob Lee" in texts(card_content(cards_now[0])), "its own card, with its assignee"
+
+    # escalated while only listed: the page in the other group's channel links to where it is shown
+    other, post_of_other = next((int(n), p) for p in combined for n in re.findall(r"\*\*#(\d+)\*\*", texts(card_content(p)))
+                                if int(n) != number)
+    bob = teams.runtime.desk.actor("teams:29:bob", "Bob Lee", email="bob@corp.example", platform="teams")
+    assert teams.runtime.desk.handle(bob, f"escalate {other} network-eng the whole floor lost the VPN").ok
+    teams.settled(timeout=30)
+    page = [p for p in teams.connector.sent() if p.conversation.startswith(NET)][-1].activity["text"]
+    assert f"#{other} (high)" in page
+    assert f"/{post_of_other.id}?" in page and "parentMessageId=" + post_of_other.id in page, \
+        "the page links to the combined card that lists it, its only place in the channel so far"
 
 
 CRITICAL_PAGE = re.compile(r"Critical ticket for service-desk: #(\d+) from ")

@@ -320,11 +320,19 @@ class ChatSender:
         return incident_view(found, self.clock()) if found is not None else None
 
     async def _first_card(self, ticket_id: int | None) -> tuple[str, str] | None:
-        """(channel, message id) of the ticket's first card: what pings link to."""
+        """(channel, message id) of the ticket's first card, or else of the combined post it is listed
+        in (a page about a listed ticket nobody works on yet: the line with its Claim button): what
+        pings link to. None: the ticket is shown nowhere on this platform yet."""
         if ticket_id is None:
             return None
-        cards = await self.read(lambda tx: tx.posts_of(ticket_id, self.platform, "card"))
-        return cards[0] if cards else None
+
+        def find(tx: Any) -> tuple[str, str] | None:
+            cards = tx.posts_of(ticket_id, self.platform, "card")
+            if cards:
+                return cards[0]
+            listed = tx.posts_of(ticket_id, self.platform, "listed")  # message id "<post>/<ticket id>"
+            return (listed[0][0], listed[0][1].rpartition("/")[0]) if listed else None
+        return await self.read(find)
 
     # Views
 
