@@ -196,9 +196,14 @@ class Desk:
     def seen_ticket(self, dedupe_key: str) -> Ticket | None:
         """The ticket a request already handled opened or changed (None: not seen, or it made none);
         read only, so a busy writer never delays it."""
+        return self.seen_tickets([dedupe_key]).get(dedupe_key)
+
+    def seen_tickets(self, dedupe_keys: list[str]) -> dict[str, Ticket]:
+        """`seen_ticket` of several requests in one read-only transaction: the tickets of those
+        already handled that opened or changed one, by request id."""
         with self.store.transaction(write=False) as tx:
-            earlier = tx.seen_result(dedupe_key)
-            return tx.get_ticket(earlier) if earlier else None
+            found = {key: tx.get_ticket(ticket_id) for key, ticket_id in tx.seen_results(dedupe_keys).items()}
+        return {key: ticket for key, ticket in found.items() if ticket is not None}
 
     def check(self, actor: Actor, call: Call) -> Reply:
         """Whether `call` may run now, without running it: the permission, the ticket's visibility

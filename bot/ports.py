@@ -92,6 +92,10 @@ class Transaction(Protocol):
         """What `remember_result` stored for a request id (None: nothing, or not seen)."""
         ...
 
+    def seen_results(self, keys: list[str]) -> dict[str, int]:
+        """`seen_result` of several request ids in one read: those with a result, by id."""
+        ...
+
     def savepoint(self) -> AbstractContextManager[None]:
         """A part of the unit of work that an exception inside rolls back alone (the rest stays)."""
         ...

@@ -16,6 +16,8 @@ _PEOPLE_OF = select(identities.c.identity, identities.c.person_id).where(
     identities.c.identity.in_(bindparam("ids", expanding=True)))
 _IDENTITIES_OF = select(identities.c.identity).where(identities.c.person_id == bindparam("person"))
 _ADD_PERSON = insert(people).returning(people.c.id)
+_SEEN_RESULTS = select(seen_requests.c.key, seen_requests.c.ticket_id).where(
+    seen_requests.c.key.in_(bindparam("keys", expanding=True)), seen_requests.c.ticket_id.is_not(None))
 _REMEMBER_RESULT = update(seen_requests).where(seen_requests.c.key == bindparam("w_key")).values(
     ticket_id=bindparam("ticket_id"))
 
@@ -63,3 +65,10 @@ class PeopleRows:
     def seen_result(self, key: str) -> int | None:
         """See bot.ports.Transaction.seen_result."""
         return self.conn.execute(select(seen_requests.c.ticket_id).where(seen_requests.c.key == key[:255])).scalar()
+
+    def seen_results(self, keys: list[str]) -> dict[str, int]:
+        """See bot.ports.Transaction.seen_results."""
+        stored = {key[:255]: key for key in keys}  # kept as `first_time` stores them
+        if not stored:
+            return {}
+        return {stored[r.key]: r.ticket_id for r in self.conn.execute(_SEEN_RESULTS, {"keys": sorted(stored)})}

@@ -79,6 +79,34 @@ def test_repeats_arriving_together_make_one_ticket(live, engine):
     assert len([t for t in dms(live) if t.startswith("Your ticket #1 is open")]) == 1
 
 
+def test_repeats_another_server_wrote_are_read_together_each_with_its_own_ticket(desk, people):
+    """Forms written before (by another replica, or by this server before a restart) and submitted
+    again at the same moment: one read of the store answers them all, each with its own ticket."""
+    import asyncio
+
+    from adapters.chat.intake import IntakeQueue
+    from bot.commands.registry import Call, Source
+
+    written = {}
+    for n, who in enumerate((people.alice, people.frank)):
+        key = f"slack:view:V0{n}.hash{n}"
+        reply = desk.execute(who, Call("new", None, f"VPN drops every few minutes ({n})", {}, Source.FORM),
+                             dedupe_key=key)
+        written[key] = reply.ticket.id
+    reads: list[list[str]] = []
+    read = desk.seen_tickets
+    desk.seen_tickets = lambda keys: (reads.append(sorted(keys)), read(keys))[1]
+    asked = [*written, "slack:view:V09.never", *written]
+
+    async def again() -> list:
+        queue = IntakeQueue(desk)  # another server's queue: it remembers none of them
+        return await asyncio.gather(*(queue.written(key) for key in asked))
+
+    found = asyncio.run(again())
+    assert [t.id if t else None for t in found] == [*written.values(), None, *written.values()]
+    assert reads == [sorted({*asked})], "one read for all of them"
+
+
 def test_a_button_pressed_twice_changes_the_ticket_once(live, engine):
     view = intake_view(live)
     assert live.submit("U0ALICE", view, FORM).status == 200

@@ -263,7 +263,7 @@ class Interactions(FromMessages):
             return ShowForm(self.intake(actor), form_context, values, problems)
         earlier = self.intake_queue.earlier(key)
         if earlier is None and key:  # written before, by this process before a restart or by another replica
-            ticket = await asyncio.to_thread(self.desk.seen_ticket, key)
+            ticket = await self.intake_queue.written(key)
             if ticket is not None:
                 return Opened(ticket, again=True)
             earlier = self.intake_queue.earlier(key)  # a repeat accepted while this one looked
