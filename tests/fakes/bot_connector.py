@@ -217,10 +217,11 @@ class FakeBotConnector:
 
     def sent(self, conversation: str | None = None) -> list[Posted]:
         """Activities the bot posted (in `conversation`, if given), in order."""
-        return [p for p in self.posts.values() if conversation is None or p.conversation == conversation]
+        # a copy first (one C call): the fake's server thread may store a post while this filters
+        return [p for p in list(self.posts.values()) if conversation is None or p.conversation == conversation]
 
     def in_thread(self, channel: str, root: str) -> list[Posted]:
-        return [p for p in self.posts.values() if p.conversation == f"{channel};messageid={root}" and p.id != root]
+        return [p for p in list(self.posts.values()) if p.conversation == f"{channel};messageid={root}" and p.id != root]
 
     def calls_to(self, method: str, fragment: str = "") -> list[Call]:
         return [c for c in self.calls if c.method == method and fragment in c.path]

@@ -362,7 +362,7 @@ class FakeSlack:
 
     def messages(self, channel: str) -> list[dict]:
         """Top-level messages of ``channel`` (broadcast replies included), oldest first, as stored."""
-        return [copy.deepcopy(m) for m in self._channels.get(channel, []) if _is_top_level(m)]
+        return [copy.deepcopy(m) for m in list(self._channels.get(channel, [])) if _is_top_level(m)]
 
     def replies(self, channel: str, thread_ts: str) -> list[dict]:
         """Replies in a thread, oldest first, without the parent."""
@@ -374,7 +374,9 @@ class FakeSlack:
 
     def views(self) -> list[dict]:
         """Opened views in opening order, as last updated, each with its ``id`` and ``trigger_id``."""
-        return [{**copy.deepcopy(r["view"]), "trigger_id": r["trigger_id"]} for r in self._views.values()]
+        # a copy first (one C call, which no other thread interleaves): the fake's server thread may
+        # open a view while this one copies each
+        return [{**copy.deepcopy(r["view"]), "trigger_id": r["trigger_id"]} for r in list(self._views.values())]
 
     # ------------------------------------------------------------------ HTTP
 
@@ -960,10 +962,10 @@ class FakeSlack:
         raise _Refusal("channel_not_found")
 
     def _find(self, channel: str, ts: Any) -> Json | None:
-        return next((m for m in self._channels.get(channel, []) if m["ts"] == ts), None)
+        return next((m for m in list(self._channels.get(channel, [])) if m["ts"] == ts), None)
 
     def _thread(self, channel: str, thread_ts: str) -> list[Json]:
-        return [m for m in self._channels.get(channel, []) if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts]
+        return [m for m in list(self._channels.get(channel, [])) if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts]
 
     def _attach_to_thread(self, channel: str, reply: Json, thread_ts: str, broadcast: bool) -> None:
         """Make ``reply`` part of the thread ``thread_ts`` names (a reply's ts leads to its parent).
@@ -984,10 +986,10 @@ class FakeSlack:
             reply["subtype"] = "thread_broadcast"
 
     def _store(self, channel: str, message: Json) -> None:
-        """Keep a channel's messages in ts order, and every later ts newer than all stored ones."""
-        messages = self._channels.setdefault(channel, [])
-        messages.append(message)
-        messages.sort(key=lambda m: Decimal(m["ts"]))
+        """Keep a channel's messages in ts order, and every later ts newer than all stored ones. The
+        sorted list replaces the old one in one step: a list sorted in place looks empty to another
+        thread (a test reading the channel) for as long as the sort runs."""
+        self._channels[channel] = sorted([*self._channels.get(channel, []), message], key=lambda m: Decimal(m["ts"]))
         seconds, _, micros = message["ts"].partition(".")
         self._clock = max(self._clock, int(seconds) * 1_000_000 + int(micros.ljust(6, "0")[:6]))
 
