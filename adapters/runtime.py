@@ -45,6 +45,13 @@ class Runtime:
     directory: Lookup | None = None
     files: Intake | None = None
 
+    @property
+    def enricher(self) -> Callable[[Actor], tuple[Actor, tuple[str, ...]]] | None:
+        """`with_directory` when a directory is set up, else None: a platform's people cache then
+        looks nobody up, and spends no worker thread on it (a surge of new people would queue one
+        per person on the default pool, ahead of the answers' own reads)."""
+        return self.with_directory if self.directory is not None and self.directory.enabled else None
+
     def with_directory(self, actor: Actor) -> tuple[Actor, tuple[str, ...]]:
         """The actor with what the directory knows of them (phone, department, office, manager, and
         the names of the computers they manage as `devices`), and those names again; unchanged when

@@ -41,7 +41,7 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     state.closers.append(close_session)
     sender = SlackSender(client, runtime.settings, runtime.store, runtime.desk.clock)
     state.dispatchers.append(Dispatcher(runtime.outbox, sender, runtime.desk.clock, poll_seconds=poll_seconds))
-    people = SlackPeople(client, runtime.desk, enrich=runtime.with_directory)
+    people = SlackPeople(client, runtime.desk, enrich=runtime.enricher)
     chat = Interactions(runtime.desk, state.wake, devices=people.devices, files=runtime.files,
                         charts=ReportCharts(runtime.store, runtime.desk.clock))  # uploaded to Slack, not hosted
     state.intakes.append(chat.intake_queue)  # what a test's `settled` waits for too; replayed at start

@@ -30,7 +30,7 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     adapter = build_adapter(teams)
     app[TEAMS] = adapter
     refs = ConversationRefs(runtime.store, "teams", runtime.desk.clock)
-    people = TeamsPeople(runtime.desk, refs, enrich=runtime.with_directory)
+    people = TeamsPeople(runtime.desk, refs, enrich=runtime.enricher)
     charts = ReportCharts(runtime.store, runtime.desk.clock, runtime.settings.public_url)  # Teams shows images by URL
     chat = Interactions(runtime.desk, state.wake, devices=people.devices, files=runtime.files, charts=charts)
     state.intakes.append(chat.intake_queue)  # what a test's `settled` waits for too; replayed at start
