@@ -164,10 +164,10 @@ class Corpus:
         Each ticket is searched once: its search is kept (`rows`) and used again while it reaches as
         far down the matches as the pool needs (2 × len(tickets) + 20); tickets opened since are then
         measured against it alone (`KnowledgeIndex.likeness(among=…)`, cheaper than a whole search),
-        giving the same confidences a whole search would. A rebuilt corpus index keeps the rows. So a surge that keeps growing costs one search per new
-        ticket per look, not one per ticket of the window; and a look that compares the window ahead,
-        outside the write lock (`compare_surge_window`), leaves the look that writes only grouping to
-        do. Rows of tickets no longer compared are dropped, but for those newer than any compared
+        giving the same confidences a whole search would; a rebuilt corpus index keeps the rows. So a
+        surge that keeps growing costs one search per new ticket per look, not one per ticket of the
+        window; and a look that compares the window ahead, outside the write lock
+        (`compare_surge_window`), leaves the look that writes only grouping to do. Rows of tickets no longer compared are dropped, but for those newer than any compared
         here: the look that writes leaves out the tickets opened since the look ahead searched them,
         and the next look takes them."""
         ids = {t.id for t in tickets}

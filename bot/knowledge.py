@@ -522,8 +522,6 @@ def _ranked(headline: str, candidates: list[tuple[float, str, int, float]], best
             query_terms: set[str] | None, limit: int, floor: float, now: float) -> list["Match"]:
     """Stage 2 (`_ranking`) as Matches; each lists the query terms its headline shares (`query_terms`;
     None: none listed)."""
-    if not candidates:
-        return []
     key, titles, confidence, ranking = _ranking(headline, candidates, best_possible, limit, floor, now)
     return [Match(int(key[i]), titles[i], round(float(confidence[i]), 3),
                   tuple(t for t in dict.fromkeys(tokens(titles[i])) if t in query_terms)[:5] if query_terms else ())
