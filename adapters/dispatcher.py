@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Callable, Protocol, Sequence, TypeVar
 
+from adapters.together import Together
 from storage.outbox import Message, Outbox
 
 T = TypeVar("T")
@@ -102,6 +103,9 @@ class Dispatcher:
         self._held = 0
         self._leased: dict[int, float] = {}  # message held → when its lease was taken or renewed (monotonic)
         self._renewed = time.monotonic()
+        # the lanes' delivered marks, those made at the same moment in one transaction
+        self._marks: Together[int, bool] = Together(
+            lambda ids: dict.fromkeys(self.outbox.delivered_all(ids, self.clock()), True), off_loop, name="outbox-marks")
 
     def wake(self) -> None:
         """Deliver now rather than at the next poll (called after a request queued messages)."""
@@ -248,7 +252,7 @@ class Dispatcher:
             log.warning("%s failed on attempt %s: %s", what, first.attempts, exc)
             await self._each(group, self.outbox.retry_later, self.clock(), f"{type(exc).__name__}: {exc}")
         else:
-            await self._each(group, self.outbox.delivered, self.clock())
+            await self._marks.all([m.id for m in group])
 
     async def _each(self, group: list[Message], mark: Callable, *args) -> None:
         """`mark(message id, *args)` for each message of a delivery, in one worker thread."""

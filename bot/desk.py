@@ -202,8 +202,9 @@ class Desk:
         """`seen_ticket` of several requests in one read-only transaction: the tickets of those
         already handled that opened or changed one, by request id."""
         with self.store.transaction(write=False) as tx:
-            found = {key: tx.get_ticket(ticket_id) for key, ticket_id in tx.seen_results(dedupe_keys).items()}
-        return {key: ticket for key, ticket in found.items() if ticket is not None}
+            results = tx.seen_results(dedupe_keys)
+            found = tx.get_tickets(list(results.values()))
+        return {key: found[ticket_id] for key, ticket_id in results.items() if ticket_id in found}
 
     def check(self, actor: Actor, call: Call) -> Reply:
         """Whether `call` may run now, without running it: the permission, the ticket's visibility

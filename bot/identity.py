@@ -60,7 +60,10 @@ class People:
         if missing and create:
             tx.link_identities(person, missing, now)
             self._drop(set(persons) | {person})  # what was remembered of them is out of date
-        ids = frozenset(tx.identities_of(person)) | (own if create else frozenset())
+        if not persons:  # a person just stored: their identities are the ones just linked
+            ids = own
+        else:
+            ids = frozenset(tx.identities_of(person)) | (own if create else frozenset())
         if create or not missing:
             self._remember(own, person, ids)
         return replace(actor, person_id=person, ids=actor.ids | ids)

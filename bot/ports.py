@@ -29,6 +29,10 @@ class Transaction(Protocol):
         """`lock` holds the row until commit, so concurrent writers queue instead of retrying."""
         ...
 
+    def get_tickets(self, ticket_ids: list[int]) -> dict[int, Ticket]:
+        """Several tickets in one read, by id (ids not found are left out)."""
+        ...
+
     def insert_ticket(self, ticket: Ticket) -> Ticket:
         """Store a new ticket; returns it with its id (its number, counting from 1)."""
         ...
@@ -70,6 +74,10 @@ class Transaction(Protocol):
 
     def attachments(self, ticket_id: int) -> list[Attachment]:
         """A ticket's files, kept and refused, oldest first."""
+        ...
+
+    def attachments_of(self, ticket_ids: list[int]) -> dict[int, list[Attachment]]:
+        """`attachments` of several tickets in one read, by ticket id (a ticket with none is left out)."""
         ...
 
     def events(self, ticket_id: int) -> list[AuditEvent]:
@@ -127,6 +135,10 @@ class Transaction(Protocol):
     def record_post(self, ticket_id: int, platform: str, kind: str, channel: str, message_id: str,
                     now: datetime) -> None:
         """Remember where a ticket's card (kind "card") or a message about it ("dm") was posted."""
+        ...
+
+    def record_posts(self, posts: list[tuple[int, str, str, str, str]], now: datetime) -> None:
+        """`record_post` of several (ticket id, platform, kind, channel, message id) in one statement."""
         ...
 
     def ticket_for_post(self, platform: str, channel: str, message_id: str) -> int | None:

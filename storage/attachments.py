@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, bindparam, select
 
 from bot.model import Attachment, Upload
 from storage.database import upsert
 from storage.schema import attachments
+
+_ATTACHMENTS_OF = select(attachments).where(attachments.c.ticket_id.in_(bindparam("ids", expanding=True))).order_by(
+    attachments.c.id)
 
 
 def _attachment(r: Any) -> Attachment:
@@ -42,3 +45,12 @@ class AttachmentRows:
         rows = self.conn.execute(select(attachments).where(attachments.c.ticket_id == ticket_id)
                                  .order_by(attachments.c.id))
         return [_attachment(r) for r in rows]
+
+    def attachments_of(self, ticket_ids: list[int]) -> dict[int, list[Attachment]]:
+        """See bot.ports.Transaction.attachments_of."""
+        found: dict[int, list[Attachment]] = {}
+        ids = sorted(set(ticket_ids))
+        if ids:
+            for row in self.conn.execute(_ATTACHMENTS_OF, {"ids": ids}):
+                found.setdefault(row.ticket_id, []).append(_attachment(row))
+        return found

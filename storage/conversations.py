@@ -6,12 +6,19 @@ receipts (which steps of an outbox message already reached the platform)."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
-from storage.database import upsert
+from storage.database import one_or_many, upsert
 from storage.schema import conversation_refs, delivery_receipts, outbox, ticket_posts
+
+
+@lru_cache(maxsize=None)
+def _record_post(dialect: str):
+    """INSERT INTO ticket_posts … ON CONFLICT DO NOTHING: built once per database kind."""
+    return upsert(dialect, ticket_posts).on_conflict_do_nothing()
 
 
 class ChatRows:
@@ -22,9 +29,14 @@ class ChatRows:
     def record_post(self, ticket_id: int, platform: str, kind: str, channel: str, message_id: str,
                     now: datetime) -> None:
         """See bot.ports.Transaction.record_post (a post recorded twice is kept once)."""
-        self.conn.execute(upsert(self.conn.dialect.name, ticket_posts).values(
-            ticket_id=ticket_id, platform=platform, kind=kind, channel=channel, message_id=message_id,
-            created_at=now).on_conflict_do_nothing())
+        self.record_posts([(ticket_id, platform, kind, channel, message_id)], now)
+
+    def record_posts(self, posts: list[tuple[int, str, str, str, str]], now: datetime) -> None:
+        """See bot.ports.Transaction.record_posts."""
+        if posts:
+            self.conn.execute(_record_post(self.conn.dialect.name), one_or_many([
+                {"ticket_id": t, "platform": p, "kind": k, "channel": c, "message_id": m, "created_at": now}
+                for t, p, k, c, m in posts]))
 
     def ticket_for_post(self, platform: str, channel: str, message_id: str) -> int | None:
         """See bot.ports.Transaction.ticket_for_post."""

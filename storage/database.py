@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -120,6 +120,12 @@ def head_revision() -> str:
     """The newest schema revision this code knows."""
     return ScriptDirectory.from_config(alembic_config(None)).get_current_head()
 
+
+
+def one_or_many(params: list[dict[str, Any]]) -> list[dict[str, Any]] | dict[str, Any]:
+    """Parameters for Connection.execute: one row alone as a plain execute, several as an
+    executemany (psycopg runs that as a pipeline, which costs more than a plain execute for one)."""
+    return params[0] if len(params) == 1 else params
 
 
 def upsert(dialect: str, table: Table):

@@ -14,6 +14,7 @@ from bot.incidents import Incident, IncidentRecord, Proposal
 from bot.model import OPEN_STATUSES, Requester, Ticket
 from bot.ports import Conflict
 from storage.database import upsert
+from storage.write_behind import blind
 from storage.schema import (incident_proposal_members, incident_proposals, incidents, metadata, outbox, tickets)
 
 OPEN = [s.value for s in OPEN_STATUSES]
@@ -50,8 +51,8 @@ def references_to_tickets() -> list[tuple[str, str]]:
 
 # driven from the (few) incidents, each parent looked up by its key: joining from tickets' status made
 # SQLite walk every open ticket of the history, at each ticket opened; built once (every intake reads it)
-_OPEN_RECORDS = select(incidents).where(select(tickets.c.id).where(and_(
-    tickets.c.id == incidents.c.ticket_id, tickets.c.status.in_(OPEN))).exists()).order_by(incidents.c.declared_at)
+_OPEN_RECORDS = blind(select(incidents).where(select(tickets.c.id).where(and_(
+    tickets.c.id == incidents.c.ticket_id, tickets.c.status.in_(OPEN))).exists()).order_by(incidents.c.declared_at))
 
 
 class IncidentRows:

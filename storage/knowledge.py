@@ -18,6 +18,7 @@ from sqlalchemy import Engine, and_, bindparam, func, select
 from bot.config import Settings
 from bot.knowledge import Entry, EntryRules, Past
 from storage.database import reading
+from storage.write_behind import blind
 from storage.schema import history, tickets
 
 DONE = ("resolved", "closed")
@@ -49,10 +50,10 @@ def past_resolution(conn, key: int) -> Past | None:
     return Past(key, history_ref(row.source, row.source_id), row.description, row.resolution)
 
 
-_RESOLVED_TICKETS = select(tickets.c.id, tickets.c.description, tickets.c.resolution, tickets.c.status).where(
-    tickets.c.id.in_(bindparam("ids", expanding=True)))  # built once: every intake's suggestions read it
-_HISTORY_ROWS = select(history.c.id, history.c.source, history.c.source_id, history.c.description,
-                       history.c.resolution).where(history.c.id.in_(bindparam("ids", expanding=True)))
+_RESOLVED_TICKETS = blind(select(tickets.c.id, tickets.c.description, tickets.c.resolution, tickets.c.status).where(
+    tickets.c.id.in_(bindparam("ids", expanding=True))))  # built once: every intake's suggestions read it
+_HISTORY_ROWS = blind(select(history.c.id, history.c.source, history.c.source_id, history.c.description,
+                             history.c.resolution).where(history.c.id.in_(bindparam("ids", expanding=True))))
 
 
 def past_resolutions(conn, keys: list[int]) -> dict[int, Past]:

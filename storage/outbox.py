@@ -87,12 +87,16 @@ class OutboxRows:
             outbox.c.id.in_(ids), outbox.c.claimed_by == worker, outbox.c.status == "pending",
             outbox.c.claimed_until == now + lease))).scalars())
 
-    def outbox_delivered(self, message_id: int, worker: str, now: datetime) -> bool:
-        """Mark done; False when the lease was lost and another worker owns it now."""
-        result = self.conn.execute(update(outbox).where(and_(
-            outbox.c.id == message_id, outbox.c.claimed_by == worker, outbox.c.status == "pending",
-        )).values(status="delivered", delivered_at=now, claimed_until=None, last_error=None))
-        return result.rowcount == 1
+    def outbox_delivered(self, message_ids: Iterable[int], worker: str, now: datetime) -> set[int]:
+        """Mark done, in one statement; returns the ids marked (one whose lease was lost, now
+        another worker's, is left to that worker)."""
+        ids = sorted(set(message_ids))
+        if not ids:
+            return set()
+        return set(self.conn.execute(update(outbox).where(and_(
+            outbox.c.id.in_(ids), outbox.c.claimed_by == worker, outbox.c.status == "pending",
+        )).values(status="delivered", delivered_at=now, claimed_until=None, last_error=None)
+            .returning(outbox.c.id)).scalars())
 
     def outbox_retry(self, message_id: int, now: datetime, error: str, delay: timedelta | None = None,
                      counts: bool = True) -> None:
@@ -160,8 +164,12 @@ class Outbox:
 
     def delivered(self, message_id: int, now: datetime) -> bool:
         """Mark done; False when our lease was lost and another worker owns it now."""
+        return message_id in self.delivered_all([message_id], now)
+
+    def delivered_all(self, message_ids: Iterable[int], now: datetime) -> set[int]:
+        """Mark several done in one transaction; returns those marked (the rest: our lease was lost)."""
         with self.store.transaction() as tx:
-            return tx.outbox_delivered(message_id, self.worker_id, now)
+            return tx.outbox_delivered(message_ids, self.worker_id, now)
 
     def retry_later(self, message_id: int, now: datetime, error: str, delay: timedelta | None = None,
                     counts: bool = True) -> None:

@@ -7,27 +7,28 @@ from functools import lru_cache
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from storage.database import upsert
+from storage.database import one_or_many, upsert
+from storage.write_behind import blind
 from storage.schema import identities, people, seen_requests
 
 # Built once: a new person is linked in every intake of a surge, and building a statement costs
 # more Python than running it (SQLAlchemy's construction and cache-key walk)
-_PEOPLE_OF = select(identities.c.identity, identities.c.person_id).where(
-    identities.c.identity.in_(bindparam("ids", expanding=True)))
-_IDENTITIES_OF = select(identities.c.identity).where(identities.c.person_id == bindparam("person"))
-_ADD_PERSON = insert(people).returning(people.c.id)
-_SEEN_RESULTS = select(seen_requests.c.key, seen_requests.c.ticket_id).where(
-    seen_requests.c.key.in_(bindparam("keys", expanding=True)), seen_requests.c.ticket_id.is_not(None))
-_REMEMBER_RESULT = update(seen_requests).where(seen_requests.c.key == bindparam("w_key")).values(
-    ticket_id=bindparam("ticket_id"))
+_PEOPLE_OF = blind(select(identities.c.identity, identities.c.person_id).where(
+    identities.c.identity.in_(bindparam("ids", expanding=True))))
+_IDENTITIES_OF = blind(select(identities.c.identity).where(identities.c.person_id == bindparam("person")))
+_ADD_PERSON = blind(insert(people).returning(people.c.id))
+_SEEN_RESULTS = blind(select(seen_requests.c.key, seen_requests.c.ticket_id).where(
+    seen_requests.c.key.in_(bindparam("keys", expanding=True)), seen_requests.c.ticket_id.is_not(None)))
+_REMEMBER_RESULT = blind(update(seen_requests).where(seen_requests.c.key == bindparam("w_key")).values(
+    ticket_id=bindparam("ticket_id")))
 
 
 @lru_cache(maxsize=None)
 def _link(dialect: str):
     """INSERT … ON CONFLICT (identity) DO UPDATE SET person_id: an identity moves to the person given."""
     statement = upsert(dialect, identities)
-    return statement.on_conflict_do_update(index_elements=["identity"],
-                                           set_={"person_id": statement.excluded.person_id})
+    return blind(statement.on_conflict_do_update(index_elements=["identity"],
+                                                 set_={"person_id": statement.excluded.person_id}))
 
 
 class PeopleRows:
@@ -51,7 +52,7 @@ class PeopleRows:
         """See bot.ports.Transaction.link_identities."""
         if ids:
             self.conn.execute(_link(self.conn.dialect.name),
-                              [{"identity": i[:255], "person_id": person_id, "created_at": now} for i in ids])
+                              one_or_many([{"identity": i[:255], "person_id": person_id, "created_at": now} for i in ids]))
 
     def merge_people(self, into: int, others: list[int]) -> None:
         """See bot.ports.Transaction.merge_people."""

@@ -17,6 +17,7 @@ from bot.model import AuditEvent, Note, Notice, Requester, Severity, Status, Tic
 from storage.attachments import AttachmentRows
 from storage.conversations import ChatRows
 from storage.database import upsert
+from storage.write_behind import WriteBehind, blind
 from storage.incidents import IncidentRows
 from storage.outbox import OutboxRows
 from storage.charts import ChartRows
@@ -30,17 +31,19 @@ _SEVERITY_ORDER = case({s.value: s.rank for s in Severity}, value=tickets.c.seve
 
 
 # Built once: building a statement (and its cache key) per write cost more CPU than running it.
-_INSERT_TICKET = insert(tickets).returning(tickets.c.id)
-_UPDATE_TICKET = update(tickets).where(and_(tickets.c.id == bindparam("w_id"), tickets.c.version == bindparam("w_version")))
+_INSERT_TICKET = blind(insert(tickets).returning(tickets.c.id))
+_UPDATE_TICKET = blind(update(tickets).where(and_(tickets.c.id == bindparam("w_id"),
+                                                  tickets.c.version == bindparam("w_version"))))
 _INSERT_NOTE = insert(notes).returning(notes.c.id)
 _INSERT_EVENT = insert(audit_events)
 _INSERT_OUTBOX = insert(outbox)
+_TICKETS_BY_ID = blind(select(tickets).where(tickets.c.id.in_(bindparam("ids", expanding=True))))
 
 
 @lru_cache(maxsize=None)
 def _first_time(dialect: str):
     """INSERT … ON CONFLICT DO NOTHING RETURNING key: built once per database kind."""
-    return upsert(dialect, seen_requests).on_conflict_do_nothing().returning(seen_requests.c.key)
+    return blind(upsert(dialect, seen_requests).on_conflict_do_nothing().returning(seen_requests.c.key))
 
 
 def ticket_row(ticket: Ticket) -> dict[str, Any]:
@@ -94,10 +97,11 @@ def ticket_from(row: Any) -> Ticket:
 
 class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentRows, RatingRows, ChartRows):
     """Everything one unit of work reads and writes, on one connection inside one transaction
-    (the port: bot.ports.Transaction)."""
+    (the port: bot.ports.Transaction). Audit events and outbox rows are written behind, just
+    before the next statement (storage/write_behind.py)."""
 
     def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+        self.conn: Any = WriteBehind(conn, _INSERT_EVENT, _INSERT_OUTBOX)
 
     def get_ticket(self, ticket_id: int, lock: bool = False) -> Ticket | None:
         """See bot.ports.Transaction.get_ticket (ids outside 1…2³¹ are simply not found)."""
@@ -106,6 +110,13 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentR
         query = select(tickets).where(tickets.c.id == ticket_id)
         row = self.conn.execute(query.with_for_update() if lock else query).first()
         return ticket_from(row) if row else None
+
+    def get_tickets(self, ticket_ids: list[int]) -> dict[int, Ticket]:
+        """See bot.ports.Transaction.get_tickets."""
+        ids = sorted({i for i in ticket_ids if 0 < i < 2**31})
+        if not ids:
+            return {}
+        return {row.id: ticket_from(row) for row in self.conn.execute(_TICKETS_BY_ID, {"ids": ids})}
 
     def past_resolution(self, key: int):
         """See bot.ports.Transaction.past_resolution."""
@@ -149,7 +160,7 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentR
 
     def add_event(self, event: AuditEvent) -> None:
         """See bot.ports.Transaction.add_event."""
-        self.conn.execute(_INSERT_EVENT, {
+        self.conn.add(event={
             "ticket_id": event.ticket_id, "actor_id": event.actor_id, "actor_name": event.actor_name,
             "action": event.action, "at": event.at, "changes": event.changes})
 
@@ -160,16 +171,23 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentR
 
     def enqueue(self, notice: Notice, platform: str, now: datetime) -> None:
         """See bot.ports.Transaction.enqueue."""
-        self.conn.execute(_INSERT_OUTBOX, {
+        self.conn.add(message={
             "created_at": now, "platform": platform, "kind": notice.kind, "audience": notice.audience,
             "ticket_id": notice.ticket_id, "text": notice.text, "data": notice.data, "status": "pending", "attempts": 0,
             "available_at": now})
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        """See bot.ports.Transaction.savepoint (SAVEPOINT … RELEASE, or ROLLBACK TO on an exception)."""
-        with self.conn.begin_nested():
-            yield
+        """See bot.ports.Transaction.savepoint (SAVEPOINT … RELEASE, or ROLLBACK TO on an exception).
+        Rows held from before it are written first, so a rollback to it drops only its own."""
+        self.conn.flush()
+        try:
+            with self.conn.begin_nested():
+                yield
+                self.conn.flush()  # its rows: one that fails, fails this savepoint alone
+        except BaseException:
+            self.conn.drop()
+            raise
 
     def first_time(self, key: str, now: datetime) -> bool:
         """See bot.ports.Transaction.first_time (INSERT … ON CONFLICT DO NOTHING: one caller wins)."""
@@ -259,4 +277,6 @@ class SqlStore:
             if not write and conn.dialect.name == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ")  # one snapshot for every read
             with conn.begin():
-                yield SqlTransaction(conn)
+                tx = SqlTransaction(conn)
+                yield tx
+                tx.conn.flush()

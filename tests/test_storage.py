@@ -119,6 +119,20 @@ class TestOutbox:
         assert not dead.delivered(taken[0].id, clock.now)
         assert outbox_rows(engine)[0]["status"] == "delivered"
 
+    def test_several_marked_delivered_at_once_only_those_still_leased_to_the_worker(self, desk, people, engine, clock):
+        for problem in ("the printer on floor 3 jams on every page", "my laptop will not wake from sleep"):
+            say(desk, people.alice, f"new {problem}")
+        dead = Outbox(SqlStore(engine), "dead-replica", lease=timedelta(seconds=30))
+        alive = Outbox(SqlStore(engine), "alive-replica")
+        first, second = dead.claim("slack", clock.now)
+        again = alive.claim("slack", clock.now + timedelta(seconds=31), limit=1)
+        assert [m.id for m in again] == [first.id]
+        assert dead.delivered_all([first.id, second.id, second.id], clock.now) == {second.id}, \
+            "the one whose lease passed to another worker is that worker's to mark"
+        assert alive.delivered_all([first.id], clock.now) == {first.id}
+        assert [r["status"] for r in outbox_rows(engine)] == ["delivered", "delivered"]
+        assert dead.delivered_all([], clock.now) == set()
+
     def test_failures_back_off_then_give_up(self, desk, people, engine, clock):
         say(desk, people.alice, "new the printer on floor 3 jams on every page")
         box = Outbox(SqlStore(engine), "w")
@@ -183,3 +197,66 @@ def test_postgres_claims_skip_rows_locked_by_another_replica(pg_schema, settings
         assert [m.id for m in taken] == [3, 4] and held == [1, 2]
         holder.rollback()
     eng.dispose()
+
+
+def test_tickets_their_files_and_their_posts_read_and_recorded_several_at_once(desk, people, engine, clock):
+    from bot.commands.registry import Call
+    from bot.model import Upload
+    for problem in ("the printer on floor 3 jams on every page", "my laptop will not wake from sleep"):
+        say(desk, people.alice, f"new {problem}")
+    shot = Upload("vpn-error.png", "image/png", 3, "ab" * 32, "https://files.example/1")
+    assert desk.execute(people.alice, Call("attach", 2, "vpn-error.png", files=(shot,))).ok
+    store = SqlStore(engine)
+    with store.transaction() as tx:
+        tx.record_posts([(1, "slack", "card", "C1", "1.1"), (2, "slack", "dm", "D1", "2.1"),
+                         (1, "slack", "card", "C1", "1.1")], clock.now)
+    with store.transaction(write=False) as tx:
+        found = tx.get_tickets([2, 1, 99, 0, -5, 2**40])
+        files = tx.attachments_of([1, 2, 99])
+        assert tx.posts_of(1, "slack") == [("C1", "1.1")], "a post recorded twice is kept once"
+        assert tx.posts_of(2, "slack", "dm") == [("D1", "2.1")]
+        assert tx.get_tickets([]) == {} and tx.attachments_of([]) == {}
+    assert {i: t.description for i, t in found.items()} == {1: "the printer on floor 3 jams on every page",
+                                                             2: "my laptop will not wake from sleep"}
+    assert {i: [a.file.name for a in shown] for i, shown in files.items()} == {2: ["vpn-error.png"]}
+
+
+def test_events_and_messages_written_behind_are_seen_kept_and_rolled_back_as_written_at_once(desk, people, engine, clock):
+    """Audit events and outbox rows are held and written together (storage/write_behind.py): what
+    the same transaction reads, what a rolled-back savepoint leaves and what the commit keeps must
+    be as if each had been written when added."""
+    from bot.model import AuditEvent, Notice
+    say(desk, people.alice, "new the printer on floor 3 jams on every page")
+    store = SqlStore(engine)
+    before = {"events": count_rows(engine, "audit_events"), "outbox": len(outbox_rows(engine))}
+    with store.transaction(write=False) as tx:
+        pending = tx.outbox_pending("slack")
+
+    def event(action: str) -> AuditEvent:
+        return AuditEvent(1, "tech:bob", "Bob", action, clock.now)
+
+    with store.transaction() as tx:
+        tx.add_event(event("kept-1"))
+        tx.enqueue(Notice("note", "user:alice@corp.example", 1, "first"), "slack", clock.now)
+        assert [e.action for e in tx.events(1)][-1] == "kept-1", "a read in the same transaction sees it"
+        tx.add_event(event("kept-2"))
+        with pytest.raises(RuntimeError):
+            with tx.savepoint():
+                tx.add_event(event("rolled-back"))
+                tx.enqueue(Notice("note", "user:alice@corp.example", 1, "rolled back"), "slack", clock.now)
+                raise RuntimeError("refused")
+        with tx.savepoint():
+            tx.add_event(event("kept-3"))
+        tx.enqueue(Notice("note", "user:alice@corp.example", 1, "second"), "slack", clock.now)
+        assert tx.outbox_pending("slack") == pending + 2, "an outbox read sees the messages held"
+    with store.transaction(write=False) as tx:
+        actions = [e.action for e in tx.events(1)]
+    assert actions[-3:] == ["kept-1", "kept-2", "kept-3"] and "rolled-back" not in actions
+    assert count_rows(engine, "audit_events") == before["events"] + 3
+    assert [r["text"] for r in outbox_rows(engine)][before["outbox"]:] == ["first", "second"]
+
+    with pytest.raises(RuntimeError):
+        with store.transaction() as tx:
+            tx.add_event(event("never"))
+            raise RuntimeError("the whole unit of work fails")
+    assert count_rows(engine, "audit_events") == before["events"] + 3

@@ -36,6 +36,7 @@ from typing import Awaitable, Callable
 
 from adapters.chat import messages as CM
 from adapters.chat.journal import Journal
+from adapters.together import Together
 from bot.commands.registry import Call
 from bot.desk import Desk
 from bot.model import Actor, Ticket
@@ -94,36 +95,17 @@ class IntakeQueue:
         self._threads = ThreadPoolExecutor(self.writers, thread_name_prefix="intake")
         self.journal: Journal | None = None
         self.revive: Revive | None = None
-        self._looking: list[tuple[str, asyncio.Future]] = []  # request ids waiting for `written`'s read
-        self._looker: asyncio.Task | None = None
+        self._repeats: Together[str, Ticket] = Together(desk.seen_tickets, asyncio.to_thread, LOOK_AT_ONCE,
+                                                        "intake-repeats")
 
     async def written(self, key: str) -> Ticket | None:
         """The ticket a form with this request id opened before and the store holds (written by
         this process before a restart, or by another replica); None: none. The forms answered at the
-        same moment are looked up together, in one read: in a surge every answer needs this look,
-        and a read each kept most answers waiting for a worker thread behind the others (bench/
-        slack_load on PostgreSQL: 46 of 50 in flight). Raises what the read raises."""
-        future = asyncio.get_running_loop().create_future()
-        self._looking.append((key, future))
-        if self._looker is None or self._looker.done():
-            self._looker = asyncio.create_task(self._look(), name="intake-repeats")
-        return await future
-
-    async def _look(self) -> None:
-        """Read the request ids waiting, all at once (up to LOOK_AT_ONCE), until none wait: those
-        that arrive during a read go in the next."""
-        while self._looking:
-            waiting, self._looking = self._looking[:LOOK_AT_ONCE], self._looking[LOOK_AT_ONCE:]
-            try:
-                found = await asyncio.to_thread(self.desk.seen_tickets, sorted({key for key, _ in waiting}))
-            except Exception as exc:  # each answer waiting sees the failure, as its own read would have
-                for _, future in waiting:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for key, future in waiting:
-                if not future.done():
-                    future.set_result(found.get(key))
+        same moment are looked up together, in one read (adapters/together.py): in a surge every
+        answer needs this look, and a read each kept most answers waiting for a worker thread
+        behind the others (bench/slack_load on PostgreSQL: 46 of 50 in flight). Raises what the
+        read raises."""
+        return await self._repeats.one(key)
 
     def keep_journal(self, journal: Journal, revive: "Revive | None" = None) -> None:
         """Journal every accepted form with a key from now on (see adapters/chat/journal.py);
@@ -163,10 +145,9 @@ class IntakeQueue:
         """At shutdown, after `drained`: forms still unwritten (the database never answered) are
         given up by this process, kept in the journal for the next start; the journal file is
         deleted when nothing is outstanding."""
-        looker = [self._looker] if self._looker is not None else []
-        for worker in [*self._workers, *looker]:
+        for worker in self._workers:
             worker.cancel()
-        await asyncio.gather(*self._workers, *looker, return_exceptions=True)
+        await asyncio.gather(*self._workers, self._repeats.close(), return_exceptions=True)
         self._threads.shutdown(wait=False)
         if self.journal is not None:
             self.journal.close(remove=not self.journal.outstanding)

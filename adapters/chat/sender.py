@@ -17,6 +17,7 @@ from adapters.chat.text import Markup, group_text
 from adapters.chat.views import (CardView, IncidentView, ListedView, MessageView, current_card, incident_view,
                                  listed_view, message_view)
 from adapters.dispatcher import RetryLater, Undeliverable, off_loop
+from adapters.together import Together
 from bot.config import Settings
 from bot.model import Ticket
 from bot.ports import Store
@@ -58,6 +59,12 @@ class ChatSender:
         self.clock = clock
         self._files: dict[int, list[Any]] = {}  # ticket id → its files, as last read with it
         self._relisting: dict[str, asyncio.Lock] = {}  # combined post id → its updates, one at a time
+        # the lanes' reads of tickets, and their records of where posts went, those made at the
+        # same moment in one transaction each (adapters/together.py)
+        self._reads: Together[int, tuple[Ticket, list[Any]]] = Together(self._read_tickets, off_loop, 200,
+                                                                         f"{self.platform}-ticket-reads")
+        self._records: Together[tuple[int, str, str, str], None] = Together(self._record_posts, off_loop, 500,
+                                                                            f"{self.platform}-post-records")
 
     async def deliver(self, message: Message) -> None:
         """Deliver one outbox message by its audience (`ticket:`, `group:`, `user:` or `thread:`).
@@ -129,16 +136,15 @@ class ChatSender:
         lead = replace(messages[0], attempts=max(m.attempts for m in messages))  # a retry looks for its post
         channel, _ = self.channel_of(name)
         numbers = [m.ticket_id for m in messages]
-        tickets = await self.read(lambda tx: [t for t in (tx.get_ticket(i) for i in numbers) if t is not None])
+        found = await self.read(lambda tx: tx.get_tickets(numbers))
+        tickets = [found[i] for i in numbers if i in found]
         if not tickets:
             return
         try:
             posted = await self._post_listed(lead, channel, [listed_view(t) for t in tickets], [m.id for m in messages])
         except self.platform_errors as exc:
             raise self.classify(exc) from exc
-        now = self.clock()
-        await self.write(lambda tx: [tx.record_post(t.id, self.platform, "listed", channel, f"{posted}/{t.id}", now)
-                                     for t in tickets])
+        await self._records.all([(t.id, "listed", channel, f"{posted}/{t.id}") for t in tickets])
 
     async def _post_listed(self, lead: Message, channel: str, views: list[ListedView], ids: list[int]) -> str:
         """Post a combined post of `views` into `channel` at most once (`lead` and the outbox
@@ -274,19 +280,33 @@ class ChatSender:
         return await off_loop(run)
 
     async def _ticket(self, ticket_id: int) -> Ticket | None:
-        """The ticket as it is now, and (for its card) its files, read together."""
-        def read(tx: Any) -> Ticket | None:
-            ticket = tx.get_ticket(ticket_id)
-            self._files[ticket_id] = tx.attachments(ticket_id) if ticket is not None else []
-            while len(self._files) > 256:  # only recent tickets' are needed: a card is rendered right after
-                self._files.pop(next(iter(self._files)))
-            return ticket
-        return await self.read(read)
+        """The ticket as it is now, and (for its card) its files, read together (with the other
+        lanes' reads made at the same moment: `_read_tickets`)."""
+        ticket, files = await self._reads.one(ticket_id) or (None, [])
+        self._files[ticket_id] = files
+        while len(self._files) > 256:  # only recent tickets' are needed: a card is rendered right after
+            self._files.pop(next(iter(self._files)))
+        return ticket
+
+    def _read_tickets(self, ticket_ids: list[int]) -> dict[int, tuple[Ticket, list[Any]]]:
+        """Tickets and their files, by id, in one read-only transaction (in a worker thread)."""
+        with self.store.transaction(write=False) as tx:
+            tickets = tx.get_tickets(ticket_ids)
+            files = tx.attachments_of(list(tickets))
+        return {i: (ticket, files.get(i, [])) for i, ticket in tickets.items()}
 
     async def record_post(self, ticket_id: int, kind: str, channel: str, message_id: str) -> None:
-        """Remember where a card (kind "card") or a message about the ticket ("dm") went."""
+        """Remember where a card (kind "card") or a message about the ticket ("dm") went (with the
+        other lanes' records made at the same moment, in one transaction: `_record_posts`)."""
+        await self._records.one((ticket_id, kind, channel, message_id))
+
+    def _record_posts(self, posts: list[tuple[int, str, str, str]]) -> dict[tuple[int, str, str, str], None]:
+        """Record where these posts went, in one transaction (in a worker thread)."""
         now = self.clock()
-        await self.write(lambda tx: tx.record_post(ticket_id, self.platform, kind, channel, message_id, now))
+        with self.store.transaction() as tx:
+            tx.record_posts([(ticket_id, self.platform, kind, channel, ref) for ticket_id, kind, channel, ref in posts],
+                            now)
+        return {}
 
     async def _cards(self, message: Message) -> list[tuple[str, str]]:
         """Where the ticket's cards are; waits (RetryLater) while its first card is still queued."""
