@@ -61,6 +61,9 @@ class Context:
     tx: Transaction | None = None
     ticket: Ticket | None = None
     writing: bool = False  # the unit of work may write (a read-only one must not: SQLite would deadlock)
+    # the request id was claimed with its batch's (Desk.execute_together): True first seen, False a
+    # retry; None: the dedupe middleware claims it, and remembers the result, itself
+    claimed: bool | None = None
 
     @property
     def from_thread(self) -> bool:

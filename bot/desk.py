@@ -159,6 +159,8 @@ class Desk:
                 prepared.append(self._failed(actor, call.raw or call.text))
 
         def work(tx: Transaction) -> list[Reply]:
+            keyed = [ctx for ctx in prepared if isinstance(ctx, Context) and ctx.dedupe_key]
+            claimed = _claim_together(tx, keyed, self.clock())
             replies = []
             for ctx in prepared:
                 if isinstance(ctx, Reply):
@@ -177,12 +179,14 @@ class Desk:
                 except Exception:  # rolled back to its savepoint; a broken connection fails the commit below
                     reply = self._failed(ctx.actor, ctx.call.raw or ctx.call.text)
                 replies.append(reply)
+            if claimed:
+                _settle_claims(tx, prepared, replies)
             return replies
 
         replies = self.unit_of_work(work)
         for ctx in prepared:
             if isinstance(ctx, Context):
-                ctx.tx = None
+                ctx.tx, ctx.claimed = None, None
         return [self._finished(ctx, reply) if isinstance(ctx, Context) else reply
                 for ctx, reply in zip(prepared, replies)]
 
@@ -283,12 +287,12 @@ class Desk:
     def _dedupe(self, ctx: Context, nxt: Handler) -> Reply:
         """A platform retry of a request already handled does nothing, on any replica, and
         answers with what the first one made (the ticket it opened or changed)."""
-        if ctx.dedupe_key and not ctx.tx.first_time(ctx.dedupe_key, ctx.now):
+        if ctx.dedupe_key and not (ctx.tx.first_time(ctx.dedupe_key, ctx.now) if ctx.claimed is None else ctx.claimed):
             earlier = ctx.tx.seen_result(ctx.dedupe_key)
             ticket = ctx.tx.get_ticket(earlier) if earlier else None
             return Reply("", kind=ReplyKind.DUPLICATE, ticket=ticket)
         reply = nxt(ctx)
-        if ctx.dedupe_key and reply.ok and ctx.ticket is not None and ctx.ticket.id is not None:
+        if ctx.dedupe_key and ctx.claimed is None and reply.ok and ctx.ticket is not None and ctx.ticket.id is not None:
             ctx.tx.remember_result(ctx.dedupe_key, ctx.ticket.id)
         return reply
 
@@ -398,3 +402,35 @@ class Desk:
         with self.store.transaction(write=False) as tx:
             person = self.people.resolve(tx, actor, self.clock(), create=False)
             return tx.find_tickets(TicketFilter(requester_ids=person.ids))[0]
+
+
+def _claim_together(tx: Transaction, keyed: list[Context], now: datetime) -> bool:
+    """Claim the request ids of a batch's calls in one write (`Transaction.first_times`), each
+    call's answer kept in `ctx.claimed` for the dedupe middleware; their results are remembered
+    together after the batch (`_settle_claims`). A batch naming one id twice is left to the
+    middleware, call by call. Returns whether the ids were claimed here."""
+    keys = [ctx.dedupe_key for ctx in keyed]
+    for ctx in keyed:
+        ctx.claimed = None
+    if not keys or len(set(keys)) < len(keys):
+        return False
+    first = tx.first_times(keys, now)
+    for ctx in keyed:
+        ctx.claimed = ctx.dedupe_key in first
+    return True
+
+
+def _settle_claims(tx: Transaction, prepared: list[Context | Reply], replies: list[Reply]) -> None:
+    """After a batch claimed its request ids together: the tickets opened or changed remembered
+    for their ids, in one statement; the ids of calls refused or failed forgotten (their savepoints
+    undid everything else they did, and a corrected form is sent again under the same id)."""
+    results, refused = [], []
+    for ctx, reply in zip(prepared, replies):
+        if not isinstance(ctx, Context) or not ctx.claimed:
+            continue
+        if not reply.ok:
+            refused.append(ctx.dedupe_key)
+        elif ctx.ticket is not None and ctx.ticket.id is not None:
+            results.append((ctx.dedupe_key, ctx.ticket.id))
+    tx.remember_results(results)
+    tx.forget_requests(refused)

@@ -92,8 +92,21 @@ class Transaction(Protocol):
         """Remember a platform request id; False if it was seen before (a retry)."""
         ...
 
+    def first_times(self, keys: list[str], now: datetime) -> set[str]:
+        """`first_time` of several request ids in one write: those not seen before (now remembered)."""
+        ...
+
     def remember_result(self, key: str, ticket_id: int) -> None:
         """The ticket a remembered request opened or changed, for answering its retries."""
+        ...
+
+    def remember_results(self, results: list[tuple[str, int]]) -> None:
+        """`remember_result` of several (request id, ticket id) in one statement."""
+        ...
+
+    def forget_requests(self, keys: list[str]) -> None:
+        """Forget request ids remembered in this transaction (their calls were refused: the same
+        request may come again, corrected)."""
         ...
 
     def seen_result(self, key: str) -> int | None:

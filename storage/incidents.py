@@ -57,6 +57,14 @@ _OPEN_RECORDS = blind(select(incidents).where(select(tickets.c.id).where(and_(
 
 class IncidentRows:
     conn: Connection
+    # the open incidents as this transaction last read them: every ticket opened in a batch looks
+    # for one to join, and they change only through this transaction's own writes (forgotten then:
+    # `_incidents_changed`) or another's commit, which a batch of a second or so may miss
+    _open_memo: list[IncidentRecord] | None = None
+
+    def _incidents_changed(self) -> None:
+        """Forget the open incidents read: an incident or a ticket changed, or a savepoint was undone."""
+        self._open_memo = None
 
     # Linked and merged tickets
 
@@ -84,6 +92,7 @@ class IncidentRows:
     def move_references(self, source: int, target: int) -> dict[str, int]:
         """See bot.ports.Transaction.move_references."""
         moved = {}
+        self._incidents_changed()
         for name, column in references_to_tickets():
             table = metadata.tables[name]
             count = self.conn.execute(update(table).where(table.c[column] == source).values({column: target})).rowcount
@@ -95,6 +104,7 @@ class IncidentRows:
 
     def add_incident(self, record: IncidentRecord) -> None:
         """See bot.ports.Transaction.add_incident."""
+        self._incidents_changed()
         self.conn.execute(incidents.insert().values(
             ticket_id=record.ticket_id, title=record.title, group_name=record.group, declared_at=record.declared_at,
             declared_by_id=record.declared_by_id, declared_by_name=record.declared_by_name,
@@ -108,6 +118,7 @@ class IncidentRows:
     def update_incident(self, ticket_id: int, **values: Any) -> None:
         """See bot.ports.Transaction.update_incident."""
         columns = {"group": "group_name"}
+        self._incidents_changed()
         self.conn.execute(update(incidents).where(incidents.c.ticket_id == ticket_id)
                           .values({columns.get(k, k): v for k, v in values.items()}))
 
@@ -123,7 +134,9 @@ class IncidentRows:
         return Incident(record, _ticket(parent), tuple(_ticket(r) for r in rows))
 
     def _open_records(self) -> list[IncidentRecord]:
-        return [_record(r) for r in self.conn.execute(_OPEN_RECORDS).all()]
+        if self._open_memo is None:
+            self._open_memo = [_record(r) for r in self.conn.execute(_OPEN_RECORDS).all()]
+        return list(self._open_memo)
 
     def open_incidents(self) -> list[tuple[IncidentRecord, Ticket, int, int]]:
         """See bot.ports.Transaction.open_incidents."""

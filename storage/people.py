@@ -63,6 +63,16 @@ class PeopleRows:
         """See bot.ports.Transaction.remember_result."""
         self.conn.execute(_REMEMBER_RESULT, {"w_key": key[:255], "ticket_id": ticket_id})
 
+    def remember_results(self, results: list[tuple[str, int]]) -> None:
+        """See bot.ports.Transaction.remember_results."""
+        if results:
+            self.conn.execute(_REMEMBER_RESULT, one_or_many([{"w_key": k[:255], "ticket_id": t} for k, t in results]))
+
+    def forget_requests(self, keys: list[str]) -> None:
+        """See bot.ports.Transaction.forget_requests."""
+        if keys:
+            self.conn.execute(delete(seen_requests).where(seen_requests.c.key.in_(sorted({k[:255] for k in keys}))))
+
     def seen_result(self, key: str) -> int | None:
         """See bot.ports.Transaction.seen_result."""
         return self.conn.execute(select(seen_requests.c.ticket_id).where(seen_requests.c.key == key[:255])).scalar()

@@ -16,7 +16,7 @@ from bot.reports import Report, ReportQuery
 from bot.model import AuditEvent, Note, Notice, Requester, Severity, Status, Ticket, TicketFilter
 from storage.attachments import AttachmentRows
 from storage.conversations import ChatRows
-from storage.database import upsert
+from storage.database import one_or_many, upsert
 from storage.write_behind import WriteBehind, blind
 from storage.incidents import IncidentRows
 from storage.outbox import OutboxRows
@@ -140,6 +140,7 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentR
 
     def update_ticket(self, before: Ticket, after: Ticket) -> bool:
         """See bot.ports.Transaction.update_ticket (UPDATE … WHERE id AND version)."""
+        self._incidents_changed()  # its status may open or close an incident
         result = self.conn.execute(_UPDATE_TICKET, {**ticket_row(after), "w_id": before.id, "w_version": before.version})
         return result.rowcount == 1
 
@@ -187,12 +188,23 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentR
                 self.conn.flush()  # its rows: one that fails, fails this savepoint alone
         except BaseException:
             self.conn.drop()
+            self._incidents_changed()
             raise
 
     def first_time(self, key: str, now: datetime) -> bool:
         """See bot.ports.Transaction.first_time (INSERT … ON CONFLICT DO NOTHING: one caller wins)."""
         inserted = self.conn.execute(_first_time(self.conn.dialect.name), {"key": key[:255], "created_at": now}).first()
         return inserted is not None
+
+    def first_times(self, keys: list[str], now: datetime) -> set[str]:
+        """See bot.ports.Transaction.first_times (one INSERT of every key, in sorted order, so two
+        writers claiming overlapping keys take their locks in the same order)."""
+        stored = {key[:255]: key for key in keys}
+        if not stored:
+            return set()
+        inserted = self.conn.execute(_first_time(self.conn.dialect.name),
+                                     one_or_many([{"key": k, "created_at": now} for k in sorted(stored)])).scalars()
+        return {stored[k] for k in inserted}
 
     def known_people(self, fragment: str, limit: int = 10) -> list[Person]:
         """Requesters the help desk has seen, by name prefix (of any word), email or phone digits."""

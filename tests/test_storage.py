@@ -260,3 +260,31 @@ def test_events_and_messages_written_behind_are_seen_kept_and_rolled_back_as_wri
             tx.add_event(event("never"))
             raise RuntimeError("the whole unit of work fails")
     assert count_rows(engine, "audit_events") == before["events"] + 3
+
+
+def test_open_incidents_read_once_a_transaction_and_again_after_any_change(desk, people, engine, clock):
+    """The open incidents are read once a transaction (each ticket of a batch looks for one to
+    join); what the same transaction changes — an incident added or undone with its savepoint, a
+    parent ticket resolved — shows at the next look."""
+    from bot.incidents import IncidentRecord
+    from bot.model import Status
+    for problem in ("the vpn drops every ten minutes at home", "the vpn will not connect from the office"):
+        say(desk, people.alice, f"new {problem}")
+
+    def record(ticket_id: int) -> IncidentRecord:
+        return IncidentRecord(ticket_id, "VPN down", "service-desk", clock.now, "bob@corp.example", "Bob", clock.now)
+
+    with SqlStore(engine).transaction() as tx:
+        assert tx.incident_samples(5) == []
+        tx.add_incident(record(1))
+        assert [r.ticket_id for r, _ in tx.incident_samples(5)] == [1]
+        with pytest.raises(RuntimeError):
+            with tx.savepoint():
+                tx.add_incident(record(2))
+                assert [r.ticket_id for r, _ in tx.incident_samples(5)] == [1, 2]
+                raise RuntimeError("declaring #2 was refused")
+        assert [r.ticket_id for r, _ in tx.incident_samples(5)] == [1], "the undone incident is gone"
+        parent = tx.get_ticket(1)
+        resolved = parent.with_changes(status=Status.RESOLVED, version=parent.version + 1)
+        assert tx.update_ticket(parent, resolved)
+        assert tx.incident_samples(5) == [], "an incident whose parent is resolved is no longer open"

@@ -356,3 +356,33 @@ def test_a_killed_process_leaves_its_unwritten_forms_to_the_next_one(tmp_path):
     later.close(remove=True)
     mine.close(remove=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_batch_claims_its_request_ids_together_and_forgets_those_of_refused_calls(desk, people, engine):
+    """Desk.execute_together claims a batch's request ids in one write and remembers the tickets
+    after it: a repeat answers with its ticket, a refused call's id can come again corrected, and
+    an id named twice in one batch still opens one ticket."""
+    from bot.commands.registry import Call
+    from bot.replies import ReplyKind
+
+    def new(text: str) -> Call:
+        return Call("new", None, text, options={"severity": "high", "category": "network"})
+
+    first = desk.execute_together([(people.alice, new("the vpn drops every ten minutes at home"), "view-1")])
+    assert first[0].ok and first[0].ticket.id == 1
+    replies = desk.execute_together([
+        (people.bob, new("the printer on floor 3 jams on every page"), "view-2"),
+        (people.carol, Call("claim", 999, ""), "action-3"),  # no such ticket: refused after the answer
+        (people.alice, new("the vpn drops every ten minutes at home"), "view-1"),  # Submit pressed again
+    ])
+    assert [r.kind for r in replies][0] is not ReplyKind.DUPLICATE and replies[0].ticket.id == 2
+    assert not replies[1].ok and "#999" in replies[1].text
+    assert replies[2].kind is ReplyKind.DUPLICATE and replies[2].ticket.id == 1
+    assert desk.seen_tickets(["view-1", "view-2", "action-3"]).keys() == {"view-1", "view-2"}
+    assert desk.execute_together([(people.bob, new("the printer on floor 3 jams on every page"), "view-2")])[0].ticket.id == 2
+    again = desk.execute_together([(people.carol, Call("claim", 2, ""), "action-3")])  # the same id, now valid
+    assert again[0].ok and stored(engine, 2).assignee_id == "carol@corp.example"
+    twice = desk.execute_together([(people.dave, new("my laptop will not wake from sleep"), "view-4"),
+                                   (people.dave, new("my laptop will not wake from sleep"), "view-4")])
+    assert twice[0].ticket.id == 3 and twice[1].kind is ReplyKind.DUPLICATE
+    assert count_rows(engine, "tickets") == 3
