@@ -166,12 +166,18 @@ class SlackSender(ChatSender):
         user = self._slack_user(identity)
         if user is None:
             raise Undeliverable(f"{identity} has no Slack id")
-        opened = await self.pacer.call("conversations.open", None, lambda: self.client.conversations_open(users=user))
-        channel = opened["channel"]["id"]
+        # chat.postMessage given a user's id posts into the app's DM with them and answers with that
+        # DM's channel id: no conversations.open (Tier 3, about 50 a minute) per message, which a
+        # surge of confirmations to 2,000 different people would wait on for half an hour. A retry
+        # opens the DM to look there for what an earlier attempt may have posted.
+        channel = user
+        if message.attempts > 1:
+            opened = await self.pacer.call("conversations.open", None, lambda: self.client.conversations_open(users=user))
+            channel = opened["channel"]["id"]
         ticket = await self._ticket(message.ticket_id) if message.ticket_id else None
         view: MessageView = self.message(message, ticket)
         text, blocks = B.message(view)
-        ts = await self._post_once(message, channel, text=text, blocks=blocks)
+        channel, ts = await self._post_once_in(message, channel, text=text, blocks=blocks)
         if ticket and message.kind in DM_KINDS_WITH_THREADS:
             await self.record_post(ticket.id, "dm", channel, ts)
 
@@ -190,11 +196,18 @@ class SlackSender(ChatSender):
                          thread_ts: str | None = None, group: list[int] | None = None) -> str:
         """Post unless an earlier attempt did (found by the outbox id, and for a combined post
         every outbox id it delivers, `group`, in the post's metadata); returns the post's ts."""
+        return (await self._post_once_in(message, channel, text=text, blocks=blocks, thread_ts=thread_ts,
+                                         group=group))[1]
+
+    async def _post_once_in(self, message: Message, channel: str, *, text: str, blocks: list | None = None,
+                            thread_ts: str | None = None, group: list[int] | None = None) -> tuple[str, str]:
+        """`_post_once`, answering (the channel Slack posted in, ts): for a user's id as `channel`,
+        their DM with the app."""
         stamp: dict[str, Any] = {"outbox_id": message.id, **({"outbox_ids": group} if group else {})}
         if message.attempts > 1:
             earlier = await self._find_earlier(message, channel, thread_ts, stamp)
             if earlier:
-                return earlier
+                return channel, earlier
         kwargs: dict[str, Any] = {"channel": channel, "text": text,
                                   "metadata": {"event_type": METADATA_TYPE, "event_payload": stamp}}
         if blocks:
@@ -202,7 +215,7 @@ class SlackSender(ChatSender):
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
         response = await self.pacer.call(POST, channel, lambda: self.client.chat_postMessage(**kwargs), post=True)
-        return response["ts"]
+        return response.get("channel") or channel, response["ts"]
 
     async def _find_earlier(self, message: Message, channel: str, thread_ts: str | None,
                             stamp: dict[str, Any]) -> str | None:

@@ -14,6 +14,11 @@ about one message a second per channel (a DM is a channel), a short burst allowe
 (``channel_burst``); past it Slack answers 429 with ``Retry-After``. A call made again before
 the Retry-After it was given ran out is kept in ``impatient`` (Slack would refuse it too).
 
+Tiers (the same page, "Overview"): every other method has a per-minute budget per app and
+workspace, with bursts. The fake keeps the budgets of the methods a surge of different people
+calls once each — users.info (Tier 4, 100+ a minute) and conversations.open (Tier 3, 50+) — as a
+bucket holding a minute's worth that refills at that rate; past it, 429 with ``Retry-After``.
+
 Files (docs.slack.dev/reference/objects/file-object): ``add_file`` keeps bytes the fake serves at
 the file's ``url_private`` only to a request carrying the bot token (``Authorization: Bearer``);
 without it Slack sends the browser to its sign-in page (a redirect, then HTML), and an unknown
@@ -109,6 +114,10 @@ def _refusal(error: str, message: str) -> _Refusal:
     return _Refusal(error, response_metadata={"messages": [message]})
 
 
+# Per-minute budgets of the tiered methods the fake keeps (docs.slack.dev/apis/web-api/rate-limits)
+TIERS = {"users.info": 100, "conversations.open": 50}
+
+
 class FakeSlack:
     """aiohttp web server on 127.0.0.1 (random port) that answers like https://slack.com/api/."""
 
@@ -120,8 +129,12 @@ class FakeSlack:
         app_token: str | None = None,
         channel_rate: float = 1.0,
         channel_burst: int = 5,
+        tiers: dict[str, int] | None = None,
     ) -> None:
         self.token = token
+        self.tiers = dict(TIERS if tiers is None else tiers)  # method → calls a minute ({}: no tier limits)
+        self._budget: dict[str, tuple[float, float]] = {}  # method → (calls left, when counted: monotonic)
+        self.over_tier = 0  # calls refused for their method's tier
         self.channel_rate = channel_rate  # chat.postMessage into one channel: per second, on average (0: no limit)
         self.channel_burst = channel_burst  # … and at once
         self._channel_due: dict[str, float] = {}  # channel → its next free moment (monotonic), GCRA
@@ -413,7 +426,7 @@ class FakeSlack:
         failure = self._pop_failure(method)
         if failure is not None:
             return failure
-        refused = self._over_pace(method, where, now)
+        refused = self._over_pace(method, where, now) or self._over_tier(method, now)
         if refused is not None:
             return refused
         handler = self._handlers.get(method)
@@ -449,6 +462,23 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": str(retry_after)})
         self._channel_due[where] = due + 1 / self.channel_rate
+        return None
+
+    def _over_tier(self, method: str, now: float) -> web.Response | None:
+        """A 429 with Retry-After for a call past its method's per-minute budget (TIERS)."""
+        per_minute = self.tiers.get(method)
+        if not per_minute:
+            return None
+        left, counted = self._budget.get(method, (float(per_minute), now))
+        left = min(float(per_minute), left + (now - counted) * per_minute / 60)
+        if left < 1:
+            self._budget[method] = (left, now)
+            retry_after = max(1, int((1 - left) * 60 / per_minute + 0.999))
+            self._told[(method, None)] = now + retry_after
+            self.over_tier += 1
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(retry_after)})
+        self._budget[method] = (left - 1, now)
         return None
 
     async def _response_url_post(self, request: web.Request) -> web.StreamResponse:

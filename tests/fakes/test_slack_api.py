@@ -270,6 +270,39 @@ def test_fail_next_answers_429_with_retry_after_then_recovers() -> None:
     run(scenario)
 
 
+def test_tiered_methods_answer_429_past_a_minutes_budget_and_refill_at_that_rate() -> None:
+    """users.info is Tier 4 (100+ a minute) and conversations.open Tier 3 (50+): a surge of
+    different people past that is refused with Retry-After, per method, while posting by user
+    id (the DM) is not a conversations.open at all."""
+    async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
+        for n in range(50):
+            await client.conversations_open(users=f"U{n:04d}")
+        error = await slack_error(client.conversations_open(users="U9999"))
+        assert error.response.status_code == 429 and error.response["error"] == "ratelimited"
+        assert 1 <= int(error.response.headers["Retry-After"]) <= 2, "one call's worth of a minute ÷ 50, rounded up"
+        slack.add_user("U0ALICE", "alice", "Alice Smith")
+        assert (await client.users_info(user="U0ALICE"))["user"]["id"] == "U0ALICE", "each method has its own budget"
+        posted = await client.chat_postMessage(channel="U9999", text="Your ticket #1 is open")
+        assert posted["channel"] == slack.dm_channel("U9999")
+        slack._budget["conversations.open"] = (0.0, time.monotonic() - 1.3)  # 1.3 s later: one call's worth back
+        assert (await client.conversations_open(users="U9999"))["channel"]["id"] == slack.dm_channel("U9999")
+        assert slack.over_tier == 1
+
+    run(scenario)
+
+
+def test_tiers_can_be_turned_off_for_a_test_that_is_about_something_else() -> None:
+    async def main() -> None:
+        async with FakeSlack(token=TOKEN, tiers={}) as slack:
+            client = AsyncWebClient(token=TOKEN, base_url=slack.url)
+            for n in range(120):
+                slack.add_user(f"U{n:04d}", f"user{n}", f"User {n}")
+                assert (await client.users_info(user=f"U{n:04d}"))["user"]["real_name"] == f"User {n}"
+            assert slack.over_tier == 0
+
+    asyncio.run(main())
+
+
 def test_fail_next_answers_a_server_error_with_that_status() -> None:
     async def scenario(slack: FakeSlack, client: AsyncWebClient) -> None:
         slack.fail_next("users.info", status=503)
