@@ -61,6 +61,21 @@ def test_the_same_view_submitted_again_makes_one_ticket(live, engine):
     assert len(live.slack.messages(DESK_CHANNEL)) == 1, "one card"
 
 
+def test_a_form_whose_profile_look_up_is_refused_keeps_the_username_slack_sent(live, engine):
+    """In a surge of different people users.info is refused past its Tier 4 budget (429): the
+    ticket is still written, for the person, named by the username the submission carried rather
+    than a bare id, and confirmed in their DM."""
+    live.slack.refuse_for("users.info", seconds=30, retry_after=30)
+    view = intake_view(live)
+    answer = live.submit("U0ALICE", view, FORM)
+    assert answer.status == 200 and answer.body == b""
+    live.settled()
+    ticket = stored(engine, 1)
+    assert (ticket.requester.id, ticket.requester.name) == ("slack:U0ALICE", "alice")
+    assert live.slack.stormed >= 1, "users.info was refused"
+    assert dms(live)[0].startswith("Your ticket #1 is open")
+
+
 def test_repeats_arriving_together_make_one_ticket(live, engine):
     view = intake_view(live)
     payload = live.submission_payload("U0ALICE", view, FORM)

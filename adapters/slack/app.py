@@ -65,7 +65,9 @@ class SlackListeners:
         except ValueError:
             context = None
         values, user = B.form_values(view), body["user"]["id"]
-        outcome = await self.chat.submit(Someone(f"slack:{user}", lambda: self.people.get(user)), context, values,
+        known_as = body["user"].get("name") or body["user"].get("username")  # if users.info is refused
+        outcome = await self.chat.submit(Someone(f"slack:{user}", lambda: self.people.get(user, known_as=known_as)),
+                                         context, values,
                                          key=f"slack:view:{view.get('id')}:{view.get('hash')}",
                                          people=await self.people.mentioned(values.get("requester") or ""),
                                          tell=lambda text: self.answers.tell(user, text))

@@ -18,8 +18,10 @@ class SlackPeople(PeopleCache):
         super().__init__(desk, "slack", enrich, ttl)
         self.client = client
 
-    async def get(self, user_id: str, timeout: float = 2.0) -> Actor:
-        """Who a Slack user is; on a slow or failing users.info, the bare id (not cached)."""
+    async def get(self, user_id: str, timeout: float = 2.0, known_as: str | None = None) -> Actor:
+        """Who a Slack user is; on a slow or failing users.info (refused past its Tier 4 budget in
+        a surge of different people), the bare id, named `known_as` (the username a payload gave)
+        when known (not cached)."""
         async def fetch() -> Profile:
             info = await self.client.users_info(user=user_id)
             user = info.get("user") or {}
@@ -29,7 +31,7 @@ class SlackPeople(PeopleCache):
             return Profile(f"slack:{user_id}", name, profile.get("email"), profile.get("phone") or None)
 
         return await self.actor(user_id, fetch, timeout=timeout, fallback=lambda: self.desk.actor(
-            f"slack:{user_id}", name=user_id, platform="slack"))
+            f"slack:{user_id}", name=known_as or user_id, platform="slack"))
 
     async def mentioned(self, text: str) -> Mapping[str, Actor]:
         """The people @mentioned in decoded text (`<@slack:U…>`), looked up, by identity."""
