@@ -9,10 +9,15 @@ import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
+from adapters.chat.pacing import retry_after, status_of
 from bot.desk import Desk
 from bot.model import Actor
 
 log = logging.getLogger("helpdesk.chat")
+
+
+class _Resting(Exception):
+    """No profile look-up now: the platform's Retry-After has not run out."""
 
 Enrich = Callable[[Actor], tuple[Actor, tuple[str, ...]]]
 
@@ -41,6 +46,12 @@ class PeopleCache:
         self.ttl = ttl
         self._cache: dict[str, tuple[float, Actor]] = {}
         self._devices: dict[str, tuple[str, ...]] = {}
+        # the platform refused a look-up with 429: none is made until its Retry-After ran out (in
+        # a surge of different people Slack's users.info budget, Tier 4, runs out in seconds), and
+        # for a minute after (the platform's window) one at a time: the others are served without
+        self._resting_until = 0.0
+        self._careful_until = 0.0
+        self._asking = False
 
     def cached(self, key: str) -> Actor | None:
         """The actor remembered for this key, if still fresh."""
@@ -60,11 +71,24 @@ class PeopleCache:
         hit = self.cached(key)
         if hit is not None:
             return hit
+        careful = time.monotonic() < self._careful_until
         try:
-            profile = await asyncio.wait_for(fetch(), timeout)
-        except Exception as exc:  # the platform slow or down: carry on without its profile
-            log.warning("%s: looking up %s failed (%s: %s); carrying on without their profile",
-                        self.platform, key, type(exc).__name__, exc)
+            if time.monotonic() < self._resting_until or (careful and self._asking):
+                raise _Resting()
+            self._asking = True
+            try:
+                profile = await asyncio.wait_for(fetch(), timeout)
+            finally:
+                self._asking = False
+        except Exception as exc:  # the platform slow, down or refusing: carry on without its profile
+            if status_of(exc) == 429:
+                self._resting_until = time.monotonic() + retry_after(exc)
+                self._careful_until = self._resting_until + 60
+                log.warning("%s: looking up %s was refused for the rate limit; no look-ups for %.0f s, people are "
+                            "served without their profiles meanwhile", self.platform, key, retry_after(exc))
+            elif not isinstance(exc, _Resting):
+                log.warning("%s: looking up %s failed (%s: %s); carrying on without their profile",
+                            self.platform, key, type(exc).__name__, exc)
             found = fallback()
             return await found if asyncio.iscoroutine(found) else found
         actor = self.desk.actor(profile.identity, name=profile.name, email=profile.email, phone=profile.phone,

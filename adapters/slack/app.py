@@ -12,7 +12,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat import messages as CM
 from adapters.chat.interactions import Interactions
-from adapters.chat.intake import Someone
 from adapters.chat.outcomes import Answer, Opened, Received, Refreshed, Refusal, Replaced, ShowForm
 from adapters.slack import blocks as B
 from adapters.slack.answer import MESSAGE_KEY, Place, SlackAnswers
@@ -65,9 +64,7 @@ class SlackListeners:
         except ValueError:
             context = None
         values, user = B.form_values(view), body["user"]["id"]
-        known_as = body["user"].get("name") or body["user"].get("username")  # if users.info is refused
-        outcome = await self.chat.submit(Someone(f"slack:{user}", lambda: self.people.get(user, known_as=known_as)),
-                                         context, values,
+        outcome = await self.chat.submit(self.people.someone(body["user"]), context, values,
                                          key=f"slack:view:{view.get('id')}:{view.get('hash')}",
                                          people=await self.people.mentioned(values.get("requester") or ""),
                                          tell=lambda text: self.answers.tell(user, text))

@@ -6,6 +6,7 @@ from typing import Mapping
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.chat.intake import Someone
 from adapters.chat.people import Enrich, PeopleCache, Profile
 from bot.desk import Desk
 from bot.model import Actor
@@ -32,6 +33,12 @@ class SlackPeople(PeopleCache):
 
         return await self.actor(user_id, fetch, timeout=timeout, fallback=lambda: self.desk.actor(
             f"slack:{user_id}", name=known_as or user_id, platform="slack"))
+
+    def someone(self, user: Mapping[str, str]) -> Someone:
+        """A payload's user (`{"id", "name" or "username", …}`) to look up after the answer, named by
+        the payload should users.info be refused."""
+        user_id, known_as = user["id"], user.get("name") or user.get("username")
+        return Someone(f"slack:{user_id}", lambda: self.get(user_id, known_as=known_as))
 
     async def mentioned(self, text: str) -> Mapping[str, Actor]:
         """The people @mentioned in decoded text (`<@slack:U…>`), looked up, by identity."""
