@@ -15,10 +15,6 @@ from bot.model import Actor
 
 log = logging.getLogger("helpdesk.chat")
 
-
-class _Resting(Exception):
-    """No profile look-up now: the platform's Retry-After has not run out."""
-
 Enrich = Callable[[Actor], tuple[Actor, tuple[str, ...]]]
 
 
@@ -53,6 +49,25 @@ class PeopleCache:
         self._careful_until = 0.0
         self._asking = False
 
+    async def _look_up(self, key: str, fetch: Callable[[], Awaitable[Profile]], timeout: float) -> Profile | None:
+        """`fetch()` within `timeout`; None when it fails or is too slow (said in the log). A 429
+        starts a rest of its Retry-After, then a minute of asking one at a time."""
+        self._asking = True
+        try:
+            return await asyncio.wait_for(fetch(), timeout)
+        except Exception as exc:
+            if status_of(exc) == 429:
+                self._resting_until = time.monotonic() + retry_after(exc)
+                self._careful_until = self._resting_until + 60
+                log.warning("%s: looking up %s was refused for the rate limit; no look-ups for %.0f s, people are "
+                            "served without their profiles meanwhile", self.platform, key, retry_after(exc))
+            else:
+                log.warning("%s: looking up %s failed (%s: %s); carrying on without their profile",
+                            self.platform, key, type(exc).__name__, exc)
+            return None
+        finally:
+            self._asking = False
+
     def cached(self, key: str) -> Actor | None:
         """The actor remembered for this key, if still fresh."""
         hit = self._cache.get(key)
@@ -71,24 +86,10 @@ class PeopleCache:
         hit = self.cached(key)
         if hit is not None:
             return hit
-        careful = time.monotonic() < self._careful_until
-        try:
-            if time.monotonic() < self._resting_until or (careful and self._asking):
-                raise _Resting()
-            self._asking = True
-            try:
-                profile = await asyncio.wait_for(fetch(), timeout)
-            finally:
-                self._asking = False
-        except Exception as exc:  # the platform slow, down or refusing: carry on without its profile
-            if status_of(exc) == 429:
-                self._resting_until = time.monotonic() + retry_after(exc)
-                self._careful_until = self._resting_until + 60
-                log.warning("%s: looking up %s was refused for the rate limit; no look-ups for %.0f s, people are "
-                            "served without their profiles meanwhile", self.platform, key, retry_after(exc))
-            elif not isinstance(exc, _Resting):
-                log.warning("%s: looking up %s failed (%s: %s); carrying on without their profile",
-                            self.platform, key, type(exc).__name__, exc)
+        now = time.monotonic()
+        resting = now < self._resting_until or (now < self._careful_until and self._asking)
+        profile = None if resting else await self._look_up(key, fetch, timeout)
+        if profile is None:  # resting, or the platform slow, down or refusing: carry on without its profile
             found = fallback()
             return await found if asyncio.iscoroutine(found) else found
         actor = self.desk.actor(profile.identity, name=profile.name, email=profile.email, phone=profile.phone,
