@@ -42,9 +42,7 @@ class AttachmentRows:
 
     def attachments(self, ticket_id: int) -> list[Attachment]:
         """See bot.ports.Transaction.attachments."""
-        rows = self.conn.execute(select(attachments).where(attachments.c.ticket_id == ticket_id)
-                                 .order_by(attachments.c.id))
-        return [_attachment(r) for r in rows]
+        return self.attachments_of([ticket_id]).get(ticket_id, [])
 
     def attachments_of(self, ticket_ids: list[int]) -> dict[int, list[Attachment]]:
         """See bot.ports.Transaction.attachments_of."""

@@ -61,7 +61,7 @@ class PeopleRows:
 
     def remember_result(self, key: str, ticket_id: int) -> None:
         """See bot.ports.Transaction.remember_result."""
-        self.conn.execute(_REMEMBER_RESULT, {"w_key": key[:255], "ticket_id": ticket_id})
+        self.remember_results([(key, ticket_id)])
 
     def remember_results(self, results: list[tuple[str, int]]) -> None:
         """See bot.ports.Transaction.remember_results."""
@@ -75,7 +75,7 @@ class PeopleRows:
 
     def seen_result(self, key: str) -> int | None:
         """See bot.ports.Transaction.seen_result."""
-        return self.conn.execute(select(seen_requests.c.ticket_id).where(seen_requests.c.key == key[:255])).scalar()
+        return self.seen_results([key]).get(key)
 
     def seen_results(self, keys: list[str]) -> dict[str, int]:
         """See bot.ports.Transaction.seen_results."""

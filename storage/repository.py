@@ -193,8 +193,7 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentR
 
     def first_time(self, key: str, now: datetime) -> bool:
         """See bot.ports.Transaction.first_time (INSERT … ON CONFLICT DO NOTHING: one caller wins)."""
-        inserted = self.conn.execute(_first_time(self.conn.dialect.name), {"key": key[:255], "created_at": now}).first()
-        return inserted is not None
+        return key in self.first_times([key], now)
 
     def first_times(self, keys: list[str], now: datetime) -> set[str]:
         """See bot.ports.Transaction.first_times (one INSERT of every key, in sorted order, so two
