@@ -74,6 +74,7 @@ class FakeBotConnector:
         self.members: dict[str, dict[str, Any]] = {}  # by 29: id and by AAD object id
         self.failures: list[tuple[str, str, int, dict[str, str]]] = []  # (method, path pattern, status, headers)
         self.holds: list[tuple[str, str, asyncio.Event]] = []  # (method, path pattern, released)
+        self.too_big: list[Call] = []  # posts and updates refused with 413 for their size
         self.held = 0  # calls being held right now
         self.hold_limit = 5.0  # seconds a held call (or key fetch) waits at most, then is answered
         self._holding: list[asyncio.Event] = []
@@ -250,6 +251,7 @@ class FakeBotConnector:
         activity = (body or {}).get("activity", body) if isinstance(body, dict) else None
         if request.method in ("POST", "PUT") and isinstance(activity, dict) and activity_size(activity) > ACTIVITY_MAX:
             # Teams refuses a message over about 28 KB (the whole activity, cards included)
+            self.too_big.append(call)
             return call, web.json_response({"error": {"code": "MessageSizeTooBig", "message": "Message size too big"}},
                                            status=413)
         for i, (method, pattern, status, headers) in enumerate(self.failures):
