@@ -77,6 +77,20 @@ def test_a_form_whose_profile_look_up_is_refused_keeps_the_username_slack_sent(l
     assert dms(live)[0].startswith("Your ticket #1 is open")
 
 
+def test_a_profile_look_up_slower_than_its_request_is_kept_for_the_next_one(live, engine):
+    """users.info slower than the 1 s `/ticket` gives it (the modal must open within Slack's 3 s):
+    the modal opens without the profile, but the look-up is not dropped. The submission waits for
+    the one under way instead of asking again, and the ticket has the person's name and email."""
+    live.slack.delay_next("users.info", 1.6)
+    view = intake_view(live)
+    answer = live.submit("U0ALICE", view, FORM)
+    assert answer.status == 200 and answer.body == b""
+    live.settled()
+    ticket = stored(engine, 1)
+    assert (ticket.requester.name, ticket.requester.email) == ("Alice Park", "alice@corp.example")
+    assert len(live.slack.calls_to("users.info")) == 1, "one look-up, waited for by both requests"
+
+
 def test_repeats_arriving_together_make_one_ticket(live, engine):
     view = intake_view(live)
     payload = live.submission_payload("U0ALICE", view, FORM)

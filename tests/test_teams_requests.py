@@ -463,6 +463,25 @@ class TestTeamsShapes:
         t = stored(engine, 1)
         assert (t.requester.name, t.description) == ("Alice Park", "Her laptop screen flickers on the dock")
 
+    def test_a_member_look_up_slower_than_its_budget_is_kept_for_the_next_message(self, live, engine, monkeypatch):
+        """CI once saw Bob's first look-up take over the budget: he was served as a stranger (Teams
+        named him, the directory could not), so his `new for=` was refused. The refusal stands for
+        that message, but the look-up is not thrown away: its answer is kept, and his next message
+        is served as the technician he is, with no second look-up."""
+        monkeypatch.setattr("adapters.teams.people.MESSAGE_BUDGET", 0.3)
+        live.post(live.personal("alice", "hello"))
+        live.connector.hold_next("GET", "/v3/conversations/.+/members/(29:1bob|aad-0000-bob)")
+        line = "new for=@alice via=phone Her laptop screen flickers on the dock"
+        assert live.post(live.channel("bob", line, mentions=("alice",))).status == 201
+        assert stored(engine, 1) is None, "served as a stranger while the look-up was slow"
+        assert live.connector.calls_to("POST")[-1].body["text"].startswith("Only technicians can open tickets for")
+        live.connector.release()
+        monkeypatch.setattr("adapters.teams.people.MESSAGE_BUDGET", 4.0)  # the look-up under way is waited for
+        assert live.post(live.channel("bob", line, mentions=("alice",))).status == 201
+        t = stored(engine, 1)
+        assert (t.requester.name, t.logged_by_id, t.via) == ("Alice Park", BOB, "phone")
+        assert len(live.connector.calls_to("GET", "members/29:1bob") + live.connector.calls_to("GET", "members/aad-0000-bob")) == 1
+
     def test_a_form_submitted_twice_opens_one_ticket_and_cancel_needs_no_input(self, live, engine):
         asked = live.personal("alice", "new")
         live.post(asked)

@@ -15,6 +15,8 @@ from bot.model import Actor
 
 log = logging.getLogger("helpdesk.chat")
 
+LOOK_UP_LIMIT = 30.0  # seconds a profile look-up may take at all, whoever is waiting for it
+
 Enrich = Callable[[Actor], tuple[Actor, tuple[str, ...]]]
 
 
@@ -47,14 +49,16 @@ class PeopleCache:
         # for a minute after (the platform's window) one at a time: the others are served without
         self._resting_until = 0.0
         self._careful_until = 0.0
-        self._asking = False
+        # look-ups under way, by key: a second request from the same person waits for the first
+        # one's answer rather than asking again, and one that outlives its request is still kept
+        self._pending: dict[str, asyncio.Task[Profile | None]] = {}
+        self._late: set[asyncio.Task[Actor | None]] = set()
 
-    async def _look_up(self, key: str, fetch: Callable[[], Awaitable[Profile]], timeout: float) -> Profile | None:
-        """`fetch()` within `timeout`; None when it fails or is too slow (said in the log). A 429
+    async def _look_up(self, key: str, fetch: Callable[[], Awaitable[Profile]]) -> Profile | None:
+        """`fetch()` within LOOK_UP_LIMIT seconds; None when it fails (said in the log). A 429
         starts a rest of its Retry-After, then a minute of asking one at a time."""
-        self._asking = True
         try:
-            return await asyncio.wait_for(fetch(), timeout)
+            return await asyncio.wait_for(fetch(), LOOK_UP_LIMIT)
         except Exception as exc:
             if status_of(exc) == 429:
                 self._resting_until = time.monotonic() + retry_after(exc)
@@ -65,8 +69,43 @@ class PeopleCache:
                 log.warning("%s: looking up %s failed (%s: %s); carrying on without their profile",
                             self.platform, key, type(exc).__name__, exc)
             return None
-        finally:
-            self._asking = False
+
+    def _start(self, key: str, fetch: Callable[[], Awaitable[Profile]]) -> asyncio.Task[Profile | None] | None:
+        """The look-up under way for `key`, started now if none is and the platform is not resting
+        (None when it is)."""
+        pending = self._pending.get(key)
+        if pending is not None:
+            return pending
+        now = time.monotonic()
+        if now < self._resting_until or (now < self._careful_until and self._pending):
+            return None
+        pending = self._pending[key] = asyncio.ensure_future(self._look_up(key, fetch))
+        def failed(done: asyncio.Task[Profile | None]) -> None:  # one that answers stays until _learn kept it
+            if (done.cancelled() or done.result() is None) and self._pending.get(key) is done:
+                del self._pending[key]
+        pending.add_done_callback(failed)
+        return pending
+
+    def _keep_when_it_comes(self, key: str, pending: asyncio.Task[Profile | None]) -> None:
+        """A look-up that outlived its request: its profile is cached when it lands, so the person's
+        next request is served with it."""
+        def landed(done: asyncio.Task[Profile | None]) -> None:
+            if not done.cancelled() and done.result() is not None and self.cached(key) is None:
+                task = asyncio.ensure_future(self._learn(key, done.result()))
+                self._late.add(task)
+                task.add_done_callback(self._late.discard)
+        pending.add_done_callback(landed)
+
+    async def _learn(self, key: str, profile: Profile) -> Actor:
+        """The actor for `profile`, completed from the directory and cached under `key`."""
+        actor = self.desk.actor(profile.identity, name=profile.name, email=profile.email, phone=profile.phone,
+                                platform=self.platform)
+        if self.enrich is not None:
+            actor, devices = await asyncio.to_thread(self.enrich, actor)
+            self._devices[actor.id] = devices
+        self._cache[key] = (time.monotonic() + self.ttl, actor)
+        self._pending.pop(key, None)
+        return actor
 
     def cached(self, key: str) -> Actor | None:
         """The actor remembered for this key, if still fresh."""
@@ -81,21 +120,22 @@ class PeopleCache:
                     fallback: Callable[[], Actor | None] | Callable[[], Awaitable[Actor | None]] = lambda: None
                     ) -> Actor | None:
         """The actor for a platform user: from the cache, else from `fetch()` (the platform's
-        profile look-up, given `timeout` seconds). When the look-up fails or is too slow, the
-        request is still served: `fallback()` (not cached) says who they are, or None."""
+        profile look-up, given `timeout` seconds; one already under way for `key` is waited for,
+        not repeated). When the look-up fails or is too slow, the request is still served:
+        `fallback()` (not cached) says who they are, or None; a slow look-up's answer is cached
+        when it lands, so their next request has it."""
         hit = self.cached(key)
         if hit is not None:
             return hit
-        now = time.monotonic()
-        resting = now < self._resting_until or (now < self._careful_until and self._asking)
-        profile = None if resting else await self._look_up(key, fetch, timeout)
+        pending, profile = self._start(key, fetch), None
+        if pending is not None:
+            try:
+                profile = await asyncio.wait_for(asyncio.shield(pending), timeout)
+            except TimeoutError:
+                log.warning("%s: looking up %s took over %.1f s; served without their profile, which is kept "
+                            "when it comes", self.platform, key, timeout)
+                self._keep_when_it_comes(key, pending)
         if profile is None:  # resting, or the platform slow, down or refusing: carry on without its profile
             found = fallback()
             return await found if asyncio.iscoroutine(found) else found
-        actor = self.desk.actor(profile.identity, name=profile.name, email=profile.email, phone=profile.phone,
-                                platform=self.platform)
-        if self.enrich is not None:
-            actor, devices = await asyncio.to_thread(self.enrich, actor)
-            self._devices[actor.id] = devices
-        self._cache[key] = (time.monotonic() + self.ttl, actor)
-        return actor
+        return await self._learn(key, profile)

@@ -16,15 +16,23 @@ from bot.model import Actor
 from storage.conversations import ConversationRefs
 
 
+# seconds a member look-up may hold the request: an invoke (a button, a message action) is
+# answered within Teams' 5 s, a message within its 15 s, so it can wait longer before carrying
+# on without a profile (and a technician's first message is not taken for a stranger's)
+INVOKE_BUDGET = 1.5
+MESSAGE_BUDGET = 4.0
+
+
 class TeamsPeople(PeopleCache):
     def __init__(self, desk: Desk, refs: ConversationRefs, enrich: Enrich | None = None, ttl: float = 600) -> None:
         super().__init__(desk, "teams", enrich, ttl)
         self.refs = refs
         self._linked: set[str] = set()  # identities whose email already leads to their Teams account
 
-    async def get(self, turn: TurnContext, account: ChannelAccount | None = None, timeout: float = 1.5,
+    async def get(self, turn: TurnContext, account: ChannelAccount | None = None, timeout: float | None = None,
                   strict: bool = False) -> Actor | None:
-        """Who sent this activity, or `account` (someone they mentioned or picked).
+        """Who sent this activity, or `account` (someone they mentioned or picked); the look-up
+        is given `timeout` seconds, by default the activity's budget (above).
 
         Asked of the conversation's roster first; when that fails (the Connector slow, or the
         person not in this conversation, as a people-picker choice in a 1:1 chat is not), what
@@ -41,6 +49,8 @@ class TeamsPeople(PeopleCache):
                                                   aad_object_id=member.aad_object_id or account.aad_object_id))
             return Profile(identity, member.name or account.name or identity, email.lower() if email else None)
 
+        if timeout is None:
+            timeout = INVOKE_BUDGET if turn.activity.type == "invoke" else MESSAGE_BUDGET
         actor = await self.actor(account.aad_object_id or account.id, fetch, timeout=timeout,
                                  fallback=lambda: self._known(account, strict))
         if actor is not None and actor.email and actor.email != actor.id and actor.id not in self._linked:
