@@ -34,6 +34,7 @@ class ServerState:
     tasks: list[asyncio.Task] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # run at shutdown, after the tasks
     intakes: list[Any] = field(default_factory=list)  # each platform's IntakeQueue (adapters/chat/intake.py)
+    loops: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)  # a platform's own, by task name
 
     def wake(self) -> None:
         """Wake every outbox dispatcher: something was just queued."""
@@ -113,6 +114,7 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
                 await intake.replay()
             state.tasks = [asyncio.create_task(d.run(), name=f"outbox-{d.sender.platform}") for d in state.dispatchers]
             state.tasks.append(asyncio.create_task(sweep_forever(runtime, state), name="sla-sweep"))
+            state.tasks += [asyncio.create_task(loop(), name=name) for name, loop in state.loops.items()]
 
     async def stop(_: web.Application) -> None:
         """On shutdown: each dispatcher finishes and records the delivery in hand, then the SLA

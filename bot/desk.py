@@ -26,7 +26,7 @@ from bot.context import Context
 from bot.digest import send_if_due
 from bot.escalation import run_due_step
 from bot.knowledge import Knowledge
-from bot.model import SYSTEM_ID, Actor, Ticket, TicketFilter
+from bot.model import SYSTEM_ID, Actor, Requester, Ticket, TicketFilter
 from bot.ports import Conflict, Store, Transaction
 from bot.routing import Router
 from bot.replies import Reply, ReplyKind
@@ -36,6 +36,7 @@ log = logging.getLogger("helpdesk")
 
 Handler = Callable[[Context], Reply]
 Middleware = Callable[[Context, Handler], Reply]
+REQUESTER_FIELDS = ("name", "email", "phone", "department", "office", "manager")
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 5
@@ -384,6 +385,33 @@ class Desk:
         made = self.unit_of_work(lambda tx: incidents.find_surges(context(tx), among))
         self.incidents.committed()
         return made
+
+    def complete_requester(self, actor: Actor) -> list[int]:
+        """Fill in the contact details of `actor`'s open tickets that were opened without them
+        (their chat platform's profile could not be looked up then: refused in a surge, or too
+        slow), from `actor` as looked up since (name, email, phone, department, office, manager),
+        and link their identities (their email) to the person they are. Each ticket gets a
+        `requester_completed` audit event; its card is not touched. Returns the ids completed."""
+        system = self.actor(SYSTEM_ID, M.SYSTEM_NAME, platform="system")
+        fresh = Requester.from_actor(actor)
+
+        def work(tx: Transaction) -> list[int]:
+            person = self.people.resolve(tx, actor, self.clock(), create=True)
+            ctx = Context(self.settings, system, True, self.clock(), self.router, tx=tx)
+            found, _ = tx.find_tickets(TicketFilter(requester_ids=frozenset(person.ids), limit=500))
+            done = []
+            for ticket in found:
+                was = ticket.requester
+                if was.email or not fresh.email:
+                    continue  # opened with a profile, or none to give it
+                now = replace(fresh, id=was.id)
+                changes = {f"requester_{name}": [getattr(was, name), getattr(now, name)] for name in REQUESTER_FIELDS
+                           if getattr(was, name) != getattr(now, name)}
+                ctx.record("requester_completed", ticket, ticket.with_changes(requester=now), changes, summary="")
+                done.append(ticket.id)
+            return done
+
+        return self.unit_of_work(work)
 
     def first_time(self, dedupe_key: str) -> bool:
         """Record a platform request that runs no command (a form being shown); False for a retry."""

@@ -416,6 +416,7 @@ HISTORY = {
     "overdue": "it went past its resolution target",
     "replanned": "its SLA plan was updated",
     "rated": "{actor} rated the help {score}/5",
+    "requester_completed": "the requester's contact details came from their profile",
 }
 HISTORY_COMMENT = ": {comment}"
 HISTORY_OTHER = "{actor}: {action}"
@@ -424,6 +425,8 @@ HISTORY_FIELDS = {
     "status": "status", "assignee_id": "assignee", "group": "group", "escalation_level": "level",
     "severity": "severity", "category": "category", "description": "description", "device": "device",
     "location": "location", "resolution": "resolution", "phone": "phone", "requester_phone": "phone",
+    "requester_name": "name", "requester_email": "email", "requester_department": "department",
+    "requester_office": "office", "requester_manager": "manager",
 }
 HISTORY_NOBODY = "nobody"
 HISTORY_NONE = "—"

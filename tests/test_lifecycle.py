@@ -1,6 +1,7 @@
 """A ticket's whole life through the grammar, checked in replies and in storage, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+from bot.history import sentence
 from bot.model import Severity, Status
 from tests.conftest import outbox_rows, say, stored, stored_events, stored_notes
 
@@ -200,6 +201,28 @@ def test_escalate_to_a_named_group_and_past_the_top(desk, people, engine):
                                   "name a group: `escalate 1 <group> <reason>`")
     back = say(desk, people.bob, "escalate 1 network-eng back to the network team")
     assert back.text == "Escalated #1 to network-eng (level 2)."
+
+
+def test_a_requester_served_without_a_profile_gets_their_details_once_known(desk, people, engine):
+    """A surge's ticket, opened with only the chat id and username (the profile look-up refused):
+    once the profile comes, their open tickets get the contact details (no one else's, and only
+    once), the history says so, and their email is linked to them, so they are one person."""
+    bare = desk.actor("slack:U0UNA", name="una", platform="slack")
+    say(desk, bare, "new VPN drops every few minutes")
+    say(desk, people.alice, "new VPN drops for me too")
+    known = desk.actor("slack:U0UNA", name="Una Nine", email="una@corp.example", phone="+1 555 0100",
+                       department="Finance", platform="slack")
+    assert desk.complete_requester(known) == [1]
+    assert desk.complete_requester(known) == [], "done once"
+    r = stored(engine, 1).requester
+    assert (r.id, r.name, r.email, r.phone, r.department) == ("slack:U0UNA", "Una Nine", "una@corp.example",
+                                                              "+1 555 0100", "Finance")
+    assert stored(engine, 2).requester.name == "Alice Park"
+    assert sentence(stored_events(engine, 1)[-1]) == (
+        "The requester's contact details came from their profile; name una → Una Nine, email — → una@corp.example, "
+        "phone — → +1 555 0100, department — → Finance")
+    by_email = desk.actor("una@corp.example", platform="terminal")
+    assert [t.id for t in desk.open_tickets_of(by_email)] == [1]
 
 
 def test_technician_identities_from_config_are_one_person(desk, people, engine):

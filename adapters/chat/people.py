@@ -16,6 +16,8 @@ from bot.model import Actor
 log = logging.getLogger("helpdesk.chat")
 
 LOOK_UP_LIMIT = 30.0  # seconds a profile look-up may take at all, whoever is waiting for it
+UNPROFILED_MAX = 50_000  # people remembered for a later look-up (beyond it, they stay as served)
+BACKFILL_TRIES = 3  # look-ups made for one of them (a refusal for the rate limit is not counted)
 
 Enrich = Callable[[Actor], tuple[Actor, tuple[str, ...]]]
 
@@ -34,8 +36,14 @@ class Profile:
 class PeopleCache:
     """Actors by a platform's user key, for `ttl` seconds (600 by default).
 
+    `later`: whether a look-up can be made again after its request (Slack's users.info can; a
+    Teams member look-up needs the turn it came with), so `backfill` can complete who was served
+    without a profile.
+
     `enrich(actor)` adds what the directory knows (it answers within its own time limit, in a
     worker thread); `devices(actor)` then names the computers they manage, for the intake form."""
+
+    later = False
 
     def __init__(self, desk: Desk, platform: str, enrich: Enrich | None = None, ttl: float = 600) -> None:
         self.desk = desk
@@ -53,6 +61,9 @@ class PeopleCache:
         # one's answer rather than asking again, and one that outlives its request is still kept
         self._pending: dict[str, asyncio.Task[Profile | None]] = {}
         self._late: set[asyncio.Task[Actor | None]] = set()
+        # people served without their profile (resting, or the look-up failed or was slow), oldest
+        # first, with how to look them up: `backfill` asks again later, when the platform allows
+        self._unprofiled: dict[str, Callable[[], Awaitable[Profile]]] = {}
 
     async def _look_up(self, key: str, fetch: Callable[[], Awaitable[Profile]]) -> Profile | None:
         """`fetch()` within LOOK_UP_LIMIT seconds; None when it fails (said in the log). A 429
@@ -136,6 +147,41 @@ class PeopleCache:
                             "when it comes", self.platform, key, timeout)
                 self._keep_when_it_comes(key, pending)
         if profile is None:  # resting, or the platform slow, down or refusing: carry on without its profile
+            if self.later and len(self._unprofiled) < UNPROFILED_MAX:
+                self._unprofiled.setdefault(key, fetch)
             found = fallback()
             return await found if asyncio.iscoroutine(found) else found
         return await self._learn(key, profile)
+
+    async def backfill(self, complete: Callable[[Actor], Awaitable[object]], pace: float = 1.0) -> None:
+        """Forever: every `pace` seconds, one person served without their profile, oldest first, is
+        looked up again, and `complete(actor)` fills in what their requests lacked (the desk's
+        `complete_requester`). None is asked while the platform rests after a 429, nor while
+        another look-up is under way in the minute after it; one that fails keeps a place at the
+        back, BACKFILL_TRIES times. One a request looked up since is completed without asking.
+        At one a second, Slack's users.info (Tier 4, 100+ a minute) keeps room for requests."""
+        tries: dict[str, int] = {}
+        while True:
+            await asyncio.sleep(pace)
+            if not self._unprofiled:
+                continue
+            key, fetch = next(iter(self._unprofiled.items()))
+            actor = self.cached(key)
+            if actor is None:
+                pending = self._start(key, fetch)
+                if pending is None:  # resting: its turn comes when the platform allows
+                    continue
+                profile = await asyncio.shield(pending)
+                if profile is None:
+                    del self._unprofiled[key]
+                    tries[key] = tries.get(key, 0) + (0 if time.monotonic() < self._resting_until else 1)
+                    if tries[key] < BACKFILL_TRIES:
+                        self._unprofiled[key] = fetch
+                    continue
+                actor = await self._learn(key, profile)
+            self._unprofiled.pop(key, None)
+            tries.pop(key, None)
+            try:
+                await complete(actor)
+            except Exception:
+                log.exception("%s: completing the tickets of %s from their profile failed", self.platform, key)

@@ -15,6 +15,7 @@ MENTION = re.compile(r"<@slack:([A-Z0-9]+)>")
 
 
 class SlackPeople(PeopleCache):
+    later = True  # users.info can be asked again after the request: `backfill` completes them
     def __init__(self, client: AsyncWebClient, desk: Desk, enrich: Enrich | None = None, ttl: float = 600) -> None:
         super().__init__(desk, "slack", enrich, ttl)
         self.client = client

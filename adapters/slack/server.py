@@ -2,6 +2,7 @@
 app-level token is set), and the outbox sender with its dispatcher."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -42,6 +43,8 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     sender = SlackSender(client, runtime.settings, runtime.store, runtime.desk.clock)
     state.dispatchers.append(Dispatcher(runtime.outbox, sender, runtime.desk.clock, poll_seconds=poll_seconds))
     people = SlackPeople(client, runtime.desk, enrich=runtime.enricher)
+    state.loops["slack-profiles"] = lambda: people.backfill(  # who a surge served without a profile
+        lambda actor: asyncio.to_thread(runtime.desk.complete_requester, actor))
     chat = Interactions(runtime.desk, state.wake, devices=people.devices, files=runtime.files,
                         charts=ReportCharts(runtime.store, runtime.desk.clock))  # uploaded to Slack, not hosted
     state.intakes.append(chat.intake_queue)  # what a test's `settled` waits for too; replayed at start
