@@ -387,24 +387,27 @@ class Desk:
         return made
 
     def complete_requester(self, actor: Actor) -> list[int]:
-        """Fill in the contact details of `actor`'s open tickets that were opened without them
-        (their chat platform's profile could not be looked up then: refused in a surge, or too
-        slow), from `actor` as looked up since (name, email, phone, department, office, manager),
-        and link their identities (their email) to the person they are. Each ticket gets a
+        """Fill in the contact details of the open tickets `actor` opened as themselves without
+        them (their chat platform's profile could not be looked up then: refused in a surge, or
+        too slow: the requester is their chat identity, with no email), from `actor` as looked
+        up since: their name replaces the one the platform's payload gave, and the email, phone,
+        department, office and manager fill what is empty (a phone typed on the form stays).
+        Links their identities (their email) to the person they are. Each ticket gets a
         `requester_completed` audit event; its card is not touched. Returns the ids completed."""
         system = self.actor(SYSTEM_ID, M.SYSTEM_NAME, platform="system")
         fresh = Requester.from_actor(actor)
 
         def work(tx: Transaction) -> list[int]:
-            person = self.people.resolve(tx, actor, self.clock(), create=True)
+            self.people.resolve(tx, actor, self.clock(), create=True)
             ctx = Context(self.settings, system, True, self.clock(), self.router, tx=tx)
-            found, _ = tx.find_tickets(TicketFilter(requester_ids=frozenset(person.ids), limit=500))
+            found, _ = tx.find_tickets(TicketFilter(requester_ids=frozenset({actor.id}), limit=500))
             done = []
             for ticket in found:
                 was = ticket.requester
-                if was.email or not fresh.email:
-                    continue  # opened with a profile, or none to give it
-                now = replace(fresh, id=was.id)
+                if was.id != actor.id or was.email or not fresh.email:
+                    continue  # someone else's, opened with a profile, or none to give it
+                now = replace(was, name=fresh.name, **{name: getattr(was, name) or getattr(fresh, name)
+                                                       for name in REQUESTER_FIELDS if name != "name"})
                 changes = {f"requester_{name}": [getattr(was, name), getattr(now, name)] for name in REQUESTER_FIELDS
                            if getattr(was, name) != getattr(now, name)}
                 ctx.record("requester_completed", ticket, ticket.with_changes(requester=now), changes, summary="")

@@ -91,16 +91,18 @@ def test_a_profile_look_up_slower_than_its_request_is_kept_for_the_next_one(live
     assert len(live.slack.calls_to("users.info")) == 1, "one look-up, waited for by both requests"
 
 
-def test_a_surge_ticket_opened_without_a_profile_gets_the_requesters_details_once_slack_allows(live, engine):
+def test_a_surge_ticket_opened_without_a_profile_gets_the_requesters_details_once_slack_allows(
+        live, engine, monkeypatch):
     """Refused by users.info for its rate limit, the form's ticket is written with the username
     the payload carried; once the Retry-After ran out, the person is looked up again in the
     background and the ticket gets their name and email, with an audit event saying so."""
-    live.slack.refuse_for("users.info", seconds=1, retry_after=1)
+    monkeypatch.setattr("adapters.chat.people.BACKFILL_GRACE", 0.5)
+    live.slack.refuse_for("users.info", seconds=6, retry_after=6)
     view = intake_view(live)
     assert live.submit("U0ALICE", view, FORM).status == 200
     live.settled()
     assert (stored(engine, 1).requester.name, stored(engine, 1).requester.email) == ("alice", None)
-    completed = live.eventually(lambda: stored(engine, 1).requester.email, timeout=15)
+    completed = live.eventually(lambda: stored(engine, 1).requester.email, timeout=30)
     ticket = stored(engine, 1)
     assert (completed, ticket.requester.name, ticket.requester.id) == ("alice@corp.example", "Alice Park", "slack:U0ALICE")
     event = stored_events(engine, 1)[-1]

@@ -468,8 +468,8 @@ class TestTeamsShapes:
         named him, the directory could not), so his `new for=` was refused. The refusal stands for
         that message, but the look-up is not thrown away: its answer is kept, and his next message
         is served as the technician he is, with no second look-up."""
-        monkeypatch.setattr("adapters.teams.people.MESSAGE_BUDGET", 0.3)
         live.post(live.personal("alice", "hello"))
+        monkeypatch.setattr("adapters.teams.people.MESSAGE_BUDGET", 0.3)
         live.connector.hold_next("GET", "/v3/conversations/.+/members/(29:1bob|aad-0000-bob)")
         line = "new for=@alice via=phone Her laptop screen flickers on the dock"
         assert live.post(live.channel("bob", line, mentions=("alice",))).status == 201

@@ -15,9 +15,11 @@ from bot.model import Actor
 
 log = logging.getLogger("helpdesk.chat")
 
-LOOK_UP_LIMIT = 30.0  # seconds a profile look-up may take at all, whoever is waiting for it
+LOOK_UP_LIMIT = 10.0  # seconds a profile look-up (and the directory after it) may take, whoever waits for it
 UNPROFILED_MAX = 50_000  # people remembered for a later look-up (beyond it, they stay as served)
 BACKFILL_TRIES = 3  # look-ups made for one of them (a refusal for the rate limit is not counted)
+BACKFILL_GRACE = 10.0  # seconds after being served without a profile before one is looked up again: their
+#                        ticket is written by then (a form's, by the intake queue), so it is there to complete
 
 Enrich = Callable[[Actor], tuple[Actor, tuple[str, ...]]]
 
@@ -59,17 +61,18 @@ class PeopleCache:
         self._careful_until = 0.0
         # look-ups under way, by key: a second request from the same person waits for the first
         # one's answer rather than asking again, and one that outlives its request is still kept
-        self._pending: dict[str, asyncio.Task[Profile | None]] = {}
-        self._late: set[asyncio.Task[Actor | None]] = set()
+        self._pending: dict[str, asyncio.Task[Actor | None]] = {}
         # people served without their profile (resting, or the look-up failed or was slow), oldest
         # first, with how to look them up: `backfill` asks again later, when the platform allows
-        self._unprofiled: dict[str, Callable[[], Awaitable[Profile]]] = {}
+        self._unprofiled: dict[str, tuple[float, Callable[[], Awaitable[Profile]]]] = {}  # key → (since, fetch)
 
-    async def _look_up(self, key: str, fetch: Callable[[], Awaitable[Profile]]) -> Profile | None:
-        """`fetch()` within LOOK_UP_LIMIT seconds; None when it fails (said in the log). A 429
-        starts a rest of its Retry-After, then a minute of asking one at a time."""
+    async def _ask(self, key: str, fetch: Callable[[], Awaitable[Profile]]) -> Actor | None:
+        """The person behind `key`: `fetch()`, then the directory, cached; within LOOK_UP_LIMIT
+        seconds. None when it fails (said in the log). A 429 starts a rest of its Retry-After,
+        then a minute of asking one at a time."""
         try:
-            return await asyncio.wait_for(fetch(), LOOK_UP_LIMIT)
+            profile = await asyncio.wait_for(fetch(), LOOK_UP_LIMIT)
+            return await asyncio.wait_for(self._learn(key, profile), LOOK_UP_LIMIT)
         except Exception as exc:
             if status_of(exc) == 429:
                 self._resting_until = time.monotonic() + retry_after(exc)
@@ -81,31 +84,22 @@ class PeopleCache:
                             self.platform, key, type(exc).__name__, exc)
             return None
 
-    def _start(self, key: str, fetch: Callable[[], Awaitable[Profile]]) -> asyncio.Task[Profile | None] | None:
+    def _start(self, key: str, fetch: Callable[[], Awaitable[Profile]]) -> asyncio.Task[Actor | None] | None:
         """The look-up under way for `key`, started now if none is and the platform is not resting
-        (None when it is)."""
+        (None when it is). It runs to its end whoever stops waiting for it, and caches what it finds."""
         pending = self._pending.get(key)
         if pending is not None:
             return pending
         now = time.monotonic()
         if now < self._resting_until or (now < self._careful_until and self._pending):
             return None
-        pending = self._pending[key] = asyncio.ensure_future(self._look_up(key, fetch))
-        def failed(done: asyncio.Task[Profile | None]) -> None:  # one that answers stays until _learn kept it
-            if (done.cancelled() or done.result() is None) and self._pending.get(key) is done:
-                del self._pending[key]
-        pending.add_done_callback(failed)
-        return pending
+        pending = self._pending[key] = asyncio.ensure_future(self._ask(key, fetch))
 
-    def _keep_when_it_comes(self, key: str, pending: asyncio.Task[Profile | None]) -> None:
-        """A look-up that outlived its request: its profile is cached when it lands, so the person's
-        next request is served with it."""
-        def landed(done: asyncio.Task[Profile | None]) -> None:
-            if not done.cancelled() and done.result() is not None and self.cached(key) is None:
-                task = asyncio.ensure_future(self._learn(key, done.result()))
-                self._late.add(task)
-                task.add_done_callback(self._late.discard)
-        pending.add_done_callback(landed)
+        def ended(done: asyncio.Task[Actor | None]) -> None:
+            if self._pending.get(key) is done:
+                del self._pending[key]
+        pending.add_done_callback(ended)
+        return pending
 
     async def _learn(self, key: str, profile: Profile) -> Actor:
         """The actor for `profile`, completed from the directory and cached under `key`."""
@@ -115,7 +109,6 @@ class PeopleCache:
             actor, devices = await asyncio.to_thread(self.enrich, actor)
             self._devices[actor.id] = devices
         self._cache[key] = (time.monotonic() + self.ttl, actor)
-        self._pending.pop(key, None)
         return actor
 
     def cached(self, key: str) -> Actor | None:
@@ -138,50 +131,66 @@ class PeopleCache:
         hit = self.cached(key)
         if hit is not None:
             return hit
-        pending, profile = self._start(key, fetch), None
+        pending, actor = self._start(key, fetch), None
         if pending is not None:
             try:
-                profile = await asyncio.wait_for(asyncio.shield(pending), timeout)
+                actor = await asyncio.wait_for(asyncio.shield(pending), timeout)
             except TimeoutError:
                 log.warning("%s: looking up %s took over %.1f s; served without their profile, which is kept "
                             "when it comes", self.platform, key, timeout)
-                self._keep_when_it_comes(key, pending)
-        if profile is None:  # resting, or the platform slow, down or refusing: carry on without its profile
-            if self.later and len(self._unprofiled) < UNPROFILED_MAX:
-                self._unprofiled.setdefault(key, fetch)
-            found = fallback()
-            return await found if asyncio.iscoroutine(found) else found
-        return await self._learn(key, profile)
+        if actor is not None:
+            return actor
+        # resting, or the platform slow, down or refusing: carry on without its profile
+        if self.later and len(self._unprofiled) < UNPROFILED_MAX:
+            self._unprofiled.setdefault(key, (time.monotonic(), fetch))
+        found = fallback()
+        return await found if asyncio.iscoroutine(found) else found
+
+    async def close(self) -> None:
+        """Stop the look-ups under way (at shutdown, before the platform's client closes)."""
+        for pending in list(self._pending.values()):
+            pending.cancel()
+        await asyncio.gather(*self._pending.values(), return_exceptions=True)
 
     async def backfill(self, complete: Callable[[Actor], Awaitable[object]], pace: float = 1.0) -> None:
-        """Forever: every `pace` seconds, one person served without their profile, oldest first, is
-        looked up again, and `complete(actor)` fills in what their requests lacked (the desk's
-        `complete_requester`). None is asked while the platform rests after a 429, nor while
-        another look-up is under way in the minute after it; one that fails keeps a place at the
-        back, BACKFILL_TRIES times. One a request looked up since is completed without asking.
-        At one a second, Slack's users.info (Tier 4, 100+ a minute) keeps room for requests."""
+        """Forever: every `pace` seconds, one person served without their profile at least
+        BACKFILL_GRACE seconds ago, oldest first, is looked up again, and `complete(actor)` fills
+        in what their requests lacked (the desk's `complete_requester`). None is asked while the
+        platform rests after a 429, nor, in the minute after, while a request's look-up is under
+        way (requests come first); one that fails keeps a place at the back, BACKFILL_TRIES
+        times. One a request looked up since is completed without asking. At one a second,
+        Slack's users.info (Tier 4, 100+ a minute) keeps room for requests. Survives any error
+        (logged) but cancellation."""
         tries: dict[str, int] = {}
         while True:
             await asyncio.sleep(pace)
-            if not self._unprofiled:
-                continue
-            key, fetch = next(iter(self._unprofiled.items()))
-            actor = self.cached(key)
-            if actor is None:
-                pending = self._start(key, fetch)
-                if pending is None:  # resting: its turn comes when the platform allows
-                    continue
-                profile = await asyncio.shield(pending)
-                if profile is None:
-                    del self._unprofiled[key]
-                    tries[key] = tries.get(key, 0) + (0 if time.monotonic() < self._resting_until else 1)
-                    if tries[key] < BACKFILL_TRIES:
-                        self._unprofiled[key] = fetch
-                    continue
-                actor = await self._learn(key, profile)
-            self._unprofiled.pop(key, None)
-            tries.pop(key, None)
             try:
-                await complete(actor)
+                await self._backfill_one(complete, tries)
+            except asyncio.CancelledError:
+                raise
             except Exception:
-                log.exception("%s: completing the tickets of %s from their profile failed", self.platform, key)
+                log.exception("%s: completing someone served without their profile failed", self.platform)
+
+    async def _backfill_one(self, complete: Callable[[Actor], Awaitable[object]], tries: dict[str, int]) -> None:
+        if not self._unprofiled:
+            return
+        key, (since, fetch) = next(iter(self._unprofiled.items()))
+        if time.monotonic() - since < BACKFILL_GRACE:
+            return
+        actor = self.cached(key)
+        if actor is None:
+            pending = self._start(key, fetch)
+            if pending is None:  # resting: its turn comes when the platform allows
+                return
+            actor = await asyncio.shield(pending)
+            if actor is None:
+                del self._unprofiled[key]
+                tries[key] = tries.get(key, 0) + (0 if time.monotonic() < self._resting_until else 1)
+                if tries[key] < BACKFILL_TRIES:
+                    self._unprofiled[key] = (since, fetch)
+                else:
+                    del tries[key]
+                return
+        del self._unprofiled[key]
+        tries.pop(key, None)
+        await complete(actor)

@@ -45,6 +45,7 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     people = SlackPeople(client, runtime.desk, enrich=runtime.enricher)
     state.loops["slack-profiles"] = lambda: people.backfill(  # who a surge served without a profile
         lambda actor: asyncio.to_thread(runtime.desk.complete_requester, actor))
+    state.closers.insert(state.closers.index(close_session), people.close)
     chat = Interactions(runtime.desk, state.wake, devices=people.devices, files=runtime.files,
                         charts=ReportCharts(runtime.store, runtime.desk.clock))  # uploaded to Slack, not hosted
     state.intakes.append(chat.intake_queue)  # what a test's `settled` waits for too; replayed at start

@@ -63,13 +63,9 @@ class TeamsBot(ActivityHandler):
         """The message as typed (adapters/teams/text.py) with each mention as `<@teams:…>`, and
         those people looked up (one that cannot be named stays an unknown identity)."""
         text, mentioned = decode(turn.activity)
-        people: dict[str, Actor] = {}
-        identities = []
-        for _, account in mentioned:
-            actor = await self.people.get(turn, account, strict=True)
-            if actor is not None:
-                people[actor.id] = actor
-            identities.append(actor.id if actor else identity_of(account))
+        found = await asyncio.gather(*(self.people.get(turn, account, strict=True) for _, account in mentioned))
+        people = {actor.id: actor for actor in found if actor is not None}  # together: one look-up budget for all
+        identities = [actor.id if actor else identity_of(account) for actor, (_, account) in zip(found, mentioned)]
         return with_people(text, identities), people
 
     async def on_invoke_activity(self, turn: TurnContext) -> InvokeResponse:

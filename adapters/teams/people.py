@@ -18,7 +18,8 @@ from storage.conversations import ConversationRefs
 
 # seconds a member look-up may hold the request: an invoke (a button, a message action) is
 # answered within Teams' 5 s, a message within its 15 s, so it can wait longer before carrying
-# on without a profile (and a technician's first message is not taken for a stranger's)
+# on without a profile (and a technician's first message is not taken for a stranger's): its
+# mentions are looked up together, then its sender, 8 s at most
 INVOKE_BUDGET = 1.5
 MESSAGE_BUDGET = 4.0
 
