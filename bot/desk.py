@@ -36,6 +36,7 @@ log = logging.getLogger("helpdesk")
 
 Handler = Callable[[Context], Reply]
 Middleware = Callable[[Context, Handler], Reply]
+SURGE_LEASE_SWEEPS = 3  # sweeps a replica holds the look for surges for, unless it looks again
 REQUESTER_FIELDS = ("name", "email", "phone", "department", "office", "manager")
 T = TypeVar("T")
 
@@ -70,6 +71,7 @@ class Desk:
         self.router = Router(settings)
         self.people = identity.People()
         self.incidents = incidents.Incidents()  # this process's corpus for likeness, and its surge watch
+        self.holder = f"desk-{uuid.uuid4().hex[:12]}"  # this process, as the holder of a lease
         self.middleware: list[Middleware] = [self._transaction, self._dedupe, self._identify, self._permission,
                                              self._load_ticket, self._preconditions]
 
@@ -369,8 +371,16 @@ class Desk:
 
     def find_surges(self, system: Actor | None = None) -> int:
         """Propose major incidents for surges of alike open tickets (bot/incidents.py), once across
-        replicas; part of the sweep. Returns how many proposals were made."""
+        replicas; part of the sweep. Returns how many proposals were made.
+
+        One replica looks at a time: the one holding the `surges` lease, renewed by each look
+        and taken over by another replica once it ran out (SURGE_LEASE_SWEEPS sweeps): comparing
+        every new ticket with the others costs CPU that each replica would otherwise spend on
+        every ticket of them all."""
         if not self.settings.incidents.enabled:
+            return 0
+        seconds = SURGE_LEASE_SWEEPS * self.settings.escalation.sweep_seconds
+        if not self.unit_of_work(lambda tx: tx.take_lease("surges", self.holder, self.clock(), seconds)):
             return 0
         system = system or self.actor(SYSTEM_ID, M.SYSTEM_NAME, platform="system")
 

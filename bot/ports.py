@@ -92,6 +92,11 @@ class Transaction(Protocol):
         """Remember a platform request id; False if it was seen before (a retry)."""
         ...
 
+    def take_lease(self, name: str, holder: str, now: datetime, seconds: float) -> bool:
+        """Hold the lease `name` until `now` + `seconds` when it is free, run out or already
+        `holder`'s; False when another holder has it (that one does the work meanwhile)."""
+        ...
+
     def first_times(self, keys: list[str], now: datetime) -> set[str]:
         """`first_time` of several request ids in one write: those not seen before (now remembered)."""
         ...

@@ -25,7 +25,7 @@ from storage.people import PeopleRows
 from storage.knowledge import past_resolution, past_resolutions
 from storage.ratings import RatingRows
 from storage.reports import ReportBuilder
-from storage.schema import audit_events, jobs, notes, outbox, seen_requests, tickets
+from storage.schema import audit_events, jobs, leases, notes, outbox, seen_requests, tickets
 
 _SEVERITY_ORDER = case({s.value: s.rank for s in Severity}, value=tickets.c.severity, else_=-1)
 
@@ -194,6 +194,18 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentR
     def first_time(self, key: str, now: datetime) -> bool:
         """See bot.ports.Transaction.first_time (INSERT … ON CONFLICT DO NOTHING: one caller wins)."""
         return key in self.first_times([key], now)
+
+    def take_lease(self, name: str, holder: str, now: datetime, seconds: float) -> bool:
+        """See bot.ports.Transaction.take_lease (one upsert: the row is taken only where it is free,
+        run out or the holder's own, and RETURNING says whether it was)."""
+        statement = upsert(self.conn.dialect.name, leases).values(name=name, holder=holder,
+                                                                  until=now + timedelta(seconds=seconds))
+        statement = statement.on_conflict_do_update(
+            index_elements=[leases.c.name],
+            set_={"holder": statement.excluded.holder, "until": statement.excluded.until},
+            where=or_(leases.c.holder == holder, leases.c.until < now),
+        ).returning(leases.c.holder)
+        return self.conn.execute(statement).scalar_one_or_none() == holder
 
     def first_times(self, keys: list[str], now: datetime) -> set[str]:
         """See bot.ports.Transaction.first_times (one INSERT of every key, in sorted order, so two

@@ -186,6 +186,15 @@ seen_requests = Table(
     Column("ticket_id", Integer),  # what the request opened or changed: a retry is answered with it
 )
 
+# Work one replica does for all, for a while (the look for surges of alike tickets): whoever
+# holds a lease until `until` does it; another takes it over once it runs out.
+leases = Table(
+    "leases", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("until", UTCDateTime, nullable=False),
+)
+
 # One person, several identities: an email, and an id on each chat platform (<platform>:<id>).
 people = Table(
     "people", metadata,

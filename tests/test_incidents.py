@@ -387,6 +387,28 @@ def test_two_desks_looking_at_the_same_surge_at_once_propose_it_once(settings, e
     assert len(proposals(engine)) == 1 and len(sent(engine, "incident_proposal")) == 1
 
 
+def test_one_replica_looks_for_surges_until_it_stops_and_then_another_takes_over(settings, engine, clock):
+    """Comparing every new ticket with the others is CPU each replica would spend on all of them:
+    the replica holding the `surges` lease looks (renewing it), the others do not, and when the
+    holder stops looking (it died) another takes the look over once the lease ran out."""
+    from bot.desk import SURGE_LEASE_SWEEPS, Desk
+
+    first, second = Desk(settings, SqlStore(engine), clock=clock), Desk(settings, SqlStore(engine), clock=clock)
+    open_tickets(first, clock, [t for pair in zip(UNRELATED[:8], VPN_OUTAGE[:8]) for t in pair])
+    assert second.find_surges() == 1
+    members = proposals(engine)[0][2]
+    joining = open_tickets(first, clock, [VPN_OUTAGE[13]], first_user=100, every=1)
+    assert first.find_surges() == 0 and proposals(engine)[0][2] == members, "the other replica looks, not this one"
+    assert second.find_surges() == 0 and joining[0] in proposals(engine)[0][2], "the holder did"
+    clock.advance(seconds=SURGE_LEASE_SWEEPS * settings.escalation.sweep_seconds + 1)  # the holder stopped
+    later = open_tickets(first, clock, [VPN_OUTAGE[18]], first_user=101, every=1)
+    assert first.find_surges() == 0 and later[0] in proposals(engine)[0][2], "taken over"
+    members = proposals(engine)[0][2]
+    more = open_tickets(first, clock, [VPN_OUTAGE[21]], first_user=102, every=1)
+    assert second.find_surges() == 0 and proposals(engine)[0][2] == members, "kept by the new holder"
+    assert first.find_surges() == 0 and more[0] in proposals(engine)[0][2]
+
+
 def test_each_ticket_is_searched_whole_once_across_looks_and_a_rebuilt_corpus(desk, engine, clock):
     """The look ahead searches the window; the look that writes leaves out the tickets opened in
     between (their searches are kept for the next look), and the corpus rebuilding its index keeps
