@@ -53,12 +53,19 @@ class OutboxRows:
                      audiences: Iterable[str] | None = None, limit: int = 20,
                      skip: Iterable[str] = ()) -> list[Message]:
         """Lease up to `limit` due messages for `platform` to `worker`, oldest first; only those
-        for `audiences` when given, none for the audiences in `skip` (a worker's full queues)."""
+        for `audiences` when given, none for the audiences in `skip` (a worker's full queues),
+        and none for an audience another worker holds a message of: one replica at a time
+        delivers into a channel or chat, so its pace (and its combined posts) is one worker's."""
+        held = outbox.alias("held")
+        held_by_another = select(held.c.id).where(
+            held.c.platform == outbox.c.platform, held.c.audience == outbox.c.audience, held.c.status == "pending",
+            held.c.claimed_until >= now, held.c.claimed_by != worker).exists()
         due = and_(
             outbox.c.platform == platform,
             outbox.c.status == "pending",
             outbox.c.available_at <= now,
             or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
+            ~held_by_another,
         )
         if audiences is not None:
             due = and_(due, outbox.c.audience.in_(sorted(set(audiences))))

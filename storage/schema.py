@@ -161,6 +161,7 @@ outbox = Table(
     Column("delivered_at", UTCDateTime),
     Column("last_error", Text),
     Index("ix_outbox_platform_status_available", "platform", "status", "available_at"),
+    Index("ix_outbox_audience_held", "platform", "audience", "status", "claimed_until"),  # who holds a destination
 )
 
 # Where a ticket's card (or a DM about it) was posted, so updates edit it in place

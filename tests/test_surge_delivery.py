@@ -195,6 +195,27 @@ async def _wait(task) -> None:
     await task
 
 
+def test_a_replica_claims_nothing_for_a_destination_another_replica_is_delivering_to(desk, people, engine, clock):
+    """Each replica paces a channel on its own, so two posting into one channel at once would
+    post twice its pace (and be refused for it): while one holds a message for a destination,
+    the other takes messages for other destinations only, and that one's once it is free."""
+    say(desk, people.alice, "new the printer on floor 3 jams on every page")
+    say(desk, people.frank, "new outlook will not start since the update")
+    say(desk, people.bob, "new the badge reader at the back door is dead")
+    with desk.store.transaction() as tx:  # the third ticket's card goes to another group's channel
+        tx.conn.execute(outbox.update().where(outbox.c.id == 3).values(audience="group:network-eng"))
+    first, second = Outbox(SqlStore(engine), "replica-1"), Outbox(SqlStore(engine), "replica-2")
+    now = clock.now
+    [held] = first.claim("slack", now, limit=1)
+    assert held.audience == "group:service-desk"
+    assert [m.id for m in second.claim("slack", now)] == [3], "only the destination nobody holds"
+    assert first.delivered(held.id, now)
+    assert [m.id for m in second.claim("slack", now)] == [2], "free again: the other replica may take it"
+    assert first.claim("slack", now) == [], "held by the other one now"
+    later = now + timedelta(minutes=2)  # replica-2 died holding them: its lease runs out
+    assert [m.id for m in first.claim("slack", later)] == [2, 3]
+
+
 def test_waits_never_use_up_attempts_but_a_day_of_only_waiting_does(desk, people, engine, clock):
     """The outbox itself: a wait (rate limit, outage) gives a message back without spending one
     of its attempts, however often; a message that has done nothing but wait for a day is a
