@@ -70,9 +70,10 @@ class PeopleCache:
         """The person behind `key`: `fetch()`, then the directory, cached; within LOOK_UP_LIMIT
         seconds. None when it fails (said in the log). A 429 starts a rest of its Retry-After,
         then a minute of asking one at a time."""
+        async def both() -> Actor:
+            return await self._learn(key, await fetch())
         try:
-            profile = await asyncio.wait_for(fetch(), LOOK_UP_LIMIT)
-            return await asyncio.wait_for(self._learn(key, profile), LOOK_UP_LIMIT)
+            return await asyncio.wait_for(both(), LOOK_UP_LIMIT)
         except Exception as exc:
             if status_of(exc) == 429:
                 self._resting_until = time.monotonic() + retry_after(exc)

@@ -44,7 +44,7 @@ def mount(app: web.Application, runtime: Any, state: Any, poll_seconds: float) -
     sender = TeamsSender(connector, runtime.settings, runtime.store, refs, runtime.desk.clock)
     state.dispatchers.append(Dispatcher(runtime.outbox, sender, runtime.desk.clock, poll_seconds=poll_seconds))
     app.router.add_post("/api/messages", TeamsEndpoint(adapter, bot, teams.auth_disabled).handle)
-    state.closers += [connector.close, adapter.close]
+    state.closers += [people.close, connector.close, adapter.close]  # look-ups under way stop before the client
     if teams.auth_disabled:
         log.warning(NO_AUTH_WARNING)
     elif not teams.tenant_id:
