@@ -184,7 +184,7 @@ def database(settings: Settings, action: str) -> int:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """`shell` is the terminal; `serve` the chat server; `run` picks by what is configured."""
     serving = args.cmd == "serve" or (args.cmd in (None, "run") and bool(settings.chat_platforms()))
-    runtime = build(settings)
+    runtime = build(settings, serving=serving)
     try:
         if serving:
             from adapters.server import serve

@@ -20,6 +20,7 @@ from bot.knowledge import Knowledge
 from storage.files import FileSettings, FileStore
 from storage.database import current_revision, head_revision, make_engine, normalise_url, upgrade
 from storage.kb_files import DiskIndex, index_dir
+from storage.kb_process import KnowledgeProcess
 from storage.knowledge import TicketKnowledge
 from storage.outbox import Outbox
 from storage.repository import SqlStore
@@ -98,8 +99,11 @@ def prepare_database(engine: Engine, url: str) -> None:
         "run `helpdesk db upgrade` once, then start again")
 
 
-def build(settings: Settings, clock: Callable[[], datetime] | None = None, engine: Engine | None = None) -> Runtime:
-    """Everything the entry points share; `engine` lets a caller bring its own (tests, tools)."""
+def build(settings: Settings, clock: Callable[[], datetime] | None = None, engine: Engine | None = None, *,
+          serving: bool = False) -> Runtime:
+    """Everything the entry points share; `engine` lets a caller bring its own (tests, tools).
+    `serving` (the chat server) searches the knowledge index in a process of its own
+    (storage/kb_process.py) when `[knowledge] own_process` is on and the index lives on disk."""
     if engine is None:
         engine = make_engine(settings.database_url)
         prepare_database(engine, settings.database_url)
@@ -109,7 +113,10 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None, engin
         source = TicketKnowledge(engine, settings)
         directory = index_dir(settings, engine.url.render_as_string(hide_password=False))
         builder = DiskIndex(engine, source.rules, directory) if directory is not None else None
-        knowledge = Knowledge(source, builder=builder)
+        if serving and settings.knowledge.own_process and directory is not None:
+            knowledge = KnowledgeProcess(engine, source.rules, directory)
+        else:
+            knowledge = Knowledge(source, builder=builder)
         knowledge.load_in_background()  # built or checked by another process, then mapped: serving goes on
     lookup = build_lookup(getattr(settings, "directory", None))
     desk = Desk(settings, store, clock=clock or utcnow, knowledge=knowledge,

@@ -19,6 +19,7 @@ from adapters.chat.charts import PATH as CHART_PATH, ReportCharts
 from adapters.dispatcher import Dispatcher
 from adapters.platforms import platform
 from adapters.runtime import Runtime
+from adapters.surge_look import SurgeLook, can_look_apart
 
 log = logging.getLogger("helpdesk.server")
 
@@ -93,9 +94,12 @@ async def sweep_forever(runtime: Runtime, state: ServerState) -> None:
         await asyncio.sleep(runtime.settings.escalation.sweep_seconds)
 
 
-def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: float | None = None) -> web.Application:
+def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: float | None = None,
+                  processes: bool = False) -> web.Application:
     """The server: /healthz, and each configured chat platform's routes and outbox dispatcher
-    (adapters/platforms.py), plus the SLA sweep. `dispatch=False` leaves the loops off (tools)."""
+    (adapters/platforms.py), plus the SLA sweep. `dispatch=False` leaves the loops off (tools).
+    `processes` (`helpdesk serve`) looks for surges in a process of its own when the settings
+    allow (adapters/surge_look.py); tests that set the clock keep the look in the sweep."""
     app = web.Application(client_max_size=2 * 1024 * 1024)
     state = ServerState()
     app[RUNTIME] = runtime
@@ -113,6 +117,9 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
             for intake in state.intakes:  # forms an earlier process accepted and never wrote
                 await intake.replay()
             state.tasks = [asyncio.create_task(d.run(), name=f"outbox-{d.sender.platform}") for d in state.dispatchers]
+            if processes and can_look_apart(runtime):
+                runtime.desk.look_for_surges = False  # before the first sweep: the child takes the lease
+                state.tasks.append(asyncio.create_task(SurgeLook(runtime).run(), name="surge-look"))
             state.tasks.append(asyncio.create_task(sweep_forever(runtime, state), name="sla-sweep"))
             state.tasks += [asyncio.create_task(loop(), name=name) for name, loop in state.loops.items()]
 
@@ -144,4 +151,4 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
 def serve(runtime: Runtime, host: str, port: int) -> None:
     """Run the server until interrupted (`helpdesk serve`)."""
     log.info("helpdesk serving on http://%s:%s", host, port)
-    web.run_app(build_web_app(runtime), host=host, port=port, print=None)
+    web.run_app(build_web_app(runtime, processes=True), host=host, port=port, print=None)

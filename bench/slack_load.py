@@ -634,10 +634,10 @@ async def _serve(kind: str, database_url: str, connect_args: dict, slack_url: st
 
         settings = Settings.model_validate(bench_settings(database_url, slack_url))
         engine = make_engine(database_url, connect_args=connect_args) if connect_args else make_engine(database_url)
-        runtime = build(settings, engine=engine)  # the database is migrated and seeded already
+        runtime = build(settings, engine=engine, serving=True)  # migrated and seeded already; as `helpdesk serve`
         if breakdown:
             breakdown.install(engine)
-        app = build_web_app(runtime, dispatch=not options.get("no_dispatch"))  # production: dispatcher on, 1 s poll
+        app = build_web_app(runtime, dispatch=not options.get("no_dispatch"), processes=True)  # as `helpdesk serve`
     else:
         app = floor_app(AsyncWebClient(token=TOKEN, base_url=slack_url))
     runner = web.AppRunner(app)  # what web.run_app (`helpdesk serve`) uses

@@ -140,6 +140,9 @@ class KnowledgeSettings(_Strict):
     # Where the index files live (relative to the working directory); default: next to the
     # SQLite file (helpdesk.db.kb/), or .helpdesk-cache/knowledge/ for PostgreSQL.
     index_dir: str | None = None
+    # The server searches in a process of its own (storage/kb_process.py), off the lock its answers
+    # need; false keeps the index in the serving process (a host that cannot start processes).
+    own_process: bool = True
 
 
 class ReportSettings(_Strict):
@@ -184,6 +187,9 @@ class IncidentSettings(_Strict):
     likeness: float = Field(default=0.3, ge=0, le=1)
     cohesion: float = Field(default=0.2, ge=0, le=1)
     join_open: bool = True  # a new ticket like an open incident is linked to it at once
+    # The server looks in a process of its own (adapters/surge_look.py), off the lock its answers need;
+    # false keeps the look in the server's SLA sweep.
+    own_process: bool = True
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

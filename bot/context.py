@@ -30,6 +30,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def suggestion_query(config: Any, technician: bool) -> dict[str, Any]:
+    """The knowledge search behind a ticket's suggestions, but the ticket to leave out: `limit`
+    (two more than are shown: some may have been withdrawn since the index looked), `floor` and
+    `technician`, from `[knowledge]` settings `config` (bot.config.KnowledgeSettings)."""
+    if technician:
+        return {"limit": config.technician_limit + 2, "floor": config.technician_floor, "technician": True}
+    return {"limit": config.requester_limit + 2, "floor": config.requester_floor, "technician": False}
+
+
 def diff(before: Ticket | None, after: Ticket) -> dict[str, list[Any]]:
     """Each audited field that changed, as [before, after]."""
     changes = {}
@@ -114,11 +123,9 @@ class Context:
         knowledge, config = self.knowledge, self.settings.knowledge
         if knowledge is None or not config.enabled:
             return ()
-        floor = config.technician_floor if technician else config.requester_floor
         limit = config.technician_limit if technician else config.requester_limit
         found = []
-        matches = knowledge.search(ticket.description, limit=limit + 2, floor=floor, technician=technician,
-                                   exclude=ticket.id)
+        matches = knowledge.search(ticket.description, **suggestion_query(config, technician), exclude=ticket.id)
         sources = self.tx.past_resolutions([m.ticket_id for m in matches]) if matches else {}
         for match in matches:
             source = sources.get(match.ticket_id)  # a ticket, or imported history (key < 0)

@@ -22,7 +22,7 @@ from bot.commands import REGISTRY, Role
 from bot.commands.opening import check_intake
 from bot.commands.registry import Call, CommandSpec, ParseError, Registry, Source
 from bot.config import Settings, normalise_identity
-from bot.context import Context
+from bot.context import Context, suggestion_query
 from bot.digest import send_if_due
 from bot.escalation import run_due_step
 from bot.knowledge import Knowledge
@@ -72,6 +72,7 @@ class Desk:
         self.people = identity.People()
         self.incidents = incidents.Incidents()  # this process's corpus for likeness, and its surge watch
         self.holder = f"desk-{uuid.uuid4().hex[:12]}"  # this process, as the holder of a lease
+        self.look_for_surges = True  # off while a process of the server's own looks (adapters/surge_look.py)
         self.middleware: list[Middleware] = [self._transaction, self._dedupe, self._identify, self._permission,
                                              self._load_ticket, self._preconditions]
 
@@ -136,6 +137,17 @@ class Desk:
         ctx = self._context(actor, call, spec)
         ctx.dedupe_key = dedupe_key
         return ctx
+
+    def search_ahead(self, call: Call) -> None:
+        """A call about to be queued for writing (a submitted intake form): when it opens a ticket,
+        the knowledge index is asked now for the suggestions it will get, so an index searching in
+        a process of its own (storage/kb_process.py) works while the call waits. Never blocks;
+        nothing for an index in this process (it is searched when the ticket is written)."""
+        ahead = getattr(self.knowledge, "ahead", None)
+        spec = self.registry.get(call.command)
+        if ahead is None or not self.settings.knowledge.enabled or spec is None or spec.name != "new":
+            return
+        ahead(clean(call.text), **suggestion_query(self.settings.knowledge, technician=False))
 
     def _finished(self, ctx: Context, reply: Reply) -> Reply:
         """After the commit: the knowledge index learns the change, and a writing command's
@@ -343,8 +355,9 @@ class Desk:
 
     def sweep(self, limit: int = 200) -> int:
         """Take every SLA step that is due (warnings, automatic escalations, repeat pages,
-        overdue flags), one ticket per unit of work, then the weekly digest if it is due;
-        returns how many steps were taken."""
+        overdue flags), one ticket per unit of work, then the weekly digest if it is due, then the
+        look for surges (unless `look_for_surges` is off: another process looks); returns how
+        many steps were taken."""
         system = self.actor(SYSTEM_ID, M.SYSTEM_NAME, platform="system")
         done = 0
 
@@ -366,7 +379,8 @@ class Desk:
                 ctx = Context(self.settings, system, True, self.clock(), self.router, tx=tx)
                 return send_if_due(ctx, self.digest_renderer)
             done += self.unit_of_work(digest)
-        done += self.find_surges(system)
+        if self.look_for_surges:
+            done += self.find_surges(system)
         return done
 
     def find_surges(self, system: Actor | None = None) -> int:

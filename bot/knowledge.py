@@ -979,6 +979,9 @@ class Knowledge:
             self._refresh_lock.release()
         self._maybe_rebuild()
 
+    def ahead(self, text: str, **kwargs) -> None:
+        """Nothing: this index is searched when asked (storage/kb_process.py searches ahead)."""
+
     def search(self, text: str, **kwargs) -> list[Match]:
         """The past resolutions most like `text` (see KnowledgeIndex.search); [] until the index is ready."""
         if not self.ready.is_set():

@@ -165,6 +165,10 @@ class IntakeQueue:
         earlier = self.earlier(key)
         if earlier is not None:
             return earlier
+        try:
+            self.desk.search_ahead(call)  # its suggestions are searched while it waits (an index in its own process)
+        except Exception:  # only sooner suggestions are lost: the writer searches for them anyway
+            log.exception("intake: the search ahead for a submitted form failed")
         looked_up = asyncio.ensure_future(who.look_up()) if isinstance(who, Someone) else _ready(who)
         submission = Submission(looked_up, call, key, tell)
         if key:
