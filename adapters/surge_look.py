@@ -30,6 +30,7 @@ from adapters.runtime import Runtime
 
 log = logging.getLogger("helpdesk")
 RESTART_AFTER = 30.0  # seconds before a child that ended is started again (this process looks meanwhile)
+NICE = 10  # the child's scheduling priority below the server's (as the index builder's)
 STOP_WITHIN = 5.0  # seconds the child gets to end its look when the server stops, then it is killed
 
 
@@ -98,6 +99,10 @@ def main() -> int:
     from storage.repository import SqlStore
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server ends this process, after its own requests
+    try:
+        os.nice(NICE)  # the answers, the intake and the deliveries come first; a proposal can wait a sweep
+    except OSError:
+        pass
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="[surge look] %(levelname)s %(message)s")
     try:
         spec = pickle.load(sys.stdin.buffer)
