@@ -94,6 +94,15 @@ class TestForgedAndMalformed:
         body = json.dumps({"token": "legacy", "challenge": "c0ffee", "type": "url_verification"}).encode()
         assert live.post(body, "application/json; charset=utf-8").json() == {"challenge": "c0ffee"}
 
+    @pytest.mark.parametrize("text", ["new the payload service rejects every upload since this morning",
+                                      "new our app shows {payload} instead of the invoice number"])
+    def test_a_slash_command_that_says_payload_opens_its_ticket(self, live, engine, text):
+        """Bolt read any form containing the word "payload" as an interactivity payload, found none,
+        and answered nothing: the endpoint parses the body once, by its shape, and hands Bolt the fields."""
+        reply = live.slash("U0ALICE", text)
+        assert reply.status == 200 and reply.json()["text"].startswith("Opened #1")
+        assert stored(engine, 1).description == text.removeprefix("new ")
+
     def test_url_verification_is_answered(self, live):
         body = json.dumps({"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
                            "type": "url_verification"}).encode()

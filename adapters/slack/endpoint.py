@@ -3,17 +3,21 @@
 Slack sends slash commands and interactivity payloads as application/x-www-form-urlencoded
 and Events API callbacks as application/json; anything else is a 415 before the body is read.
 Verification happens here, before any parsing, so a forged or stale request is a
-401 that stored nothing, and a malformed one is a 400 rather than a listener error.
+401 that stored nothing, and a malformed one is a 400 rather than a listener error. The body is
+parsed here, once, by its real shape, and Bolt is handed the fields.
 """
 from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
@@ -27,21 +31,34 @@ def _problem(status: int, reason: str) -> web.Response:
     return web.json_response({"ok": False, "error": reason}, status=status)
 
 
-def well_formed(body: str, content_type: str) -> bool:
-    """Slack sends JSON events, or a form with a slash command or a `payload` of JSON."""
+def parsed(body: str, content_type: str) -> dict[str, Any] | None:
+    """The request as Bolt reads it (a slash command's fields, an interactivity payload, an event),
+    parsed once here; None unless it is the shape Slack sends: JSON events with a `type`, or a form
+    with a slash command, a `payload` of JSON with a `type`, or an `ssl_check`.
+
+    Bolt would parse the body again from its text, guessing its shape: a form that merely contains
+    the word "payload" (a slash command's text) became an empty request and was never answered."""
     try:
         if content_type == JSON:
             data = json.loads(body)
-            return isinstance(data, dict) and isinstance(data.get("type"), str)
-        form = parse_qs(body, strict_parsing=True)
+            return data if isinstance(data, dict) and isinstance(data.get("type"), str) else None
+        form = parse_qs(body, strict_parsing=True, keep_blank_values=True)
         if "payload" in form:
             payload = json.loads(form["payload"][0])
-            return isinstance(payload, dict) and isinstance(payload.get("type"), str)
-        if "ssl_check" in form:
-            return True
-        return bool(form.get("command")) and bool(form.get("user_id"))
+            return payload if isinstance(payload, dict) and isinstance(payload.get("type"), str) else None
+        fields = {key: values[0] for key, values in form.items()}
+        return fields if "ssl_check" in fields or (fields.get("command") and fields.get("user_id")) else None
     except (ValueError, TypeError):
-        return False
+        return None
+
+
+def bolt_request(body: str, fields: dict[str, Any], request: web.Request) -> AsyncBoltRequest:
+    """Bolt's request for a verified `body` already `parsed` into `fields` (Bolt keeps the text for
+    its own signature check, and reads the fields as they are)."""
+    bolt = AsyncBoltRequest(body="", query=request.query_string, headers=dict(request.headers))
+    bolt.raw_body, bolt.body = body, fields
+    bolt.context = build_async_context(AsyncBoltContext({}), fields)
+    return bolt
 
 
 class SlackEndpoint:
@@ -70,7 +87,7 @@ class SlackEndpoint:
         if not valid:
             log.warning("rejected a Slack request with a missing, wrong or stale signature from %s", request.remote)
             return _problem(401, "invalid signature")
-        if not well_formed(body, request.content_type):
+        fields = parsed(body, request.content_type)
+        if fields is None:
             return _problem(400, "malformed Slack payload")
-        bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
-        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request(body, fields, request)))
