@@ -94,9 +94,9 @@ def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
             done.append((time.perf_counter() - started, bool(reply.suggestions)))
 
     async def start() -> web.AppRunner:
-        runtime = build(settings)
+        runtime = build(settings, serving=True)
         holder["runtime"] = runtime
-        runner = web.AppRunner(build_web_app(runtime))
+        runner = web.AppRunner(build_web_app(runtime, processes=True))
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         return runner
