@@ -118,7 +118,6 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
                 await intake.replay()
             state.tasks = [asyncio.create_task(d.run(), name=f"outbox-{d.sender.platform}") for d in state.dispatchers]
             if processes and can_look_apart(runtime):
-                runtime.desk.look_for_surges = False  # before the first sweep: the child takes the lease
                 state.tasks.append(asyncio.create_task(SurgeLook(runtime).run(), name="surge-look"))
             state.tasks.append(asyncio.create_task(sweep_forever(runtime, state), name="sla-sweep"))
             state.tasks += [asyncio.create_task(loop(), name=name) for name, loop in state.loops.items()]

@@ -1,19 +1,21 @@
 """The look for surges (bot/incidents.py `find_surges`) in a process of its own.
 
 Comparing every new ticket of a surge with the others is CPU: in a profile of 2,000 submissions
-it was about a quarter of the serving process's time under the interpreter's lock, taken from the
+it was over a quarter of the serving process's time under the interpreter's lock, taken from the
 answers to Slack and Teams and from the intake's writer (bench/README.md, "Fifth measurement").
 `helpdesk serve` (`[incidents] own_process`, on by default) therefore starts
 `python -m adapters.surge_look`, a child that runs the same look on the same database every
 sweep (`[escalation] sweep_seconds`), on another core. The look already runs on one process at a
-time, whichever holds the `surges` lease (bot/desk.py), so the child simply takes it; the server's
-own sweep leaves the look out while its child runs.
+time, whichever holds the `surges` lease (bot/desk.py); the child holds it under the server's own
+name (`Desk.holder`), so the look passes between them at once either way, and the server's own
+sweep leaves the look out while its child runs.
 
 The server's side (`SurgeLook`) starts the child, hands it the settings and the database on its
 standard input (one pickle), and keeps that input open: the child ends when it closes (the server
-stopped, or died). If the child ends on its own, the server looks itself again (taking the lease
-over once the child's ran out) and starts a new child after RESTART_AFTER seconds. Proposals the
-child makes go out through the outbox, which the server's dispatcher delivers on its next poll.
+stopped, or died). If the child ends on its own (or looks in vain FAILURES_IN_A_ROW times), or
+cannot be started, the server looks itself again and starts a new child after RESTART_AFTER
+seconds. Proposals the child makes go out through the outbox, which the server's dispatcher
+delivers on its next poll.
 """
 from __future__ import annotations
 
@@ -30,14 +32,15 @@ from adapters.runtime import Runtime
 
 log = logging.getLogger("helpdesk")
 RESTART_AFTER = 30.0  # seconds before a child that ended is started again (this process looks meanwhile)
-NICE = 10  # the child's scheduling priority below the server's (as the index builder's)
+FAILURES_IN_A_ROW = 5  # looks failing one after another before the child gives up (the server looks then)
 STOP_WITHIN = 5.0  # seconds the child gets to end its look when the server stops, then it is killed
 
 
 def can_look_apart(runtime: Runtime) -> bool:
     """Whether a child can share this server's database: on, and not an in-memory SQLite one."""
     url = runtime.engine.url
-    in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    in_memory = url.get_backend_name() == "sqlite" and (
+        url.database in (None, "", ":memory:") or "mode=memory" in url.render_as_string(hide_password=True))
     return runtime.settings.incidents.enabled and runtime.settings.incidents.own_process and not in_memory
 
 
@@ -52,57 +55,65 @@ class SurgeLook:
 
     async def run(self) -> None:
         """Until cancelled. Raises CancelledError, after the child ended (killed after STOP_WITHIN s)."""
+        while True:
+            try:
+                code = await self._once()
+                why = f"ended (exit code {code})"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # it could not be started (no process, the database unreachable)
+                log.exception("the process looking for surges could not be started")
+                why = f"could not be started ({exc})"
+            log.error("the process looking for surges %s; this server looks itself until it is started again "
+                      "in %.0f s", why, RESTART_AFTER)
+            await asyncio.sleep(RESTART_AFTER)
+
+    async def _once(self) -> int:
+        """Start a child and wait for it to end; its exit code. The server's sweep leaves the look out
+        while it runs."""
         from storage.kb_files import database_identity
 
         runtime, desk = self.runtime, self.runtime.desk
         root = Path(__file__).resolve().parents[1]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-        while True:
-            database = await asyncio.to_thread(database_identity, runtime.engine)
-            spec = pickle.dumps({"settings": runtime.settings, "database": database})
-            # a session of its own: a Ctrl-C to the server does not end it first (the server ends it)
-            child = self.child = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "adapters.surge_look", stdin=asyncio.subprocess.PIPE, env=env,
-                start_new_session=True)
-            assert child.stdin is not None
+        database = await asyncio.to_thread(database_identity, runtime.engine)
+        spec = pickle.dumps({"settings": runtime.settings, "database": database, "holder": desk.holder})
+        # a session of its own: a Ctrl-C to the server does not end it first (the server ends it)
+        child = self.child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "adapters.surge_look", stdin=asyncio.subprocess.PIPE, env=env, start_new_session=True)
+        assert child.stdin is not None
+        desk.look_for_surges = False
+        try:
+            child.stdin.write(spec)
+            await child.stdin.drain()
+            return await child.wait()
+        except asyncio.CancelledError:
+            child.stdin.close()
             try:
-                child.stdin.write(spec)
-                await child.stdin.drain()
-                desk.look_for_surges = False
-                code = await child.wait()
-            except asyncio.CancelledError:
-                child.stdin.close()
-                try:
-                    await asyncio.wait_for(child.wait(), STOP_WITHIN)
-                except asyncio.TimeoutError:
-                    child.kill()
-                    await child.wait()
-                raise
-            except (BrokenPipeError, ConnectionResetError):
-                code = await child.wait()
-            finally:
-                desk.look_for_surges = True
-                self.child = None
-            log.error("the process looking for surges ended (exit code %s); this server looks itself until it is "
-                      "started again in %.0f s", code, RESTART_AFTER)
-            await asyncio.sleep(RESTART_AFTER)
+                await asyncio.wait_for(child.wait(), STOP_WITHIN)
+            except asyncio.TimeoutError:
+                child.kill()
+                await child.wait()
+            raise
+        except (BrokenPipeError, ConnectionResetError):
+            return await child.wait()
+        finally:
+            desk.look_for_surges = True
+            self.child = None
 
 
 # The child process
 
 
 def main() -> int:
-    """`python -m adapters.surge_look`: the spec (a pickle: settings, database) on standard input,
-    then a look every sweep until standard input closes; log lines on standard error. 0 then."""
+    """`python -m adapters.surge_look`: the spec (a pickle: settings, database, the server's lease
+    holder name) on standard input, then a look every sweep until standard input closes; log lines
+    on standard error. 0 then; 1 after FAILURES_IN_A_ROW failed looks."""
     from bot.desk import Desk
     from storage.kb_files import _engine
     from storage.repository import SqlStore
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server ends this process, after its own requests
-    try:
-        os.nice(NICE)  # the answers, the intake and the deliveries come first; a proposal can wait a sweep
-    except OSError:
-        pass
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="[surge look] %(levelname)s %(message)s")
     try:
         spec = pickle.load(sys.stdin.buffer)
@@ -111,6 +122,7 @@ def main() -> int:
     settings = spec["settings"]
     engine = _engine(spec["database"])
     desk = Desk(settings, SqlStore(engine))
+    desk.holder = spec["holder"]  # the server's: the lease passes between them at once
     stopped = threading.Event()
 
     def wait_for_the_end() -> None:
@@ -119,11 +131,18 @@ def main() -> int:
         stopped.set()
 
     threading.Thread(target=wait_for_the_end, name="surge-look-stdin", daemon=True).start()
-    while not stopped.wait(settings.escalation.sweep_seconds):
+    failures = 0
+    while not stopped.is_set():
         try:
             desk.find_surges()
+            failures = 0
         except Exception:  # the next sweep tries again, as the server's own sweep does
-            log.exception("the look for surges failed; trying again at the next sweep")
+            failures += 1
+            log.exception("the look for surges failed (%d in a row)", failures)
+            if failures >= FAILURES_IN_A_ROW:
+                engine.dispose()
+                return 1  # the server looks itself, and starts another child later
+        stopped.wait(settings.escalation.sweep_seconds)
     engine.dispose()
     return 0
 

@@ -1,6 +1,6 @@
 """The look for surges in a process of its own (adapters/surge_look.py), as `helpdesk serve`
 runs it: the child proposes the surge on the shared database while the server's sweep leaves the
-look out, and when the child ends the server's sweep takes the look over."""
+look out, and when the child ends the server's sweep takes the look over at once."""
 from __future__ import annotations
 
 import asyncio
@@ -37,7 +37,15 @@ def test_a_child_proposes_the_surge_and_the_server_looks_again_once_it_ended(eng
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
     look = SurgeLook(runtime)
-    task = asyncio.run_coroutine_threadsafe(look.run(), loop)
+
+    async def begin() -> asyncio.Task:
+        return asyncio.get_running_loop().create_task(look.run())
+
+    async def end() -> None:  # as the server stops: the child's input closed, the child waited for
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    task = asyncio.run_coroutine_threadsafe(begin(), loop).result(10)
     try:
         assert until(lambda: len(proposals(engine)) == 1), "the child proposed the surge"
         assert desk.look_for_surges is False and look.child is not None
@@ -48,10 +56,32 @@ def test_a_child_proposes_the_surge_and_the_server_looks_again_once_it_ended(eng
         assert until(lambda: desk.look_for_surges), "the child ended: the server looks again"
         joining = say(desk, desk.actor("user100@corp.example", "User 100"), f"new {VPN_OUTAGE[13]}").ticket.id
         assert until(lambda: desk.sweep() >= 0 and joining in proposals(engine)[0][2]), \
-            "the server took the look over once the child's lease ran out"
+            "the server took the look over (the child held the lease in the server's name)"
         assert len(proposals(engine)) == 1 and len(sent(engine, "incident_proposal")) == 1
     finally:
-        loop.call_soon_threadsafe(task.cancel)
-        until(lambda: task.done(), 10)
+        asyncio.run_coroutine_threadsafe(end(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
+        runtime.close()
+
+
+def test_a_child_that_cannot_be_started_leaves_the_look_to_the_server(engine, monkeypatch, caplog):
+    monkeypatch.setattr(surge_look.sys, "executable", "/nonexistent/python")  # no interpreter to start
+    settings = Settings.model_validate({**SETTINGS, "knowledge": {"enabled": False}})
+    runtime = build(settings, engine=engine)
+    desk = runtime.desk
+    for n, text in enumerate(t for pair in zip(UNRELATED[:8], VPN_OUTAGE[:8]) for t in pair):
+        assert say(desk, desk.actor(f"user{n}@corp.example", f"User {n:02d}"), f"new {text}").ok
+
+    async def attempt() -> None:
+        task = asyncio.get_running_loop().create_task(SurgeLook(runtime).run())
+        await asyncio.sleep(0.5)  # the start fails at once; the task then waits to try again
+        assert not task.done(), "it keeps trying"
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        asyncio.run(attempt())
+        assert "could not be started" in caplog.text
+        assert desk.look_for_surges and desk.sweep() >= 1 and len(proposals(engine)) == 1, "the server looked itself"
+    finally:
         runtime.close()
