@@ -3,7 +3,7 @@
 In a surge every new ticket is searched for past resolutions before its confirmation goes out.
 In the serving process that search is CPU under the interpreter's lock, shared with every answer
 to Slack and Teams and every delivery: a profile of 2,000 submissions on 100,000 tickets of
-history put half the intake writer's time in it, and storing went from about 105–135 tickets a
+history put half the intake writer's time in it, and storing went from about 104–136 tickets a
 second to 170 with the search left out (bench/README.md, "Fifth measurement"). Here the index lives in a child
 process (`python -m storage.kb_process`), which maps the on-disk index (storage/kb_files.py),
 follows the change feed as the in-process index does, and answers one request at a time; the
