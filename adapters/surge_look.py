@@ -12,8 +12,8 @@ sweep leaves the look out while its child runs.
 
 The server's side (`SurgeLook`) starts the child, hands it the settings and the database on its
 standard input (one pickle), and keeps that input open: the child ends when it closes (the server
-stopped, or died). If the child ends on its own (or looks in vain FAILURES_IN_A_ROW times), or
-cannot be started, the server looks itself again and starts a new child after RESTART_AFTER
+stopped, or died). If the child ends on its own (or looks in vain FAILURES_IN_A_ROW times), hangs
+(its lease ran out long ago: it is ended), or cannot be started, the server looks itself again and starts a new child after RESTART_AFTER
 seconds. Proposals the child makes go out through the outbox, which the server's dispatcher
 delivers on its next poll.
 """
@@ -26,12 +26,16 @@ import pickle
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from adapters.runtime import Runtime
+from bot.desk import SURGE_LEASE
 
 log = logging.getLogger("helpdesk")
 RESTART_AFTER = 30.0  # seconds before a child that ended is started again (this process looks meanwhile)
+SILENT_SWEEPS = 6  # sweeps past its lease's end without a look after which a child counts as hung
+SILENT_AT_LEAST = 60.0  # seconds, however short the sweep (a look over a large surge takes seconds)
 FAILURES_IN_A_ROW = 5  # looks failing one after another before the child gives up (the server looks then)
 STOP_WITHIN = 5.0  # seconds the child gets to end its look when the server stops, then it is killed
 
@@ -83,10 +87,18 @@ class SurgeLook:
             sys.executable, "-m", "adapters.surge_look", stdin=asyncio.subprocess.PIPE, env=env, start_new_session=True)
         assert child.stdin is not None
         desk.look_for_surges = False
+        ended = asyncio.ensure_future(child.wait())
         try:
             child.stdin.write(spec)
             await child.stdin.drain()
-            return await child.wait()
+            started, quiet = time.monotonic(), self._quiet()
+            while not (await asyncio.wait({ended}, timeout=max(1.0, min(quiet / 4, 15.0))))[0]:
+                if time.monotonic() - started > quiet and await asyncio.to_thread(self._silent, quiet):
+                    log.error("the process looking for surges has not looked for over %.0f s (hung?); ending it",
+                              quiet)
+                    child.kill()
+                    break
+            return await ended
         except asyncio.CancelledError:
             child.stdin.close()
             try:
@@ -98,8 +110,24 @@ class SurgeLook:
         except (BrokenPipeError, ConnectionResetError):
             return await child.wait()
         finally:
+            ended.cancel()
             desk.look_for_surges = True
             self.child = None
+
+    def _quiet(self) -> float:
+        """Seconds past the lease's end with no look after which a child counts as hung."""
+        return max(SILENT_AT_LEAST, SILENT_SWEEPS * self.runtime.settings.escalation.sweep_seconds)
+
+    def _silent(self, quiet: float) -> bool:
+        """Whether the child has not looked for `quiet` seconds past its lease's end (another
+        replica holding the lease is no silence: the child rightly waits)."""
+        desk = self.runtime.desk
+        with self.runtime.store.transaction(write=False) as tx:
+            held = tx.lease_until(SURGE_LEASE)
+        if held is None:
+            return True
+        holder, until = held
+        return holder == desk.holder and (desk.clock() - until).total_seconds() > quiet
 
 
 # The child process

@@ -36,6 +36,7 @@ log = logging.getLogger("helpdesk")
 
 Handler = Callable[[Context], Reply]
 Middleware = Callable[[Context, Handler], Reply]
+SURGE_LEASE = "surges"  # the lease of the look for surges (one process looks at a time)
 SURGE_LEASE_SWEEPS = 3  # sweeps a replica holds the look for surges for, unless it looks again
 REQUESTER_FIELDS = ("name", "email", "phone", "department", "office", "manager")
 T = TypeVar("T")
@@ -394,7 +395,7 @@ class Desk:
         if not self.settings.incidents.enabled:
             return 0
         seconds = SURGE_LEASE_SWEEPS * self.settings.escalation.sweep_seconds
-        if not self.unit_of_work(lambda tx: tx.take_lease("surges", self.holder, self.clock(), seconds)):
+        if not self.unit_of_work(lambda tx: tx.take_lease(SURGE_LEASE, self.holder, self.clock(), seconds)):
             return 0
         system = system or self.actor(SYSTEM_ID, M.SYSTEM_NAME, platform="system")
 

@@ -97,6 +97,10 @@ class Transaction(Protocol):
         `holder`'s; False when another holder has it (that one does the work meanwhile)."""
         ...
 
+    def lease_until(self, name: str) -> tuple[str, datetime] | None:
+        """Who holds the lease `name` and until when (it may have run out); None if nobody ever took it."""
+        ...
+
     def first_times(self, keys: list[str], now: datetime) -> set[str]:
         """`first_time` of several request ids in one write: those not seen before (now remembered)."""
         ...

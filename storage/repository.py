@@ -207,6 +207,11 @@ class SqlTransaction(PeopleRows, ChatRows, OutboxRows, AttachmentRows, IncidentR
         ).returning(leases.c.holder)
         return self.conn.execute(statement).scalar_one_or_none() == holder
 
+    def lease_until(self, name: str) -> tuple[str, datetime] | None:
+        """See bot.ports.Transaction.lease_until."""
+        row = self.conn.execute(select(leases.c.holder, leases.c.until).where(leases.c.name == name)).first()
+        return (row.holder, row.until) if row is not None else None
+
     def first_times(self, keys: list[str], now: datetime) -> set[str]:
         """See bot.ports.Transaction.first_times (one INSERT of every key, in sorted order, so two
         writers claiming overlapping keys take their locks in the same order)."""

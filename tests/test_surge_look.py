@@ -4,8 +4,11 @@ look out, and when the child ends the server's sweep takes the look over at once
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 import time
+from contextlib import contextmanager
 
 from adapters import surge_look
 from adapters.runtime import build
@@ -25,15 +28,22 @@ def until(check, seconds: float = 60.0):
     return check()
 
 
-def test_a_child_proposes_the_surge_and_the_server_looks_again_once_it_ended(engine, monkeypatch):
-    monkeypatch.setattr(surge_look, "RESTART_AFTER", 3600.0)  # the server looks after the child ended
-    settings = Settings.model_validate({**SETTINGS, "escalation": {**SETTINGS.get("escalation", {}), "sweep_seconds": 0.2},
-                                        "knowledge": {"enabled": False}})
-    runtime = build(settings, engine=engine)  # the real clock: the child has no other
+def surged(engine, sweep_seconds: float | None = None):
+    """A runtime on the real clock (the child has no other) whose desk holds 16 open tickets, 8
+    of them one VPN surge."""
+    data = {**SETTINGS, "knowledge": {"enabled": False}}
+    if sweep_seconds is not None:
+        data["escalation"] = {**SETTINGS.get("escalation", {}), "sweep_seconds": sweep_seconds}
+    runtime = build(Settings.model_validate(data), engine=engine)
     desk = runtime.desk
-    assert can_look_apart(runtime)
     for n, text in enumerate(t for pair in zip(UNRELATED[:8], VPN_OUTAGE[:8]) for t in pair):
         assert say(desk, desk.actor(f"user{n}@corp.example", f"User {n:02d}"), f"new {text}").ok
+    return runtime, desk
+
+
+@contextmanager
+def looking(runtime):
+    """`SurgeLook(runtime).run()` on an event loop of its own, stopped as the server stops it."""
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
     look = SurgeLook(runtime)
@@ -47,6 +57,18 @@ def test_a_child_proposes_the_surge_and_the_server_looks_again_once_it_ended(eng
 
     task = asyncio.run_coroutine_threadsafe(begin(), loop).result(10)
     try:
+        yield look
+    finally:
+        asyncio.run_coroutine_threadsafe(end(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        runtime.close()
+
+
+def test_a_child_proposes_the_surge_and_the_server_looks_again_once_it_ended(engine, monkeypatch):
+    monkeypatch.setattr(surge_look, "RESTART_AFTER", 3600.0)  # the server looks after the child ended
+    runtime, desk = surged(engine, sweep_seconds=0.2)
+    assert can_look_apart(runtime)
+    with looking(runtime) as look:
         assert until(lambda: len(proposals(engine)) == 1), "the child proposed the surge"
         assert desk.look_for_surges is False and look.child is not None
         assert desk.sweep() == 0 and len(proposals(engine)) == 1, "the server's sweep left the look out"
@@ -58,19 +80,11 @@ def test_a_child_proposes_the_surge_and_the_server_looks_again_once_it_ended(eng
         assert until(lambda: desk.sweep() >= 0 and joining in proposals(engine)[0][2]), \
             "the server took the look over (the child held the lease in the server's name)"
         assert len(proposals(engine)) == 1 and len(sent(engine, "incident_proposal")) == 1
-    finally:
-        asyncio.run_coroutine_threadsafe(end(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        runtime.close()
 
 
 def test_a_child_that_cannot_be_started_leaves_the_look_to_the_server(engine, monkeypatch, caplog):
     monkeypatch.setattr(surge_look.sys, "executable", "/nonexistent/python")  # no interpreter to start
-    settings = Settings.model_validate({**SETTINGS, "knowledge": {"enabled": False}})
-    runtime = build(settings, engine=engine)
-    desk = runtime.desk
-    for n, text in enumerate(t for pair in zip(UNRELATED[:8], VPN_OUTAGE[:8]) for t in pair):
-        assert say(desk, desk.actor(f"user{n}@corp.example", f"User {n:02d}"), f"new {text}").ok
+    runtime, desk = surged(engine)
 
     async def attempt() -> None:
         task = asyncio.get_running_loop().create_task(SurgeLook(runtime).run())
@@ -85,3 +99,17 @@ def test_a_child_that_cannot_be_started_leaves_the_look_to_the_server(engine, mo
         assert desk.look_for_surges and desk.sweep() >= 1 and len(proposals(engine)) == 1, "the server looked itself"
     finally:
         runtime.close()
+
+
+def test_a_hung_child_is_ended_and_the_server_looks_again(engine, monkeypatch):
+    monkeypatch.setattr(surge_look, "RESTART_AFTER", 3600.0)
+    monkeypatch.setattr(surge_look, "SILENT_AT_LEAST", 1.0)
+    runtime, desk = surged(engine, sweep_seconds=0.2)
+    with looking(runtime) as look:
+        assert until(lambda: len(proposals(engine)) == 1), "the child proposed the surge"
+        child = look.child
+        os.kill(child.pid, signal.SIGSTOP)  # alive, looking no more
+        assert until(lambda: desk.look_for_surges and look.child is None), "ended after its lease ran out long ago"
+        assert child.returncode == -signal.SIGKILL
+        joining = say(desk, desk.actor("user100@corp.example", "User 100"), f"new {VPN_OUTAGE[13]}").ticket.id
+        assert until(lambda: desk.sweep() >= 0 and joining in proposals(engine)[0][2]), "the server looks again"
