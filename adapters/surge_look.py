@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import pickle
 import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 from adapters.runtime import Runtime
 from bot.desk import SURGE_LEASE
+from storage.child import python_module
+from storage.database import in_memory
 
 log = logging.getLogger("helpdesk")
 RESTART_AFTER = 30.0  # seconds before a child that ended is started again (this process looks meanwhile)
@@ -42,10 +42,8 @@ STOP_WITHIN = 5.0  # seconds the child gets to end its look when the server stop
 
 def can_look_apart(runtime: Runtime) -> bool:
     """Whether a child can share this server's database: on, and not an in-memory SQLite one."""
-    url = runtime.engine.url
-    in_memory = url.get_backend_name() == "sqlite" and (
-        url.database in (None, "", ":memory:") or "mode=memory" in url.render_as_string(hide_password=True))
-    return runtime.settings.incidents.enabled and runtime.settings.incidents.own_process and not in_memory
+    incidents = runtime.settings.incidents
+    return incidents.enabled and incidents.own_process and not in_memory(runtime.engine.url)
 
 
 class SurgeLook:
@@ -78,13 +76,12 @@ class SurgeLook:
         from storage.kb_files import database_identity
 
         runtime, desk = self.runtime, self.runtime.desk
-        root = Path(__file__).resolve().parents[1]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        command, env = python_module("adapters.surge_look")
         database = await asyncio.to_thread(database_identity, runtime.engine)
         spec = pickle.dumps({"settings": runtime.settings, "database": database, "holder": desk.holder})
         # a session of its own: a Ctrl-C to the server does not end it first (the server ends it)
         child = self.child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "adapters.surge_look", stdin=asyncio.subprocess.PIPE, env=env, start_new_session=True)
+            *command, stdin=asyncio.subprocess.PIPE, env=env, start_new_session=True)
         assert child.stdin is not None
         desk.look_for_surges = False
         ended = asyncio.ensure_future(child.wait())

@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_MS = 10_000
@@ -28,6 +28,16 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def in_memory(url: str | URL) -> bool:
+    """Whether `url` names an in-memory SQLite database (`sqlite://`, `:memory:`, or a `file:`
+    URI with `mode=memory`): nothing outlives the process, and no other process can open it, so
+    there is no file to keep an index, a journal or attachments next to, nor a helper process to
+    share it with."""
+    url = make_url(url)
+    return url.get_backend_name() == "sqlite" and (url.database in (None, "", ":memory:")
+                                                   or url.query.get("mode") == "memory")
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -46,7 +56,7 @@ def _sqlite_engine(url: str, **kwargs) -> Engine:
     def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
-        if make_url(url).database not in (None, "", ":memory:"):
+        if not in_memory(url):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")

@@ -22,6 +22,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.engine import make_url
 
+from storage.database import in_memory
+
 DEFAULT_TYPES = (
     "image/png", "image/jpeg", "image/gif", "image/webp", "image/heic", "image/bmp",
     "text/plain", "text/csv", "application/pdf", "application/json", "application/zip", "message/rfc822",
@@ -69,7 +71,7 @@ class FileSettings(BaseModel):
             url = make_url(database_url)
         except Exception:  # a URL SQLAlchemy cannot read fails at start-up elsewhere, with its own message
             return Path("attachments")
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        if url.get_backend_name() == "sqlite" and not in_memory(url):
             return Path(url.database).parent / "attachments"
         return Path("attachments")
 

@@ -34,6 +34,9 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from storage.child import python_module
+from storage.database import in_memory
+
 DELTA_LIMIT = 2_000  # changed rows since the index was written that the server may catch up with itself
 KEEP = 2  # generations kept: the current one and the one before it
 CACHE_DIR = Path(".helpdesk-cache") / "knowledge"
@@ -48,9 +51,7 @@ def index_dir(settings, database_url: str) -> Path | None:
         return Path(configured)
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        if url.database in (None, "", ":memory:"):
-            return None
-        return Path(url.database + ".kb")
+        return None if in_memory(url) else Path(url.database + ".kb")
     return CACHE_DIR
 
 
@@ -87,9 +88,8 @@ class DiskIndex:
                 "rebuild": rebuild}
         if self._cancelled.is_set():
             raise RuntimeError("the knowledge index was cancelled")
-        root = Path(__file__).resolve().parents[1]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-        self._process = subprocess.Popen([sys.executable, "-m", "storage.kb_files"], stdin=subprocess.PIPE,
+        command, env = python_module("storage.kb_files")
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
         out, err = self._process.communicate(json.dumps(spec))
         code, self._process = self._process.returncode, None

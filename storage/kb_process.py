@@ -29,7 +29,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import os
 import pickle
 import signal
 import struct
@@ -43,6 +42,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import Engine
+
+from storage.child import python_module
 
 from bot.knowledge import EntryRules, Match
 
@@ -141,15 +142,16 @@ class KnowledgeProcess:
                 self._starting = False
                 if not started:
                     self._next_start = time.monotonic() + RESTART_AFTER
+            if not started:
+                self._start_later()
 
     def _start(self) -> bool:
         """Start the child and wait for its index (on the loader thread: no request waits on this).
         True when it answers."""
         spec = self._spec()
-        root = Path(__file__).resolve().parents[1]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        command, env = python_module("storage.kb_process")
         # a session of its own: a Ctrl-C to the server does not end it first (the server ends it)
-        process = subprocess.Popen([sys.executable, "-m", "storage.kb_process"], stdin=subprocess.PIPE,
+        process = subprocess.Popen(command, stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, env=env, start_new_session=True)
         with self._lock:
             self._loading = None if self._closing.is_set() else process
@@ -178,6 +180,14 @@ class KnowledgeProcess:
         threading.Thread(target=self._read, args=(process,), name="kb-process-read", daemon=True).start()
         log.info("knowledge index ready in its own process: %d entries", answer[1])
         return True
+
+    def _start_later(self) -> None:
+        """Start a child once one may be started again (a timer: no search needs to ask for it)."""
+        if self._closing.is_set():
+            return
+        timer = threading.Timer(max(0.0, self._next_start - time.monotonic()) + 0.05, self.load_in_background)
+        timer.daemon = True
+        timer.start()
 
     def _spec(self) -> dict[str, Any]:
         from storage.kb_files import database_identity
@@ -209,7 +219,8 @@ class KnowledgeProcess:
         threading.Thread(target=self._stop, args=(process,), name="kb-process-stop", daemon=True).start()
         if not self._closing.is_set():
             log.error("the knowledge process stopped (%s); suggestions are left out until it is started again", why)
-            self.load_in_background()
+            if self.load_in_background() is None:
+                self._start_later()
 
     @staticmethod
     def _stop(process: subprocess.Popen, timeout: float = 5.0) -> None:

@@ -31,6 +31,15 @@ FIXES = [
 ]
 
 
+def until(check, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def suggested_again(desk, p, seconds: float = 60.0):
     """The first suggestion for the printer problem, once a child answers again (None if none does)."""
     deadline = time.monotonic() + seconds
@@ -144,3 +153,33 @@ def test_a_stuck_child_costs_one_wait_then_is_ended_and_started_again(apart, mon
     finally:
         if child.poll() is None:
             child.kill()
+
+
+def test_a_child_that_died_twice_is_started_again_without_a_search(apart, monkeypatch):
+    desk, p, knowledge, _ = apart
+    monkeypatch.setattr(kb_process, "RESTART_AFTER", 2.0)
+    for _ in range(2):  # the second time within RESTART_AFTER of the first restart: a timer starts it
+        child = knowledge._process
+        child.kill()
+        child.wait()
+        assert until(lambda: knowledge._process is not None and knowledge._process is not child, 60)
+    assert knowledge.ready.is_set() and knowledge.searched == 0, "started again with no search asking"
+    assert suggested_again(desk, p).resolution == "Replaced the worn pickup roller in tray 2"
+
+
+def test_a_stray_module_where_the_server_was_started_is_not_imported_by_the_child(engine, tmp_path, monkeypatch):
+    """`python -m` puts the working directory first on sys.path: a `bot.py` there was imported (and
+    run) in place of this project's package, and its output broke the pipe."""
+    work = tmp_path / "started-here"
+    work.mkdir()
+    for name in ("bot.py", "storage.py"):
+        (work / name).write_text('print("stray output")\nraise SystemExit(3)\n')
+    monkeypatch.chdir(work)
+    settings = Settings.model_validate(KB_SETTINGS)
+    knowledge = KnowledgeProcess(engine, TicketKnowledge(engine, settings).rules, tmp_path / "kb")
+    knowledge.load_in_background()
+    try:
+        assert knowledge.ready.wait(60), "the child loaded this project's index"
+        assert knowledge.search("the printer jams", limit=3) == []
+    finally:
+        knowledge.close()

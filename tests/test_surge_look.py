@@ -10,10 +10,15 @@ import threading
 import time
 from contextlib import contextmanager
 
+import pytest
+
 from adapters import surge_look
+from adapters.chat.journal import IntakeSettings
 from adapters.runtime import build
 from adapters.settings import AppSettings as Settings
 from adapters.surge_look import SurgeLook, can_look_apart
+from storage.database import in_memory
+from storage.kb_files import index_dir
 from tests.conftest import SETTINGS, say
 from tests.incident_texts import UNRELATED, VPN_OUTAGE
 from tests.test_incidents import proposals, sent
@@ -113,3 +118,18 @@ def test_a_hung_child_is_ended_and_the_server_looks_again(engine, monkeypatch):
         assert child.returncode == -signal.SIGKILL
         joining = say(desk, desk.actor("user100@corp.example", "User 100"), f"new {VPN_OUTAGE[13]}").ticket.id
         assert until(lambda: desk.sweep() >= 0 and joining in proposals(engine)[0][2]), "the server looks again"
+
+
+@pytest.mark.parametrize("url, memory", [
+    ("sqlite://", True), ("sqlite:///:memory:", True),
+    ("sqlite:///file:hdmem?mode=memory&cache=shared&uri=true", True),
+    ("sqlite:///var/helpdesk.db", False), ("postgresql://postgres@127.0.0.1:5432/test", False),
+])
+def test_an_in_memory_database_gets_no_files_and_no_helpers(url, memory):
+    """A shared-cache in-memory SQLite URI was taken for a file: `file:hdmem.kb` and
+    `file:hdmem.intake` appeared where the server started, and a helper was started that could
+    never open the database."""
+    settings = Settings.model_validate({**SETTINGS, "database_url": url})
+    assert in_memory(url) is memory
+    assert (index_dir(settings, url) is None) is memory
+    assert (IntakeSettings().directory(url) is None) is memory

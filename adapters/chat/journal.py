@@ -42,6 +42,7 @@ from sqlalchemy.engine import make_url
 
 from bot.commands.registry import Call, Source
 from bot.model import Actor
+from storage.database import in_memory
 
 log = logging.getLogger("helpdesk")
 
@@ -66,7 +67,7 @@ class IntakeSettings(BaseModel):
             return Path(self.journal_dir)
         url = make_url(database_url)
         if url.get_backend_name() == "sqlite":
-            return None if url.database in (None, "", ":memory:") else Path(url.database + ".intake")
+            return None if in_memory(url) else Path(url.database + ".intake")
         # one directory per database: two help desks started from one directory never replay each other's
         which = hashlib.blake2b(url.render_as_string(hide_password=True).encode(), digest_size=6).hexdigest()
         return CACHE_DIR / which
