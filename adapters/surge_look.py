@@ -41,9 +41,14 @@ STOP_WITHIN = 5.0  # seconds the child gets to end its look when the server stop
 
 
 def can_look_apart(runtime: Runtime) -> bool:
-    """Whether a child can share this server's database: on, and not an in-memory SQLite one."""
+    """Whether the look runs in a child: on, and the database is PostgreSQL. SQLite lets one
+    writer in at a time; the server queues its own writers fairly for it (storage/database.py),
+    but a writer in another process is only waited for up to the busy timeout: a look writing
+    while a surge grows (seconds, on a large window) made the server's own writes fail with
+    "database is locked" (bench/startup_bench.py). On SQLite the look stays in the server."""
     incidents = runtime.settings.incidents
-    return incidents.enabled and incidents.own_process and not in_memory(runtime.engine.url)
+    return (incidents.enabled and incidents.own_process and not in_memory(runtime.engine.url)
+            and runtime.engine.dialect.name == "postgresql")
 
 
 class SurgeLook:

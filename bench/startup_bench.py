@@ -154,7 +154,8 @@ def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
         "waited_for_ready_s": round(waited, 1),
         "settled_share_with_suggestions": round(sum(1 for t, s in done if settle_from <= t < settle_to and s)
                                                 / max(1, settled_calls), 2),
-        "entries_in_index": len(knowledge.index) if knowledge is not None else None,
+        "entries_in_index": (getattr(knowledge, "entries", None) if not hasattr(knowledge, "index")
+                             else len(knowledge.index)) if knowledge is not None else None,
         "rss_mb_settled": rss_mb(),
     }
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
@@ -221,8 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sizes = kb_bench.parse_sizes(args.sizes)
-    reports = kb_bench.load_reports()
-    duplicates = kb_bench.load_duplicates()
+    reports = kb_bench.load_reports(kb_bench.DATA)
+    duplicates = kb_bench.load_duplicates(kb_bench.DATA)
     held_out, _, _ = kb_bench.split_sources(reports, duplicates, 500, 7)
     work = Path(tempfile.mkdtemp(prefix="startup_bench-"))
     folder = Path(args.corpus_dir) if args.corpus_dir else work
@@ -233,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     if corpus is None:
         corpus = folder / f"kb-corpus-s7-q500-n{total}.txt"
         say(f"writing {total:,} synthetic entries …")
-        kb_bench.write_corpus(corpus, total, 500, 7, os.cpu_count() or 1)
+        kb_bench.write_corpus(corpus, kb_bench.DATA, total, 500, 7, os.cpu_count() or 1)
     queries = work / "queries.json"
     queries.write_text(json.dumps([{"summary": r.summary, "description": r.description} for r in held_out]))
     results: dict[str, Any] = {}

@@ -77,9 +77,8 @@ def _sqlite_engine(url: str, **kwargs) -> Engine:
             conn.info["helpdesk_writer"] = True
             try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
-            except BaseException:
-                conn.info.pop("helpdesk_writer", None)
-                writers.release()
+            except BaseException:  # SQLAlchemy may have rolled back (and so released) already: once only
+                _release(conn)
                 raise
         else:
             conn.exec_driver_sql("BEGIN")

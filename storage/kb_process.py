@@ -99,6 +99,7 @@ class KnowledgeProcess:
         self.engine, self.rules, self.directory, self.max_age = engine, rules, Path(directory), max_age
         self.ready = threading.Event()  # set while a child answers
         self.searched = 0  # searches sent to the child (an answer asked ahead and used counts once)
+        self.entries = 0  # entries the child's index held when it said it was ready
         self._lock = threading.Condition()  # everything below; the sender waits on it for frames
         self._process: subprocess.Popen | None = None  # the child answering
         self._loading: subprocess.Popen | None = None  # the child being started
@@ -166,7 +167,7 @@ class KnowledgeProcess:
             self._loading = None
             ready = answer[0] == "ready" and not self._closing.is_set()
             if ready:
-                self._process = process
+                self._process, self.entries = process, answer[1]
                 self.ready.set()
         if not ready:
             if not self._closing.is_set():

@@ -77,6 +77,37 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
     eng.dispose()
 
 
+def test_a_write_lock_held_past_the_busy_timeout_is_said_as_locked_and_leaves_no_lock_behind(tmp_path, monkeypatch):
+    """Another process holding SQLite's write lock past the busy timeout: the writer is told
+    "database is locked" (what the intake retries), not "cannot release un-acquired lock", and
+    the next write goes in once the lock is free."""
+    import sqlite3
+
+    import storage.database
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    monkeypatch.setattr(storage.database, "SQLITE_BUSY_MS", 200)
+    path = tmp_path / "locked.db"
+    engine = storage.database.make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's writer, holding on
+    try:
+        with pytest.raises(OperationalError, match="database is locked"):
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO t VALUES (1)"))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT x FROM t")).scalars().all() == [2]
+    engine.dispose()
+
+
 def test_update_is_conditional_on_the_version_read(desk, people, engine):
     """Two writers holding the same snapshot: the first wins, the second is told so."""
     say(desk, people.alice, "new the printer on floor 3 jams on every page")
