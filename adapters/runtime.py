@@ -112,11 +112,10 @@ def build(settings: Settings, clock: Callable[[], datetime] | None = None, engin
     if settings.knowledge.enabled:
         source = TicketKnowledge(engine, settings)
         directory = index_dir(settings, engine.url.render_as_string(hide_password=False))
-        builder = DiskIndex(engine, source.rules, directory) if directory is not None else None
         if serving and settings.knowledge.own_process and directory is not None:
             knowledge = KnowledgeProcess(engine, source.rules, directory)
         else:
-            knowledge = Knowledge(source, builder=builder)
+            knowledge = Knowledge(source, builder=DiskIndex(engine, source.rules, directory) if directory else None)
         knowledge.load_in_background()  # built or checked by another process, then mapped: serving goes on
     lookup = build_lookup(getattr(settings, "directory", None))
     desk = Desk(settings, store, clock=clock or utcnow, knowledge=knowledge,

@@ -140,7 +140,7 @@ def main() -> int:
     holder name) on standard input, then a look every sweep until standard input closes; log lines
     on standard error. 0 then; 1 after FAILURES_IN_A_ROW failed looks."""
     from bot.desk import Desk
-    from storage.kb_files import _engine
+    from storage.kb_files import open_database
     from storage.repository import SqlStore
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server ends this process, after its own requests
@@ -150,7 +150,7 @@ def main() -> int:
     except EOFError:
         return 0
     settings = spec["settings"]
-    engine = _engine(spec["database"])
+    engine = open_database(spec["database"])
     desk = Desk(settings, SqlStore(engine))
     desk.holder = spec["holder"]  # the server's: the lease passes between them at once
     stopped = threading.Event()

@@ -144,11 +144,10 @@ class Desk:
         the knowledge index is asked now for the suggestions it will get, so an index searching in
         a process of its own (storage/kb_process.py) works while the call waits. Never blocks;
         nothing for an index in this process (it is searched when the ticket is written)."""
-        ahead = getattr(self.knowledge, "ahead", None)
         spec = self.registry.get(call.command)
-        if ahead is None or not self.settings.knowledge.enabled or spec is None or spec.name != "new":
+        if self.knowledge is None or not self.settings.knowledge.enabled or spec is None or spec.name != "new":
             return
-        ahead(clean(call.text), **suggestion_query(self.settings.knowledge, technician=False))
+        self.knowledge.ahead(clean(call.text), **suggestion_query(self.settings.knowledge, technician=False))
 
     def _finished(self, ctx: Context, reply: Reply) -> Reply:
         """After the commit: the knowledge index learns the change, and a writing command's

@@ -109,7 +109,9 @@ class DiskIndex:
 # The builder process
 
 
-def _engine(database: dict[str, Any]) -> Engine:
+def open_database(database: dict[str, Any]) -> Engine:
+    """An engine on the database `database_identity` described (the server's own, its PostgreSQL
+    schema included): how each process the server starts opens it."""
     from storage.database import make_engine
 
     kwargs = {}
@@ -156,7 +158,7 @@ def build(spec: dict) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     rules = EntryRules(frozenset(spec["rules"]["public_categories"]), frozenset(spec["rules"]["not_fixes"]),
                        int(spec["rules"]["min_chars"]))
-    engine = _engine(spec["database"])
+    engine = open_database(spec["database"])
     source = TicketKnowledge(engine, rules)
     with open(directory / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another replica's builder goes first; then its index is reused

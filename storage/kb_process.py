@@ -432,10 +432,10 @@ def serve(spec: dict[str, Any], requests: BinaryIO, answers: BinaryIO) -> None:
     """Load the index `spec` names (mapped from disk, then caught up with the feed), say so, then
     answer frames until `requests` closes (or `answers` does: the server is gone)."""
     from bot.knowledge import Knowledge
-    from storage.kb_files import DiskIndex, _engine
+    from storage.kb_files import DiskIndex, open_database
     from storage.knowledge import TicketKnowledge
 
-    engine = _engine(spec["database"])
+    engine = open_database(spec["database"])
     source = TicketKnowledge(engine, spec["rules"])
     knowledge = Knowledge(source, max_age=spec["max_age"], builder=DiskIndex(engine, spec["rules"], spec["directory"]))
     try:
