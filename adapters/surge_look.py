@@ -26,9 +26,10 @@ import signal
 import sys
 import threading
 import time
+from datetime import timedelta
 
 from adapters.runtime import Runtime
-from bot.desk import SURGE_LEASE
+from bot.desk import SURGE_LEASE, SURGE_LEASE_SWEEPS
 from storage.child import python_module
 from storage.database import in_memory
 
@@ -36,6 +37,7 @@ log = logging.getLogger("helpdesk")
 RESTART_AFTER = 30.0  # seconds before a child that ended is started again (this process looks meanwhile)
 SILENT_SWEEPS = 6  # sweeps past its lease's end without a look after which a child counts as hung
 SILENT_AT_LEAST = 60.0  # seconds, however short the sweep (a look over a large surge takes seconds)
+START_WITHIN = 60.0  # seconds a child has for its first look (Python, imports, the database, on a busy machine)
 FAILURES_IN_A_ROW = 5  # looks failing one after another before the child gives up (the server looks then)
 STOP_WITHIN = 5.0  # seconds the child gets to end its look when the server stops, then it is killed
 
@@ -93,9 +95,9 @@ class SurgeLook:
         try:
             child.stdin.write(spec)
             await child.stdin.drain()
-            started, quiet = time.monotonic(), self._quiet()
+            started, since, quiet = time.monotonic(), desk.clock(), self._quiet()
             while not (await asyncio.wait({ended}, timeout=max(1.0, min(quiet / 4, 15.0))))[0]:
-                if time.monotonic() - started > quiet and await asyncio.to_thread(self._silent, quiet):
+                if time.monotonic() - started > quiet and await asyncio.to_thread(self._silent, quiet, since):
                     log.error("the process looking for surges has not looked for over %.0f s (hung?); ending it",
                               quiet)
                     child.kill()
@@ -120,16 +122,22 @@ class SurgeLook:
         """Seconds past the lease's end with no look after which a child counts as hung."""
         return max(SILENT_AT_LEAST, SILENT_SWEEPS * self.runtime.settings.escalation.sweep_seconds)
 
-    def _silent(self, quiet: float) -> bool:
-        """Whether the child has not looked for `quiet` seconds past its lease's end (another
-        replica holding the lease is no silence: the child rightly waits)."""
+    def _silent(self, quiet: float, since) -> bool:
+        """Whether the child, started at `since` (the desk's clock), has not looked for `quiet`
+        seconds past its lease's end (another replica holding the lease is no silence: the child
+        rightly waits); before its first look (no lease taken after `since`: one this server took
+        before ends by since + a lease's length), whether it has been starting for over
+        START_WITHIN seconds. A quiet shorter than a child's start on a busy machine ended healthy
+        children before they had looked once."""
         desk = self.runtime.desk
         with self.runtime.store.transaction(write=False) as tx:
             held = tx.lease_until(SURGE_LEASE)
-        if held is None:
-            return True
+        now = desk.clock()
+        lease = timedelta(seconds=SURGE_LEASE_SWEEPS * self.runtime.settings.escalation.sweep_seconds)
+        if held is None or held[1] <= since + lease:
+            return (now - since).total_seconds() > START_WITHIN
         holder, until = held
-        return holder == desk.holder and (desk.clock() - until).total_seconds() > quiet
+        return holder == desk.holder and (now - until).total_seconds() > quiet
 
 
 # The child process

@@ -120,6 +120,24 @@ def test_a_hung_child_is_ended_and_the_server_looks_again(engine, monkeypatch):
         assert until(lambda: desk.sweep() >= 0 and joining in proposals(engine)[0][2]), "the server looks again"
 
 
+def test_a_child_slower_to_start_than_the_quiet_is_not_taken_for_hung(engine, monkeypatch):
+    """On a busy machine a child took longer to start (Python, its imports, the database) than a
+    short quiet, and was ended as hung before its first look; silence counts from its first look,
+    and a start gets START_WITHIN."""
+    monkeypatch.setattr(surge_look, "SILENT_AT_LEAST", 1.0)
+    started = surge_look.python_module
+
+    def slow(module: str):
+        command, env = started(module)
+        return [command[0], "-P", "-c", f"import time, runpy; time.sleep(3); runpy.run_module({module!r}, "
+                                         "run_name='__main__', alter_sys=True)"], env
+    monkeypatch.setattr(surge_look, "python_module", slow)
+    runtime, desk = surged(engine, sweep_seconds=0.2)
+    with looking(runtime) as look:
+        assert until(lambda: len(proposals(engine)) == 1), "the child proposed the surge"
+        assert look.child is not None and look.child.returncode is None and not desk.look_for_surges
+
+
 @pytest.mark.parametrize("url, memory", [
     ("sqlite://", True), ("sqlite:///:memory:", True),
     ("sqlite:///file:hdmem?mode=memory&cache=shared&uri=true", True),
