@@ -235,9 +235,12 @@ class TestDelivery:
         [message] = [m for m in crashed.claim("slack", live.runtime.desk.clock()) if m.kind == "new_ticket"] or [None]
         live.call(sender.deliver(message))  # posted; never marked: the process "died" here
         assert len(live.slack.messages(DESK_CHANNEL)) == 1
+        from adapters.slack.ledger import PostLedger
+        sender.ledger = PostLedger()  # and what it knew died with it: this one must look on Slack
         live.call(_resume_dispatchers(live))
         live.settled()
         assert len(live.slack.messages(DESK_CHANNEL)) == 1, "the retry found its earlier post"
+        assert [c.args["channel"] for c in live.slack.calls_to("conversations.history")] == [DESK_CHANNEL]
         assert len(live.slack.calls_to("chat.postMessage")) == 1 + len(live.slack.messages(live.slack.dm_channel("U0ALICE")))
         assert next(r for r in outbox_rows(engine) if r["kind"] == "new_ticket")["status"] == "delivered"
         # and the card is known, so the thread still works

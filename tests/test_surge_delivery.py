@@ -108,6 +108,8 @@ def test_a_429_storm_leaves_no_dead_letter_and_each_method_waits_as_told(live, e
     assert {user: len(confirmations(live, user)) for user in people} == {user: 1 for user in people}
     rows = outbox_rows(engine)
     assert max(r["attempts"] - r["waits"] for r in rows) <= 1, "a wait is never a failed attempt"
+    looked = [c.method for c in live.slack.calls if c.method in ("conversations.history", "conversations.open")]
+    assert looked == [], "a retry of this process's own knows it posted nothing: no look-up on Slack (Tier 3)"
 
 
 def test_more_new_tickets_than_the_channel_pace_go_in_one_combined_post(live, engine):

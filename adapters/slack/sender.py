@@ -17,8 +17,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.chat.pacing import Pace, Pacer, as_wait, http_verdict
 from adapters.chat.sender import ChatSender
 from adapters.chat.views import CardView, ListedView, MessageView
-from adapters.dispatcher import Undeliverable
+from adapters.dispatcher import RetryLater, Undeliverable
 from adapters.slack import blocks as B
+from adapters.slack.ledger import NOTHING, UNKNOWN, PostLedger
 from bot.config import Settings
 from bot.model import Ticket
 from bot.ports import Store
@@ -50,6 +51,18 @@ class SlackSender(ChatSender):
         self.client = client
         self.pacer = pacer or Pacer(Pace(CHANNEL_RATE, CHANNEL_BURST), _verdict)
         self._workspace_url: str | None = None
+        self.ledger = PostLedger()  # what this process's attempts posted: its own retries look nothing up
+
+    async def deliver(self, message: Message) -> None:
+        """ChatSender.deliver, the attempt noted in the ledger."""
+        self.ledger.attempt(message.id, message.attempts)
+        await super().deliver(message)
+
+    async def deliver_many(self, messages: Sequence[Message]) -> None:
+        """ChatSender.deliver_many, the attempt noted in the ledger for each message."""
+        for message in messages:
+            self.ledger.attempt(message.id, message.attempts)
+        await super().deliver_many(messages)
 
     async def _update(self, channel: str, ts: str, text: str, blocks: list) -> Any:
         """chat.update, paced (a rate limit on it pauses it everywhere: it is a per-workspace tier)."""
@@ -170,14 +183,13 @@ class SlackSender(ChatSender):
         # DM's channel id: no conversations.open (Tier 3, about 50 a minute) per message, which a
         # surge of confirmations to 2,000 different people would wait on for half an hour. A retry
         # opens the DM to look there for what an earlier attempt may have posted.
-        channel = user
-        if message.attempts > 1:
+        async def their_dm() -> str:
             opened = await self.pacer.call("conversations.open", None, lambda: self.client.conversations_open(users=user))
-            channel = opened["channel"]["id"]
+            return opened["channel"]["id"]
         ticket = await self._ticket(message.ticket_id) if message.ticket_id else None
         view: MessageView = self.message(message, ticket)
         text, blocks = B.message(view)
-        channel, ts = await self._post_once_in(message, channel, text=text, blocks=blocks)
+        channel, ts = await self._post_once_in(message, user, text=text, blocks=blocks, look_in=their_dm)
         if ticket and message.kind in DM_KINDS_WITH_THREADS:
             await self.record_post(ticket.id, "dm", channel, ts)
 
@@ -200,22 +212,41 @@ class SlackSender(ChatSender):
                                          group=group))[1]
 
     async def _post_once_in(self, message: Message, channel: str, *, text: str, blocks: list | None = None,
-                            thread_ts: str | None = None, group: list[int] | None = None) -> tuple[str, str]:
+                            thread_ts: str | None = None, group: list[int] | None = None,
+                            look_in: Callable[[], Awaitable[str]] | None = None) -> tuple[str, str]:
         """`_post_once`, answering (the channel Slack posted in, ts): for a user's id as `channel`,
-        their DM with the app."""
+        their DM with the app (`look_in` gives its id when a retry must look there). A retry looks
+        on Slack only when the ledger does not know what earlier attempts posted."""
         stamp: dict[str, Any] = {"outbox_id": message.id, **({"outbox_ids": group} if group else {})}
+        ids, key = group or [message.id], (channel, thread_ts)
         if message.attempts > 1:
-            earlier = await self._find_earlier(message, channel, thread_ts, stamp)
-            if earlier:
-                return channel, earlier
+            known = self.ledger.earlier(ids, key)
+            if known == UNKNOWN:
+                where = await look_in() if look_in is not None else channel
+                ts = await self._find_earlier(message, where, thread_ts, stamp)
+                known = (where, ts) if ts else NOTHING
+                self.ledger.record(ids, key, known)
+            if known:
+                return known
         kwargs: dict[str, Any] = {"channel": channel, "text": text,
                                   "metadata": {"event_type": METADATA_TYPE, "event_payload": stamp}}
         if blocks:
             kwargs["blocks"] = blocks
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
-        response = await self.pacer.call(POST, channel, lambda: self.client.chat_postMessage(**kwargs), post=True)
-        return response.get("channel") or channel, response["ts"]
+        self.ledger.record(ids, key, None)  # unsure until Slack answers
+        try:
+            response = await self.pacer.call(POST, channel, lambda: self.client.chat_postMessage(**kwargs), post=True)
+        except RetryLater:
+            self.ledger.record(ids, key, NOTHING)  # refused (429) or never sent
+            raise
+        except SlackApiError as exc:
+            if exc.response.status_code < 500:
+                self.ledger.record(ids, key, NOTHING)  # Slack said no: not posted
+            raise
+        posted = (response.get("channel") or channel, response["ts"])
+        self.ledger.record(ids, key, posted)
+        return posted
 
     async def _find_earlier(self, message: Message, channel: str, thread_ts: str | None,
                             stamp: dict[str, Any]) -> str | None:
@@ -231,10 +262,16 @@ class SlackSender(ChatSender):
         or as one of the `outbox_ids` of a combined post)."""
         channel, _ = self.channel_of(group)
         wanted = {m.id for m in messages}
-        shown: set[int] = set()
-        for _, payload in await self._our_posts(channel, None, min(m.created_at for m in messages)):
-            shown.update(wanted & {payload.get("outbox_id"), *(payload.get("outbox_ids") or ())})
-        return shown
+        shown = self.ledger.shown(wanted, (channel, None))
+        if shown is not None:
+            return shown
+        found: dict[int, tuple[str, str]] = {}
+        for ts, payload in await self._our_posts(channel, None, min(m.created_at for m in messages)):
+            for message_id in wanted & {payload.get("outbox_id"), *(payload.get("outbox_ids") or ())}:
+                found.setdefault(message_id, (channel, ts))
+        for message_id in wanted:
+            self.ledger.record([message_id], (channel, None), found.get(message_id, NOTHING))
+        return set(found)
 
     async def _our_posts(self, channel: str, thread_ts: str | None, since: datetime) -> list[tuple[str, dict]]:
         """(ts, metadata payload) of the posts this app made in the channel (or the thread) from a

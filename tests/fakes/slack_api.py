@@ -15,9 +15,12 @@ about one message a second per channel (a DM is a channel), a short burst allowe
 the Retry-After it was given ran out is kept in ``impatient`` (Slack would refuse it too).
 
 Tiers (the same page, "Overview"): every other method has a per-minute budget per app and
-workspace, with bursts. The fake keeps the budgets of the methods a surge of different people
-calls once each — users.info (Tier 4, 100+ a minute) and conversations.open (Tier 3, 50+) — as a
-bucket holding a minute's worth that refills at that rate; past it, 429 with ``Retry-After``.
+workspace, with bursts. The fake keeps the budgets of the methods a surge calls once a person or
+a ticket — users.info and views.open (Tier 4, 100+ a minute), conversations.open and chat.update
+(Tier 3, 50+) — and of conversations.history and conversations.replies (Tier 3 for an app a
+workspace makes for itself, as helpdesk-bot is installed; since 2025 an app distributed outside
+the Marketplace gets one a minute), each as a bucket holding a minute's worth that refills at that
+rate; past it, 429 with ``Retry-After``.
 
 Files (docs.slack.dev/reference/objects/file-object): ``add_file`` keeps bytes the fake serves at
 the file's ``url_private`` only to a request carrying the bot token (``Authorization: Bearer``);
@@ -115,7 +118,8 @@ def _refusal(error: str, message: str) -> _Refusal:
 
 
 # Per-minute budgets of the tiered methods the fake keeps (docs.slack.dev/apis/web-api/rate-limits)
-TIERS = {"users.info": 100, "conversations.open": 50}
+TIERS = {"users.info": 100, "views.open": 100, "conversations.open": 50, "chat.update": 50,
+         "conversations.history": 50, "conversations.replies": 50}
 
 
 class FakeSlack:
