@@ -210,6 +210,36 @@ class TestRetriesAndRaces:
         assert stored_notes(engine, 1) == []
 
 
+class TestFormsWhenSlackWillNotOpenThem:
+    """In a surge views.open runs out of its per-minute budget (Tier 4) and answers 429, and a
+    trigger is good for 3 s: the person is offered the form as a message instead, in the response
+    to their command (which spends no Web API budget), never left with nothing."""
+
+    @pytest.mark.parametrize("refusal", ["budget", "expired_trigger_id"])
+    def test_the_person_is_told_and_offered_a_button_and_the_command(self, live, engine, refusal):
+        if refusal == "budget":
+            live.slack._budget["views.open"] = (0.0, time.monotonic())  # a surge spent this minute's
+        else:
+            live.slack.fail_next("views.open", status=200, error=refusal, retry_after=None)
+        assert live.slash("U0ALICE", "").status == 200
+        offered = live.eventually(lambda: live.slack.calls_to("response_url"))[0].args
+        assert offered["response_type"] == "ephemeral"
+        assert offered["text"] == ("Slack could not open the form just now (it may be busy); press the button to try "
+                                   "again. Tell us what is wrong in the form, or type `new &lt;what is wrong&gt;`.")
+        button = next(e for b in offered["blocks"] for e in b.get("elements", []) if e.get("type") == "button")
+        assert button["text"]["text"] == "Open the form"
+        assert live.slack.views() == [] and count_rows(engine, "tickets") == 0
+        if refusal == "budget":
+            assert live.slack.over_tier == 1
+        live.slack._budget.pop("views.open", None)  # a minute later
+        live.interactive({**live.button_payload("U0ALICE", "intake", 0, channel="C0GENERAL"),
+                          "actions": [{**button, "action_ts": f"{time.time():.6f}"}]})
+        view = live.eventually(lambda: live.slack.views())[0]
+        assert view["title"]["text"] and view["trigger_id"].endswith(".U0ALICE"), "the button opens the form"
+        reply = live.slash("U0ALICE", "new the printer on floor 3 jams on every page").json()
+        assert reply["text"].startswith("Opened #1"), "and the command opens a ticket without the form"
+
+
 class TestDelivery:
     def test_a_rate_limit_waits_for_retry_after_then_posts_once(self, live, engine):
         live.slack.fail_next("chat.postMessage", times=1, status=429, retry_after=1)

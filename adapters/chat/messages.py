@@ -52,6 +52,7 @@ INTAKE_LOST = ("Sorry: the help desk could not record the ticket you just submit
                "Please submit it again in a few minutes.")
 ALREADY_OPENED = "You already opened this as {ref}: {headline}. You'll hear from the help desk here."
 FORM_OFFER = "Tell us what is wrong in the form, or type `new <what is wrong>`."
+FORM_NOT_OPENED = "{platform} could not open the form just now (it may be busy); press the button to try again."
 THREAD_LINK = "Open the ticket's thread"
 FORM_BROKEN = "This form could not be read; close it and press the button again."
 BAD_BUTTON = "That button does not name a ticket; use `show <id>` instead."

@@ -36,6 +36,9 @@ class Place:
     trigger_id: str | None = None
     direct: bool = False  # their direct message with the bot: answers are plain messages there
     say: Callable[..., Awaitable[Any]] | None = None
+    # the request's response_url (Bolt's `respond`): where a form Slack would not open is offered
+    # instead, costing no Web API budget (a surge spends views.open's and chat.postEphemeral's)
+    respond: Callable[..., Awaitable[Any]] | None = None
 
 
 class SlackAnswers:
@@ -111,12 +114,23 @@ class SlackAnswers:
             log.warning("Slack: the report's chart could not be uploaded for %s: %s", at.user, exc.response.get("error"))
 
     async def form(self, outcome: ShowForm, at: Place) -> None:
-        """A modal when Slack gave a trigger for one; otherwise a message with a button that opens it."""
+        """A modal when Slack gave a trigger for one; otherwise, or when Slack would not open it (in
+        a surge views.open runs out of its per-minute budget and answers 429; a trigger is good for
+        3 s), a message with a button that opens it and the way to open a ticket without it."""
+        lead = ""
         if at.trigger_id:
             context = outcome.context
             if at.channel and at.message_ts:  # the message pressed on, to show it anew once the form is sent
                 context = replace(context, extra={**context.extra, MESSAGE_KEY: [at.channel, at.message_ts]})
-            await self.client.views_open(trigger_id=at.trigger_id, view=B.modal(outcome.form, context, outcome.values))
-            return
-        text, blocks = B.message(MessageView(CM.FORM_OFFER, actions=(Action("intake", CM.BUTTON_OPEN_FORM, {}),)))
-        await self.text(at, text, blocks)
+            try:
+                await self.client.views_open(trigger_id=at.trigger_id, view=B.modal(outcome.form, context, outcome.values))
+                return
+            except SlackApiError as exc:
+                log.warning("Slack: the form for %s could not be opened (%s %s); offered as a message instead",
+                            at.user, exc.response.status_code, exc.response.get("error"))
+                lead = CM.FORM_NOT_OPENED.format(platform="Slack") + " "
+        text, blocks = B.message(MessageView(lead + CM.FORM_OFFER, actions=(Action("intake", CM.BUTTON_OPEN_FORM, {}),)))
+        if at.say is None and at.respond is not None:
+            await at.respond(response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
+        else:
+            await self.text(at, text, blocks)

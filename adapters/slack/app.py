@@ -38,7 +38,7 @@ class SlackListeners:
         key = f"slack:command:{command['trigger_id']}" if command.get("trigger_id") else None
         work = asyncio.ensure_future(self._line(user, text, key, free="form", slash=True))
         done, _ = await asyncio.wait({work}, timeout=ACK_BUDGET)
-        at = Place(user, command.get("channel_id"), trigger_id=command.get("trigger_id"))
+        at = Place(user, command.get("channel_id"), trigger_id=command.get("trigger_id"), respond=respond)
         if not done:
             await ack(response_type="ephemeral", text=CM.WORKING)
             at.say = lambda **kw: respond(replace_original=True, **kw)
@@ -80,7 +80,7 @@ class SlackListeners:
         if isinstance(outcome, (Refreshed, Replaced)) and isinstance(message, list) and len(message) == 2:
             await self.answers.show(outcome, Place(body["user"]["id"], str(message[0]), message_ts=str(message[1])))
 
-    async def button(self, ack, body: dict, action: dict) -> None:
+    async def button(self, ack, body: dict, action: dict, respond) -> None:
         """A button pressed on a card or a message: acked at once, then its outcome shown."""
         await ack()
         verb, data = B.read_button(action)
@@ -92,7 +92,8 @@ class SlackListeners:
         actor = await self.people.get(user)
         outcome = await self.chat.press(actor, verb, data, key=f"slack:action:{body.get('trigger_id')}")
         await self.answers.show(outcome, Place(user, channel, message_ts=(body.get("message") or {}).get("ts"),
-                                               trigger_id=body.get("trigger_id"), direct=direct))
+                                               trigger_id=body.get("trigger_id"), direct=direct,
+                                               respond=respond if body.get("response_url") else None))
 
     async def message(self, event: dict, body: dict, context: dict) -> None:
         """A message someone wrote: in a card's thread, or in their direct chat with the bot."""
