@@ -20,6 +20,7 @@ from adapters.dispatcher import Dispatcher
 from adapters.platforms import platform
 from adapters.runtime import Runtime
 from adapters.surge_look import SurgeLook, can_look_apart
+from storage.kb_process import KnowledgeProcess
 
 log = logging.getLogger("helpdesk.server")
 
@@ -36,6 +37,7 @@ class ServerState:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # run at shutdown, after the tasks
     intakes: list[Any] = field(default_factory=list)  # each platform's IntakeQueue (adapters/chat/intake.py)
     loops: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)  # a platform's own, by task name
+    surge_look: SurgeLook | None = None  # the look for surges' child, when it runs in one
 
     def wake(self) -> None:
         """Wake every outbox dispatcher: something was just queued."""
@@ -43,8 +45,29 @@ class ServerState:
             dispatcher.wake()
 
 
+def helpers(runtime: Runtime, state: ServerState) -> dict[str, str]:
+    """How the knowledge base and the look for surges are doing, for /healthz: `knowledge` "off",
+    "loading" (suggestions are left out meanwhile) or "ready", in "its own process" or "the server";
+    `surge_look` "off", "its own process" or "the server" (its child is not running: the server's
+    sweep looks itself until it is started again)."""
+    found: dict[str, str] = {}
+    knowledge = runtime.desk.knowledge
+    if knowledge is None or not runtime.settings.knowledge.enabled:
+        found["knowledge"] = "off"
+    else:
+        found["knowledge"] = "ready" if knowledge.ready.is_set() else "loading"
+        found["knowledge_in"] = "its own process" if isinstance(knowledge, KnowledgeProcess) else "the server"
+    if not runtime.settings.incidents.enabled:
+        found["surge_look"] = "off"
+    else:
+        apart = state.surge_look is not None and state.surge_look.child is not None
+        found["surge_look"] = "its own process" if apart else "the server"
+    return found
+
+
 async def healthz(request: web.Request) -> web.Response:
-    """`GET /healthz`: 200 with the outbox backlog and the platforms served, 503 when the database is down."""
+    """`GET /healthz`: 200 with the outbox backlog, the platforms served and the helpers' state
+    (`helpers`: a helper down degrades, it does not fail the server), 503 when the database is down."""
     runtime = request.app[RUNTIME]
 
     def probe() -> int:
@@ -55,7 +78,7 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:
         return web.json_response({"status": "unavailable", "database": str(exc)[:200]}, status=503)
     return web.json_response({"status": "ok", "database": "ok", "outbox_pending": pending,
-                              "platforms": runtime.settings.chat_platforms()})
+                              "platforms": runtime.settings.chat_platforms(), **helpers(runtime, request.app[STATE])})
 
 
 async def public_page(request: web.Request) -> web.Response:
@@ -118,7 +141,8 @@ def build_web_app(runtime: Runtime, *, dispatch: bool = True, poll_seconds: floa
                 await intake.replay()
             state.tasks = [asyncio.create_task(d.run(), name=f"outbox-{d.sender.platform}") for d in state.dispatchers]
             if processes and can_look_apart(runtime):
-                state.tasks.append(asyncio.create_task(SurgeLook(runtime).run(), name="surge-look"))
+                state.surge_look = SurgeLook(runtime)
+                state.tasks.append(asyncio.create_task(state.surge_look.run(), name="surge-look"))
             state.tasks.append(asyncio.create_task(sweep_forever(runtime, state), name="sla-sweep"))
             state.tasks += [asyncio.create_task(loop(), name=name) for name, loop in state.loops.items()]
 

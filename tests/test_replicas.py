@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 from contextlib import contextmanager
 import os
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -89,6 +91,15 @@ class BackgroundSlack:
         return asyncio.run_coroutine_threadsafe(collect(), self.loop).result(10)
 
 
+def _health(port: int) -> dict:
+    """A replica's /healthz, or {} while it does not answer yet."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return json.loads(response.read())
+    except OSError:
+        return {}
+
+
 @contextmanager
 def replicas_on(pg_schema, tmp_path, config_text: str):
     """Two real `helpdesk serve` processes on one PostgreSQL schema, next to a fake Slack; yields
@@ -105,12 +116,21 @@ def replicas_on(pg_schema, tmp_path, config_text: str):
     upgrade(engine)
     replicas = []
     try:
+        ports = []
         for _ in range(2):
             port = free_port()
+            ports.append(port)
             replicas.append(subprocess.Popen([str(HELPDESK), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
                                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
         time.sleep(2.0)  # both up and sweeping
         assert all(r.poll() is None for r in replicas), [r.stderr.read() for r in replicas if r.poll() is not None]
+        # on PostgreSQL each looks for surges in a child of its own (one at a time, by lease)
+        expected = "off" if "enabled = false" in config_text.partition("[incidents]")[2] else "its own process"
+        for port in ports:
+            deadline = time.monotonic() + 30
+            while (health := _health(port)).get("surge_look") != expected:
+                assert time.monotonic() < deadline, health
+                time.sleep(0.2)
         settings = load_settings(config, env={"SLACK_BOT_TOKEN": "x", "SLACK_SIGNING_SECRET": "y"})
         yield replicas, engine, Desk(settings, SqlStore(engine)), fake
     finally:

@@ -291,9 +291,10 @@ class TestDelivery:
         assert next(r for r in outbox_rows(engine) if r["id"] == failed["id"])["status"] == "delivered"
 
     def test_healthz_reports_the_database_and_the_outbox(self, live):
-        health = live.get("/healthz")
+        health = live.eventually(lambda: (h := live.get("/healthz")).json()["knowledge"] == "ready" and h)
         assert health.status == 200
-        assert health.json() == {"status": "ok", "database": "ok", "outbox_pending": 0, "platforms": ["slack"]}
+        assert health.json() == {"status": "ok", "database": "ok", "outbox_pending": 0, "platforms": ["slack"],
+                                 "knowledge": "ready", "knowledge_in": "the server", "surge_look": "the server"}
 
 
 async def _pause_dispatchers(live):
