@@ -390,9 +390,10 @@ class KnowledgeProcess:
                 log.error("a knowledge search took more than %s s in its process; this ticket goes on without "
                           "suggestions", ANSWER_WITHIN)
                 return []
+            except ChildGone:
+                return []  # `_lost` said why, once for every search that waited
             except RuntimeError as exc:
-                if not self._closing.is_set():
-                    log.error("a knowledge search failed in its process: %s", exc)
+                log.error("a knowledge search failed in its process: %s", exc)
                 return []
             if exclude is None or all(m.ticket_id != exclude for m in matches):
                 return matches
@@ -412,10 +413,14 @@ class KnowledgeProcess:
         """Nothing here: the child follows the change feed before each search."""
 
 
+class ChildGone(RuntimeError):
+    """The child stopped (or the server is stopping) before it answered: already logged once."""
+
+
 def _fail(waiting: list[Future], why: str) -> None:
     for future in waiting:
         if not future.done():
-            future.set_exception(RuntimeError(why))
+            future.set_exception(ChildGone(why))
 
 
 def _close_quietly(stream: Any) -> None:

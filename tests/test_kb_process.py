@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -122,6 +123,29 @@ def test_a_child_that_dies_leaves_suggestions_out_until_it_is_started_again(apar
     reply = say(desk, p.alice, "new the printer on floor 3 jams on every single page")
     assert reply.ok and reply.ticket is not None and reply.suggestions == (), "the ticket is written without them"
     assert suggested_again(desk, p).resolution == "Replaced the worn pickup roller in tray 2", "started again"
+
+
+def test_a_child_that_dies_mid_search_is_logged_once(apart, monkeypatch, caplog):
+    """The search waiting on it goes without suggestions; the log says once why (it said it twice:
+    the loss, and again as a failed search)."""
+    desk, p, knowledge, _ = apart
+    monkeypatch.setattr(kb_process, "RESTART_AFTER", 3600.0)
+    monkeypatch.setattr(kb_process, "ANSWER_WITHIN", 30.0)
+    child = knowledge._process
+    os.kill(child.pid, signal.SIGSTOP)  # the search below waits on it
+    replies = []
+    asking = threading.Thread(target=lambda: replies.append(say(desk, p.alice, "new the printer on floor 3 jams again")))
+    caplog.clear()
+    asking.start()
+    assert until(lambda: knowledge._waiting, 10), "the search is waiting on the child"
+    child.kill()
+    asking.join(30)
+    assert replies[0].ok and replies[0].suggestions == (), "the ticket is written without them"
+
+    def errors() -> list[str]:  # the loss is logged by the reader thread, just after the search is let go
+        return [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert until(errors, 10)
+    assert len(errors()) == 1 and errors()[0].startswith("the knowledge process stopped ("), errors()
 
 
 def test_an_answer_asked_ahead_of_a_resolution_is_not_used_after_it(apart):
