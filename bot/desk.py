@@ -402,11 +402,11 @@ class Desk:
             return Context(self.settings, system, True, self.clock(), self.router, tx=tx, knowledge=self.knowledge,
                            incidents=self.incidents)
 
-        with self.store.transaction(write=False) as tx:  # the searching, before the write lock is taken
-            among = incidents.compare_surge_window(context(tx))
-        if among is None:
+        with self.store.transaction(write=False) as tx:  # searching and grouping, before the write lock is taken
+            ahead = incidents.compare_surge_window(context(tx))
+        if ahead is None:
             return 0
-        made = self.unit_of_work(lambda tx: incidents.find_surges(context(tx), among))
+        made = self.unit_of_work(lambda tx: incidents.find_surges(context(tx), ahead))
         self.incidents.committed()
         return made
 

@@ -576,25 +576,67 @@ def surge_window(ctx: "Context") -> tuple[list[Ticket], list[tuple[Proposal, lis
     return candidates, proposals, list(pool.values())
 
 
-def compare_surge_window(ctx: "Context") -> frozenset[int] | None:
+@dataclass(frozen=True)
+class SurgePlan:
+    """What a look for surges found, before it is stored: the window it grouped (`looked_at`: the
+    candidates' ids, each open proposal's id and members), the candidates joining each proposal
+    nobody answered yet, and each new group (tickets, seed first) with the proposal it is the
+    same surge as (None: a proposal of its own)."""
+
+    looked_at: tuple
+    joins: tuple[tuple[int, tuple[int, ...]], ...]
+    groups: tuple[tuple[tuple[Ticket, ...], int | None], ...]
+
+
+def _looked_at(candidates: list[Ticket], proposals: list[tuple["Proposal", list[Ticket]]]) -> tuple:
+    return tuple(t.id for t in candidates), tuple((p.id, tuple(p.members)) for p, _ in proposals)
+
+
+def plan_surges(ctx: "Context", candidates: list[Ticket], proposals: list[tuple["Proposal", list[Ticket]]],
+                pool: list[Ticket]) -> SurgePlan:
+    """Group the window (`surge_window`'s three parts), storing nothing: candidates alike to a
+    proposal join it; the rest form groups of at least `min_tickets`, each the same surge as the
+    proposal it is most alike to (by `cohesion`) or a new one."""
+    config = ctx.settings.incidents
+    alike = corpus(ctx).likeness(pool)
+    left = {t.id for t in candidates}
+    joins = []
+    for proposal, sample in proposals:  # alike to a proposal nobody answered yet: they join it
+        joining = grow([t.id for t in sample], left, alike, config)[len(sample):]
+        if joining:
+            joins.append((proposal.id, tuple(joining)))
+            left -= set(joining)
+    found = []
+    for group in groups([t for t in candidates if t.id in left], config, alike):
+        ids = [t.id for t in group]
+        fits = [(linkage(ids, [t.id for t in sample], alike), p) for p, sample in proposals]
+        best = max(fits, key=lambda f: f[0], default=None)
+        same = best[1].id if best is not None and best[0] >= config.cohesion else None  # described differently
+        found.append((tuple(group), same))
+    return SurgePlan(_looked_at(candidates, proposals), tuple(joins), tuple(found))
+
+
+def compare_surge_window(ctx: "Context") -> tuple[frozenset[int], SurgePlan] | None:
     """The costly part of a look for surges, done ahead in a read-only transaction: every ticket of
-    the window searched in the corpus (kept by `Corpus.likeness`), so the look that writes, right
-    after, holds the write lock only to group and store (SQLite lets one writer in at a time).
-    Returns the candidates compared (what `find_surges` then looks at), None: nothing to look at."""
+    the window searched in the corpus (kept by `Corpus.likeness`) and grouped, so the look that
+    writes, right after, holds the write lock only to check the window is the same and store
+    (SQLite lets one writer in at a time). Returns (the candidates compared, the plan), None:
+    nothing to look at."""
     if not ctx.settings.incidents.enabled or (window := surge_window(ctx)) is None:
         return None
-    corpus(ctx).likeness(window[2])
-    return frozenset(t.id for t in window[0])
+    return frozenset(t.id for t in window[0]), plan_surges(ctx, *window)
 
 
-def find_surges(ctx: "Context", among: frozenset[int] | None = None) -> int:
+def find_surges(ctx: "Context", ahead: tuple[frozenset[int], SurgePlan] | None = None) -> int:
     """Propose the surges of the window once: open tickets alike to an unanswered proposal join it;
     each new group of at least `min_tickets` alike tickets becomes a proposal posted to its triage
     group's channel. Returns how many proposals were made. Raises Conflict when another replica
     proposed one of the same tickets at the same moment (the unit of work then runs again).
-    Candidates this process already compared (`ctx.incidents.seen`) are not compared again;
-    `among` (from `compare_surge_window`) leaves out tickets opened since it compared them: the
-    next look takes them."""
+    Candidates this process already compared (`ctx.incidents.seen`) are not compared again.
+    `ahead` (from `compare_surge_window`): tickets opened since it compared them are left out (the
+    next look takes them), and its plan is stored as it is when the window is still the one it
+    grouped; otherwise (a ticket closed or proposed since, a proposal answered) it is grouped
+    again here."""
     config = ctx.settings.incidents
     if not config.enabled:
         return 0
@@ -602,7 +644,9 @@ def find_surges(ctx: "Context", among: frozenset[int] | None = None) -> int:
     if window is None:
         return 0
     candidates, proposals, pool = window
-    if among is not None:
+    plan = None
+    if ahead is not None:
+        among, plan = ahead
         later = {t.id for t in candidates} - among
         candidates = [t for t in candidates if t.id not in later]
         pool = [t for t in pool if t.id not in later]
@@ -610,21 +654,16 @@ def find_surges(ctx: "Context", among: frozenset[int] | None = None) -> int:
             return 0
     if ctx.incidents is not None:
         ctx.incidents.offered = tuple(c.id for c in candidates)
-    alike = corpus(ctx).likeness(pool)
-    left = {t.id for t in candidates}
-    for proposal, sample in proposals:  # alike to a proposal nobody answered yet: they join it
-        joining = grow([t.id for t in sample], left, alike, config)[len(sample):]
-        if joining:
-            ctx.tx.add_proposal_members(proposal.id, joining, ctx.now)
-            left -= set(joining)
-    candidates = [t for t in candidates if t.id in left]
-    made = 0
-    for group in groups(candidates, config, alike):
+    if plan is None or plan.looked_at != _looked_at(candidates, proposals):
+        plan = plan_surges(ctx, candidates, proposals, pool)
+    for proposal_id, joining in plan.joins:
+        ctx.tx.add_proposal_members(proposal_id, list(joining), ctx.now)
+    made, current = 0, {t.id: t for t in candidates}  # the tickets as this transaction reads them
+    for grouped, same in plan.groups:
+        group = [current[t.id] for t in grouped]
         ids = [t.id for t in group]
-        fits = [(linkage(ids, [t.id for t in sample], alike), p) for p, sample in proposals]
-        best = max(fits, key=lambda f: f[0], default=None)
-        if best is not None and best[0] >= config.cohesion:  # the same surge, described differently: one proposal
-            ctx.tx.add_proposal_members(best[1].id, ids, ctx.now)
+        if same is not None:
+            ctx.tx.add_proposal_members(same, ids, ctx.now)
             continue
         seed = group[0]
         headline = one_line(seed.description, 100)

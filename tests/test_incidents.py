@@ -449,3 +449,30 @@ def test_each_ticket_is_searched_whole_once_across_looks_and_a_rebuilt_corpus(de
     assert writing == {i: {j: v for j, v in row.items() if j in ahead and j <= ids[5]}
                        for i, row in ahead.items() if i <= ids[5]}
     assert later[ids[0]][ids[1]] == ahead[ids[0]][ids[1]] > 0
+
+
+def test_a_ticket_resolved_between_the_look_ahead_and_the_look_that_writes_is_left_out(desk, people, engine, clock):
+    """The look searches and groups ahead, outside the write lock; when the window changed before
+    it writes (a ticket of the surge resolved meanwhile) it groups again, so the proposal holds
+    only open tickets."""
+    from bot import incidents
+    from bot.context import Context
+    from bot.model import SYSTEM_ID
+
+    ids = open_tickets(desk, clock, [t for pair in zip(UNRELATED[:12], VPN_OUTAGE[:12]) for t in pair])
+    vpn = ids[1::2]
+    system = desk.actor(SYSTEM_ID, "Help desk", platform="system")
+
+    def context(tx):
+        return Context(desk.settings, system, True, desk.clock(), desk.router, tx=tx, knowledge=desk.knowledge,
+                       incidents=desk.incidents)
+
+    with desk.store.transaction(write=False) as tx:
+        ahead = incidents.compare_surge_window(context(tx))
+    assert ahead is not None and len(ahead[1].groups) == 1
+    grouped = [t.id for t in ahead[1].groups[0][0]]
+    assert set(grouped) <= set(vpn) and len(grouped) >= 5, "the surge, grouped ahead"
+    assert say(desk, people.bob, f"resolve {grouped[0]} reset the VPN client profile").ok
+    assert desk.unit_of_work(lambda tx: incidents.find_surges(context(tx), ahead)) == 1
+    members = proposals(engine)[0][2]
+    assert grouped[0] not in members and members <= set(vpn), "grouped again without the resolved ticket"
