@@ -134,10 +134,11 @@ class SurgeLook:
             held = tx.lease_until(SURGE_LEASE)
         now = desk.clock()
         lease = timedelta(seconds=SURGE_LEASE_SWEEPS * self.runtime.settings.escalation.sweep_seconds)
+        if held is not None and held[0] != desk.holder:
+            return False  # another replica looks: the child rightly waits
         if held is None or held[1] <= since + lease:
             return (now - since).total_seconds() > START_WITHIN
-        holder, until = held
-        return holder == desk.holder and (now - until).total_seconds() > quiet
+        return (now - held[1]).total_seconds() > quiet
 
 
 # The child process

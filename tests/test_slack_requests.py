@@ -277,6 +277,16 @@ class TestDelivery:
         live.say("U0BOB", "claim", DESK_CHANNEL, thread_ts=live.slack.messages(DESK_CHANNEL)[0]["ts"])
         live.eventually(lambda: stored(engine, 1).assignee_id == "slack:U0BOB")
 
+    def test_an_answer_that_may_have_posted_makes_the_retry_look_first(self, live, engine):
+        """Slack's internal_error means part of the call may have succeeded: the retry looks in the
+        channel before posting (one card); a refusal that surely posted nothing (a 429) does not."""
+        live.slack.fail_next("chat.postMessage", times=1, status=200, error="internal_error", retry_after=None)
+        assert live.slash("U0ALICE", "new the printer on floor 3 jams on every page").status == 200
+        live.eventually(lambda: live.slack.calls_to("conversations.history"), timeout=30)  # after its back-off
+        live.settled(timeout=30)
+        assert len(live.slack.messages(DESK_CHANNEL)) == 1, "one card"
+        assert [c.args["channel"] for c in live.slack.calls_to("conversations.history")] == [DESK_CHANNEL]
+
     def test_an_unknown_channel_becomes_a_dead_letter_that_can_be_retried(self, live, engine, tmp_path):
         live.slack.fail_next("chat.postMessage", times=1, status=200, error="channel_not_found", retry_after=None)
         live.slash("U0ALICE", "new the printer on floor 3 jams on every page")

@@ -11,84 +11,113 @@ earlier run of this one) or a post whose answer never came (it may be on Slack) 
 With every retry looking, two replicas delivering eight tickets' pages made 141 history calls and
 ran out of the budget (tests/test_replicas.py); a 429 storm made one look-up per waiting message.
 
-A 5xx is taken as "not posted", as the pacer already does when it calls again in place after one.
+A post is taken as not made only when Slack said so (a 429, an error such as invalid_blocks) or it
+was never sent; after a 5xx, a timeout or an error Slack documents as possibly done in part
+(internal_error…) it stays unsure, and a retry looks.
 """
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Iterable, Union
+from typing import Callable, Iterable, Union
 
 Key = tuple[str, "str | None"]  # (the channel argument of the post: a channel id, or a user's id for their DM; thread ts)
 Posted = tuple[str, str]  # (the channel Slack posted in, ts)
 UNKNOWN = "unknown"  # not known here: look on Slack
 NOTHING = ""  # known: no post of it there
-_UNSURE = None  # a post was sent and no answer came
+_UNSURE = None  # a post was sent and no answer came (or an answer saying it may have been done)
 Known = Union[Posted, str]  # a post, NOTHING or UNKNOWN
+CHAIN_WITHIN = 600.0  # seconds between two attempts here for the second to rely on the first (a dead letter
+# sent again restarts the outbox's count: an old entry must not vouch for attempts made elsewhere since)
+
+
+@dataclass(frozen=True)
+class _Post:
+    channel: str
+    ts: str
+    delivers: frozenset[int]  # the outbox ids the post carries (one, or a combined post's)
 
 
 @dataclass
 class _Entry:
     through: int  # the attempt number of the last attempt made here
+    at: float  # time.monotonic() of that attempt
     complete: bool  # every attempt so far was made here
-    posts: dict[Key, Posted | str | None] = field(default_factory=dict)  # key → a post, NOTHING, or _UNSURE
+    posts: dict[Key, _Post | str | None] = field(default_factory=dict)  # key → a post, NOTHING, or _UNSURE
 
 
 class PostLedger:
     """Per outbox id, the posts this process's attempts made, while every attempt is made here.
     Forgets the oldest beyond `kept` (forgotten: looked up on Slack, as before)."""
 
-    def __init__(self, kept: int = 20_000) -> None:
-        self.kept = kept
+    def __init__(self, kept: int = 20_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.kept, self.clock = kept, clock
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
 
     def attempt(self, message_id: int, attempts: int) -> None:
         """An attempt at delivering the message starts here (`attempts`: the outbox's count, this
-        one included). An attempt elsewhere since the last one here makes what was known unsure."""
-        entry = self._entries.pop(message_id, None)
+        one included). An attempt elsewhere since the last one here (a gap in the count, or over
+        CHAIN_WITHIN seconds) makes what was not posted here unsure."""
+        entry, now = self._entries.pop(message_id, None), self.clock()
         if attempts <= 1:
-            entry = _Entry(1, True)
-        elif entry is not None and entry.through == attempts - 1:
-            entry.through = attempts
+            entry = _Entry(1, now, True)
+        elif entry is not None and entry.through == attempts - 1 and now - entry.at < CHAIN_WITHIN:
+            entry.through, entry.at = attempts, now
         else:  # attempts elsewhere in between: only what was posted here stays known
             kept = {k: known for k, known in entry.posts.items() if known} if entry is not None else {}
-            entry = _Entry(attempts, False, kept)
+            entry = _Entry(attempts, now, False, kept)
         self._entries[message_id] = entry
         while len(self._entries) > self.kept:
             self._entries.popitem(last=False)
 
+    def _known(self, message_id: int, key: Key) -> _Post | str | None:
+        entry = self._entries.get(message_id)
+        if entry is None:
+            return _UNSURE
+        return entry.posts.get(key, NOTHING if entry.complete else _UNSURE)
+
     def earlier(self, message_ids: Iterable[int], key: Key) -> Known:
-        """The post that delivers all of `message_ids` at `key` (one post or a combined one),
-        NOTHING when none can be there (then post), UNKNOWN when it must be looked for."""
+        """The post at `key` that delivers exactly `message_ids` (one, or a combined post's), as a
+        look-up by its metadata finds it; NOTHING when none can be there (then post: a post that
+        delivered them with others, or some of them, counts as none, as for the look-up),
+        UNKNOWN when it must be looked for."""
+        ids = frozenset(message_ids)
         found = set()
-        for message_id in message_ids:
-            entry = self._entries.get(message_id)
-            if entry is None:
-                return UNKNOWN
-            known = entry.posts.get(key, NOTHING if entry.complete else _UNSURE)
+        for message_id in ids:
+            known = self._known(message_id, key)
             if known is _UNSURE:
                 return UNKNOWN
             found.add(known)
-        if len(found) == 1:
-            return found.pop()
-        return NOTHING  # posted before with others (a different combination): posted anew, as after a look-up
+        post = found.pop() if len(found) == 1 else None
+        return (post.channel, post.ts) if isinstance(post, _Post) and post.delivers == ids else NOTHING
 
-    def record(self, message_ids: Iterable[int], key: Key, known: Posted | str | None) -> None:
-        """What is known now at `key` for these messages: the post, NOTHING (refused, or not found
-        by a look-up), or None while a post is on its way (unsure until it answers)."""
-        for message_id in message_ids:
+    def record(self, message_ids: Iterable[int], key: Key, known: Posted | str | None,
+               delivers: Iterable[int] | None = None) -> None:
+        """What is known now at `key` for these messages: the post (which delivers `delivers`, by
+        default exactly these messages), NOTHING (Slack said no, or a look-up found none), or None
+        while a post is on its way or may have been made (unsure: a retry looks)."""
+        ids = list(message_ids)
+        value = _Post(known[0], known[1], frozenset(ids if delivers is None else delivers)) \
+            if isinstance(known, tuple) else known
+        for message_id in ids:
             entry = self._entries.get(message_id)
             if entry is not None:
-                entry.posts[key] = known
+                entry.posts[key] = value
 
     def shown(self, message_ids: Iterable[int], key: Key) -> set[int] | None:
-        """Which of the messages a post of theirs here shows at `key` (alone or combined), or None
-        when any of them must be looked up."""
+        """Which of the messages a post here shows at `key` (alone or with others), or None when
+        any of them must be looked up."""
         shown = set()
         for message_id in message_ids:
-            known = self.earlier([message_id], key)
-            if known == UNKNOWN:
+            known = self._known(message_id, key)
+            if known is _UNSURE:
                 return None
-            if known:
+            if isinstance(known, _Post):
                 shown.add(message_id)
         return shown
+
+    def posted(self, message_id: int, key: Key) -> Posted | None:
+        """The post this process knows shows the message at `key` (alone or with others), if any."""
+        known = self._known(message_id, key)
+        return (known.channel, known.ts) if isinstance(known, _Post) else None

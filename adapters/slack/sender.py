@@ -34,6 +34,9 @@ DM_KINDS_WITH_THREADS = {"question", "resolved", "claimed", "note", "opened"}
 # Slack's pace for posts into one channel: about one a second, a short burst allowed
 # (docs.slack.dev/apis/web-api/rate-limits, "Posting messages"); beyond it, 429 with Retry-After.
 CHANNEL_RATE, CHANNEL_BURST = 1.0, 3
+# Errors after which "some aspect of the operation may have succeeded" (Slack's Web API errors
+# reference): a post answered so may be on Slack, and its retry looks before posting again
+MAYBE_DONE = {"internal_error", "fatal_error", "request_timeout", "service_unavailable"}
 POST = "chat.postMessage"
 
 
@@ -235,14 +238,23 @@ class SlackSender(ChatSender):
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
         self.ledger.record(ids, key, None)  # unsure until Slack answers
+        maybe = False  # an answer that leaves open whether it was posted (5xx, a timeout, internal_error…)
+
+        async def send() -> Any:
+            nonlocal maybe
+            try:
+                return await self.client.chat_postMessage(**kwargs)
+            except SlackApiError as exc:
+                maybe = maybe or exc.response.status_code >= 500 or exc.response.get("error") in MAYBE_DONE
+                raise
+            except BaseException:
+                maybe = True
+                raise
         try:
-            response = await self.pacer.call(POST, channel, lambda: self.client.chat_postMessage(**kwargs), post=True)
-        except RetryLater:
-            self.ledger.record(ids, key, NOTHING)  # refused (429) or never sent
-            raise
-        except SlackApiError as exc:
-            if exc.response.status_code < 500:
-                self.ledger.record(ids, key, NOTHING)  # Slack said no: not posted
+            response = await self.pacer.call(POST, channel, send, post=True)
+        except (RetryLater, SlackApiError):
+            if not maybe:
+                self.ledger.record(ids, key, NOTHING)  # refused (a 429, an error), or never sent
             raise
         posted = (response.get("channel") or channel, response["ts"])
         self.ledger.record(ids, key, posted)
@@ -262,16 +274,19 @@ class SlackSender(ChatSender):
         or as one of the `outbox_ids` of a combined post)."""
         channel, _ = self.channel_of(group)
         wanted = {m.id for m in messages}
-        shown = self.ledger.shown(wanted, (channel, None))
+        key = (channel, None)
+        shown = self.ledger.shown(wanted, key)
         if shown is not None:
             return shown
-        found: dict[int, tuple[str, str]] = {}
+        shown = {i for i in wanted if self.ledger.posted(i, key)}  # known here, whatever the look-up's page holds
         for ts, payload in await self._our_posts(channel, None, min(m.created_at for m in messages)):
-            for message_id in wanted & {payload.get("outbox_id"), *(payload.get("outbox_ids") or ())}:
-                found.setdefault(message_id, (channel, ts))
-        for message_id in wanted:
-            self.ledger.record([message_id], (channel, None), found.get(message_id, NOTHING))
-        return set(found)
+            delivers = {payload.get("outbox_id"), *(payload.get("outbox_ids") or ())} - {None}
+            for message_id in (wanted & delivers) - shown:
+                self.ledger.record([message_id], key, (channel, ts), delivers=delivers)
+                shown.add(message_id)
+        for message_id in wanted - shown:
+            self.ledger.record([message_id], key, NOTHING)
+        return shown
 
     async def _our_posts(self, channel: str, thread_ts: str | None, since: datetime) -> list[tuple[str, dict]]:
         """(ts, metadata payload) of the posts this app made in the channel (or the thread) from a
