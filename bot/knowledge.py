@@ -481,20 +481,18 @@ class KnowledgeIndex:
         slots = len(self.headlines)
         if self.count == 0:
             return []
-        scores = np.zeros(slots, dtype=np.float32)
-        norm = c1 + np.float32(c2) * self.doc_len[:slots]  # BM25's length normalisation, once per search
         pending = self.pending.by_term or {}
+        postings = []
         for weight, _, _, tid in weighted:
             if tid is None:
                 continue
             for segment in self.segments:
                 found = segment.postings(tid)
                 if found is not None:
-                    docs, tf = found
-                    scores[docs] += weight * tf * (K1 + 1) / (tf + norm[docs])
+                    postings.append((weight, *found))
             if tid in pending:  # copied out: a buffer a numpy array still viewed could not grow
-                docs, tf = (np.array(b) for b in pending[tid])
-                scores[docs] += weight * tf * (K1 + 1) / (tf + norm[docs])
+                postings.append((weight, *(np.array(b) for b in pending[tid])))
+        scores = bm25_scores(self.doc_len[:slots], postings, c1, c2)
         mask = self.alive[:slots] if technician else self.alive[:slots] & self.public[:slots]
         scores[~mask] = 0
         if exclude is not None and exclude in self.slot_of:
@@ -510,12 +508,23 @@ def _best(scores: np.ndarray, slots: list[int | None] | None) -> np.ndarray:
     if slots is not None:
         top = np.array([s for s in slots if s is not None], dtype=np.int64)
         return top[scores[top] > 0]
-    positive = int(np.count_nonzero(scores))
-    if positive == 0:
-        return np.zeros(0, dtype=np.int64)
-    k = min(CANDIDATES, positive)
-    top = np.argpartition(-scores, k - 1)[:k]
-    return top[scores[top] > 0]
+    positive = np.flatnonzero(scores > 0)  # the few slots a query's terms reach: partitioned alone
+    if len(positive) <= CANDIDATES:
+        return positive
+    return positive[np.argpartition(-scores[positive], CANDIDATES - 1)[:CANDIDATES]]
+
+
+def bm25_scores(doc_len: np.ndarray, postings: list[tuple[float, np.ndarray, np.ndarray]], c1: float,
+                c2: float) -> np.ndarray:
+    """BM25 scores by slot (float32, one per `doc_len` entry) for a query's postings, each
+    (term weight, slots, their tf): BM25's length normalisation `c1 + c2 * doc_len` is computed
+    for the slots the postings name, or once for every slot when they name more than half."""
+    scores = np.zeros(len(doc_len), dtype=np.float32)
+    norm = c1 + np.float32(c2) * doc_len if sum(len(p[1]) for p in postings) > len(doc_len) // 2 else None
+    for weight, docs, tf in postings:
+        length = norm[docs] if norm is not None else c1 + np.float32(c2) * doc_len[docs]
+        scores[docs] += weight * tf * (K1 + 1) / (tf + length)
+    return scores
 
 
 def _ranked(headline: str, candidates: list[tuple[float, str, int, float]], best_possible: float,
@@ -678,15 +687,14 @@ class MappedBase:
         BM25's normalisation terms."""
         if self.count == 0:
             return []
-        scores = np.zeros(self.slots, dtype=np.float32)
-        norm = c1 + np.float32(c2) * self.doc_len  # BM25's length normalisation, once per search
+        postings = []
         for weight, _, tid, _ in weighted:
             if tid is None:
                 continue
             a, b = int(self.ptr[tid]), int(self.ptr[tid + 1])
             if b > a:
-                docs, tf = self.docs[a:b], self.tf[a:b]
-                scores[docs] += weight * tf * (K1 + 1) / (tf + norm[docs])
+                postings.append((weight, self.docs[a:b], self.tf[a:b]))
+        scores = bm25_scores(self.doc_len, postings, c1, c2)
         scores *= self.alive if technician else self.alive & self.public
         if exclude is not None and (slot := self.slot(exclude)) is not None:
             scores[slot] = 0
