@@ -43,14 +43,15 @@ STOP_WITHIN = 5.0  # seconds the child gets to end its look when the server stop
 
 
 def can_look_apart(runtime: Runtime) -> bool:
-    """Whether the look runs in a child: on, and the database is PostgreSQL. SQLite lets one
-    writer in at a time; the server queues its own writers fairly for it (storage/database.py),
-    but a writer in another process is only waited for up to the busy timeout: a look writing
-    while a surge grows (seconds, on a large window) made the server's own writes fail with
-    "database is locked" (bench/startup_bench.py). On SQLite the look stays in the server."""
+    """Whether the look runs in a child: on, and a database another process can open (PostgreSQL,
+    or an SQLite file). SQLite lets one writer in at a time, and the server waits for a writer in
+    another process only up to the busy timeout: a child that grouped under the write lock while a
+    surge grew (seconds, on a large window) made the server's own writes fail with "database is
+    locked" (bench/startup_bench.py). So the child never groups under the lock: it compares and
+    groups in a read transaction, and holds the lock only to check the window is the one it grouped
+    and store (`Desk.regroup_under_lock` off: a window that changed in between is compared again)."""
     incidents = runtime.settings.incidents
-    return (incidents.enabled and incidents.own_process and not in_memory(runtime.engine.url)
-            and runtime.engine.dialect.name == "postgresql")
+    return incidents.enabled and incidents.own_process and not in_memory(runtime.engine.url)
 
 
 class SurgeLook:
@@ -162,6 +163,7 @@ def main() -> int:
     engine = open_database(spec["database"])
     desk = Desk(settings, SqlStore(engine))
     desk.holder = spec["holder"]  # the server's: the lease passes between them at once
+    desk.regroup_under_lock = False  # the server's writers wait for this process's lock (SQLite) only so long
     stopped = threading.Event()
 
     def wait_for_the_end() -> None:

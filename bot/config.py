@@ -187,8 +187,8 @@ class IncidentSettings(_Strict):
     likeness: float = Field(default=0.3, ge=0, le=1)
     cohesion: float = Field(default=0.2, ge=0, le=1)
     join_open: bool = True  # a new ticket like an open incident is linked to it at once
-    # The server on PostgreSQL looks in a process of its own (adapters/surge_look.py), off the lock
-    # its answers need (SQLite keeps the look in the server); false keeps it in the SLA sweep.
+    # The server looks in a process of its own (adapters/surge_look.py), off the lock its answers
+    # need (not on an in-memory database); false keeps it in the SLA sweep.
     own_process: bool = True
 
 

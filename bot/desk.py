@@ -33,6 +33,7 @@ from bot.replies import Reply, ReplyKind
 from bot.text import TEXT_MAX, clean
 
 log = logging.getLogger("helpdesk")
+LOOKS_AHEAD = 3  # looks ahead a look for surges makes when the window keeps changing (`regroup_under_lock` off)
 
 Handler = Callable[[Context], Reply]
 Middleware = Callable[[Context, Handler], Reply]
@@ -74,6 +75,10 @@ class Desk:
         self.incidents = incidents.Incidents()  # this process's corpus for likeness, and its surge watch
         self.holder = f"desk-{uuid.uuid4().hex[:12]}"  # this process, as the holder of a lease
         self.look_for_surges = True  # off while a process of the server's own looks (adapters/surge_look.py)
+        # a window changed between the look ahead and the look that writes is grouped again under the
+        # write lock (True), or looked at again ahead (False: a process sharing SQLite with the server,
+        # whose writers wait for another process's lock only up to the busy timeout)
+        self.regroup_under_lock = True
         self.middleware: list[Middleware] = [self._transaction, self._dedupe, self._identify, self._permission,
                                              self._load_ticket, self._preconditions]
 
@@ -402,13 +407,20 @@ class Desk:
             return Context(self.settings, system, True, self.clock(), self.router, tx=tx, knowledge=self.knowledge,
                            incidents=self.incidents)
 
-        with self.store.transaction(write=False) as tx:  # searching and grouping, before the write lock is taken
-            ahead = incidents.compare_surge_window(context(tx))
-        if ahead is None:
-            return 0
-        made = self.unit_of_work(lambda tx: incidents.find_surges(context(tx), ahead))
-        self.incidents.committed()
-        return made
+        for _ in range(LOOKS_AHEAD):
+            with self.store.transaction(write=False) as tx:  # searching and grouping, before the write lock is taken
+                ahead = incidents.compare_surge_window(context(tx))
+            if ahead is None:
+                return 0
+            try:
+                made = self.unit_of_work(lambda tx: incidents.find_surges(context(tx), ahead, self.regroup_under_lock))
+            except incidents.WindowChanged:
+                continue  # compared again ahead: the corpus kept its searches, only what changed costs
+            self.incidents.committed()
+            return made
+        log.warning("the look for surges found the window changed %d times while it compared it; the next sweep "
+                    "looks again", LOOKS_AHEAD)
+        return 0
 
     def complete_requester(self, actor: Actor) -> list[int]:
         """Fill in the contact details of the open tickets `actor` opened as themselves without

@@ -627,7 +627,12 @@ def compare_surge_window(ctx: "Context") -> tuple[frozenset[int], SurgePlan] | N
     return frozenset(t.id for t in window[0]), plan_surges(ctx, *window)
 
 
-def find_surges(ctx: "Context", ahead: tuple[frozenset[int], SurgePlan] | None = None) -> int:
+class WindowChanged(Exception):
+    """The window a look ahead grouped changed before the look that writes (a ticket closed or
+    proposed since, a proposal answered), and that look may not group it again itself."""
+
+
+def find_surges(ctx: "Context", ahead: tuple[frozenset[int], SurgePlan] | None = None, regroup: bool = True) -> int:
     """Propose the surges of the window once: open tickets alike to an unanswered proposal join it;
     each new group of at least `min_tickets` alike tickets becomes a proposal posted to its triage
     group's channel. Returns how many proposals were made. Raises Conflict when another replica
@@ -636,7 +641,8 @@ def find_surges(ctx: "Context", ahead: tuple[frozenset[int], SurgePlan] | None =
     `ahead` (from `compare_surge_window`): tickets opened since it compared them are left out (the
     next look takes them), and its plan is stored as it is when the window is still the one it
     grouped; otherwise (a ticket closed or proposed since, a proposal answered) it is grouped
-    again here."""
+    again here, or, with `regroup` off, WindowChanged is raised and nothing is stored (the caller
+    compares again ahead: grouping a large window holds the write lock for seconds)."""
     config = ctx.settings.incidents
     if not config.enabled:
         return 0
@@ -655,6 +661,8 @@ def find_surges(ctx: "Context", ahead: tuple[frozenset[int], SurgePlan] | None =
     if ctx.incidents is not None:
         ctx.incidents.offered = tuple(c.id for c in candidates)
     if plan is None or plan.looked_at != _looked_at(candidates, proposals):
+        if plan is not None and not regroup:
+            raise WindowChanged(f"{len(candidates)} candidates, {len(proposals)} open proposals")
         plan = plan_surges(ctx, candidates, proposals, pool)
     for proposal_id, joining in plan.joins:
         ctx.tx.add_proposal_members(proposal_id, list(joining), ctx.now)

@@ -175,7 +175,7 @@ def test_serve_answers_health_checks_and_stops_cleanly(env):
                 health = json.loads(response.read())
         assert health == {"status": "ok", "database": "ok", "outbox_pending": 0, "platforms": [],
                           "knowledge": "ready", "knowledge_in": "its own process",
-                          "surge_look": "the server"}, "on SQLite the look for surges stays in the server"
+                          "surge_look": "its own process"}, "both helper processes run on an SQLite file"
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(20)
