@@ -346,6 +346,7 @@ def shown(fake: FakeSlack) -> dict[str, Any]:
             ticket_of[n] = int(re.search(r"Your ticket #(\d+)", confirmations[0]["text"]).group(1))
     return {"tickets": tickets, "dms": dms, "ticket_of": ticket_of, "combined_posts": combined, "paced_429": fake.paced,
             "storm_429": fake.stormed, "impatient_calls": len(fake.impatient),
+            "impatient_by_method": dict(collections.Counter(c.method for c in fake.impatient)),
             "post_calls": sum(1 for c in fake.calls if c.method == "chat.postMessage")}
 
 
@@ -458,6 +459,7 @@ class Bench:
             "combined_posts": seen["combined_posts"], "post_calls": seen["post_calls"],
             "refused_for_pace": seen["paced_429"], "refused_in_storm": seen["storm_429"],
             "calls_before_retry_after": seen["impatient_calls"],
+            "calls_before_retry_after_by_method": seen["impatient_by_method"],
             "outbox": state, "dead_letters": state.get("failed", 0), "settled_after_seconds": round(waited, 1),
         }
 
