@@ -47,7 +47,7 @@ def can_look_apart(runtime: Runtime) -> bool:
     or an SQLite file). SQLite lets one writer in at a time, and the server waits for a writer in
     another process only up to the busy timeout: a child that grouped under the write lock while a
     surge grew (seconds, on a large window) made the server's own writes fail with "database is
-    locked" (bench/startup_bench.py). So the child never groups under the lock: it compares and
+    locked" (bench/startup_bench.py). So on SQLite the child never groups under the lock: it compares and
     groups in a read transaction, and holds the lock only to check the window is the one it grouped
     and store (`Desk.regroup_under_lock` off: a window that changed in between is compared again)."""
     incidents = runtime.settings.incidents
@@ -163,7 +163,8 @@ def main() -> int:
     engine = open_database(spec["database"])
     desk = Desk(settings, SqlStore(engine))
     desk.holder = spec["holder"]  # the server's: the lease passes between them at once
-    desk.regroup_under_lock = False  # the server's writers wait for this process's lock (SQLite) only so long
+    # on SQLite the server's writers wait for this process's write lock only up to the busy timeout
+    desk.regroup_under_lock = engine.dialect.name != "sqlite"
     stopped = threading.Event()
 
     def wait_for_the_end() -> None:

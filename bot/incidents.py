@@ -27,7 +27,7 @@ import heapq
 import itertools
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Iterable
 
@@ -559,13 +559,15 @@ def resolve_linked(ctx: "Context", parent: Ticket, assignee: tuple[str | None, s
 
 # Found, not only declared
 
-def surge_window(ctx: "Context") -> tuple[list[Ticket], list[tuple[Proposal, list[Ticket]]], list[Ticket]] | None:
-    """What a look for surges compares: the window's candidates, the proposals still open with a
+def surge_window(ctx: "Context", since: datetime | None = None, upto: int | None = None
+                 ) -> tuple[list[Ticket], list[tuple[Proposal, list[Ticket]]], list[Ticket]] | None:
+    """What a look for surges compares: the window's candidates (opened since `since`, by default
+    the configured window before now, with ids up to `upto`), the proposals still open with a
     sample of their tickets, and both together (the pool: one comparison over all of them, so every
     likeness is measured alike). None when there is nothing to look at, or nothing new since this
     process's last look (`ctx.incidents.seen`)."""
     config = ctx.settings.incidents
-    candidates = ctx.tx.surge_candidates(ctx.now - timedelta(minutes=config.window_minutes))
+    candidates = ctx.tx.surge_candidates(since or ctx.now - timedelta(minutes=config.window_minutes), upto)
     if not candidates or (ctx.incidents is not None and tuple(c.id for c in candidates) == ctx.incidents.seen):
         return None
     proposals = [(p, [t for i in p.members[-SAMPLE:] if (t := ctx.tx.get_ticket(i)) is not None])
@@ -586,6 +588,10 @@ class SurgePlan:
     looked_at: tuple
     joins: tuple[tuple[int, tuple[int, ...]], ...]
     groups: tuple[tuple[tuple[Ticket, ...], int | None], ...]
+    # the window's bounds as the look ahead read it: the look that writes reads the same stretch, so
+    # tickets opened meanwhile (pushing the oldest out of a busy window's newest) change nothing
+    since: datetime | None = None
+    upto: int | None = None
 
 
 def _looked_at(candidates: list[Ticket], proposals: list[tuple["Proposal", list[Ticket]]]) -> tuple:
@@ -622,9 +628,13 @@ def compare_surge_window(ctx: "Context") -> tuple[frozenset[int], SurgePlan] | N
     writes, right after, holds the write lock only to check the window is the same and store
     (SQLite lets one writer in at a time). Returns (the candidates compared, the plan), None:
     nothing to look at."""
-    if not ctx.settings.incidents.enabled or (window := surge_window(ctx)) is None:
+    if not ctx.settings.incidents.enabled:
         return None
-    return frozenset(t.id for t in window[0]), plan_surges(ctx, *window)
+    since = ctx.now - timedelta(minutes=ctx.settings.incidents.window_minutes)
+    if (window := surge_window(ctx, since)) is None:
+        return None
+    plan = replace(plan_surges(ctx, *window), since=since, upto=max(t.id for t in window[0]))
+    return frozenset(t.id for t in window[0]), plan
 
 
 class WindowChanged(Exception):
@@ -646,7 +656,9 @@ def find_surges(ctx: "Context", ahead: tuple[frozenset[int], SurgePlan] | None =
     config = ctx.settings.incidents
     if not config.enabled:
         return 0
-    window = surge_window(ctx)
+    if ctx.incidents is not None:
+        ctx.incidents.offered = None  # set below, once this look has candidates: what `committed` makes seen
+    window = surge_window(ctx, *((ahead[1].since, ahead[1].upto) if ahead is not None else ()))
     if window is None:
         return 0
     candidates, proposals, pool = window

@@ -289,9 +289,10 @@ class Transaction(Protocol):
         """(id, description) of the newest tickets with ids above `after_id`, at most `limit`, oldest first."""
         ...
 
-    def surge_candidates(self, since: datetime) -> list[Ticket]:
+    def surge_candidates(self, since: datetime, upto: int | None = None) -> list[Ticket]:
         """Open tickets opened since `since` that may still be proposed as an incident: not linked,
-        merged, an incident, a parent, or already in a proposal; ascending ids."""
+        merged, an incident, a parent, or already in a proposal; ascending ids, none above `upto`
+        (None: no bound). A busy window gives its newest (storage's limit)."""
         ...
 
     def add_proposal(self, ticket_id: int, group: str, headline: str, members: list[int], now: datetime) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, exists, func, or_, select, true, update
 from sqlalchemy.orm import aliased
 
 from bot.incidents import Incident, IncidentRecord, Proposal
@@ -180,11 +180,12 @@ class IncidentRows:
                                  .order_by(tickets.c.id.desc()).limit(limit)).all()
         return [(r.id, r.description) for r in reversed(rows)]
 
-    def surge_candidates(self, since: datetime) -> list[Ticket]:
+    def surge_candidates(self, since: datetime, upto: int | None = None) -> list[Ticket]:
         """See bot.ports.Transaction.surge_candidates."""
         child = aliased(tickets)
         query = (select(tickets).where(and_(
             tickets.c.status.in_(OPEN), tickets.c.created_at >= since, tickets.c.parent_id.is_(None),
+            true() if upto is None else tickets.c.id <= upto,
             tickets.c.merged_into_id.is_(None),
             ~exists().where(incidents.c.ticket_id == tickets.c.id),
             ~exists().where(incident_proposal_members.c.ticket_id == tickets.c.id),

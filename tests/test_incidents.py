@@ -502,3 +502,18 @@ def test_a_look_that_may_not_group_under_the_write_lock_compares_the_changed_win
     members = proposals(engine)[0][2]
     assert grouped[0] not in members and members <= set(vpn) and len(members) >= 5, "compared again, then stored"
     assert len(sent(engine, "incident_proposal")) == 1
+
+
+def test_tickets_opened_while_a_busy_window_is_compared_leave_its_plan_valid(desk, people, engine, clock, monkeypatch):
+    """A window busier than the candidates compared at once (storage's limit, the newest): tickets
+    opened between the look ahead and the look that writes do not push the oldest compared out of
+    it, so the plan is stored as grouped, by a look that may not group under the write lock too."""
+    from bot import incidents
+    from storage import incidents as stored_incidents
+
+    monkeypatch.setattr(stored_incidents, "CANDIDATES_MAX", 24)  # the 24 tickets looked_ahead opens
+    vpn, context, ahead = looked_ahead(desk, clock)
+    later = set(open_tickets(desk, clock, UNRELATED[12:14], first_user=50))
+    assert desk.unit_of_work(lambda tx: incidents.find_surges(context(tx), ahead, regroup=False)) == 1
+    members = proposals(engine)[0][2]
+    assert members <= set(vpn) and len(members) >= 5 and not members & later, "the surge as grouped ahead"
